@@ -1,0 +1,47 @@
+namespace Offload.Core.Model;
+
+/// <summary>
+/// A client's update: new weights minus the weights it started from, as one flat buffer laid out
+/// by <see cref="Layout"/>, with the sample count that weights it and the version it started from.
+/// </summary>
+public sealed class ModelUpdate
+{
+    /// <summary>Creates an update after validating it.</summary>
+    /// <exception cref="ArgumentException">The delta does not match the layout, the sample count is not positive, or a value is not finite.</exception>
+    public ModelUpdate(TensorLayout layout, float[] delta, long sampleCount, ModelVersion baseVersion)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        ArgumentNullException.ThrowIfNull(delta);
+        layout.EnsureMatches(delta, nameof(delta));
+        if (sampleCount <= 0) throw new ArgumentOutOfRangeException(nameof(sampleCount), sampleCount, "An update must be computed from at least one sample.");
+        int bad = FirstNonFinite(delta);
+        if (bad >= 0) throw new ArgumentException($"Update value at index {bad} is {delta[bad]}; updates must be finite.", nameof(delta));
+        Layout = layout;
+        Delta = delta;
+        SampleCount = sampleCount;
+        BaseVersion = baseVersion;
+    }
+
+    /// <summary>How the flat buffer maps to tensors.</summary>
+    public TensorLayout Layout { get; }
+
+    /// <summary>The parameter change, laid out by <see cref="Layout"/>.</summary>
+    public float[] Delta { get; }
+
+    /// <summary>Number of local samples the update was computed from (its FedAvg weight).</summary>
+    public long SampleCount { get; }
+
+    /// <summary>The global model version the client started from.</summary>
+    public ModelVersion BaseVersion { get; }
+
+    /// <summary>Index of the first NaN or infinity in <paramref name="values"/>, or -1.</summary>
+    public static int FirstNonFinite(ReadOnlySpan<float> values)
+    {
+        // A NaN or an infinity makes the sum non-finite, so a finite sum proves every element finite.
+        // The SIMD sum is far cheaper than a scalar scan; scan only when the sum says something is off.
+        if (values.Length == 0 || float.IsFinite(System.Numerics.Tensors.TensorPrimitives.Sum(values))) return -1;
+        for (int i = 0; i < values.Length; i++)
+            if (!float.IsFinite(values[i])) return i;
+        return -1; // The sum overflowed on finite values.
+    }
+}
