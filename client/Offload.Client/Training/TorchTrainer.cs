@@ -1,0 +1,215 @@
+using System.Buffers;
+using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using Offload.Core.Data;
+using Offload.Core.Model;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using Tensor = TorchSharp.torch.Tensor;
+
+namespace Offload.Client.Training;
+
+/// <summary>
+/// <see cref="ITrainer"/> over a TorchSharp image classifier on the CPU, trained with plain SGD
+/// (no momentum, so no optimiser state survives between rounds, as FedAvg assumes).
+/// Weights move in and out through views of the parameters' native memory: no per-round tensor
+/// allocation beyond what autograd needs. Every batch runs inside a dispose scope.
+/// </summary>
+public sealed class TorchTrainer : ITrainer
+{
+    private const int EvaluationBatch = 500;
+
+    private readonly nn.Module<Tensor, Tensor> _model;
+    private readonly Parameter[] _parameters;
+    private readonly int _rows;
+    private readonly int _columns;
+    private readonly int _classCount;
+    private bool _disposed;
+
+    /// <summary>Creates a trainer over <paramref name="model"/>, which it owns and disposes.</summary>
+    /// <param name="model">A classifier taking [batch, 1, rows, columns] floats in [0, 1] and returning [batch, classes] logits.</param>
+    /// <param name="rows">Input image height.</param>
+    /// <param name="columns">Input image width.</param>
+    /// <param name="classCount">Number of classes the model predicts.</param>
+    public TorchTrainer(nn.Module<Tensor, Tensor> model, int rows, int columns, int classCount)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        _model = model;
+        _rows = rows;
+        _columns = columns;
+        _classCount = classCount;
+        var specs = new List<(string, int[])>();
+        var parameters = new List<Parameter>();
+        foreach (var (name, parameter) in model.named_parameters())
+        {
+            if (parameter.dtype != ScalarType.Float32 || !parameter.is_contiguous())
+                throw new ArgumentException($"Parameter '{name}' must be a contiguous float32 tensor.", nameof(model));
+            specs.Add((name, Array.ConvertAll(parameter.shape, d => checked((int)d))));
+            parameters.Add(parameter);
+        }
+        _parameters = parameters.ToArray();
+        Layout = TensorLayout.Create(specs);
+    }
+
+    /// <summary>A trainer over the default <see cref="ImageClassifier"/>, initialised from <paramref name="seed"/>.</summary>
+    /// <remarks>Seeding goes through libtorch's global generator: create trainers from one thread.</remarks>
+    public static TorchTrainer CreateDefault(int seed, int rows = 28, int columns = 28, int classCount = 10)
+    {
+        torch.manual_seed(seed);
+        return new TorchTrainer(ImageClassifier.Create(rows, columns, classCount), rows, columns, classCount);
+    }
+
+    /// <inheritdoc/>
+    public TensorLayout Layout { get; }
+
+    /// <inheritdoc/>
+    public void ExportWeights(Span<float> destination)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        Layout.EnsureMatches(destination, nameof(destination));
+        for (int i = 0; i < _parameters.Length; i++)
+            ParameterView(i).CopyTo(Layout.Slice(destination, i));
+    }
+
+    /// <summary>Loads <paramref name="weights"/> into the model.</summary>
+    /// <exception cref="ArgumentException">The buffer does not match the layout.</exception>
+    public void ImportWeights(ReadOnlySpan<float> weights)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        Layout.EnsureMatches(weights, nameof(weights));
+        for (int i = 0; i < _parameters.Length; i++)
+        {
+            var t = Layout.Tensors[i];
+            weights.Slice(t.Offset, t.Length).CopyTo(ParameterView(i));
+        }
+    }
+
+    /// <inheritdoc/>
+    public TrainingResult Train(ReadOnlySpan<float> startWeights, ImageDataset data, ReadOnlySpan<int> indices,
+        TrainingOptions options, int seed, Span<float> update, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(options);
+        Layout.EnsureMatches(update, nameof(update));
+        EnsureCompatible(data);
+        if (indices.IsEmpty) throw new ArgumentException("A client needs at least one sample to train.", nameof(indices));
+        foreach (int index in indices)
+            if ((uint)index >= (uint)data.Count)
+                throw new ArgumentException($"Sample index {index} is outside the data set of {data.Count}.", nameof(indices));
+
+        ImportWeights(startWeights);
+        int[] order = ArrayPool<int>.Shared.Rent(indices.Length);
+        int steps = 0;
+        double lossSum = 0;
+        int lossSteps = 0;
+        try
+        {
+            indices.CopyTo(order);
+            var random = new Random(seed);
+            _model.train();
+            using var optimizer = torch.optim.SGD(_model.parameters(), options.LearningRate);
+            for (int epoch = 0; epoch < options.LocalEpochs; epoch++)
+            {
+                random.Shuffle(order.AsSpan(0, indices.Length));
+                lossSum = 0;
+                lossSteps = 0;
+                for (int start = 0; start < indices.Length; start += options.BatchSize)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    int count = Math.Min(options.BatchSize, indices.Length - start);
+                    using var scope = torch.NewDisposeScope();
+                    var (input, target) = Batch(data, order.AsSpan(start, count));
+                    optimizer.zero_grad();
+                    var loss = nn.functional.cross_entropy(_model.forward(input), target);
+                    loss.backward();
+                    optimizer.step();
+                    lossSum += loss.item<float>();
+                    lossSteps++;
+                    steps++;
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<int>.Shared.Return(order);
+        }
+
+        ExportWeights(update);
+        TensorPrimitives.Subtract(update, startWeights, update);
+        return new TrainingResult(indices.Length, steps, lossSteps == 0 ? 0 : lossSum / lossSteps);
+    }
+
+    /// <inheritdoc/>
+    public EvaluationResult Evaluate(ReadOnlySpan<float> weights, ImageDataset data, int start, int count)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(data);
+        EnsureCompatible(data);
+        if (start < 0 || count < 0 || (long)start + count > data.Count)
+            throw new ArgumentException($"Range [{start}, {(long)start + count}) is outside the data set of {data.Count}.", nameof(count));
+        ImportWeights(weights);
+        _model.eval();
+        int batch = Math.Min(EvaluationBatch, Math.Max(count, 1));
+        int[] order = ArrayPool<int>.Shared.Rent(batch);
+        int correct = 0;
+        double lossSum = 0;
+        try
+        {
+            using var noGrad = torch.no_grad();
+            for (int offset = 0; offset < count; offset += batch)
+            {
+                int n = Math.Min(batch, count - offset);
+                for (int i = 0; i < n; i++) order[i] = start + offset + i;
+                using var scope = torch.NewDisposeScope();
+                var (input, target) = Batch(data, order.AsSpan(0, n));
+                var logits = _model.forward(input);
+                lossSum += nn.functional.cross_entropy(logits, target, reduction: nn.Reduction.Sum).item<float>();
+                correct += (int)logits.argmax(1).eq(target).sum().item<long>();
+            }
+        }
+        finally
+        {
+            ArrayPool<int>.Shared.Return(order);
+        }
+        return new EvaluationResult(count, correct, lossSum);
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _model.Dispose();
+    }
+
+    private Span<float> ParameterView(int i) => MemoryMarshal.Cast<byte, float>(_parameters[i].bytes);
+
+    private void EnsureCompatible(ImageDataset data)
+    {
+        if (data.Rows != _rows || data.Columns != _columns)
+            throw new ArgumentException($"Images are {data.Rows}x{data.Columns}; the model takes {_rows}x{_columns}.", nameof(data));
+        if (data.ClassCount > _classCount)
+            throw new ArgumentException($"The data has {data.ClassCount} classes; the model predicts {_classCount}.", nameof(data));
+    }
+
+    /// <summary>
+    /// Builds input and label tensors for the samples in <paramref name="batch"/>, scaling pixels to
+    /// [0, 1]. Written straight into views of fresh native tensors: no managed copy per batch.
+    /// </summary>
+    private (Tensor Input, Tensor Target) Batch(ImageDataset data, ReadOnlySpan<int> batch)
+    {
+        int size = data.ImageSize;
+        var input = torch.empty(batch.Length, 1, _rows, _columns, ScalarType.Float32);
+        var target = torch.empty(batch.Length, ScalarType.Int64);
+        var pixels = MemoryMarshal.Cast<byte, float>(input.bytes);
+        var labels = MemoryMarshal.Cast<byte, long>(target.bytes);
+        for (int i = 0; i < batch.Length; i++)
+        {
+            TensorPrimitives.ConvertTruncating(data.Image(batch[i]), pixels.Slice(i * size, size));
+            labels[i] = data.Labels[batch[i]];
+        }
+        TensorPrimitives.Multiply(pixels, 1f / 255f, pixels);
+        return (input, target);
+    }
+}
