@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Globalization;
 using System.IO.Compression;
+using System.IO.Hashing;
 
 namespace Offload.Core.Data;
 
@@ -11,6 +12,11 @@ namespace Offload.Core.Data;
 /// than with the header's claim, so a truncated or hostile file fails with a
 /// <see cref="DatasetFormatException"/> instead of an <see cref="OutOfMemoryException"/>.
 /// </summary>
+/// <remarks>
+/// Bytes after the declared data are rejected. Bytes after the last gzip member are rejected only
+/// on seekable streams (files, resources), where the gzip trailer can be checked; on a forward-only
+/// stream they are ignored, as GZipStream ignores them.
+/// </remarks>
 public static class IdxReader
 {
     /// <summary>Magic number of an images file: unsigned bytes (0x08), 3 dimensions (count, rows, columns).</summary>
@@ -109,9 +115,12 @@ public static class IdxReader
         string what = gzip ? $"{name} (gzip)" : name;
         try
         {
-            long total = ReadHeader(input, what, magic, dims, gzip, available);
+            Span<byte> header = stackalloc byte[4 + 4 * dims.Length];
+            long total = ReadHeader(input, what, magic, dims, header, gzip, available);
             byte[] body = ReadBody(input, what, total, dims);
             EnsureAtEnd(input, what, total);
+            if (gzip && available >= 0)
+                EnsureGzipEndsAtMember(stream, what, header, body);
             return body;
         }
         catch (InvalidDataException e)
@@ -120,11 +129,9 @@ public static class IdxReader
         }
     }
 
-    private static long ReadHeader(Stream input, string name, int magic, Span<int> dims, bool gzip, long available)
+    private static long ReadHeader(Stream input, string name, int magic, Span<int> dims, Span<byte> header, bool gzip, long available)
     {
-        int headerLength = 4 + 4 * dims.Length;
-        Span<byte> header = stackalloc byte[16];
-        header = header[..headerLength];
+        int headerLength = header.Length;
         int got = input.ReadAtLeast(header[..4], 4, throwOnEndOfStream: false);
         if (got < 4)
             throw new DatasetFormatException($"{name}: ends after {got} byte(s), inside the 4-byte IDX magic number.");
@@ -186,6 +193,33 @@ public static class IdxReader
         while ((n = input.Read(scratch)) > 0) extra += n;
         if (extra > 0)
             throw new DatasetFormatException($"{name}: {extra:N0} trailing byte(s) after the {total:N0} data bytes the header declares.");
+    }
+
+    /// <summary>
+    /// GZipStream silently stops at bytes that follow the last gzip member, so on a seekable
+    /// stream the file's last 8 bytes are checked to be a member trailer (CRC-32 and size, both
+    /// little-endian) that matches the end of the decompressed data. Multi-member files pass,
+    /// since the last member's size says how much of the data its CRC covers.
+    /// </summary>
+    private static void EnsureGzipEndsAtMember(Stream stream, string name, ReadOnlySpan<byte> header, ReadOnlySpan<byte> body)
+    {
+        Span<byte> trailer = stackalloc byte[8];
+        stream.Seek(-8, SeekOrigin.End);
+        stream.ReadExactly(trailer);
+        uint expectedCrc = BinaryPrimitives.ReadUInt32LittleEndian(trailer);
+        long lastMember = BinaryPrimitives.ReadUInt32LittleEndian(trailer[4..]);
+        long length = header.Length + body.Length;
+        bool matches = lastMember <= length;
+        if (matches)
+        {
+            var crc = new Crc32();
+            int fromHeader = (int)Math.Max(0, lastMember - body.Length);
+            crc.Append(header[(header.Length - fromHeader)..]);
+            crc.Append(body[(int)(body.Length - (lastMember - fromHeader))..]);
+            matches = crc.GetCurrentHashAsUInt32() == expectedCrc;
+        }
+        if (!matches)
+            throw new DatasetFormatException($"{name}: trailing bytes after the end of the gzip data (the file's last 8 bytes are not the gzip trailer of its contents).");
     }
 
     private static string DescribeMagic(int actual, int expected)
