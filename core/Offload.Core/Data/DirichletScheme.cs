@@ -62,15 +62,7 @@ public sealed class DirichletScheme : PartitionScheme
             }
         }
 
-        for (int k = 0; k < clientCount; k++)
-        {
-            if (clients[k].Count > 0) continue;
-            List<int> donor = clients[Largest(clients)];
-            int pick = random.Next(donor.Count);
-            clients[k].Add(donor[pick]);
-            donor[pick] = donor[^1];
-            donor.RemoveAt(donor.Count - 1);
-        }
+        RepairEmptyClients(clients, random);
 
         var result = new int[clientCount][];
         for (int k = 0; k < clientCount; k++) result[k] = clients[k].ToArray();
@@ -86,11 +78,24 @@ public sealed class DirichletScheme : PartitionScheme
         return true;
     }
 
-    private static int Largest(List<int>[] clients)
+    /// <summary>Gives each empty client one random sample of the currently largest client (ties: lowest id).</summary>
+    private static void RepairEmptyClients(List<int>[] clients, Random random)
     {
-        int best = 0;
-        for (int k = 1; k < clients.Length; k++)
-            if (clients[k].Count > clients[best].Count) best = k;
-        return best;
+        // A max-heap by size keeps this O(K log K) even when most of K clients start empty.
+        var largest = new PriorityQueue<int, (int NegativeSize, int Client)>();
+        for (int k = 0; k < clients.Length; k++)
+            if (clients[k].Count > 0) largest.Enqueue(k, (-clients[k].Count, k));
+        for (int k = 0; k < clients.Length; k++)
+        {
+            if (clients[k].Count > 0) continue;
+            // Some client holds two or more: at least as many samples as clients, and this one has none.
+            int donorId = largest.Dequeue();
+            List<int> donor = clients[donorId];
+            int pick = random.Next(donor.Count);
+            clients[k].Add(donor[pick]);
+            donor[pick] = donor[^1];
+            donor.RemoveAt(donor.Count - 1);
+            largest.Enqueue(donorId, (-donor.Count, donorId));
+        }
     }
 }
