@@ -87,7 +87,7 @@ public static class IdxReader
     public static ImageDataset ReadDataset(Stream images, string imagesName, Stream labels, string labelsName, int classCount = DefaultClassCount)
     {
         CheckClassCount(classCount);
-        // Labels first: they are small, so a mismatched pair fails before 47 MB of pixels are read.
+        // Labels first: they are small, so a bad labels file fails before 47 MB of pixels are read.
         byte[] labelBytes = ReadLabels(labels, labelsName);
         int bad = FirstAtLeast(labelBytes, classCount);
         if (bad >= 0)
