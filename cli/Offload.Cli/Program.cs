@@ -1,0 +1,9 @@
+using System.CommandLine;
+using Offload.Cli;
+using Offload.Cli.Commands;
+
+// The one program a user runs. User errors (bad options, missing data) print one line and exit 2;
+// anything else is a bug and keeps its stack trace.
+var root = new RootCommand("Offload: federated learning with compressed updates and event-driven aggregation.");
+root.Subcommands.Add(SimulateCommand.Create());
+return CommandLineEntry.Run(root, args);

@@ -1,0 +1,211 @@
+using System.Diagnostics;
+using Offload.Aggregator.Accumulation;
+using Offload.Aggregator.Strategies;
+using Offload.Client.Training;
+using Offload.Core.Data;
+using Offload.Core.Model;
+
+namespace Offload.Cli.Simulation;
+
+/// <summary>
+/// Synchronous federated learning in one process: each round selects clients, trains them
+/// concurrently (one <see cref="ITrainer"/> per worker, so memory holds one model copy per
+/// concurrently training client plus the accumulator), folds each update into the accumulator as
+/// it arrives, applies the strategy's server step and evaluates the new global model.
+/// Updates are folded in client order (a worker that finishes early waits its turn), so a run is
+/// deterministic by seed however the threads interleave.
+/// </summary>
+public sealed class FederatedSimulation : IDisposable
+{
+    private readonly SimulationOptions _options;
+    private readonly ImageDataset _train;
+    private readonly ImageDataset _test;
+    private readonly IReadOnlyList<Partition> _partitions;
+    private readonly IAggregationStrategy _strategy;
+    private readonly TrainingOptions _training;
+    private readonly ITrainer[] _trainers;
+    private readonly float[][] _updateBuffers;
+    private readonly float[] _global;
+    private readonly UpdateAccumulator _accumulator;
+
+    /// <summary>Sets up workers and the initial global model (seeded).</summary>
+    /// <param name="trainerFactory">Creates one trainer per worker; called on this thread with the worker index.</param>
+    /// <exception cref="ArgumentException">The partitions do not match the client count or name samples outside the training set.</exception>
+    public FederatedSimulation(SimulationOptions options, ImageDataset train, ImageDataset test,
+        IReadOnlyList<Partition> partitions, IAggregationStrategy strategy, Func<int, ITrainer> trainerFactory)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(test);
+        ArgumentNullException.ThrowIfNull(partitions);
+        ArgumentNullException.ThrowIfNull(strategy);
+        ArgumentNullException.ThrowIfNull(trainerFactory);
+        _options = options.Validate();
+        if (partitions.Count != options.Clients)
+            throw new ArgumentException($"{partitions.Count} partitions for {options.Clients} clients.", nameof(partitions));
+        _train = train;
+        _test = test;
+        _partitions = partitions;
+        _strategy = strategy;
+        _training = new TrainingOptions(options.LocalEpochs, options.BatchSize, options.LearningRate);
+
+        int workers = Math.Min(options.Workers, options.ClientsPerRound);
+        _trainers = new ITrainer[workers];
+        _updateBuffers = new float[workers][];
+        for (int w = 0; w < workers; w++)
+        {
+            _trainers[w] = trainerFactory(w);
+            _updateBuffers[w] = new float[_trainers[w].Layout.TotalLength];
+        }
+        Layout = _trainers[0].Layout;
+        _global = new float[Layout.TotalLength];
+        _trainers[0].ExportWeights(_global);
+        _accumulator = new UpdateAccumulator(Layout);
+    }
+
+    /// <summary>The model's parameter layout.</summary>
+    public TensorLayout Layout { get; }
+
+    /// <summary>The current global model.</summary>
+    public ReadOnlySpan<float> GlobalWeights => _global;
+
+    /// <summary>Number of workers (concurrently training clients).</summary>
+    public int Workers => _trainers.Length;
+
+    /// <summary>Runs every round and returns the per-round records and the final model.</summary>
+    public SimulationResult Run(ISimulationObserver? observer = null, CancellationToken cancellationToken = default)
+    {
+        var wall = Stopwatch.StartNew();
+        var records = new List<RoundRecord>(_options.Rounds);
+        var version = ModelVersion.Initial;
+        for (int round = 1; round <= _options.Rounds; round++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var record = RunRound(round, version, observer, cancellationToken);
+            version = version.Next();
+            records.Add(record);
+            observer?.RoundFinished(record);
+        }
+        return new SimulationResult(records, (float[])_global.Clone(), wall.Elapsed.TotalSeconds,
+            Process.GetCurrentProcess().PeakWorkingSet64);
+    }
+
+    /// <summary>The clients of round <paramref name="round"/>: a seeded sample without replacement, in ascending order.</summary>
+    public int[] SelectClients(int round)
+    {
+        int m = _options.ClientsPerRound;
+        var all = new int[_options.Clients];
+        for (int i = 0; i < all.Length; i++) all[i] = i;
+        new Random(HashCode.Combine(_options.Seed, round, 0x5e1ec7)).Shuffle(all);
+        var chosen = all.AsSpan(0, m).ToArray();
+        Array.Sort(chosen);
+        return chosen;
+    }
+
+    private RoundRecord RunRound(int round, ModelVersion version, ISimulationObserver? observer, CancellationToken cancellationToken)
+    {
+        var roundClock = Stopwatch.StartNew();
+        int[] selected = SelectClients(round);
+        observer?.RoundStarted(round, selected.Length);
+        _accumulator.Reset();
+        var commit = new OrderedCommit();
+        int next = -1, finished = 0, rejected = 0;
+        long aggregateTicks = 0;
+        double trainLossSum = 0;
+
+        void Work(int worker)
+        {
+            var trainer = _trainers[worker];
+            var update = _updateBuffers[worker];
+            while (true)
+            {
+                int slot = Interlocked.Increment(ref next);
+                if (slot >= selected.Length) return;
+                int client = selected[slot];
+                TrainingResult? result = null;
+                try
+                {
+                    result = trainer.Train(_global, _train, _partitions[client].Indices, _training,
+                        HashCode.Combine(_options.Seed, round, client), update, cancellationToken);
+                }
+                catch (Exception) when (!commit.Failed)
+                {
+                    commit.Fail();
+                    throw;
+                }
+                commit.InTurn(slot, () =>
+                {
+                    long start = Stopwatch.GetTimestamp();
+                    double weight = _strategy.WeightOf(new UpdateReceipt(result.SampleCount, version, version));
+                    try
+                    {
+                        _accumulator.Add(update, weight);
+                        trainLossSum += result.MeanLoss;
+                    }
+                    catch (ArgumentException)
+                    {
+                        rejected++; // A diverged client (NaN or infinity) is refused, not folded.
+                    }
+                    aggregateTicks += Stopwatch.GetTimestamp() - start;
+                    observer?.ClientFinished(round, ++finished, selected.Length);
+                });
+            }
+        }
+
+        var trainClock = Stopwatch.StartNew();
+        var tasks = new Task[_trainers.Length];
+        for (int w = 0; w < tasks.Length; w++)
+        {
+            int worker = w;
+            tasks[w] = Task.Factory.StartNew(() => Work(worker), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        }
+        Task.WaitAll(tasks, cancellationToken);
+        double trainSeconds = trainClock.Elapsed.TotalSeconds;
+
+        long applyStart = Stopwatch.GetTimestamp();
+        if (_accumulator.Count > 0)
+        {
+            var mean = _updateBuffers[0];
+            _accumulator.MeanInto(mean);
+            _strategy.Apply(mean, _global);
+        }
+        aggregateTicks += Stopwatch.GetTimestamp() - applyStart;
+
+        var evalClock = Stopwatch.StartNew();
+        var evaluation = Evaluate(_global);
+        double evalSeconds = evalClock.Elapsed.TotalSeconds;
+
+        long modelBytes = (long)Layout.TotalLength * sizeof(float);
+        int folded = _accumulator.Count;
+        return new RoundRecord(round, evaluation.Accuracy, evaluation.MeanLoss,
+            BytesUp: modelBytes * selected.Length, BytesDown: modelBytes * selected.Length,
+            Seconds: roundClock.Elapsed.TotalSeconds, TrainSeconds: trainSeconds,
+            AggregateSeconds: Stopwatch.GetElapsedTime(0, aggregateTicks).TotalSeconds,
+            EvaluateSeconds: evalSeconds, Clients: folded, Rejected: rejected,
+            TrainLoss: folded == 0 ? double.NaN : trainLossSum / folded);
+    }
+
+    /// <summary>Evaluates <paramref name="weights"/> on the test set, split over the workers.</summary>
+    public EvaluationResult Evaluate(ReadOnlySpan<float> weights)
+    {
+        int parts = _trainers.Length;
+        int size = (_test.Count + parts - 1) / parts;
+        var results = new EvaluationResult[parts];
+        var copy = weights.ToArray();
+        Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, p =>
+        {
+            int start = Math.Min(p * size, _test.Count);
+            int count = Math.Min(size, _test.Count - start);
+            results[p] = _trainers[p].Evaluate(copy, _test, start, count);
+        });
+        var total = results[0];
+        for (int p = 1; p < parts; p++) total = total.Merge(results[p]);
+        return total;
+    }
+
+    public void Dispose()
+    {
+        foreach (var trainer in _trainers) trainer.Dispose();
+        _accumulator.Dispose();
+    }
+}

@@ -1,0 +1,62 @@
+namespace Offload.Cli.Simulation;
+
+/// <summary>
+/// Settings of an in-process synchronous FedAvg simulation. Immutable; <see cref="Validate"/> names
+/// the first bad setting. The defaults finish in a few minutes on two cores.
+/// </summary>
+public sealed record SimulationOptions
+{
+    /// <summary>Number of simulated clients (K).</summary>
+    public int Clients { get; init; } = 20;
+
+    /// <summary>Number of communication rounds.</summary>
+    public int Rounds { get; init; } = 10;
+
+    /// <summary>Fraction of clients selected per round (C), in (0, 1].</summary>
+    public double Fraction { get; init; } = 1.0;
+
+    /// <summary>Local epochs per round (E).</summary>
+    public int LocalEpochs { get; init; } = 1;
+
+    /// <summary>Local batch size (B).</summary>
+    public int BatchSize { get; init; } = 16;
+
+    /// <summary>Local SGD learning rate.</summary>
+    public double LearningRate { get; init; } = 0.1;
+
+    /// <summary>How data is split over clients.</summary>
+    public PartitionKind Partition { get; init; } = PartitionKind.Iid;
+
+    /// <summary>Dirichlet concentration for <see cref="PartitionKind.Dirichlet"/>.</summary>
+    public double Alpha { get; init; } = 0.5;
+
+    /// <summary>Seed for model initialisation, partitioning, selection and local shuffling.</summary>
+    public int Seed { get; init; } = 42;
+
+    /// <summary>Clients trained at once; each holds one model copy. Defaults to the core count.</summary>
+    public int Workers { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>Clients selected in each round: max(1, round(C * K)).</summary>
+    public int ClientsPerRound => Math.Max(1, (int)Math.Round(Fraction * Clients));
+
+    /// <summary>Throws when a setting is out of range.</summary>
+    /// <exception cref="InvalidOptionException">The message names the option and its allowed range.</exception>
+    public SimulationOptions Validate()
+    {
+        Require(Clients >= 1, Clients, "--clients must be at least 1");
+        Require(Rounds >= 1, Rounds, "--rounds must be at least 1");
+        Require(Fraction > 0 && Fraction <= 1, Fraction, "--fraction must be in (0, 1]");
+        Require(LocalEpochs >= 1, LocalEpochs, "--local-epochs must be at least 1");
+        Require(BatchSize >= 1, BatchSize, "--batch must be at least 1");
+        Require(double.IsFinite(LearningRate) && LearningRate > 0, LearningRate, "--lr must be a positive number");
+        Require(double.IsFinite(Alpha) && Alpha > 0, Alpha, "--alpha must be a positive number");
+        Require(Workers >= 1, Workers, "--workers must be at least 1");
+        Require(Enum.IsDefined(Partition), Partition, "--partition must be iid, dirichlet or shards");
+        return this;
+    }
+
+    private static void Require(bool condition, object value, string message)
+    {
+        if (!condition) throw new InvalidOptionException($"{message} (got {value}).");
+    }
+}

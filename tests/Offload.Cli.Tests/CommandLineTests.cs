@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Offload.Cli.Commands;
+
+namespace Offload.Cli.Tests;
+
+public class CommandLineTests
+{
+    private static (int Code, string Error) Run(params string[] args)
+    {
+        var root = new System.CommandLine.RootCommand();
+        root.Subcommands.Add(SimulateCommand.Create());
+        var error = new StringWriter();
+        int code = CommandLineEntry.Run(root, args, error);
+        return (code, error.ToString());
+    }
+
+    [Theory]
+    [InlineData("--clients", "-3")]
+    [InlineData("--rounds", "0")]
+    [InlineData("--fraction", "1.5")]
+    [InlineData("--fraction", "0")]
+    [InlineData("--partition", "random")]
+    [InlineData("--alpha", "-1")]
+    [InlineData("--lr", "0")]
+    [InlineData("--batch", "0")]
+    [InlineData("--local-epochs", "-1")]
+    [InlineData("--clients", "many")]
+    [InlineData("--no-such-option", "1")]
+    public void Bad_options_exit_2_with_one_line(string option, string value)
+    {
+        var (code, error) = Run("simulate", option, value, "--data", "bundled", "--out", Path.GetTempPath());
+        Assert.Equal(2, code);
+        Assert.Single(error.TrimEnd().Split('\n'));
+        Assert.DoesNotContain("   at ", error);
+    }
+
+    [Fact]
+    public void Missing_data_folder_names_the_file_and_how_to_get_it()
+    {
+        var empty = Directory.CreateTempSubdirectory("offload-nodata").FullName;
+        var (code, error) = Run("simulate", "--data", empty);
+        Assert.Equal(2, code);
+        Assert.Contains("train-images-idx3-ubyte", error);
+        Assert.Contains("apt-get install dataset-fashion-mnist", error);
+    }
+
+    [Fact]
+    public void Truncated_data_file_exits_2_naming_the_file()
+    {
+        var dir = Directory.CreateTempSubdirectory("offload-truncated").FullName;
+        var bundled = Offload.Core.Data.FashionMnistCatalog.LoadBundled();
+        // Write a valid set of four raw IDX files, then cut the training images short.
+        WriteIdx(Path.Combine(dir, "train-images-idx3-ubyte"), 0x803, bundled.Train.Pixels, bundled.Train.Count, 28, 28);
+        WriteIdx(Path.Combine(dir, "train-labels-idx1-ubyte"), 0x801, bundled.Train.Labels, bundled.Train.Count);
+        WriteIdx(Path.Combine(dir, "t10k-images-idx3-ubyte"), 0x803, bundled.Test.Pixels, bundled.Test.Count, 28, 28);
+        WriteIdx(Path.Combine(dir, "t10k-labels-idx1-ubyte"), 0x801, bundled.Test.Labels, bundled.Test.Count);
+        var path = Path.Combine(dir, "train-images-idx3-ubyte");
+        using (var f = new FileStream(path, FileMode.Open)) f.SetLength(f.Length / 2);
+        var (code, error) = Run("simulate", "--data", dir, "--out", Path.Combine(dir, "out"));
+        Assert.Equal(2, code);
+        Assert.Contains("train-images-idx3-ubyte", error);
+    }
+
+    private static void WriteIdx(string path, int magic, byte[] payload, params int[] dims)
+    {
+        using var f = File.Create(path);
+        Span<byte> word = stackalloc byte[4];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(word, magic);
+        f.Write(word);
+        foreach (int d in dims)
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(word, d);
+            f.Write(word);
+        }
+        f.Write(payload);
+    }
+
+    [Fact]
+    public void Simulate_in_a_separate_process_writes_csv_json_and_png()
+    {
+        var output = Directory.CreateTempSubdirectory("offload-sim").FullName;
+        var dll = Path.Combine(AppContext.BaseDirectory, "offload.dll");
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { dll, "simulate", "--data", "bundled", "--clients", "4", "--rounds", "2", "--fraction", "0.5", "--out", output })
+            start.ArgumentList.Add(a);
+        using var process = Process.Start(start)!;
+        string stdout = process.StandardOutput.ReadToEnd();
+        string stderr = process.StandardError.ReadToEnd();
+        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(5)), "simulate did not finish");
+        Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}: {stderr}\n{stdout}");
+
+        var csv = File.ReadAllLines(Path.Combine(output, "rounds.csv"));
+        Assert.Equal(Reports.RunReport.CsvHeader, csv[0]);
+        Assert.Equal(3, csv.Length);
+        using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "summary.json")));
+        Assert.Equal(2, summary.RootElement.GetProperty("rounds").GetInt32());
+        Assert.Equal(4, summary.RootElement.GetProperty("configuration").GetProperty("clients").GetInt32());
+        Assert.True(summary.RootElement.GetProperty("total_bytes_up").GetInt64() > 0);
+        var png = File.ReadAllBytes(Path.Combine(output, "accuracy.png"));
+        Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
+    }
+
+    [Fact]
+    public void A_bad_option_in_a_separate_process_exits_2_without_a_stack_trace()
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "offload.dll");
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { dll, "simulate", "--fraction", "2" }) start.ArgumentList.Add(a);
+        using var process = Process.Start(start)!;
+        string stderr = process.StandardError.ReadToEnd();
+        process.StandardOutput.ReadToEnd();
+        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(2)));
+        Assert.Equal(2, process.ExitCode);
+        Assert.Contains("--fraction", stderr);
+        Assert.DoesNotContain("   at ", stderr);
+    }
+}
