@@ -99,9 +99,9 @@ internal static class FedZipEncoder
     {
         private int[]? _positions;
         private byte[]? _indices;
-        private readonly float[] _centroids = new float[FedZipOptions.MaxClusters];
-        private readonly byte[] _lengths = new byte[FedZipOptions.MaxClusters];
-        private readonly uint[] _codes = new uint[FedZipOptions.MaxClusters];
+        private float[] _centroids = [];
+        private byte[] _lengths = [];
+        private uint[] _codes = [];
 
         private TensorSectionMode _mode;
         private int _parameter, _clusters, _elements, _kept, _positionBytes, _valueBytes;
@@ -145,7 +145,9 @@ internal static class FedZipEncoder
                 kept.CopyTo(sorted);
                 sorted.Sort();
                 Span<float> upper = stackalloc float[FedZipOptions.MaxClusters];
-                _clusters = OptimalKMeans1D.Cluster(sorted, options.Clusters, _centroids, upper, out _);
+                Span<float> centroids = stackalloc float[FedZipOptions.MaxClusters];
+                _clusters = OptimalKMeans1D.Cluster(sorted, options.Clusters, centroids, upper, out _);
+                _centroids = centroids[.._clusters].ToArray();
                 var upperBounds = upper[.._clusters];
                 for (int i = 0; i < m; i++) indices[i] = (byte)ClusterOf(kept[i], upperBounds);
             }
@@ -160,6 +162,8 @@ internal static class FedZipEncoder
             long huffmanBits = 0;
             if (k >= 2)
             {
+                _lengths = new byte[k];
+                _codes = new uint[k];
                 CanonicalHuffman.BuildLengths(frequency, _lengths.AsSpan(0, k));
                 CanonicalHuffman.BuildCodes(_lengths.AsSpan(0, k), _codes.AsSpan(0, k));
                 for (int c = 0; c < k; c++) huffmanBits += frequency[c] * _lengths[c];

@@ -12,11 +12,11 @@ public sealed record FedZipOptions
     public const int MaxClusters = 256;
 
     private readonly double _topZ = 0.01;
-    private readonly int _clusters = 4;
+    private readonly int _clusters = 8;
     private readonly FedZipEncoding _encoding = FedZipEncoding.Auto;
     private readonly int _denseThreshold = 256;
 
-    /// <summary>The defaults: keep 1%, 4 centroids, smallest encoding per tensor, tensors under 256 elements dense, error feedback on.</summary>
+    /// <summary>The defaults: keep 1%, 8 centroids, smallest encoding per tensor, tensors under 256 elements dense, error feedback on.</summary>
     public static FedZipOptions Default { get; } = new();
 
     /// <summary>

@@ -32,7 +32,7 @@ public class FedZipOptionsTests
     public void Defaults_AreDocumented()
     {
         var d = FedZipOptions.Default;
-        Assert.Equal((0.01, 4, FedZipEncoding.Auto, 256, false, true), (d.TopZ, d.Clusters, d.Encoding, d.DenseThreshold, d.EmbedLayout, d.ErrorFeedback));
+        Assert.Equal((0.01, 8, FedZipEncoding.Auto, 256, false, true), (d.TopZ, d.Clusters, d.Encoding, d.DenseThreshold, d.EmbedLayout, d.ErrorFeedback));
     }
 
     [Theory]
