@@ -31,6 +31,14 @@ public sealed class ErrorFeedback
         _corrected = enabled ? new float[layout.TotalLength] : [];
     }
 
+    /// <summary>Error feedback for a FedZip codec, on or off as its <see cref="FedZipOptions.ErrorFeedback"/> says.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="codec"/> or <paramref name="layout"/> is null.</exception>
+    public static ErrorFeedback For(FedZipCodec codec, TensorLayout layout)
+    {
+        ArgumentNullException.ThrowIfNull(codec);
+        return new ErrorFeedback(codec, layout, codec.Options.ErrorFeedback);
+    }
+
     /// <summary>The codec updates are encoded with.</summary>
     public IUpdateCodec Codec { get; }
 

@@ -291,15 +291,15 @@ internal static class FedZipEncoder
                 }
             }
 
-            var values2 = new BitWriter(valueSection);
+            var indexWriter = new BitWriter(valueSection);
             if (huffman)
-                foreach (byte c in indices) values2.Write(_codes[c], _lengths[c]);
+                foreach (byte c in indices) indexWriter.Write(_codes[c], _lengths[c]);
             else if (_mode == TensorSectionMode.Positions)
             {
                 int width = PayloadReader.FixedWidth(k);
-                foreach (byte c in indices) values2.Write(c, width);
+                foreach (byte c in indices) indexWriter.Write(c, width);
             }
-            values2.Finish();
+            indexWriter.Finish();
         }
 
         public void Reconstruct(ReadOnlySpan<float> values, Span<float> destination)

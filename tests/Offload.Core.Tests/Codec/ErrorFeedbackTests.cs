@@ -84,4 +84,12 @@ public class ErrorFeedbackTests
         var bias = Layout.Tensors[1];
         Assert.All(feedback.Residual.Slice(bias.Offset, bias.Length).ToArray(), r => Assert.Equal(0f, r));
     }
+
+    [Fact]
+    public void For_FollowsTheOption()
+    {
+        Assert.True(ErrorFeedback.For(Codec, Layout).Enabled);
+        var off = new FedZipCodec(FedZipOptions.Default with { ErrorFeedback = false });
+        Assert.False(ErrorFeedback.For(off, Layout).Enabled);
+    }
 }

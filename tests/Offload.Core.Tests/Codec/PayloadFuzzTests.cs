@@ -13,7 +13,7 @@ namespace Offload.Core.Tests.Codec;
 /// </summary>
 public class PayloadFuzzTests(ITestOutputHelper output)
 {
-    private const int Cases = 120_000;
+    private const int Cases = 300_000;
     private const long AllocationLimit = 256 * 1024;
 
     private sealed record Corpus(byte[] Payload, TensorLayout Layout, IUpdateCodec Codec, int[] LengthFields, (int, int)[] CodeLengths, (int, int)[] Streams);
