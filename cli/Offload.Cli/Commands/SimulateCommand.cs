@@ -5,6 +5,7 @@ using Offload.Aggregator.Strategies;
 using Offload.Cli.Reports;
 using Offload.Cli.Simulation;
 using Offload.Client.Training;
+using Offload.Core.Codec;
 using Offload.Core.Data;
 using Spectre.Console;
 
@@ -29,11 +30,19 @@ public static class SimulateCommand
         var workers = new Option<int>("--workers") { Description = "Clients trained at once (default: cores).", DefaultValueFactory = _ => defaults.Workers };
         var data = new Option<string?>("--data") { Description = "Folder with the four Fashion-MNIST IDX files (default: $OFFLOAD_DATA, /usr/share/datasets/fashion-mnist, else the bundled subset); 'bundled' picks the embedded subset." };
         var hierarchy = new Option<int>("--hierarchy") { Description = "Aggregate through a leaf/middle/top tree with this fan-in bound (0: one flat accumulator).", DefaultValueFactory = _ => 0 };
+        var codec = new Option<string>("--codec") { Description = "Upload codec: none (raw float32) | fedzip.", DefaultValueFactory = _ => "none" };
+        var topZ = new Option<double>("--topz") { Description = "FedZip: fraction of each tensor's entries kept, in (0, 1].", DefaultValueFactory = _ => FedZipOptions.Default.TopZ };
+        var clusters = new Option<int>("--clusters") { Description = "FedZip: centroids the kept values are quantized to.", DefaultValueFactory = _ => FedZipOptions.Default.Clusters };
+        var encoding = new Option<string>("--encoding") { Description = "FedZip: huffman | positions | gaps | auto.", DefaultValueFactory = _ => "auto" };
+        var errorFeedback = new Option<string>("--error-feedback") { Description = "FedZip: carry what compression dropped into the next update: on | off.", DefaultValueFactory = _ => "on" };
+        var denseThreshold = new Option<int>("--dense-threshold") { Description = "FedZip: tensors smaller than this go dense and exact (0: sparsify all).", DefaultValueFactory = _ => FedZipOptions.Default.DenseThreshold };
+        var downstream = new Option<string>("--downstream") { Description = "Model sent to clients: none (full float32) | fedzip (compressed change).", DefaultValueFactory = _ => "none" };
         var output = new Option<string>("--out") { Description = "Output folder for rounds.csv, summary.json, accuracy.png.", DefaultValueFactory = _ => "runs/simulate" };
 
         var command = new Command("simulate", "Run synchronous federated learning (FedAvg) on Fashion-MNIST in this process.")
         {
-            clients, rounds, fraction, epochs, batch, lr, partition, alpha, seed, workers, hierarchy, data, output,
+            clients, rounds, fraction, epochs, batch, lr, partition, alpha, seed, workers, hierarchy,
+            codec, topZ, clusters, encoding, errorFeedback, denseThreshold, downstream, data, output,
         };
         command.SetAction(parsed =>
         {
@@ -50,6 +59,9 @@ public static class SimulateCommand
                 Seed = parsed.GetValue(seed),
                 Workers = parsed.GetValue(workers),
                 HierarchyFanIn = parsed.GetValue(hierarchy),
+                FedZip = CodecOptions.Parse(parsed.GetValue(codec)!, parsed.GetValue(topZ), parsed.GetValue(clusters),
+                    parsed.GetValue(encoding)!, parsed.GetValue(errorFeedback)!, parsed.GetValue(denseThreshold)),
+                CompressDownstream = CodecOptions.ParseDownstream(parsed.GetValue(downstream)!),
             }.Validate();
             return Run(options, parsed.GetValue(data), parsed.GetValue(output)!);
         });
@@ -79,8 +91,12 @@ public static class SimulateCommand
 
         var partitions = ClientPartitions.Create(dataset.Train, options);
         TorchSharp.torch.set_num_threads(Math.Max(1, Environment.ProcessorCount / Math.Min(options.Workers, options.ClientsPerRound)));
+        var sample = new LastRoundSample(options.Rounds);
         using var simulation = new FederatedSimulation(options, dataset.Train, dataset.Test, partitions, new FedAvg(),
-            worker => TorchTrainer.CreateDefault(options.Seed, dataset.Train.Rows, dataset.Train.Columns, dataset.Train.ClassCount));
+            worker => TorchTrainer.CreateDefault(options.Seed, dataset.Train.Rows, dataset.Train.Columns, dataset.Train.ClassCount))
+        {
+            Tap = sample,
+        };
         console.MarkupLine(string.Create(CultureInfo.InvariantCulture,
             $"FedAvg: {options.Clients} clients ({options.Partition.ToString().ToLowerInvariant()}), {options.ClientsPerRound} per round, {options.Rounds} rounds, {simulation.Layout.TotalLength:N0} parameters, {simulation.Workers} workers"));
 
@@ -95,6 +111,7 @@ public static class SimulateCommand
 
         var configuration = Configuration(options, dataset.Source);
         RunReport.Write(outputDirectory, result, configuration, dataset.Source);
+        if (sample.Payload is { } payload) File.WriteAllBytes(Path.Combine(outputDirectory, SamplePayloadFile), payload);
         var table = new Table().AddColumns("round", "accuracy", "loss", "seconds");
         foreach (var r in result.Rounds)
             table.AddRow(r.Round.ToString(CultureInfo.InvariantCulture), (r.Accuracy * 100).ToString("F2", CultureInfo.InvariantCulture) + "%",
@@ -134,9 +151,39 @@ public static class SimulateCommand
         ["seed"] = o.Seed,
         ["workers"] = o.Workers,
         ["hierarchy_fan_in"] = o.HierarchyFanIn,
+        ["codec"] = o.FedZip is null ? "none" : "fedzip",
+        ["topz"] = o.FedZip?.TopZ,
+        ["clusters"] = o.FedZip?.Clusters,
+        ["encoding"] = o.FedZip?.Encoding.ToString().ToLowerInvariant(),
+        ["error_feedback"] = o.FedZip?.ErrorFeedback,
+        ["dense_threshold"] = o.FedZip?.DenseThreshold,
+        ["downstream"] = o.CompressDownstream ? "fedzip" : "none",
         ["data"] = source,
         ["model"] = "cnn(conv5x5x16, conv5x5x32, fc64, fc10)",
     };
+
+    /// <summary>The file, in the output folder, holding one real upload of the last round (for <c>offload inspect</c>).</summary>
+    public const string SamplePayloadFile = "update-sample.bin";
+
+    /// <summary>Keeps the payload of the lowest-numbered client of the last round.</summary>
+    private sealed class LastRoundSample(int lastRound) : IUpdateTap
+    {
+        private readonly object _gate = new();
+        private int _client = int.MaxValue;
+
+        public byte[]? Payload { get; private set; }
+
+        public void Encoded(int round, int client, ReadOnlySpan<float> update, ReadOnlySpan<byte> payload)
+        {
+            if (round != lastRound) return;
+            lock (_gate)
+            {
+                if (client >= _client) return;
+                _client = client;
+                Payload = payload.ToArray();
+            }
+        }
+    }
 
     /// <summary>One progress bar for rounds, one for the clients of the current round.</summary>
     private sealed class ProgressObserver(ProgressContext context, int rounds) : ISimulationObserver

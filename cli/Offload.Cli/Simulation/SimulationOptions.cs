@@ -1,3 +1,5 @@
+using Offload.Core.Codec;
+
 namespace Offload.Cli.Simulation;
 
 /// <summary>
@@ -42,6 +44,15 @@ public sealed record SimulationOptions
     /// </summary>
     public int HierarchyFanIn { get; init; }
 
+    /// <summary>
+    /// FedZip settings for uploads (z, clusters, encoding, error feedback), or null to send raw
+    /// float32 through the identity codec. Either way the bytes counted are the real payloads.
+    /// </summary>
+    public FedZipOptions? FedZip { get; init; }
+
+    /// <summary>Also FedZip-compress the global model change sent down to clients (needs <see cref="FedZip"/>).</summary>
+    public bool CompressDownstream { get; init; }
+
     /// <summary>Clients selected in each round: max(1, round(C * K)).</summary>
     public int ClientsPerRound => Math.Max(1, (int)Math.Round(Fraction * Clients));
 
@@ -58,6 +69,7 @@ public sealed record SimulationOptions
         Require(double.IsFinite(Alpha) && Alpha > 0, Alpha, "--alpha must be a positive number");
         Require(Workers >= 1, Workers, "--workers must be at least 1");
         Require(HierarchyFanIn == 0 || HierarchyFanIn >= 2, HierarchyFanIn, "--hierarchy must be 0 (flat) or a fan-in of at least 2");
+        Require(!CompressDownstream || FedZip is not null, CompressDownstream, "--downstream fedzip needs --codec fedzip");
         Require(Enum.IsDefined(Partition), Partition, "--partition must be iid, dirichlet or shards");
         return this;
     }
