@@ -7,4 +7,5 @@ using Offload.Cli.Commands;
 var root = new RootCommand("Offload: federated learning with compressed updates and event-driven aggregation.");
 root.Subcommands.Add(SimulateCommand.Create());
 root.Subcommands.Add(InspectCommand.Create());
+root.Subcommands.Add(ExperimentCommand.Create());
 return CommandLineEntry.Run(root, args);

@@ -81,22 +81,10 @@ public static class SimulateCommand
     private static int Run(SimulationOptions options, string? dataDirectory, string outputDirectory)
     {
         var console = AnsiConsole.Console;
-        var dataset = LoadData(dataDirectory);
-        if (dataset.IsBundled && dataDirectory is null)
-            console.MarkupLine($"[yellow]Using the {Markup.Escape(dataset.Source)}: no full data set found. For the full set: {FashionMnistCatalog.InstallCommand}, or --data DIR.[/]");
-        else
-            console.MarkupLine($"Data: {Markup.Escape(dataset.Source)}");
-        if (options.Clients > dataset.Train.Count)
-            throw new InvalidOptionException($"--clients {options.Clients} exceeds the {dataset.Train.Count} training samples.");
+        var dataset = AnnouncedData(console, dataDirectory, options.Clients);
 
-        var partitions = ClientPartitions.Create(dataset.Train, options);
-        TorchSharp.torch.set_num_threads(Math.Max(1, Environment.ProcessorCount / Math.Min(options.Workers, options.ClientsPerRound)));
         var sample = new LastRoundSample(options.Rounds);
-        using var simulation = new FederatedSimulation(options, dataset.Train, dataset.Test, partitions, new FedAvg(),
-            worker => TorchTrainer.CreateDefault(options.Seed, dataset.Train.Rows, dataset.Train.Columns, dataset.Train.ClassCount))
-        {
-            Tap = sample,
-        };
+        using var simulation = FederatedSimulation.OnImages(options, dataset, ClientPartitions.Create(dataset.Train, options), sample);
         console.MarkupLine(string.Create(CultureInfo.InvariantCulture,
             $"FedAvg: {options.Clients} clients ({options.Partition.ToString().ToLowerInvariant()}), {options.ClientsPerRound} per round, {options.Rounds} rounds, {simulation.Layout.TotalLength:N0} parameters, {simulation.Workers} workers"));
 
@@ -109,7 +97,7 @@ public static class SimulateCommand
                 result = simulation.Run(observer);
             });
 
-        var configuration = Configuration(options, dataset.Source);
+        var configuration = options.ToJson(dataset.Source);
         RunReport.Write(outputDirectory, result, configuration, dataset.Source);
         if (sample.Payload is { } payload) File.WriteAllBytes(Path.Combine(outputDirectory, SamplePayloadFile), payload);
         var table = new Table().AddColumns("round", "accuracy", "loss", "seconds");
@@ -120,6 +108,19 @@ public static class SimulateCommand
         console.MarkupLine(string.Create(CultureInfo.InvariantCulture,
             $"Final accuracy [bold]{result.FinalAccuracy * 100:F2}%[/] (best {result.BestAccuracy * 100:F2}%) in {result.WallSeconds:F1} s; wrote {Markup.Escape(Path.GetFullPath(outputDirectory))}"));
         return 0;
+    }
+
+    /// <summary>Loads the data (see <see cref="LoadData"/>), says which on the first line, and checks there is a sample per client.</summary>
+    public static TrainTestDataset AnnouncedData(IAnsiConsole console, string? dataDirectory, int clients)
+    {
+        var dataset = LoadData(dataDirectory);
+        if (dataset.IsBundled && dataDirectory is null)
+            console.MarkupLine($"[yellow]Using the {Markup.Escape(dataset.Source)}: no full data set found. For the full set: {FashionMnistCatalog.InstallCommand}, or --data DIR.[/]");
+        else
+            console.MarkupLine($"Data: {Markup.Escape(dataset.Source)}");
+        if (clients > dataset.Train.Count)
+            throw new InvalidOptionException($"--clients {clients} exceeds the {dataset.Train.Count} training samples.");
+        return dataset;
     }
 
     /// <summary>The word that picks the bundled subset explicitly.</summary>
@@ -136,31 +137,6 @@ public static class SimulateCommand
         _ => FashionMnistCatalog.FromEnvironment().Resolve(dataDirectory),
     };
 
-    private static JsonObject Configuration(SimulationOptions o, string source) => new()
-    {
-        ["strategy"] = "fedavg",
-        ["clients"] = o.Clients,
-        ["rounds"] = o.Rounds,
-        ["fraction"] = o.Fraction,
-        ["clients_per_round"] = o.ClientsPerRound,
-        ["local_epochs"] = o.LocalEpochs,
-        ["batch"] = o.BatchSize,
-        ["lr"] = o.LearningRate,
-        ["partition"] = o.Partition.ToString().ToLowerInvariant(),
-        ["alpha"] = o.Alpha,
-        ["seed"] = o.Seed,
-        ["workers"] = o.Workers,
-        ["hierarchy_fan_in"] = o.HierarchyFanIn,
-        ["codec"] = o.FedZip is null ? "none" : "fedzip",
-        ["topz"] = o.FedZip?.TopZ,
-        ["clusters"] = o.FedZip?.Clusters,
-        ["encoding"] = o.FedZip?.Encoding.ToString().ToLowerInvariant(),
-        ["error_feedback"] = o.FedZip?.ErrorFeedback,
-        ["dense_threshold"] = o.FedZip?.DenseThreshold,
-        ["downstream"] = o.CompressDownstream ? "fedzip" : "none",
-        ["data"] = source,
-        ["model"] = "cnn(conv5x5x16, conv5x5x32, fc64, fc10)",
-    };
 
     /// <summary>The file, in the output folder, holding one real upload of the last round (for <c>offload inspect</c>).</summary>
     public const string SamplePayloadFile = "update-sample.bin";

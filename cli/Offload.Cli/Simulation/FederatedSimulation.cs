@@ -84,7 +84,24 @@ public sealed class FederatedSimulation : IDisposable
     }
 
     /// <summary>Sees each update and its payload (for measuring other encodings), or null.</summary>
-    public IUpdateTap? Tap { get; init; }
+    public IUpdateTap? Tap { get; set; }
+
+    /// <summary>
+    /// A FedAvg simulation of the default CNN on an image data set: one seeded <see cref="TorchTrainer"/>
+    /// per worker, and libtorch's intra-op threads set so workers times threads fills the cores.
+    /// </summary>
+    public static FederatedSimulation OnImages(SimulationOptions options, TrainTestDataset data, IReadOnlyList<Partition> partitions, IUpdateTap? tap = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(data);
+        TorchSharp.torch.set_num_threads(Math.Max(1, Environment.ProcessorCount / Math.Min(options.Workers, options.ClientsPerRound)));
+        var train = data.Train;
+        return new FederatedSimulation(options, train, data.Test, partitions, new FedAvg(),
+            _ => TorchTrainer.CreateDefault(options.Seed, train.Rows, train.Columns, train.ClassCount))
+        {
+            Tap = tap,
+        };
+    }
 
     /// <summary>The model's parameter layout.</summary>
     public TensorLayout Layout { get; }

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Offload.Core.Codec;
 
 namespace Offload.Cli.Simulation;
@@ -55,6 +56,33 @@ public sealed record SimulationOptions
 
     /// <summary>Clients selected in each round: max(1, round(C * K)).</summary>
     public int ClientsPerRound => Math.Max(1, (int)Math.Round(Fraction * Clients));
+
+    /// <summary>The settings as summary.json records them.</summary>
+    public JsonObject ToJson(string dataSource) => new()
+    {
+        ["strategy"] = "fedavg",
+        ["clients"] = Clients,
+        ["rounds"] = Rounds,
+        ["fraction"] = Fraction,
+        ["clients_per_round"] = ClientsPerRound,
+        ["local_epochs"] = LocalEpochs,
+        ["batch"] = BatchSize,
+        ["lr"] = LearningRate,
+        ["partition"] = Partition.ToString().ToLowerInvariant(),
+        ["alpha"] = Alpha,
+        ["seed"] = Seed,
+        ["workers"] = Workers,
+        ["hierarchy_fan_in"] = HierarchyFanIn,
+        ["codec"] = FedZip is null ? "none" : "fedzip",
+        ["topz"] = FedZip?.TopZ,
+        ["clusters"] = FedZip?.Clusters,
+        ["encoding"] = FedZip?.Encoding.ToString().ToLowerInvariant(),
+        ["error_feedback"] = FedZip?.ErrorFeedback,
+        ["dense_threshold"] = FedZip?.DenseThreshold,
+        ["downstream"] = CompressDownstream ? "fedzip" : "none",
+        ["data"] = dataSource,
+        ["model"] = "cnn(conv5x5x16, conv5x5x32, fc64, fc10)",
+    };
 
     /// <summary>Throws when a setting is out of range.</summary>
     /// <exception cref="InvalidOptionException">The message names the option and its allowed range.</exception>
