@@ -8,4 +8,5 @@ var root = new RootCommand("Offload: federated learning with compressed updates 
 root.Subcommands.Add(SimulateCommand.Create());
 root.Subcommands.Add(InspectCommand.Create());
 root.Subcommands.Add(ExperimentCommand.Create());
+root.Subcommands.Add(BenchCommand.Create());
 return CommandLineEntry.Run(root, args);
