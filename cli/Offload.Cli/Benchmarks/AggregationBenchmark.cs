@@ -112,8 +112,13 @@ public static class AggregationBenchmark
                 var tree = Time(repeats, () =>
                 {
                     using var round = new AggregationTree(layout, plan, 1);
-                    Parallel.For(0, n, new ParallelOptions { MaxDegreeOfParallelism = t },
-                        k => round.FoldEncoded(k, $"u{k}", codec, payloads[k % payloads.Length], 1 + k % 7));
+                    // Each leaf is one function instance folding its own arrivals; leaves run concurrently.
+                    int leaves = plan.AggregatorsPerLevel[0], perLeaf = plan.FanInPerLevel[0];
+                    Parallel.For(0, leaves, new ParallelOptions { MaxDegreeOfParallelism = t }, leaf =>
+                    {
+                        for (int k = leaf * perLeaf; k < Math.Min(n, (leaf + 1) * perLeaf); k++)
+                            round.FoldEncoded(k, $"u{k}", codec, payloads[k % payloads.Length], 1 + k % 7);
+                    });
                     round.Publish(strategy, global);
                     return round.PeakLiveAggregators;
                 });
