@@ -20,6 +20,9 @@ public sealed record GatewayListenOptions
     /// <summary>Extra configuration for the host (Kestrel endpoints and limits, logging); environment variables are always read.</summary>
     public IReadOnlyDictionary<string, string?>? Configuration { get; init; }
 
+    /// <summary>JSON configuration files to read, in order (e.g. one with a <c>Kestrel:Endpoints</c> section and certificates).</summary>
+    public IReadOnlyList<string> JsonFiles { get; init; } = [];
+
     /// <summary>Throws when the port is out of range.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The port is outside 0..65535.</exception>
     public GatewayListenOptions Validate()

@@ -47,6 +47,7 @@ public sealed class GatewayServer : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(listen);
         listen.Validate();
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = typeof(GatewayServer).Assembly.GetName().Name });
+        foreach (string file in listen.JsonFiles) builder.Configuration.AddJsonFile(Path.GetFullPath(file), optional: false);
         if (listen.Configuration is not null) builder.Configuration.AddInMemoryCollection(listen.Configuration);
         builder.Logging.ClearProviders();
         configureLogging?.Invoke(builder.Logging);
