@@ -186,9 +186,10 @@ internal sealed class GrpcFederatedClient : FederatedClient
                 }
                 await call.RequestStream.CompleteAsync().ConfigureAwait(false);
             }
-            catch (Exception e) when (e is not RpcException && e is not OperationCanceledException || (e is OperationCanceledException && !options.CancellationToken.IsCancellationRequested))
+            catch (Exception e) when (!options.CancellationToken.IsCancellationRequested)
             {
-                // A write failed because the call ended: the response carries the real status.
+                // A write fails (often as CANCELLED) when the gateway ended the call early, e.g. to
+                // refuse it: the response carries the gateway's real status.
                 _logger.LogDebug(e, "Writing the upload failed; reading the call's status.");
             }
             return await call.ResponseAsync.ConfigureAwait(false);
