@@ -28,11 +28,12 @@ public static class SimulateCommand
         var seed = new Option<int>("--seed") { Description = "Seed for everything random.", DefaultValueFactory = _ => defaults.Seed };
         var workers = new Option<int>("--workers") { Description = "Clients trained at once (default: cores).", DefaultValueFactory = _ => defaults.Workers };
         var data = new Option<string?>("--data") { Description = "Folder with the four Fashion-MNIST IDX files (default: $OFFLOAD_DATA, /usr/share/datasets/fashion-mnist, else the bundled subset); 'bundled' picks the embedded subset." };
+        var hierarchy = new Option<int>("--hierarchy") { Description = "Aggregate through a leaf/middle/top tree with this fan-in bound (0: one flat accumulator).", DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--out") { Description = "Output folder for rounds.csv, summary.json, accuracy.png.", DefaultValueFactory = _ => "runs/simulate" };
 
         var command = new Command("simulate", "Run synchronous federated learning (FedAvg) on Fashion-MNIST in this process.")
         {
-            clients, rounds, fraction, epochs, batch, lr, partition, alpha, seed, workers, data, output,
+            clients, rounds, fraction, epochs, batch, lr, partition, alpha, seed, workers, hierarchy, data, output,
         };
         command.SetAction(parsed =>
         {
@@ -48,6 +49,7 @@ public static class SimulateCommand
                 Alpha = parsed.GetValue(alpha),
                 Seed = parsed.GetValue(seed),
                 Workers = parsed.GetValue(workers),
+                HierarchyFanIn = parsed.GetValue(hierarchy),
             }.Validate();
             return Run(options, parsed.GetValue(data), parsed.GetValue(output)!);
         });
@@ -131,6 +133,7 @@ public static class SimulateCommand
         ["alpha"] = o.Alpha,
         ["seed"] = o.Seed,
         ["workers"] = o.Workers,
+        ["hierarchy_fan_in"] = o.HierarchyFanIn,
         ["data"] = source,
         ["model"] = "cnn(conv5x5x16, conv5x5x32, fc64, fc10)",
     };

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Offload.Aggregator.Accumulation;
+using Offload.Aggregator.Hierarchy;
 using Offload.Aggregator.Strategies;
 using Offload.Client.Training;
 using Offload.Core.Data;
@@ -111,6 +112,10 @@ public sealed class FederatedSimulation : IDisposable
         int[] selected = SelectClients(round);
         observer?.RoundStarted(round, selected.Length);
         _accumulator.Reset();
+        using var tree = _options.HierarchyFanIn > 0
+            ? new AggregationTree(Layout, TreePlanner.Plan(selected.Length, _options.HierarchyFanIn), round)
+            : null;
+        int folded = 0;
         var commit = new OrderedCommit();
         int next = -1, finished = 0, rejected = 0;
         long aggregateTicks = 0;
@@ -142,7 +147,9 @@ public sealed class FederatedSimulation : IDisposable
                     double weight = _strategy.WeightOf(new UpdateReceipt(result.SampleCount, version, version));
                     try
                     {
-                        _accumulator.Add(update, weight);
+                        if (tree is null) _accumulator.Add(update, weight);
+                        else tree.Fold(slot, $"client-{client}", update, weight);
+                        folded++;
                         trainLossSum += result.MeanLoss;
                     }
                     catch (ArgumentException)
@@ -166,7 +173,11 @@ public sealed class FederatedSimulation : IDisposable
         double trainSeconds = trainClock.Elapsed.TotalSeconds;
 
         long applyStart = Stopwatch.GetTimestamp();
-        if (_accumulator.Count > 0)
+        if (tree is not null)
+        {
+            tree.Publish(_strategy, _global);
+        }
+        else if (_accumulator.Count > 0)
         {
             var mean = _updateBuffers[0];
             _accumulator.MeanInto(mean);
@@ -179,7 +190,6 @@ public sealed class FederatedSimulation : IDisposable
         double evalSeconds = evalClock.Elapsed.TotalSeconds;
 
         long modelBytes = (long)Layout.TotalLength * sizeof(float);
-        int folded = _accumulator.Count;
         return new RoundRecord(round, evaluation.Accuracy, evaluation.MeanLoss,
             BytesUp: modelBytes * selected.Length, BytesDown: modelBytes * selected.Length,
             Seconds: roundClock.Elapsed.TotalSeconds, TrainSeconds: trainSeconds,

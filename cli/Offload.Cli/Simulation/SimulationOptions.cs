@@ -36,6 +36,12 @@ public sealed record SimulationOptions
     /// <summary>Clients trained at once; each holds one model copy. Defaults to the core count.</summary>
     public int Workers { get; init; } = Environment.ProcessorCount;
 
+    /// <summary>
+    /// Fan-in bound of the hierarchical aggregation tree (leaf, middle, top), or 0 for one flat
+    /// accumulator. The planner sizes the tree per round within this bound.
+    /// </summary>
+    public int HierarchyFanIn { get; init; }
+
     /// <summary>Clients selected in each round: max(1, round(C * K)).</summary>
     public int ClientsPerRound => Math.Max(1, (int)Math.Round(Fraction * Clients));
 
@@ -51,6 +57,7 @@ public sealed record SimulationOptions
         Require(double.IsFinite(LearningRate) && LearningRate > 0, LearningRate, "--lr must be a positive number");
         Require(double.IsFinite(Alpha) && Alpha > 0, Alpha, "--alpha must be a positive number");
         Require(Workers >= 1, Workers, "--workers must be at least 1");
+        Require(HierarchyFanIn == 0 || HierarchyFanIn >= 2, HierarchyFanIn, "--hierarchy must be 0 (flat) or a fan-in of at least 2");
         Require(Enum.IsDefined(Partition), Partition, "--partition must be iid, dirichlet or shards");
         return this;
     }

@@ -35,6 +35,18 @@ public class FederatedSimulationTests
     }
 
     [Fact]
+    public void Hierarchical_aggregation_gives_the_flat_model_within_float_tolerance()
+    {
+        var options = new SimulationOptions { Clients = 9, Rounds = 2, Fraction = 1, Seed = 3, Workers = 2 };
+        var flat = Simulate(options);
+        var tree = Simulate(options with { HierarchyFanIn = 2 });
+        Assert.Equal(flat.Rounds.Select(r => r.Clients), tree.Rounds.Select(r => r.Clients));
+        for (int i = 0; i < flat.FinalWeights.Length; i++)
+            Assert.True(Math.Abs(flat.FinalWeights[i] - tree.FinalWeights[i]) <= 1e-5f * (1 + Math.Abs(flat.FinalWeights[i])),
+                $"weight {i}: flat {flat.FinalWeights[i]} tree {tree.FinalWeights[i]}");
+    }
+
+    [Fact]
     public void Another_seed_gives_another_model()
     {
         var options = new SimulationOptions { Clients = 4, Rounds = 1, Fraction = 0.5, Seed = 1, Workers = 2 };
