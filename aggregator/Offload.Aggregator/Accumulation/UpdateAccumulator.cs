@@ -1,5 +1,6 @@
 using System.Buffers;
 using Offload.Aggregator.Kernels;
+using Offload.Core.Codec;
 using Offload.Core.Model;
 
 namespace Offload.Aggregator.Accumulation;
@@ -54,6 +55,24 @@ public sealed class UpdateAccumulator : IDisposable
         int bad = ModelUpdate.FirstNonFinite(update);
         if (bad >= 0) throw new ArgumentException($"Update value at index {bad} is {update[bad]}; updates must be finite.", nameof(update));
         AggregationKernels.WeightedAccumulate(Buffer, update, (float)weight);
+        Count++;
+        TotalWeight += weight;
+    }
+
+    /// <summary>
+    /// Folds <paramref name="weight"/> times the update encoded in <paramref name="payload"/> into the sum
+    /// with <see cref="IUpdateCodec.DecodeAndAccumulate"/>: a fused decode and weighted add that never
+    /// materialises the dense update. The codec validates the payload (structure, layout, CRC, finite
+    /// values) before it touches the sum.
+    /// </summary>
+    /// <exception cref="InvalidPayloadException">The payload is malformed or not for this layout; the sum is unchanged.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The weight is not positive and finite.</exception>
+    public void AddEncoded(IUpdateCodec codec, ReadOnlySpan<byte> payload, double weight)
+    {
+        ArgumentNullException.ThrowIfNull(codec);
+        if (!(weight > 0) || !double.IsFinite(weight))
+            throw new ArgumentOutOfRangeException(nameof(weight), weight, "An update's weight must be positive and finite.");
+        codec.DecodeAndAccumulate(payload, Layout, Buffer, (float)weight);
         Count++;
         TotalWeight += weight;
     }

@@ -21,8 +21,8 @@ public sealed class GlobalModel
         Layout = layout;
         Version = version;
         _weights = weights.ToArray();
-        _bytes = new byte[RawFloat32Payload.ByteLength(layout)];
-        RawFloat32Payload.Write(_weights, _bytes);
+        _bytes = new byte[WeightBytes.ByteLength(layout)];
+        WeightBytes.Write(_weights, _bytes);
         Crc32C = Core.Wire.Crc32C.HashToUInt32(_bytes);
     }
 

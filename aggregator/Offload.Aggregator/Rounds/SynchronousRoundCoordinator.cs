@@ -7,7 +7,7 @@ using Offload.Aggregator.Events;
 using Offload.Aggregator.Storage;
 using Offload.Aggregator.Strategies;
 using Offload.Core.Model;
-using Offload.Core.Wire;
+using Offload.Core.Codec;
 
 namespace Offload.Aggregator.Rounds;
 
@@ -38,7 +38,6 @@ public sealed class SynchronousRoundCoordinator : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly UpdateAccumulator _accumulator;
-    private readonly float[] _decoded;
     private readonly float[] _mean;
     private readonly Dictionary<string, TaskEntry> _tasks = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _taskByClient = new(StringComparer.Ordinal);
@@ -82,7 +81,6 @@ public sealed class SynchronousRoundCoordinator : IAsyncDisposable
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _model = new GlobalModel(layout, ModelVersion.Initial, initialWeights);
         _accumulator = new UpdateAccumulator(layout);
-        _decoded = new float[layout.TotalLength];
         _mean = new float[layout.TotalLength];
     }
 
@@ -224,61 +222,67 @@ public sealed class SynchronousRoundCoordinator : IAsyncDisposable
         }
 
         long start = Stopwatch.GetTimestamp();
-        bool decoded = await ReadAndDecodeAsync(arrived, cancellationToken).ConfigureAwait(false);
+        byte[]? buffer = null;
         RoundClosed? closed;
-        lock (_gate)
+        try
         {
-            if (decoded)
+            int length = await ReadAsync(arrived, cancellationToken, b => buffer = b).ConfigureAwait(false);
+            lock (_gate)
             {
-                try
+                if (length >= 0)
                 {
-                    double weight = _strategy.WeightOf(new UpdateReceipt(arrived.SampleCount, arrived.BaseVersion, _model.Version));
-                    _accumulator.Add(_decoded, weight);
-                    _folded++;
-                    _samples += arrived.SampleCount;
-                    _payloadBytes += arrived.PayloadBytes;
+                    try
+                    {
+                        // Fused decode and weighted add straight into the round's sum.
+                        var payload = buffer.AsSpan(0, length);
+                        double weight = _strategy.WeightOf(new UpdateReceipt(arrived.SampleCount, arrived.BaseVersion, _model.Version));
+                        _accumulator.AddEncoded(UpdatePayload.CodecFor(payload), payload, weight);
+                        _folded++;
+                        _samples += arrived.SampleCount;
+                        _payloadBytes += arrived.PayloadBytes;
+                    }
+                    catch (Exception e) when (e is InvalidPayloadException or ArgumentException)
+                    {
+                        _logger.LogWarning(e, "Update {Reference} could not be decoded and was left out.", arrived.Reference);
+                        _rejected++;
+                    }
                 }
-                catch (ArgumentException e)
-                {
-                    _logger.LogWarning(e, "Update {Reference} failed validation and was left out.", arrived.Reference);
-                    _rejected++;
-                }
+                else _rejected++;
+                entry.Folded = true;
+                _pending--;
+                _aggregateTicks += Stopwatch.GetTimestamp() - start;
+                closed = MaybeClose();
             }
-            else _rejected++;
-            entry.Folded = true;
-            _pending--;
-            _aggregateTicks += Stopwatch.GetTimestamp() - start;
-            closed = MaybeClose();
+        }
+        finally
+        {
+            if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
         }
         await _store.DeleteAsync(arrived.Reference, cancellationToken).ConfigureAwait(false);
         Announce(closed);
     }
 
-    private async ValueTask<bool> ReadAndDecodeAsync(UpdateArrived arrived, CancellationToken cancellationToken)
+    /// <summary>Reads a stored payload into a pooled buffer (handed to <paramref name="rented"/>); its length, or -1 when it is missing or not the size announced.</summary>
+    private async ValueTask<int> ReadAsync(UpdateArrived arrived, CancellationToken cancellationToken, Action<byte[]> rented)
     {
-        byte[]? buffer = null;
         try
         {
             await using var stream = await _store.OpenReadAsync(arrived.Reference, cancellationToken).ConfigureAwait(false);
-            long expected = RawFloat32Payload.ByteLength(Layout);
-            if (stream.Length != expected)
+            if (stream.Length != arrived.PayloadBytes || stream.Length > int.MaxValue)
             {
-                _logger.LogWarning("Update {Reference} holds {Length} bytes; the layout needs {Expected}.", arrived.Reference, stream.Length, expected);
-                return false;
+                _logger.LogWarning("Update {Reference} holds {Length} bytes; {Announced} were announced.", arrived.Reference, stream.Length, arrived.PayloadBytes);
+                return -1;
             }
-            buffer = ArrayPool<byte>.Shared.Rent((int)expected);
-            await stream.ReadExactlyAsync(buffer.AsMemory(0, (int)expected), cancellationToken).ConfigureAwait(false);
-            RawFloat32Payload.Decode(buffer.AsSpan(0, (int)expected), Layout, _decoded);
-            return true;
+            int length = (int)stream.Length;
+            var buffer = ArrayPool<byte>.Shared.Rent(length);
+            rented(buffer);
+            await stream.ReadExactlyAsync(buffer.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
+            return length;
         }
-        catch (Exception e) when (e is InvalidDataException or UpdateNotFoundException or EndOfStreamException)
+        catch (Exception e) when (e is UpdateNotFoundException or EndOfStreamException)
         {
-            _logger.LogWarning(e, "Update {Reference} could not be decoded and was left out.", arrived.Reference);
-            return false;
-        }
-        finally
-        {
-            if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
+            _logger.LogWarning(e, "Update {Reference} could not be read and was left out.", arrived.Reference);
+            return -1;
         }
     }
 

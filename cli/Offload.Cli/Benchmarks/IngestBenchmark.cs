@@ -5,7 +5,7 @@ using Offload.Aggregator.Storage;
 using Offload.Aggregator.Strategies;
 using Offload.Client.Federation;
 using Offload.Core.Model;
-using Offload.Core.Wire;
+using Offload.Core.Codec;
 using Offload.Functions.Authentication;
 using Offload.Functions.Gateway;
 using Offload.Functions.Hosting;
@@ -29,7 +29,7 @@ public static class IngestBenchmark
         var layout = TensorLayout.Create([("w", new[] { parameters })]);
         var delta = new float[parameters];
         Array.Fill(delta, 1e-3f);
-        byte[] payload = RawFloat32Payload.Encode(delta, layout);
+        byte[] payload = IdentityCodec.Instance.Encode(delta, layout);
 
         var store = new InMemoryUpdateStore();
         await using var bus = new InProcessEventBus();
@@ -46,7 +46,7 @@ public static class IngestBenchmark
             return ValueTask.CompletedTask;
         });
         coordinator.Start();
-        var gatewayOptions = new GatewayOptions { MaxUpdateBytes = Math.Max(payload.Length, 1024), MaxConcurrentUploads = Math.Max(256, options.Clients) };
+        var gatewayOptions = new GatewayOptions { MaxUpdateBytes = payload.Length, MaxConcurrentUploads = Math.Max(256, options.Clients) };
         await using var server = await GatewayServer.StartAsync(gatewayOptions, new GatewayListenOptions { Port = 0 }, tokens, coordinator, store, bus, cancellationToken: cancellationToken);
 
         using var sampling = new CancellationTokenSource();

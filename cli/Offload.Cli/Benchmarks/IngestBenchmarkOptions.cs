@@ -6,7 +6,7 @@ public sealed record IngestBenchmarkOptions
     /// <summary>Concurrent clients, each with its own connection and token; also the updates per round.</summary>
     public int Clients { get; init; } = 64;
 
-    /// <summary>Bytes per update (rounded down to whole float32 parameters).</summary>
+    /// <summary>Parameter bytes per update (4 per float32 parameter); the identity codec adds 52 bytes of framing.</summary>
     public int PayloadBytes { get; init; } = 1024 * 1024;
 
     /// <summary>Measured rounds; one more warm-up round runs first and is not counted.</summary>

@@ -10,6 +10,7 @@ using Offload.Aggregator.Storage;
 using Offload.Aggregator.Strategies;
 using Offload.Cli.Serving;
 using Offload.Client.Training;
+using Offload.Core.Codec;
 using Offload.Core.Federation;
 using Offload.Functions.Gateway;
 using Offload.Functions.Hosting;
@@ -33,6 +34,7 @@ public static class ServeCommand
         var batch = new Option<int>("--batch") { Description = "Local batch size (B).", DefaultValueFactory = _ => d.BatchSize };
         var lr = new Option<double>("--lr") { Description = "Local SGD learning rate.", DefaultValueFactory = _ => d.LearningRate };
         var seed = new Option<int>("--seed") { Description = "Seed of the initial model; clients pass the same --seed.", DefaultValueFactory = _ => d.Seed };
+        var codec = new Option<string>("--codec") { Description = "Codec devices encode updates with: identity (exact) | fedzip (compressed).", DefaultValueFactory = _ => "identity" };
         var maxUpdate = new Option<double>("--max-update-mb") { Description = "Largest update accepted, in MiB.", DefaultValueFactory = _ => d.MaxUpdateMegabytes };
         var linger = new Option<double>("--linger") { Description = "Seconds to keep telling clients 'done' after the last round.", DefaultValueFactory = _ => d.LingerSeconds };
         var tokensFile = new Option<string[]>("--tokens") { Description = "File of 'client-id token' lines.", AllowMultipleArgumentsPerToken = false, DefaultValueFactory = _ => [] };
@@ -45,7 +47,7 @@ public static class ServeCommand
 
         var command = new Command("serve", "Run the gRPC gateway and a synchronous FedAvg aggregator for devices running 'offload client'.")
         {
-            port, host, minClients, perRound, deadline, rounds, epochs, batch, lr, seed, maxUpdate, linger, tokensFile, token, code, config, data, output, verbose,
+            port, host, minClients, perRound, deadline, rounds, epochs, batch, lr, seed, codec, maxUpdate, linger, tokensFile, token, code, config, data, output, verbose,
         };
         command.SetAction((parsed, cancellationToken) =>
         {
@@ -62,6 +64,7 @@ public static class ServeCommand
                 LearningRate = parsed.GetValue(lr),
                 Seed = parsed.GetValue(seed),
                 MaxUpdateMegabytes = parsed.GetValue(maxUpdate),
+                Codec = ParseCodec(parsed.GetValue(codec)!),
                 LingerSeconds = parsed.GetValue(linger),
             }.Validate();
             var tokens = TokenArguments.Create(parsed.GetValue(tokensFile)!, parsed.GetValue(token)!, parsed.GetValue(code)!);
@@ -72,6 +75,15 @@ public static class ServeCommand
         });
         return command;
     }
+
+    /// <summary>Maps the <c>--codec</c> word to a codec.</summary>
+    /// <exception cref="InvalidOptionException">The word is not identity or fedzip.</exception>
+    public static PayloadCodec ParseCodec(string value) => value.ToLowerInvariant() switch
+    {
+        "identity" => PayloadCodec.Identity,
+        "fedzip" => PayloadCodec.FedZip,
+        _ => throw new InvalidOptionException($"--codec must be identity or fedzip (got '{value}')."),
+    };
 
     private static async Task<int> RunAsync(ServeOptions o, Functions.Authentication.ClientTokens tokens, string[] configFiles,
         string? dataDirectory, string outputDirectory, bool verbose, TextWriter output, CancellationToken cancellationToken)
@@ -108,12 +120,12 @@ public static class ServeCommand
             var score = evaluator.Evaluate(model.Weights.Span, dataset.Test, 0, dataset.Test.Count);
             lock (served) served.Add(new ServedRound(summary, score.Accuracy, score.MeanLoss));
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"round {closed.Round}/{o.Rounds}: {summary.Updates} updates ({summary.SampleCount} samples, {(summary.ClosedByDeadline ? "deadline" : "quorum")}) in {summary.Seconds:F1} s -> model {closed.Version}, test accuracy {score.Accuracy * 100:F2}%{(model.Version == closed.Version ? "" : " (evaluated a later model)")}"));
+                $"round {closed.Round}/{o.Rounds}: {summary.Updates} updates ({summary.SampleCount} samples, {summary.PayloadBytes / 1024.0:F0} KiB, {(summary.ClosedByDeadline ? "deadline" : "quorum")}) in {summary.Seconds:F1} s -> model {closed.Version}, test accuracy {score.Accuracy * 100:F2}%{(model.Version == closed.Version ? "" : " (evaluated a later model)")}"));
             if (closed.Final) evaluated.TrySetResult();
             return ValueTask.CompletedTask;
         });
 
-        var gatewayOptions = new GatewayOptions { MaxUpdateBytes = (long)(o.MaxUpdateMegabytes * 1024 * 1024) };
+        var gatewayOptions = new GatewayOptions { MaxUpdateBytes = (long)(o.MaxUpdateMegabytes * 1024 * 1024), Codec = o.Codec };
         var listen = new GatewayListenOptions
         {
             Address = IPAddress.Parse(o.Host),
@@ -126,7 +138,7 @@ public static class ServeCommand
             logging => logging.AddSimpleConsole(c => c.SingleLine = true).SetMinimumLevel(verbose ? LogLevel.Information : LogLevel.Warning)
                 .AddFilter("Microsoft", LogLevel.Warning).AddFilter("Grpc", LogLevel.Warning), cancellationToken);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Listening on {server.Address} - FedAvg, {o.Rounds} rounds, {o.MinClients} updates close a round (deadline {o.RoundDeadlineSeconds:0.#} s), model {evaluator.Layout.TotalLength:N0} parameters, seed {o.Seed}"));
+            $"Listening on {server.Address} - FedAvg, {o.Codec} updates, {o.Rounds} rounds, {o.MinClients} updates close a round (deadline {o.RoundDeadlineSeconds:0.#} s), model {evaluator.Layout.TotalLength:N0} parameters, seed {o.Seed}"));
         output.Flush();
 
         try
@@ -144,6 +156,7 @@ public static class ServeCommand
         var configuration = new JsonObject
         {
             ["strategy"] = "fedavg",
+            ["codec"] = o.Codec.ToString().ToLowerInvariant(),
             ["min_clients"] = o.MinClients,
             ["clients_per_round"] = roundOptions.TasksPerRound,
             ["round_deadline_seconds"] = o.RoundDeadlineSeconds,

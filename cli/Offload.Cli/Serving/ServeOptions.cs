@@ -33,6 +33,9 @@ public sealed record ServeOptions
     /// <summary>Seed of the initial model (clients must use the same one).</summary>
     public int Seed { get; init; } = 42;
 
+    /// <summary>The codec tasks ask for: identity (exact) or FedZip (compressed, lossy).</summary>
+    public Offload.Core.Codec.PayloadCodec Codec { get; init; } = Offload.Core.Codec.PayloadCodec.Identity;
+
     /// <summary>Largest update accepted, in MiB.</summary>
     public double MaxUpdateMegabytes { get; init; } = 64;
 

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 using Offload.Client.Training;
 using Offload.Core.Data;
 using Offload.Core.Federation;
-using Offload.Core.Wire;
+using Offload.Core.Codec;
 
 namespace Offload.Client.Federation;
 
@@ -45,11 +45,11 @@ public abstract class FederatedClient : IDisposable
     /// returns the gateway's acknowledgement. However often it retries, the gateway counts it once.
     /// </summary>
     /// <param name="task">The assigned task the update answers.</param>
-    /// <param name="payload">The encoded update (raw float32 until the FedZip codec is wired in).</param>
+    /// <param name="payload">The update as an <see cref="Core.Codec.IUpdateCodec"/> encoded it (identity or FedZip).</param>
     /// <param name="sampleCount">Samples it was trained on.</param>
     /// <param name="progress">Told after each chunk.</param>
     /// <param name="cancellationToken">Stops the upload; what was sent stays resumable until the round closes.</param>
-    /// <exception cref="ArgumentException"><paramref name="task"/> is not an assigned task, the payload is empty, or the sample count is not positive.</exception>
+    /// <exception cref="ArgumentException"><paramref name="task"/> is not an assigned task, the payload is not an encoded update, or the sample count is not positive.</exception>
     /// <exception cref="RpcException">PERMISSION_DENIED, RESOURCE_EXHAUSTED (too large), INVALID_ARGUMENT, FAILED_PRECONDITION (round closed), ALREADY_EXISTS; or a transient failure persisted past the retries.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public abstract Task<UploadReceipt> SubmitUpdateAsync(FederatedTask task, ReadOnlyMemory<byte> payload, long sampleCount,
@@ -60,6 +60,9 @@ public abstract class FederatedClient : IDisposable
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public abstract Task<FederationStatus> GetStatusAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>The settings the client was built with.</summary>
+    public abstract FederatedClientOptions Options { get; }
+
     /// <summary>The logger the client writes to.</summary>
     protected abstract ILogger Logger { get; }
 
@@ -67,8 +70,9 @@ public abstract class FederatedClient : IDisposable
     /// Takes part until the federation is done: per round, get a task, download the model, train
     /// <paramref name="trainer"/> on samples <paramref name="indices"/> of <paramref name="data"/> with the
     /// seed <see cref="ClientSeed.For"/>(<paramref name="runSeed"/>, round, <paramref name="clientIndex"/>)
-    /// (the in-process simulator's), and submit the update. A task whose round moved on is dropped
-    /// and a new one asked for.
+    /// (the in-process simulator's), encode the update with the codec the task names (FedZip with
+    /// this client's error-feedback residual carried across rounds, or the identity codec), and submit
+    /// it. A task whose round moved on is dropped and a new one asked for.
     /// </summary>
     /// <exception cref="ArgumentException">No indices, or the trainer's model is not the gateway's (layout hash differs).</exception>
     /// <exception cref="RpcException">A refusal that asking again cannot fix, or a transient failure past the retries.</exception>
@@ -82,6 +86,7 @@ public abstract class FederatedClient : IDisposable
         if (indices.Length == 0) throw new ArgumentException("A client needs at least one sample to train.", nameof(indices));
         var rounds = new List<RoundParticipation>();
         var update = new float[trainer.Layout.TotalLength];
+        ErrorFeedback? feedback = null;
         while (true)
         {
             progress?.Report(new ParticipationProgress(ParticipationStage.WaitingForTask, rounds.Count == 0 ? 0 : rounds[^1].Round));
@@ -111,7 +116,13 @@ public abstract class FederatedClient : IDisposable
                 var training = task.Training!;
                 var result = await Task.Run(() => trainer.Train(weights, data, indices, training, seed, update, cancellationToken), cancellationToken).ConfigureAwait(false);
                 double trainSeconds = clock.Elapsed.TotalSeconds;
-                byte[] payload = RawFloat32Payload.Encode(update, trainer.Layout);
+                byte[] payload;
+                if (task.Codec == PayloadCodec.FedZip)
+                {
+                    feedback ??= ErrorFeedback.For(new FedZipCodec(Options.FedZip), trainer.Layout);
+                    payload = feedback.Encode(update);
+                }
+                else payload = IdentityCodec.Instance.Encode(update, trainer.Layout);
 
                 var uploadProgress = progress is null ? null : new Progress<UploadProgress>(p => progress.Report(new ParticipationProgress(ParticipationStage.Uploading, task.Round, p)));
                 var receipt = await SubmitUpdateAsync(task, payload, result.SampleCount, uploadProgress, cancellationToken).ConfigureAwait(false);

@@ -1,3 +1,5 @@
+using Offload.Core.Codec;
+
 namespace Offload.Client.Federation;
 
 /// <summary>Settings of a <see cref="FederatedClient"/>, immutable; <see cref="Validate"/> names the first bad one.</summary>
@@ -14,6 +16,9 @@ public sealed record FederatedClientOptions
 
     /// <summary>A name for the gateway's logs.</summary>
     public string DeviceName { get; init; } = "offload-client";
+
+    /// <summary>FedZip settings used when the gateway asks for FedZip (error feedback on by default).</summary>
+    public FedZipOptions FedZip { get; init; } = FedZipOptions.Default;
 
     /// <summary>Payload bytes per upload message.</summary>
     public int ChunkBytes { get; init; } = 256 * 1024;
@@ -47,6 +52,7 @@ public sealed record FederatedClientOptions
         if (MaxAttempts < 1) throw new ArgumentOutOfRangeException(nameof(MaxAttempts), MaxAttempts, "At least one attempt is needed.");
         if (InitialBackoff < TimeSpan.Zero || MaxBackoff < InitialBackoff)
             throw new ArgumentOutOfRangeException(nameof(MaxBackoff), MaxBackoff, "Backoffs must be non-negative with the maximum at least the initial one.");
+        ArgumentNullException.ThrowIfNull(FedZip);
         if (CallTimeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(CallTimeout), CallTimeout, "The call timeout must be positive.");
         return this;
     }

@@ -1,4 +1,5 @@
 using Offload.Client.Training;
+using Offload.Core.Codec;
 
 namespace Offload.Client.Federation;
 
@@ -14,6 +15,7 @@ namespace Offload.Client.Federation;
 /// <param name="LayoutHash">The model's <see cref="Core.Model.TensorLayout.Hash"/>; train only a model with this layout.</param>
 /// <param name="ParameterCount">The model's parameter count.</param>
 /// <param name="MaxUpdateBytes">Largest update the gateway accepts.</param>
+/// <param name="Codec">The codec the gateway asks the update to be encoded with.</param>
 public sealed record FederatedTask(
     FederatedTaskState State,
     string TaskId,
@@ -25,4 +27,5 @@ public sealed record FederatedTask(
     long TotalRounds,
     ulong LayoutHash,
     int ParameterCount,
-    long MaxUpdateBytes);
+    long MaxUpdateBytes,
+    PayloadCodec Codec);

@@ -1,9 +1,9 @@
-using System.Runtime.InteropServices;
 using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Microsoft.Extensions.Logging;
 using Offload.Client.Training;
+using Offload.Core.Codec;
 using Offload.Core.Protos;
 using Offload.Core.Wire;
 
@@ -52,6 +52,9 @@ internal sealed class GrpcFederatedClient : FederatedClient
     protected override ILogger Logger => _logger;
 
     /// <inheritdoc/>
+    public override FederatedClientOptions Options => _options;
+
+    /// <inheritdoc/>
     public override async Task<string> EnrollAsync(string enrollmentCode, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(enrollmentCode);
@@ -68,7 +71,7 @@ internal sealed class GrpcFederatedClient : FederatedClient
     public override async Task<FederatedTask> GetTaskAsync(CancellationToken cancellationToken = default)
     {
         var reply = await RetryAsync("GetTask", (options, attempt) =>
-            _grpc.GetTaskAsync(new GetTaskRequest { ClientId = _clientId ?? "", Capabilities = new ClientCapabilities { Device = _options.DeviceName, Codecs = { UpdateCodec.RawFloat32 } } }, options).ResponseAsync,
+            _grpc.GetTaskAsync(new GetTaskRequest { ClientId = _clientId ?? "", Capabilities = new ClientCapabilities { Device = _options.DeviceName, Codecs = { UpdateCodec.Fedzip, UpdateCodec.Identity } } }, options).ResponseAsync,
             authenticated: true, cancellationToken).ConfigureAwait(false);
         var state = reply.State switch
         {
@@ -78,8 +81,10 @@ internal sealed class GrpcFederatedClient : FederatedClient
             _ => throw new InvalidDataException($"The gateway answered GetTask with state {reply.State}."),
         };
         TrainingOptions? training = null;
+        var codec = PayloadCodec.Identity;
         if (state == FederatedTaskState.Assigned)
         {
+            if (!WireCodec.TryFromWire(reply.Codec, out codec)) throw new InvalidDataException($"The gateway asked for codec {reply.Codec}, which this client does not know.");
             if (reply.Plan is null || string.IsNullOrEmpty(reply.TaskId)) throw new InvalidDataException("The gateway assigned a task without an id or training plan.");
             try
             {
@@ -92,7 +97,7 @@ internal sealed class GrpcFederatedClient : FederatedClient
         }
         return new FederatedTask(state, reply.TaskId, reply.Round, reply.ModelVersion, training,
             reply.Deadline?.ToDateTimeOffset() ?? DateTimeOffset.MaxValue, reply.RetryAfter?.ToTimeSpan() ?? TimeSpan.Zero,
-            reply.TotalRounds, reply.LayoutHash, reply.ParameterCount, reply.MaxUpdateBytes);
+            reply.TotalRounds, reply.LayoutHash, reply.ParameterCount, reply.MaxUpdateBytes, codec);
     }
 
     /// <inheritdoc/>
@@ -127,8 +132,7 @@ internal sealed class GrpcFederatedClient : FederatedClient
             if (crc != descriptor.Crc32C)
                 throw new InvalidDataException($"The model's CRC-32C is {crc:X8}; the gateway declared {descriptor.Crc32C:X8}.");
             var weights = new float[task.ParameterCount];
-            if (BitConverter.IsLittleEndian) MemoryMarshal.Cast<byte, float>(bytes).CopyTo(weights);
-            else for (int i = 0; i < weights.Length; i++) weights[i] = System.Buffers.Binary.BinaryPrimitives.ReadSingleLittleEndian(bytes.AsSpan(4 * i));
+            WeightBytes.Read(bytes, weights);
             return weights;
         }, authenticated: true, cancellationToken);
     }
@@ -138,7 +142,8 @@ internal sealed class GrpcFederatedClient : FederatedClient
         IProgress<UploadProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         EnsureAssigned(task);
-        if (payload.IsEmpty) throw new ArgumentException("The payload is empty.", nameof(payload));
+        if (UpdatePayload.TryReadHeader(payload.Span, out var framed) != System.Buffers.OperationStatus.Done || framed.PayloadLength != payload.Length)
+            throw new ArgumentException("The payload is not an encoded update (IUpdateCodec's format) of its own length.", nameof(payload));
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(sampleCount);
         uint crc = Crc32C.HashToUInt32(payload.Span);
         var header = new UpdateHeader
@@ -148,7 +153,7 @@ internal sealed class GrpcFederatedClient : FederatedClient
             IdempotencyKey = $"{task.TaskId}/{crc:x8}/{payload.Length}",
             SampleCount = sampleCount,
             BaseModelVersion = task.ModelVersion,
-            Codec = UpdateCodec.RawFloat32,
+            Codec = WireCodec.ToWire(framed.Codec),
             TotalLength = payload.Length,
             Crc32C = crc,
             LayoutHash = task.LayoutHash,

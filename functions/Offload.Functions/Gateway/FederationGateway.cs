@@ -6,6 +6,7 @@ using Offload.Aggregator.Events;
 using Offload.Aggregator.Rounds;
 using Offload.Aggregator.Storage;
 using Offload.Core.Protos;
+using Offload.Core.Wire;
 using Offload.Functions.Authentication;
 using Offload.Functions.Ingest;
 
@@ -55,7 +56,7 @@ internal sealed class FederationGateway(
         var reply = new GetTaskReply
         {
             TotalRounds = coordinator.Options.Rounds,
-            Codec = UpdateCodec.RawFloat32,
+            Codec = ChooseCodec(request.Capabilities),
             MaxUpdateBytes = options.MaxUpdateBytes,
             LayoutHash = layout.Hash,
             ParameterCount = layout.TotalLength,
@@ -101,7 +102,7 @@ internal sealed class FederationGateway(
                     ModelVersion = model.Version.Value,
                     Encoding = ModelEncoding.FullWeights,
                     BaseVersion = -1,
-                    Codec = UpdateCodec.RawFloat32,
+                    Codec = UpdateCodec.Unspecified,
                     TotalLength = bytes.Length,
                     Crc32C = model.Crc32C,
                     LayoutHash = model.Layout.Hash,
@@ -249,6 +250,11 @@ internal sealed class FederationGateway(
                 await DiscardAsync(session).ConfigureAwait(false);
                 throw Fail(StatusCode.InvalidArgument, $"The upload sent more than the {header.TotalLength} bytes its header declared.");
             }
+            if (!session.PrefixChecked && CheckPrefix(session, header, writer.Length, data.Span) is { } problem)
+            {
+                await DiscardAsync(session).ConfigureAwait(false);
+                throw Fail(StatusCode.InvalidArgument, problem);
+            }
             await writer.WriteAsync(data, cancellationToken).ConfigureAwait(false);
             session.Checksum.Append(data.Span);
             metrics.CountBytes(data.Length);
@@ -262,6 +268,24 @@ internal sealed class FederationGateway(
             await DiscardAsync(session).ConfigureAwait(false);
             throw Fail(StatusCode.InvalidArgument, $"The payload's CRC-32C is {crc:X8}; the header declared {header.Crc32C:X8}. Send it again from byte 0.");
         }
+    }
+
+    /// <summary>Collects the payload's first bytes and, once its fixed header is complete, checks it before reading on; null when fine so far.</summary>
+    private string? CheckPrefix(UploadSession session, UpdateHeader header, long offset, ReadOnlySpan<byte> data)
+    {
+        int wanted = session.Prefix.Length;
+        if (offset < wanted) data[..(int)Math.Min(wanted - offset, data.Length)].CopyTo(session.Prefix.AsSpan((int)offset));
+        if (offset + data.Length < wanted) return null;
+        string? problem = UpdateHeaderValidation.PayloadProblem(session.Prefix, header, coordinator.Layout);
+        session.PrefixChecked = problem is null;
+        return problem;
+    }
+
+    private UpdateCodec ChooseCodec(ClientCapabilities? capabilities)
+    {
+        var preferred = WireCodec.ToWire(options.Codec);
+        // A device that cannot encode the preferred codec is asked for the identity codec, which every device has.
+        return capabilities is null || capabilities.Codecs.Count == 0 || capabilities.Codecs.Contains(preferred) ? preferred : UpdateCodec.Identity;
     }
 
     private async Task<SubmitUpdateReply> AcceptAsync(ClientIdentity client, UploadSession session, UpdateHeader header, RoundTask task)

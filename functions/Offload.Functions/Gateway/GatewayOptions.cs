@@ -1,3 +1,5 @@
+using Offload.Core.Codec;
+
 namespace Offload.Functions.Gateway;
 
 /// <summary>Limits and settings of the ingest gateway, immutable; <see cref="Validate"/> names the first bad one.</summary>
@@ -18,6 +20,9 @@ public sealed record GatewayOptions
     /// <summary>What a client told to back off waits before trying again.</summary>
     public TimeSpan BusyRetryAfter { get; init; } = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>The codec tasks ask updates to be encoded with (identity or FedZip; the gateway accepts either).</summary>
+    public PayloadCodec Codec { get; init; } = PayloadCodec.Identity;
+
     /// <summary>The name of the node whose store holds payloads (carried by <c>UpdateArrived</c>).</summary>
     public string Node { get; init; } = Environment.MachineName;
 
@@ -32,6 +37,7 @@ public sealed record GatewayOptions
         if (MaxConcurrentUploads < 1) throw new ArgumentOutOfRangeException(nameof(MaxConcurrentUploads), MaxConcurrentUploads, "At least one upload must be allowed at a time.");
         if (BusyRetryAfter <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(BusyRetryAfter), BusyRetryAfter, "The retry delay must be positive.");
         ArgumentException.ThrowIfNullOrEmpty(Node);
+        if (!Enum.IsDefined(Codec)) throw new ArgumentOutOfRangeException(nameof(Codec), Codec, "The codec must be identity or FedZip.");
         return this;
     }
 }

@@ -28,6 +28,12 @@ internal sealed class UploadSession(string clientId, string taskId, long round)
 
     public Crc32C Checksum { get; } = new();
 
+    /// <summary>The payload's first bytes, kept until its fixed header can be checked.</summary>
+    public byte[] Prefix { get; } = new byte[Core.Codec.UpdatePayload.HeaderLength];
+
+    /// <summary>Whether the payload's fixed header has been read and found valid.</summary>
+    public bool PrefixChecked { get; set; }
+
     /// <summary>The answer given when the update was accepted; null until then.</summary>
     public SubmitUpdateReply? Accepted { get; set; }
 
@@ -46,5 +52,6 @@ internal sealed class UploadSession(string clientId, string taskId, long round)
         Header = null;
         Writer = null;
         Checksum.Reset();
+        PrefixChecked = false;
     }
 }

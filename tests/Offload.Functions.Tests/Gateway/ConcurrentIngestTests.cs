@@ -1,6 +1,6 @@
 using Offload.Aggregator.Rounds;
 using Offload.Client.Federation;
-using Offload.Core.Wire;
+using Offload.Core.Codec;
 using Offload.Functions.Gateway;
 
 namespace Offload.Functions.Tests.Gateway;
@@ -23,7 +23,7 @@ public class ConcurrentIngestTests
             Assert.Equal(FederatedTaskState.Assigned, task.State);
             var delta = new float[parameters];
             Array.Fill(delta, i + 1); // Client i sends i + 1 everywhere, weight 1: the mean is 100.5.
-            return await client.SubmitUpdateAsync(task, RawFloat32Payload.Encode(delta, layout), sampleCount: 1);
+            return await client.SubmitUpdateAsync(task, IdentityCodec.Instance.Encode(delta, layout), sampleCount: 1);
         })));
 
         await federation.Coordinator.Completion.WaitAsync(TimeSpan.FromSeconds(60));

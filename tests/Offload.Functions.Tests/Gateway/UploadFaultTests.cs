@@ -3,6 +3,7 @@ using Grpc.Core;
 using Offload.Aggregator.Rounds;
 using Offload.Client.Federation;
 using Offload.Core.Protos;
+using Offload.Core.Codec;
 using Offload.Core.Wire;
 using Offload.Functions.Gateway;
 
@@ -21,7 +22,7 @@ public class UploadFaultTests
     {
         var delta = new float[Parameters];
         Array.Fill(delta, value);
-        return RawFloat32Payload.Encode(delta, TestFederation.FlatLayout(Parameters));
+        return IdentityCodec.Instance.Encode(delta, TestFederation.FlatLayout(Parameters));
     }
 
     private static UpdateHeader Header(FederatedTask task, byte[] payload, string key = "key-1") => new()
@@ -30,7 +31,7 @@ public class UploadFaultTests
         IdempotencyKey = key,
         SampleCount = 10,
         BaseModelVersion = task.ModelVersion,
-        Codec = UpdateCodec.RawFloat32,
+        Codec = UpdateCodec.Identity,
         TotalLength = payload.Length,
         Crc32C = Crc32C.HashToUInt32(payload),
         LayoutHash = task.LayoutHash,
@@ -142,6 +143,9 @@ public class UploadFaultTests
     [InlineData("layout")]
     [InlineData("length")]
     [InlineData("codec")]
+    [InlineData("codec-mismatch")]
+    [InlineData("magic")]
+    [InlineData("payload-layout")]
     [InlineData("version")]
     [InlineData("samples")]
     [InlineData("key")]
@@ -156,7 +160,16 @@ public class UploadFaultTests
         {
             case "layout": header.LayoutHash ^= 0xFF; break;
             case "length": header.TotalLength -= 4; break;
-            case "codec": header.Codec = UpdateCodec.Fedzip; break;
+            case "codec": header.Codec = UpdateCodec.Unspecified; break;
+            case "codec-mismatch": header.Codec = UpdateCodec.Fedzip; break;
+            case "magic":
+                payload[0] ^= 0xFF; // The payload's own header is garbage; the checksum still matches the bytes sent.
+                header.Crc32C = Crc32C.HashToUInt32(payload);
+                break;
+            case "payload-layout":
+                payload = IdentityCodec.Instance.Encode(new float[Parameters / 2], TestFederation.FlatLayout(Parameters / 2));
+                header = Header(task, payload); // Consistent upload header, but the payload is for another model.
+                break;
             case "version": header.BaseModelVersion += 1; break;
             case "samples": header.SampleCount = 0; break;
             case "key": header.IdempotencyKey = ""; break;
@@ -179,6 +192,8 @@ public class UploadFaultTests
         else e = await Assert.ThrowsAsync<RpcException>(() => SendAsync(federation.Raw(), 0, header, payload));
         Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
         Assert.Equal(0, federation.Store.Count);
+        // The payload's own header is checked once its 28 bytes are in, before the rest is read.
+        Assert.True(federation.Server.Metrics.BytesReceived <= 4096, $"read {federation.Server.Metrics.BytesReceived} bytes");
     }
 
     [Fact]
@@ -222,22 +237,23 @@ public class UploadFaultTests
         var task = await sdk.GetTaskAsync();
         var payload = Payload(0.25f);
 
-        // First attempt: the header and half the bytes, then the connection is cut.
+        // First attempt: the header and the first 8 KiB of about 16 KiB, then the connection is cut.
+        const int cutAt = 8 * 1024;
         var raw = federation.Raw();
         using (var cut = new CancellationTokenSource())
         {
             var options = TestFederation.As(0).WithCancellationToken(cut.Token);
             using var call = raw.SubmitUpdate(options);
             await call.RequestStream.WriteAsync(new SubmitUpdateRequest { Header = Header(task, payload, key: ResumeKey(task, payload)) });
-            for (int at = 0; at < payload.Length / 2; at += 1024)
+            for (int at = 0; at < cutAt; at += 1024)
                 await call.RequestStream.WriteAsync(new SubmitUpdateRequest { Chunk = ByteString.CopyFrom(payload, at, 1024) });
-            await WaitUntilAsync(() => federation.Server.Metrics.BytesReceived >= payload.Length / 2);
+            await WaitUntilAsync(() => federation.Server.Metrics.BytesReceived >= cutAt);
             cut.Cancel();
             await Assert.ThrowsAnyAsync<Exception>(() => call.ResponseAsync);
         }
         var held = await raw.GetUploadOffsetAsync(new GetUploadOffsetRequest { TaskId = task.TaskId, IdempotencyKey = ResumeKey(task, payload) }, TestFederation.As(0));
         Assert.Equal(UploadState.Partial, held.State);
-        Assert.Equal(payload.Length / 2, held.Offset);
+        Assert.Equal(cutAt, held.Offset);
 
         // The SDK asks for the offset and sends only the rest.
         var progress = new List<UploadProgress>();
@@ -249,8 +265,8 @@ public class UploadFaultTests
         Assert.All(federation.Coordinator.Model.Weights.ToArray(), w => Assert.Equal(0.25f, w));
         // Every byte crossed once: the first half before the cut, the second after the resume.
         Assert.Equal(payload.Length, federation.Server.Metrics.BytesReceived);
-        Assert.Equal(payload.Length / 2, receipt.BytesSent);
-        Assert.All(progress, p => Assert.Equal(payload.Length / 2, p.ResumedFrom));
+        Assert.Equal(payload.Length - cutAt, receipt.BytesSent);
+        Assert.All(progress, p => Assert.Equal(cutAt, p.ResumedFrom));
         Assert.Equal(payload.Length, progress[^1].BytesAcknowledged);
     }
 
