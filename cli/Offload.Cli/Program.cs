@@ -8,5 +8,7 @@ var root = new RootCommand("Offload: federated learning with compressed updates 
 root.Subcommands.Add(SimulateCommand.Create());
 root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(ClientCommand.Create());
+root.Subcommands.Add(InspectCommand.Create());
+root.Subcommands.Add(ExperimentCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 return CommandLineEntry.Run(root, args);

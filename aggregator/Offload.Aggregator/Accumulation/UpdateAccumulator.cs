@@ -60,10 +60,8 @@ public sealed class UpdateAccumulator : IDisposable
     }
 
     /// <summary>
-    /// Folds <paramref name="weight"/> times the update encoded in <paramref name="payload"/> into the sum
-    /// with <see cref="IUpdateCodec.DecodeAndAccumulate"/>: a fused decode and weighted add that never
-    /// materialises the dense update. The codec validates the payload (structure, layout, CRC, finite
-    /// values) before it touches the sum.
+    /// Folds an encoded update straight from its payload (fused decode and weighted add: the dense
+    /// update is never materialised). The codec validates the whole payload first.
     /// </summary>
     /// <exception cref="InvalidPayloadException">The payload is malformed or not for this layout; the sum is unchanged.</exception>
     /// <exception cref="ArgumentOutOfRangeException">The weight is not positive and finite.</exception>

@@ -61,6 +61,19 @@ public sealed class AggregationTree : IDisposable
         return outcome;
     }
 
+    /// <summary>As <see cref="Fold"/>, for an encoded update folded by fused decode-and-add.</summary>
+    /// <exception cref="Offload.Core.Codec.InvalidPayloadException">The payload is malformed; nothing is folded.</exception>
+    public FoldOutcome FoldEncoded(int arrivalIndex, string contributionId, Offload.Core.Codec.IUpdateCodec codec, ReadOnlySpan<byte> payload, double weight)
+    {
+        int leaf = Plan.LeafFor(arrivalIndex);
+        if (leaf < 0) return FoldOutcome.Late;
+        var node = Node(0, leaf);
+        if (node is null) return FoldOutcome.Late;
+        var outcome = node.FoldEncoded(contributionId, codec, payload, weight);
+        if (outcome == FoldOutcome.Folded) CascadeFrom(node, 0, leaf, deadline: false);
+        return outcome;
+    }
+
     /// <summary>
     /// Closes the round (at completion, or at the deadline with whatever arrived): emits every open
     /// aggregator bottom-up, then the top applies the weighted mean through <paramref name="strategy"/>.

@@ -1,5 +1,6 @@
 using System.Buffers;
 using Offload.Aggregator.Kernels;
+using Offload.Core.Codec;
 using Offload.Core.Model;
 
 namespace Offload.Aggregator.Hierarchy;
@@ -80,6 +81,29 @@ public sealed class AggregatorCore : IDisposable
             _totalWeight += weight;
             _updates++;
             return outcome;
+        }
+    }
+
+    /// <summary>Folds an encoded client update by fused decode-and-add, under <paramref name="contributionId"/>.</summary>
+    /// <exception cref="InvalidPayloadException">The payload is malformed or not for this layout; nothing is folded and the id stays free.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The weight is not positive and finite.</exception>
+    public FoldOutcome FoldEncoded(string contributionId, IUpdateCodec codec, ReadOnlySpan<byte> payload, double weight)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(contributionId);
+        ArgumentNullException.ThrowIfNull(codec);
+        if (!(weight > 0) || !double.IsFinite(weight))
+            throw new ArgumentOutOfRangeException(nameof(weight), weight, "An update's weight must be positive and finite.");
+        lock (_gate)
+        {
+            if (_seen.Contains(contributionId)) return FoldOutcome.Duplicate;
+            if (_emitted) return FoldOutcome.Late;
+            ObjectDisposedException.ThrowIf(_sum is null, this);
+            // Decode first: a rejected payload must not consume the contribution id.
+            codec.DecodeAndAccumulate(payload, Layout, _sum.AsSpan(0, Layout.TotalLength), (float)weight);
+            _seen.Add(contributionId);
+            _totalWeight += weight;
+            _updates++;
+            return FoldOutcome.Folded;
         }
     }
 
