@@ -24,7 +24,7 @@ public static class ServeCommand
     public static Command Create()
     {
         var d = new ServeOptions();
-        var port = new Option<int?>("--port") { Description = "Port for cleartext HTTP/2 (0: any free port). Omit it with --config to take Kestrel endpoints (TLS) from configuration.", DefaultValueFactory = _ => d.Port };
+        var port = new Option<int?>("--port") { Description = "Port for cleartext HTTP/2 (0: any free port; default 5000, or none when --config or Kestrel__Endpoints__* variables configure endpoints, e.g. with TLS).", DefaultValueFactory = _ => d.Port };
         var host = new Option<string>("--host") { Description = "Address to bind with --port.", DefaultValueFactory = _ => d.Host };
         var minClients = new Option<int>("--min-clients") { Description = "Updates that close a round.", DefaultValueFactory = _ => d.MinClients };
         var perRound = new Option<int>("--clients-per-round") { Description = "Tasks handed out per round (0: --min-clients).", DefaultValueFactory = _ => d.ClientsPerRound };
@@ -53,7 +53,7 @@ public static class ServeCommand
         {
             var options = new ServeOptions
             {
-                Port = parsed.GetValue(port),
+                Port = parsed.GetResult(port) is { Implicit: false } ? parsed.GetValue(port) : EndpointsConfigured(parsed.GetValue(config)!) ? null : d.Port,
                 Host = parsed.GetValue(host)!,
                 MinClients = parsed.GetValue(minClients),
                 ClientsPerRound = parsed.GetValue(perRound),
@@ -75,6 +75,11 @@ public static class ServeCommand
         });
         return command;
     }
+
+    /// <summary>Whether Kestrel endpoints come from configuration (a --config file or Kestrel__Endpoints__* variables), so no default port is bound.</summary>
+    private static bool EndpointsConfigured(string[] configFiles) =>
+        configFiles.Length > 0 || Environment.GetEnvironmentVariables().Keys.Cast<object>()
+            .Any(k => k.ToString()!.StartsWith("Kestrel__Endpoints__", StringComparison.OrdinalIgnoreCase));
 
     /// <summary>Maps the <c>--codec</c> word to a codec.</summary>
     /// <exception cref="InvalidOptionException">The word is not identity or fedzip.</exception>

@@ -51,6 +51,7 @@ public sealed class GatewayServer : IAsyncDisposable
         if (listen.Configuration is not null) builder.Configuration.AddInMemoryCollection(listen.Configuration);
         builder.Logging.ClearProviders();
         configureLogging?.Invoke(builder.Logging);
+        builder.WebHost.UseKestrelHttpsConfiguration(); // Lets Kestrel:Endpoints configure TLS certificates.
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
