@@ -39,7 +39,6 @@ public class ConcurrentIngestTests
         // Bounded: never more than `limit` uploads streamed at once (the rest were told to come back),
         // the store never held more than one copy of each update, and it is empty once they are folded.
         Assert.True(metrics.PeakActiveUploads <= limit, $"{metrics.PeakActiveUploads} uploads at once");
-        Assert.True(metrics.BusyRefusals > 0 || metrics.PeakActiveUploads <= limit);
         long perUpdate = (long)Math.Ceiling(4.0 * parameters / Aggregator.Storage.InMemoryUpdateStore.DefaultSegmentBytes) * Aggregator.Storage.InMemoryUpdateStore.DefaultSegmentBytes;
         Assert.True(federation.Store.PeakLiveBytes <= clients * perUpdate, $"store peaked at {federation.Store.PeakLiveBytes} bytes");
         await UploadFaultTests.WaitUntilAsync(() => federation.Store.LiveBytes == 0);
