@@ -11,6 +11,8 @@ public class CommandLineTests
         var root = new System.CommandLine.RootCommand();
         root.Subcommands.Add(SimulateCommand.Create());
         root.Subcommands.Add(InspectCommand.Create());
+        root.Subcommands.Add(ServeCommand.Create());
+        root.Subcommands.Add(ClientCommand.Create());
         var error = new StringWriter();
         int code = CommandLineEntry.Run(root, args, error);
         return (code, error.ToString());
@@ -84,6 +86,40 @@ public class CommandLineTests
         error = new StringWriter();
         Assert.Equal(2, InspectCommand.Run(truncated, new StringWriter(), error));
         Assert.Contains("not a valid payload", error.ToString());
+    }
+
+    [Theory]
+    [InlineData("serve", "--min-clients", "0")]
+    [InlineData("serve", "--round-deadline", "-1")]
+    [InlineData("serve", "--codec", "zip")]
+    [InlineData("serve", "--token", "short")]
+    [InlineData("serve", "--tokens", "/no/such/tokens.txt")]
+    [InlineData("serve", "--port", "70000")]
+    [InlineData("client", "--partition", "5/5")]
+    [InlineData("client", "--partition", "one-of-five")]
+    [InlineData("client", "--server", "ftp://x")]
+    public void Bad_serve_and_client_options_exit_2_with_one_line(string command, string option, string value)
+    {
+        var defaults = command == "serve"
+            ? new Dictionary<string, string> { ["--token"] = "long-enough-token", ["--data"] = "bundled" }
+            : new Dictionary<string, string> { ["--server"] = "http://127.0.0.1:1", ["--token"] = "long-enough-token", ["--partition"] = "0/2", ["--data"] = "bundled" };
+        if (option != "--token") defaults.Remove(option);
+        var args = new List<string> { command };
+        foreach (var (k, v) in defaults) args.AddRange([k, v]);
+        args.AddRange([option, value]);
+        var (code, error) = Run([.. args]);
+        Assert.Equal(2, code);
+        Assert.Single(error.TrimEnd().Split('\n'));
+        Assert.DoesNotContain("   at ", error);
+        Assert.DoesNotContain("Required command", error);
+    }
+
+    [Fact]
+    public void Serve_without_any_way_to_authenticate_exits_2()
+    {
+        var (code, error) = Run("serve", "--data", "bundled");
+        Assert.Equal(2, code);
+        Assert.Contains("--token", error);
     }
 
     [Fact]

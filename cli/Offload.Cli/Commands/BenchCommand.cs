@@ -11,6 +11,7 @@ public static class BenchCommand
     {
         var command = new Command("bench", "End-to-end measurements; each writes summary.json.");
         command.Subcommands.Add(AggregationBenchmark.Create());
+        command.Subcommands.Add(IngestBenchmark.Create());
         return command;
     }
 }

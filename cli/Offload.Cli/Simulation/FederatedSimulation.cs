@@ -5,6 +5,7 @@ using Offload.Aggregator.Strategies;
 using Offload.Client.Training;
 using Offload.Core.Codec;
 using Offload.Core.Data;
+using Offload.Core.Federation;
 using Offload.Core.Model;
 
 namespace Offload.Cli.Simulation;
@@ -15,7 +16,9 @@ namespace Offload.Cli.Simulation;
 /// concurrently training client plus the accumulator), folds each update into the accumulator as
 /// it arrives, applies the strategy's server step and evaluates the new global model.
 /// Updates are folded in client order (a worker that finishes early waits its turn), so a run is
-/// deterministic by seed however the threads interleave.
+/// deterministic by seed however the threads interleave. Training seeds come from
+/// <see cref="ClientSeed"/>, stable across processes, so a device in its own process
+/// (<c>offload client</c>) trains exactly as its simulated counterpart.
 /// Every update travels as a real payload (FedZip, or raw float32 through the identity codec) and is
 /// folded by fused decode-and-add, so the bytes reported are the bytes a network would carry.
 /// With FedZip each client keeps an error-feedback residual (two model-sized buffers per client that
@@ -136,7 +139,7 @@ public sealed class FederatedSimulation : IDisposable
         int m = _options.ClientsPerRound;
         var all = new int[_options.Clients];
         for (int i = 0; i < all.Length; i++) all[i] = i;
-        new Random(HashCode.Combine(_options.Seed, round, 0x5e1ec7)).Shuffle(all);
+        new Random(ClientSeed.For(_options.Seed, round, -1)).Shuffle(all);
         var chosen = all.AsSpan(0, m).ToArray();
         Array.Sort(chosen);
         return chosen;
@@ -173,7 +176,7 @@ public sealed class FederatedSimulation : IDisposable
                 try
                 {
                     result = trainer.Train(startWeights, _train, _partitions[client].Indices, _training,
-                        HashCode.Combine(_options.Seed, round, client), update, cancellationToken);
+                        ClientSeed.For(_options.Seed, round, client), update, cancellationToken);
                 }
                 catch (Exception) when (!commit.Failed)
                 {
