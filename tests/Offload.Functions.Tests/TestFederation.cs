@@ -61,7 +61,7 @@ internal sealed class TestFederation : IAsyncDisposable
             .Configure(o => o with { InitialBackoff = TimeSpan.FromMilliseconds(20), MaxBackoff = TimeSpan.FromMilliseconds(500) });
         if (configure is not null) builder.Configure(configure);
         var built = builder.Build();
-        _owned.Add(built);
+        lock (_owned) _owned.Add(built); // Clients are made from concurrent tasks.
         return built;
     }
 
@@ -69,7 +69,7 @@ internal sealed class TestFederation : IAsyncDisposable
     public Core.Protos.Federation.FederationClient Raw()
     {
         var channel = GrpcChannel.ForAddress(Server.Address);
-        _owned.Add(channel);
+        lock (_owned) _owned.Add(channel);
         return new Core.Protos.Federation.FederationClient(channel);
     }
 
