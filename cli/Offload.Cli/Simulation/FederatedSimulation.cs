@@ -163,6 +163,27 @@ public sealed class FederatedSimulation : IDisposable
         long aggregateTicks = 0;
         double trainLossSum = 0;
 
+        // Runs in client order (OrderedCommit), so sums do not depend on thread timing.
+        void Fold(int slot, int client, TrainingResult result, byte[]? payload)
+        {
+            long start = Stopwatch.GetTimestamp();
+            double weight = _strategy.WeightOf(new UpdateReceipt(result.SampleCount, version, version));
+            if (payload is null)
+            {
+                rejected++; // A diverged client (NaN or infinity) cannot be encoded and is refused.
+            }
+            else
+            {
+                bytesUp += payload.Length;
+                if (tree is null) _accumulator.AddEncoded(_codec, payload, weight);
+                else tree.FoldEncoded(slot, $"client-{client}", _codec, payload, weight);
+                folded++;
+                trainLossSum += result.MeanLoss;
+            }
+            aggregateTicks += Stopwatch.GetTimestamp() - start;
+            observer?.ClientFinished(round, ++finished, selected.Length);
+        }
+
         void Work(int worker)
         {
             var trainer = _trainers[worker];
@@ -172,38 +193,20 @@ public sealed class FederatedSimulation : IDisposable
                 int slot = Interlocked.Increment(ref next);
                 if (slot >= selected.Length) return;
                 int client = selected[slot];
-                TrainingResult? result = null;
                 try
                 {
-                    result = trainer.Train(startWeights, _train, _partitions[client].Indices, _training,
+                    var result = trainer.Train(startWeights, _train, _partitions[client].Indices, _training,
                         ClientSeed.For(_options.Seed, round, client), update, cancellationToken);
+                    byte[]? payload = Upload(client, update);
+                    if (payload is not null) Tap?.Encoded(round, client, update, payload);
+                    commit.InTurn(slot, () => Fold(slot, client, result, payload));
                 }
-                catch (Exception) when (!commit.Failed)
+                catch
                 {
+                    // Release the workers waiting for this slot's turn; the round is abandoned.
                     commit.Fail();
                     throw;
                 }
-                byte[]? payload = Upload(client, update);
-                if (payload is not null) Tap?.Encoded(round, client, update, payload);
-                commit.InTurn(slot, () =>
-                {
-                    long start = Stopwatch.GetTimestamp();
-                    double weight = _strategy.WeightOf(new UpdateReceipt(result.SampleCount, version, version));
-                    if (payload is null)
-                    {
-                        rejected++; // A diverged client (NaN or infinity) cannot be encoded and is refused.
-                    }
-                    else
-                    {
-                        bytesUp += payload.Length;
-                        if (tree is null) _accumulator.AddEncoded(_codec, payload, weight);
-                        else tree.FoldEncoded(slot, $"client-{client}", _codec, payload, weight);
-                        folded++;
-                        trainLossSum += result.MeanLoss;
-                    }
-                    aggregateTicks += Stopwatch.GetTimestamp() - start;
-                    observer?.ClientFinished(round, ++finished, selected.Length);
-                });
             }
         }
 

@@ -10,9 +10,6 @@ internal sealed class OrderedCommit
     private int _next;
     private volatile bool _failed;
 
-    /// <summary>Whether a worker gave up; waiting workers then stop too.</summary>
-    public bool Failed => _failed;
-
     /// <summary>Runs <paramref name="step"/> once every lower slot has run its step.</summary>
     /// <exception cref="OperationCanceledException">Another worker failed first.</exception>
     public void InTurn(int slot, Action step)
