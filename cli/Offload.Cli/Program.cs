@@ -6,4 +6,5 @@ using Offload.Cli.Commands;
 // anything else is a bug and keeps its stack trace.
 var root = new RootCommand("Offload: federated learning with compressed updates and event-driven aggregation.");
 root.Subcommands.Add(SimulateCommand.Create());
+root.Subcommands.Add(ExperimentCommand.Create());
 return CommandLineEntry.Run(root, args);
