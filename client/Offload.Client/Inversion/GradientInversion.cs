@@ -114,6 +114,7 @@ public sealed class GradientInversion
             using (torch.no_grad())
             {
                 AdamStep(x, grads[0], moments[0], moments[1], t);
+                x.clamp_(o.PixelMin, o.PixelMax);
                 AdamStep(z, grads[1], moments[2], moments[3], t);
             }
         }
@@ -237,7 +238,8 @@ public sealed class GradientInversion
         int n = Options.DummySamples;
         var random = new Random(seed);
         var pixels = new float[n * _rows * _columns];
-        for (int i = 0; i < pixels.Length; i++) pixels[i] = (float)Gaussian(random);
+        float mid = (float)((Options.PixelMin + Options.PixelMax) / 2), spread = (float)((Options.PixelMax - Options.PixelMin) / 6);
+        for (int i = 0; i < pixels.Length; i++) pixels[i] = Math.Clamp(mid + spread * (float)Gaussian(random), (float)Options.PixelMin, (float)Options.PixelMax);
         var lastBias = Layout.Tensors[^1];
         var bias = staleUpdate.Slice(lastBias.Offset, lastBias.Length);
         float largest = 0;

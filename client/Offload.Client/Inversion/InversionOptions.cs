@@ -43,6 +43,16 @@ public sealed record InversionOptions
     /// <summary>When at least this fraction of the stale update is exactly zero, it is treated as sparse and only its kept (non-zero) entries are matched.</summary>
     public double SparseFraction { get; init; } = 0.5;
 
+    /// <summary>
+    /// Smallest standardised pixel value a real image can have; dummy pixels are kept in
+    /// [<see cref="PixelMin"/>, <see cref="PixelMax"/>] after every step (a box prior: real pixels are
+    /// bytes). The defaults are 0 and 255 under the trainer's Fashion-MNIST standardisation.
+    /// </summary>
+    public double PixelMin { get; init; } = (0 - TorchTrainer.FashionMnistPixelMean) / TorchTrainer.FashionMnistPixelStd;
+
+    /// <summary>Largest standardised pixel value a real image can have (see <see cref="PixelMin"/>).</summary>
+    public double PixelMax { get; init; } = (1 - TorchTrainer.FashionMnistPixelMean) / TorchTrainer.FashionMnistPixelStd;
+
     /// <summary>Scale of the cold-start label logits read off the last layer's bias update (its sign reveals the client's labels).</summary>
     public double LabelPrior { get; init; } = 4.0;
 
@@ -68,6 +78,7 @@ public sealed record InversionOptions
         Require(double.IsFinite(StepSize) && StepSize > 0, StepSize, nameof(StepSize), "must be positive and finite");
         Require(SparseFraction > 0 && SparseFraction <= 1, SparseFraction, nameof(SparseFraction), "must be in (0, 1]");
         Require(double.IsFinite(LabelPrior) && LabelPrior >= 0, LabelPrior, nameof(LabelPrior), "must be non-negative and finite");
+        Require(double.IsFinite(PixelMin) && double.IsFinite(PixelMax) && PixelMin < PixelMax, PixelMax, nameof(PixelMax), $"must be finite and above PixelMin ({PixelMin})");
         Require(Enum.IsDefined(Matching), Matching, nameof(Matching), "must be Cosine or L1");
         Require(Enum.IsDefined(Form), Form, nameof(Form), "must be Replace or Residual");
         return this;
