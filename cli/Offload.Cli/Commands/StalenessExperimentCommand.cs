@@ -42,12 +42,13 @@ public static class StalenessExperimentCommand
         var matching = new Option<string>("--matching") { Description = "cosine | l1.", DefaultValueFactory = _ => "cosine" };
         var form = new Option<string>("--form") { Description = "replace (the recovered data's update) | residual (stale update plus the change the data sees).", DefaultValueFactory = _ => "replace" };
         var gate = new Option<double>("--gate") { Description = "Quality gate: largest relative error of the reproduced stale update before falling back to weighting.", DefaultValueFactory = _ => d.GateThreshold };
+        var measure = new Option<bool>("--measure-fresh") { Description = "Diagnostic: also train each stale client from the current model and record how far folded and stale updates are from that fresh update.", DefaultValueFactory = _ => d.MeasureAgainstFresh };
         var queue = new Option<int>("--queue") { Description = "Stale updates that may wait for correction before ingest is pushed back.", DefaultValueFactory = _ => d.QueueCapacity };
 
         var command = new Command("staleness", "Compare staleness strategies (none, FedAsync, DC-ASGD, gradient inversion) on Fashion-MNIST with the clients of one class stale by tau.")
         {
             output, data, rounds, taus, strategies, clients, perRound, staleClass, epochs, batch, lr, seed, workers, evalEvery, evalSamples,
-            polyA, hingeA, hingeB, dcLambda, dummies, coldIterations, warmIterations, unrolled, matching, form, gate, queue,
+            polyA, hingeA, hingeB, dcLambda, dummies, coldIterations, warmIterations, unrolled, matching, form, gate, measure, queue,
         };
         command.SetAction(parsed =>
         {
@@ -73,6 +74,7 @@ public static class StalenessExperimentCommand
                 UnrolledSteps = parsed.GetValue(unrolled),
                 GateThreshold = parsed.GetValue(gate),
                 QueueCapacity = parsed.GetValue(queue),
+                MeasureAgainstFresh = parsed.GetValue(measure),
                 Inversion = d.Inversion with
                 {
                     DummySamples = parsed.GetValue(dummies),
@@ -161,7 +163,7 @@ public static class StalenessExperimentCommand
             });
 
         var summary = StalenessReport.Write(outputDirectory, outcomes, Configuration(options, dataset.Source, staleClients), dataset.Source);
-        var table = new Table().AddColumns("tau", "strategy", "final", "best", $"mean last {StalenessReport.TailRounds}", "stale", "fell back", "CPU s/correction (median, p90)", "wall s");
+        var table = new Table().AddColumns("tau", "strategy", "final", "best", $"mean last {StalenessReport.TailRounds}", "stale", "fell back", "CPU s/correction (median, p90)", "err vs fresh (folded/stale)", "wall s");
         foreach (var run in summary["runs"]!.AsArray())
         {
             var cpu = run!["cpu_seconds_per_corrected_update"]!;
@@ -169,6 +171,7 @@ public static class StalenessExperimentCommand
                 Percent(run["mean_last_accuracy"]), run["stale_updates"]!.ToString(),
                 string.Create(CultureInfo.InvariantCulture, $"{run["fell_back"]} ({(double)run["fall_back_rate"]! * 100:F0}%)"),
                 string.Create(CultureInfo.InvariantCulture, $"{(double)cpu["median"]!:F3}, {(double)cpu["p90"]!:F3}"),
+                run["folded_error_vs_fresh_median"] is null ? "-" : string.Create(CultureInfo.InvariantCulture, $"{(double)run["folded_error_vs_fresh_median"]!:F2} / {(double)run["stale_error_vs_fresh_median"]!:F2}"),
                 string.Create(CultureInfo.InvariantCulture, $"{(double)run["wall_seconds"]!:F0}"));
         }
         console.Write(table);
@@ -216,6 +219,7 @@ public static class StalenessExperimentCommand
             ["fallback"] = "fedasync-poly",
         },
         ["queue_capacity"] = o.QueueCapacity,
+        ["measure_against_fresh"] = o.MeasureAgainstFresh,
         ["data"] = source,
         ["model"] = "cnn(conv5x5x16, conv5x5x32, fc64, fc10)",
     };

@@ -64,6 +64,7 @@ public sealed class StalenessExperiment
             Workers = Math.Min(o.Workers, o.ClientsPerRound),
             CorrectionQueueCapacity = o.QueueCapacity,
             Seed = o.Seed,
+            MeasureAgainstFresh = o.MeasureAgainstFresh,
         };
         var train = _data.Train;
         using var simulation = new AsyncSimulation(simulationOptions, train, _data.Test, Partitions,

@@ -78,6 +78,9 @@ public sealed record StalenessExperimentOptions
     /// <summary>The inversion's quality gate: largest accepted relative error of the reproduced stale update.</summary>
     public double GateThreshold { get; init; } = 0.3;
 
+    /// <summary>Diagnostic: compare each folded stale update with the update its client would have sent from the current model.</summary>
+    public bool MeasureAgainstFresh { get; init; } = true;
+
     /// <summary>Stale updates that may wait for the corrector before ingest is pushed back.</summary>
     public int QueueCapacity { get; init; } = 4;
 
@@ -112,7 +115,7 @@ public sealed record StalenessExperimentOptions
         }
         catch (ArgumentOutOfRangeException e)
         {
-            throw new InvalidOptionException($"Inversion setting: {e.Message}");
+            throw new InvalidOptionException($"Inversion setting: {e.Message.Split('\n')[0].Trim()} (got {e.ActualValue}).");
         }
         return this;
     }

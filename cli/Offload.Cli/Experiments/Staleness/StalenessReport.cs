@@ -17,7 +17,7 @@ public static class StalenessReport
     public const string AccuracyHeader = "tau,strategy,round,accuracy,loss,folded,stale,corrected,weighted,fell_back,mean_staleness,max_staleness,seconds";
 
     /// <summary>Header of corrections.csv.</summary>
-    public const string CorrectionsHeader = "tau,strategy,round,client,staleness,outcome,cpu_seconds,wall_seconds,relative_error";
+    public const string CorrectionsHeader = "tau,strategy,round,client,staleness,outcome,cpu_seconds,wall_seconds,relative_error,folded_error_vs_fresh,stale_error_vs_fresh";
 
     /// <summary>Rounds at the end averaged into <c>mean_last_accuracy</c>, which is steadier than the last round alone.</summary>
     public const int TailRounds = 10;
@@ -55,7 +55,7 @@ public static class StalenessReport
         foreach (var o in outcomes)
             foreach (var c in o.Result.Corrections)
                 csv.Append(CultureInfo.InvariantCulture,
-                    $"{o.Tau},{o.Strategy},{c.Version},{c.Client},{c.Staleness},{c.Outcome.ToString().ToLowerInvariant()},{c.CpuSeconds:F4},{c.WallSeconds:F4},{(c.RelativeError is double e ? e.ToString("F4", CultureInfo.InvariantCulture) : "")}\n");
+                    $"{o.Tau},{o.Strategy},{c.Version},{c.Client},{c.Staleness},{c.Outcome.ToString().ToLowerInvariant()},{c.CpuSeconds:F4},{c.WallSeconds:F4},{Optional(c.RelativeError)},{Optional(c.FoldedErrorVsFresh)},{Optional(c.StaleErrorVsFresh)}\n");
         return csv.ToString();
     }
 
@@ -85,6 +85,8 @@ public static class StalenessReport
                 ["fell_back"] = r.Corrections.Count(c => c.Outcome == CorrectionOutcome.FellBack),
                 ["fall_back_rate"] = o.FallBackRate,
                 ["cpu_seconds_per_corrected_update"] = Costs(cpu),
+                ["folded_error_vs_fresh_median"] = Median(r.Corrections.Select(c => c.FoldedErrorVsFresh)),
+                ["stale_error_vs_fresh_median"] = Median(r.Corrections.Select(c => c.StaleErrorVsFresh)),
                 ["wall_seconds_per_corrected_update"] = Costs(wall),
                 ["wall_seconds"] = r.WallSeconds,
                 ["history_window"] = r.HistoryWindow,
@@ -117,7 +119,15 @@ public static class StalenessReport
         ["max"] = c.Max,
     };
 
+    private static JsonNode? Median(IEnumerable<double?> values)
+    {
+        var present = values.Where(v => v is not null).Select(v => v!.Value).ToList();
+        return present.Count == 0 ? null : JsonValue.Create(CostSummary.Of(present).Median);
+    }
+
     private static JsonNode? Json(double value) => double.IsFinite(value) ? JsonValue.Create(value) : null;
+
+    private static string Optional(double? value) => value is double v ? v.ToString("F4", CultureInfo.InvariantCulture) : "";
 
     private static string Number(double value, string format) => double.IsNaN(value) ? "" : value.ToString(format, CultureInfo.InvariantCulture);
 }

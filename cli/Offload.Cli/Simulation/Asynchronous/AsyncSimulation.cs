@@ -110,7 +110,10 @@ public sealed class AsyncSimulation : IDisposable
                         case CorrectionOutcome.Weighted: weighted++; break;
                         case CorrectionOutcome.FellBack: fellBack++; break;
                     }
-                    costs.Add(new CorrectionCost(v, arrival.Client, staleness, c.Outcome, done.CpuSeconds, done.WallSeconds, c.RelativeError));
+                    var (foldedError, staleError) = _options.MeasureAgainstFresh
+                        ? MeasureAgainstFresh(arrival.Client, v, server.CurrentWeights.Span, delta.Span, scale, deltas[slot], cancellationToken)
+                        : (null, null);
+                    costs.Add(new CorrectionCost(v, arrival.Client, staleness, c.Outcome, done.CpuSeconds, done.WallSeconds, c.RelativeError, foldedError, staleError));
                 }
                 try
                 {
@@ -198,6 +201,17 @@ public sealed class AsyncSimulation : IDisposable
         }
         Task.WaitAll(tasks, cancellationToken);
         return pending;
+    }
+
+    /// <summary>Trains <paramref name="client"/> from the current model, as it would have without staleness, and compares.</summary>
+    private (double?, double?) MeasureAgainstFresh(int client, int version, ReadOnlySpan<float> current, ReadOnlySpan<float> folded, double scale,
+        ReadOnlySpan<float> stale, CancellationToken cancellationToken)
+    {
+        var fresh = new float[Layout.TotalLength];
+        _trainers[0].Train(current, _train, _partitions[client].Indices, _options.Training, SeedMix.Of(_options.Seed, version, client), fresh, cancellationToken);
+        var scaled = new float[fresh.Length];
+        System.Numerics.Tensors.TensorPrimitives.Multiply(folded, (float)scale, scaled);
+        return (StalenessKernels.RelativeError(fresh, scaled), StalenessKernels.RelativeError(fresh, stale));
     }
 
     /// <summary>Evaluates <paramref name="weights"/> on the test set (or its first <see cref="AsyncSimulationOptions.EvaluationSamples"/>), split over the workers.</summary>

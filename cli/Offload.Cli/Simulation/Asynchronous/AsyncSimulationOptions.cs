@@ -27,6 +27,13 @@ public sealed record AsyncSimulationOptions
     /// <summary>Stale updates that may wait for the corrector before ingest is pushed back.</summary>
     public int CorrectionQueueCapacity { get; init; } = 4;
 
+    /// <summary>
+    /// Diagnostic: for every stale update, also train the client from the current model (what it would
+    /// have sent without staleness) and record how far the folded and the raw stale updates are from it.
+    /// Costs one extra local training per stale update and does not change the run.
+    /// </summary>
+    public bool MeasureAgainstFresh { get; init; }
+
     /// <summary>Seeds local shuffling (the model's initialisation comes with the trainer factory).</summary>
     public int Seed { get; init; } = 42;
 
@@ -47,7 +54,7 @@ public sealed record AsyncSimulationOptions
         }
         catch (ArgumentOutOfRangeException e)
         {
-            throw new InvalidOptionException(e.Message);
+            throw new InvalidOptionException($"{e.Message.Split('\n')[0].Trim()} (got {e.ActualValue}).");
         }
         return this;
     }
