@@ -43,12 +43,17 @@ public static class StalenessExperimentCommand
         var form = new Option<string>("--form") { Description = "replace (the recovered data's update) | residual (stale update plus the change the data sees).", DefaultValueFactory = _ => "replace" };
         var gate = new Option<double>("--gate") { Description = "Quality gate: largest relative error of the reproduced stale update before falling back to weighting.", DefaultValueFactory = _ => d.GateThreshold };
         var measure = new Option<bool>("--measure-fresh") { Description = "Diagnostic: also train each stale client from the current model and record how far folded and stale updates are from that fresh update.", DefaultValueFactory = _ => d.MeasureAgainstFresh };
+        var setup = new Option<string>("--setup") { Description = "fixed-delay (the paper's: the stale class's clients always tau versions behind) | devices (staleness emerges from log-normal device speed and bandwidth in virtual time; tau sets the window, W = tau + 1).", DefaultValueFactory = _ => "fixed-delay" };
+        var dv = new Simulation.Asynchronous.DeviceHeterogeneityOptions();
+        var speedSigma = new Option<double>("--speed-sigma") { Description = "With --setup devices: sigma of log(compute speed).", DefaultValueFactory = _ => dv.SpeedSigma };
+        var bandwidthSigma = new Option<double>("--bandwidth-sigma") { Description = "With --setup devices: sigma of log(bandwidth).", DefaultValueFactory = _ => dv.BandwidthSigma };
+        var concurrency = new Option<int>("--concurrency") { Description = "With --setup devices: clients training at once.", DefaultValueFactory = _ => dv.Concurrency };
         var queue = new Option<int>("--queue") { Description = "Stale updates that may wait for correction before ingest is pushed back.", DefaultValueFactory = _ => d.QueueCapacity };
 
         var command = new Command("staleness", "Compare staleness strategies (none, FedAsync, DC-ASGD, gradient inversion) on Fashion-MNIST with the clients of one class stale by tau.")
         {
             output, data, rounds, taus, strategies, clients, perRound, staleClass, epochs, batch, lr, seed, workers, evalEvery, evalSamples,
-            polyA, hingeA, hingeB, dcLambda, dummies, coldIterations, warmIterations, unrolled, matching, form, gate, measure, queue,
+            polyA, hingeA, hingeB, dcLambda, dummies, coldIterations, warmIterations, unrolled, matching, form, gate, measure, setup, speedSigma, bandwidthSigma, concurrency, queue,
         };
         command.SetAction(parsed =>
         {
@@ -75,6 +80,12 @@ public static class StalenessExperimentCommand
                 GateThreshold = parsed.GetValue(gate),
                 QueueCapacity = parsed.GetValue(queue),
                 MeasureAgainstFresh = parsed.GetValue(measure),
+                Devices = parsed.GetValue(setup)!.ToLowerInvariant() switch
+                {
+                    "fixed-delay" => null,
+                    "devices" => dv with { SpeedSigma = parsed.GetValue(speedSigma), BandwidthSigma = parsed.GetValue(bandwidthSigma), Concurrency = parsed.GetValue(concurrency) },
+                    var other => throw new InvalidOptionException($"--setup must be fixed-delay or devices (got '{other}')."),
+                },
                 Inversion = d.Inversion with
                 {
                     DummySamples = parsed.GetValue(dummies),
@@ -145,8 +156,11 @@ public static class StalenessExperimentCommand
         TorchSharp.torch.set_num_threads(1);
         var experiment = new StalenessExperiment(options, dataset);
         int staleClients = experiment.Delayed.Count(x => x);
-        console.MarkupLine(string.Create(CultureInfo.InvariantCulture,
-            $"{options.Clients} clients (one shard each), {options.ClientsPerRound} per round, {staleClients} holding class {options.StaleClass} stale by tau = {string.Join(", ", options.Taus)}; {options.Rounds} rounds; strategies: {string.Join(", ", options.Strategies)}"));
+        console.MarkupLine(options.Devices is null
+            ? string.Create(CultureInfo.InvariantCulture,
+                $"{options.Clients} clients (one shard each), {options.ClientsPerRound} per round, {staleClients} holding class {options.StaleClass} stale by tau = {string.Join(", ", options.Taus)}; {options.Rounds} rounds; strategies: {string.Join(", ", options.Strategies)}")
+            : string.Create(CultureInfo.InvariantCulture,
+                $"{options.Clients} clients (one shard each), {options.Devices.Concurrency} training at once, K = {options.ClientsPerRound}, staleness from devices (speed sigma {options.Devices.SpeedSigma}, bandwidth sigma {options.Devices.BandwidthSigma}), window {string.Join(", ", options.Taus.Select(t => t + 1))}; {options.Rounds} rounds; strategies: {string.Join(", ", options.Strategies)}"));
 
         var outcomes = new List<StrategyOutcome>();
         console.Progress()
@@ -184,7 +198,17 @@ public static class StalenessExperimentCommand
 
     private static JsonObject Configuration(StalenessExperimentOptions o, string source, int staleClients) => new()
     {
-        ["setup"] = "fixed delay (Wang and Gao 2023): clients holding stale_class always train from the model tau versions old",
+        ["setup"] = o.Devices is null
+            ? "fixed delay (Wang and Gao 2023): clients holding stale_class always train from the model tau versions old"
+            : "devices: staleness emerges from log-normal device speed and bandwidth in virtual time; window tau + 1",
+        ["devices"] = o.Devices is null ? null : new JsonObject
+        {
+            ["median_samples_per_second"] = o.Devices.MedianSamplesPerSecond,
+            ["speed_sigma"] = o.Devices.SpeedSigma,
+            ["median_bytes_per_second"] = o.Devices.MedianBytesPerSecond,
+            ["bandwidth_sigma"] = o.Devices.BandwidthSigma,
+            ["concurrency"] = o.Devices.Concurrency,
+        },
         ["clients"] = o.Clients,
         ["clients_per_round"] = o.ClientsPerRound,
         ["buffer_size"] = o.ClientsPerRound,

@@ -15,7 +15,8 @@ namespace Offload.Cli.Experiments.Staleness;
 /// clients per round, and the clients of one class always training from the model tau versions old
 /// (<see cref="FixedDelaySchedule"/>). Each strategy runs the same schedule from the same initial
 /// model with the same seeds; <c>fresh</c> runs the same clients without delay, the reference that
-/// a perfect correction would reach.
+/// a perfect correction would reach. With <see cref="StalenessExperimentOptions.Devices"/> set,
+/// staleness instead emerges from log-normal device speeds and bandwidths in virtual time.
 /// </summary>
 public sealed class StalenessExperiment
 {
@@ -69,8 +70,10 @@ public sealed class StalenessExperiment
         var train = _data.Train;
         using var simulation = new AsyncSimulation(simulationOptions, train, _data.Test, Partitions,
             _ => TorchTrainer.CreateDefault(o.Seed, train.Rows, train.Columns, train.ClassCount));
-        int delay = strategy == "fresh" ? 0 : tau;
-        var schedule = new FixedDelaySchedule(o.Clients, o.ClientsPerRound, Delayed, delay, o.Seed);
+        IArrivalSchedule schedule = o.Devices is null
+            ? new FixedDelaySchedule(o.Clients, o.ClientsPerRound, Delayed, strategy == "fresh" ? 0 : tau, o.Seed)
+            : new VirtualTimeSchedule(o.Devices, Partitions.Select(p => p.Count).ToArray(), o.LocalEpochs,
+                (long)simulation.Layout.TotalLength * sizeof(float), o.ClientsPerRound, o.Seed);
         var corrector = CreateCorrector(strategy, simulation.Layout);
         var result = simulation.Run(schedule, corrector, observer, cancellationToken);
         var inversion = corrector as InversionCorrector;

@@ -18,6 +18,13 @@ public sealed record StalenessExperimentOptions
     public static IReadOnlyList<string> DefaultStrategies { get; } =
         ["fresh", "unweighted", "fedasync-poly", "fedasync-hinge", "dc-asgd", "inversion"];
 
+    /// <summary>
+    /// Where staleness comes from: null for the paper's fixed delay (the <see cref="StaleClass"/>
+    /// clients always tau versions behind), or device heterogeneity in virtual time, where staleness
+    /// emerges from slow devices (tau then only sets the server's window: W = tau + 1).
+    /// </summary>
+    public Simulation.Asynchronous.DeviceHeterogeneityOptions? Devices { get; init; }
+
     /// <summary>Clients (each holds one label-sorted shard, so about one class).</summary>
     public int Clients { get; init; } = 100;
 
@@ -109,6 +116,15 @@ public sealed record StalenessExperimentOptions
         Require(UnrolledSteps >= 1, UnrolledSteps, "--unrolled-steps must be at least 1");
         Require(GateThreshold > 0 && !double.IsNaN(GateThreshold), GateThreshold, "--gate must be positive");
         Require(QueueCapacity >= 1, QueueCapacity, "--queue must be at least 1");
+        Require(Devices is null || !Strategies.Contains("fresh"), "fresh", "--setup devices has no stale-free reference run; leave 'fresh' out of --strategies");
+        try
+        {
+            Devices?.Validate();
+        }
+        catch (ArgumentOutOfRangeException e)
+        {
+            throw new InvalidOptionException($"Device setting: {e.Message.Split('\n')[0].Trim()} (got {e.ActualValue}).");
+        }
         try
         {
             Inversion.Validate();

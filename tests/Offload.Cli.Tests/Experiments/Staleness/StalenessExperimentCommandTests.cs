@@ -37,7 +37,23 @@ public class StalenessExperimentCommandTests
         Assert.Equal(1 + 3 * StalenessExperimentOptions.AllStrategies.Count, lines.Length);
     }
 
+    [Fact]
+    public void Device_heterogeneity_setup_runs_with_emergent_staleness()
+    {
+        var dir = Directory.CreateTempSubdirectory("offload-staleness-devices").FullName;
+        var (code, error) = Run("experiment", "staleness", "--data", "bundled", "--out", dir, "--rounds", "4", "--tau", "30",
+            "--clients", "20", "--per-round", "2", "--eval-samples", "100", "--eval-every", "4", "--setup", "devices", "--concurrency", "8",
+            "--speed-sigma", "1.5", "--strategies", "unweighted,fedasync-poly", "--measure-fresh", "false");
+        Assert.True(code == 0, error);
+        using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "summary.json")));
+        var runs = summary.RootElement.GetProperty("runs").EnumerateArray().ToList();
+        Assert.Equal(2, runs.Count);
+        Assert.True(runs[0].GetProperty("stale_updates").GetInt32() > 0, "8 devices in flight, K = 2: updates come back stale");
+        Assert.Equal(runs[0].GetProperty("stale_updates").GetInt32(), runs[1].GetProperty("stale_updates").GetInt32()); // Same schedule.
+    }
+
     [Theory]
+    [InlineData("--setup", "moon")]
     [InlineData("--tau", "x")]
     [InlineData("--tau", "-1")]
     [InlineData("--strategies", "magic")]
