@@ -11,7 +11,8 @@ namespace Offload.Aggregator.Buffered;
 /// </summary>
 public sealed class ModelHistory
 {
-    private readonly Queue<(ModelVersion Version, float[] Weights)> _window = new();
+    private readonly float[]?[] _ring;
+    private int _count;
 
     /// <summary>Creates an empty window of up to <paramref name="capacity"/> versions for models laid out by <paramref name="layout"/>.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="capacity"/> is below 1.</exception>
@@ -21,6 +22,7 @@ public sealed class ModelHistory
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         Layout = layout;
         Capacity = capacity;
+        _ring = new float[capacity][];
     }
 
     /// <summary>The layout of every model held.</summary>
@@ -30,18 +32,17 @@ public sealed class ModelHistory
     public int Capacity { get; }
 
     /// <summary>Versions held now.</summary>
-    public int Count => _window.Count;
+    public int Count => _count;
 
     /// <summary>The oldest version held.</summary>
     /// <exception cref="InvalidOperationException">Nothing was published yet.</exception>
-    public ModelVersion Oldest => _window.Count > 0 ? _window.Peek().Version : throw new InvalidOperationException("No model has been published.");
+    public ModelVersion Oldest => _count > 0 ? new ModelVersion(Newest.Value - _count + 1) : throw new InvalidOperationException("No model has been published.");
 
-    /// <summary>The newest version held (the current global model).</summary>
-    /// <exception cref="InvalidOperationException">Nothing was published yet.</exception>
+    /// <summary>The newest version held (the current global model); v-1 before anything is published.</summary>
     public ModelVersion Newest { get; private set; } = new(-1);
 
     /// <summary>Bytes of weights held now.</summary>
-    public long BytesHeld => (long)_window.Count * Layout.TotalLength * sizeof(float);
+    public long BytesHeld => (long)_count * Layout.TotalLength * sizeof(float);
 
     /// <summary>Largest <see cref="BytesHeld"/> so far; at most <see cref="Capacity"/> models' worth.</summary>
     public long PeakBytesHeld { get; private set; }
@@ -55,25 +56,24 @@ public sealed class ModelHistory
     {
         ArgumentNullException.ThrowIfNull(weights);
         Layout.EnsureMatches(weights, nameof(weights));
-        if (_window.Count > 0 && version.Value != Newest.Value + 1)
+        if (_count > 0 && version.Value != Newest.Value + 1)
             throw new ArgumentException($"Version {version} does not follow the newest held version {Newest}.", nameof(version));
-        if (_window.Count == Capacity)
-        {
-            _window.Dequeue();
-            Evicted++;
-        }
-        _window.Enqueue((version, weights));
+        if (version.Value < 0) throw new ArgumentException($"Version {version} is negative.", nameof(version));
+        if (_count == Capacity) Evicted++;
+        else _count++;
+        _ring[Slot(version)] = weights; // Overwrites the evicted oldest version's slot.
         Newest = version;
         PeakBytesHeld = Math.Max(PeakBytesHeld, BytesHeld);
     }
 
-    /// <summary>The weights of <paramref name="version"/> if still held.</summary>
+    private int Slot(ModelVersion version) => (int)(version.Value % Capacity);
+
+    /// <summary>The weights of <paramref name="version"/> if still held. Safe to call from several threads while nothing is published.</summary>
     public bool TryGet(ModelVersion version, out ReadOnlyMemory<float> weights)
     {
-        if (_window.Count > 0 && version.CompareTo(Oldest) >= 0 && version.CompareTo(Newest) <= 0)
+        if (_count > 0 && version.CompareTo(Oldest) >= 0 && version.CompareTo(Newest) <= 0)
         {
-            // Versions are consecutive, so the offset from the oldest is the index.
-            weights = _window.ElementAt((int)(version.Value - Oldest.Value)).Weights;
+            weights = _ring[Slot(version)];
             return true;
         }
         weights = default;
