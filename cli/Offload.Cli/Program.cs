@@ -6,5 +6,9 @@ using Offload.Cli.Commands;
 // anything else is a bug and keeps its stack trace.
 var root = new RootCommand("Offload: federated learning with compressed updates and event-driven aggregation.");
 root.Subcommands.Add(SimulateCommand.Create());
+root.Subcommands.Add(ServeCommand.Create());
+root.Subcommands.Add(ClientCommand.Create());
+root.Subcommands.Add(InspectCommand.Create());
 root.Subcommands.Add(ExperimentCommand.Create());
+root.Subcommands.Add(BenchCommand.Create());
 return CommandLineEntry.Run(root, args);

@@ -10,6 +10,9 @@ public class CommandLineTests
     {
         var root = new System.CommandLine.RootCommand();
         root.Subcommands.Add(SimulateCommand.Create());
+        root.Subcommands.Add(InspectCommand.Create());
+        root.Subcommands.Add(ServeCommand.Create());
+        root.Subcommands.Add(ClientCommand.Create());
         var error = new StringWriter();
         int code = CommandLineEntry.Run(root, args, error);
         return (code, error.ToString());
@@ -27,12 +30,96 @@ public class CommandLineTests
     [InlineData("--local-epochs", "-1")]
     [InlineData("--clients", "many")]
     [InlineData("--no-such-option", "1")]
+    [InlineData("--codec", "zip")]
+    [InlineData("--error-feedback", "maybe")]
+    [InlineData("--downstream", "gzip")]
+    [InlineData("--hierarchy", "1")]
     public void Bad_options_exit_2_with_one_line(string option, string value)
     {
         var (code, error) = Run("simulate", option, value, "--data", "bundled", "--out", Path.GetTempPath());
         Assert.Equal(2, code);
         Assert.Single(error.TrimEnd().Split('\n'));
         Assert.DoesNotContain("   at ", error);
+    }
+
+    [Theory]
+    [InlineData("--topz", "0")]
+    [InlineData("--topz", "1.5")]
+    [InlineData("--clusters", "0")]
+    [InlineData("--clusters", "1000")]
+    [InlineData("--encoding", "zip")]
+    [InlineData("--dense-threshold", "-1")]
+    public void Bad_fedzip_options_exit_2_naming_the_option(string option, string value)
+    {
+        var (code, error) = Run("simulate", "--codec", "fedzip", option, value, "--data", "bundled", "--out", Path.GetTempPath());
+        Assert.Equal(2, code);
+        Assert.Contains(option, error);
+        Assert.Single(error.TrimEnd().Split('\n'));
+    }
+
+    [Fact]
+    public void Inspect_describes_a_real_payload_and_rejects_a_damaged_one()
+    {
+        var layout = Offload.Core.Model.TensorLayout.Create(new[] { ("w", new[] { 1000 }), ("b", new[] { 10 }) });
+        var update = new float[layout.TotalLength];
+        for (int i = 0; i < update.Length; i++) update[i] = MathF.Sin(i) * 0.01f;
+        var payload = new Offload.Core.Codec.FedZipCodec(new Offload.Core.Codec.FedZipOptions { TopZ = 0.05, EmbedLayout = true }).Encode(update, layout);
+        var dir = Directory.CreateTempSubdirectory("offload-inspect").FullName;
+        var good = Path.Combine(dir, "good.bin");
+        File.WriteAllBytes(good, payload);
+        var output = new StringWriter();
+        var error = new StringWriter();
+        Assert.Equal(0, InspectCommand.Run(good, output, error));
+        Assert.Contains("FedZip", output.ToString());
+        Assert.Contains("1010 parameters", output.ToString());
+
+        var flipped = (byte[])payload.Clone();
+        flipped[^5] ^= 0x40;
+        var damaged = Path.Combine(dir, "damaged.bin");
+        File.WriteAllBytes(damaged, flipped);
+        error = new StringWriter();
+        Assert.Equal(2, InspectCommand.Run(damaged, new StringWriter(), error));
+        Assert.Single(error.ToString().TrimEnd().Split('\n'));
+
+        var truncated = Path.Combine(dir, "truncated.bin");
+        File.WriteAllBytes(truncated, payload[..20]);
+        error = new StringWriter();
+        Assert.Equal(2, InspectCommand.Run(truncated, new StringWriter(), error));
+        Assert.Contains("not a valid payload", error.ToString());
+    }
+
+    [Theory]
+    [InlineData("serve", "--min-clients", "0")]
+    [InlineData("serve", "--round-deadline", "-1")]
+    [InlineData("serve", "--codec", "zip")]
+    [InlineData("serve", "--token", "short")]
+    [InlineData("serve", "--tokens", "/no/such/tokens.txt")]
+    [InlineData("serve", "--port", "70000")]
+    [InlineData("client", "--partition", "5/5")]
+    [InlineData("client", "--partition", "one-of-five")]
+    [InlineData("client", "--server", "ftp://x")]
+    public void Bad_serve_and_client_options_exit_2_with_one_line(string command, string option, string value)
+    {
+        var defaults = command == "serve"
+            ? new Dictionary<string, string> { ["--token"] = "long-enough-token", ["--data"] = "bundled" }
+            : new Dictionary<string, string> { ["--server"] = "http://127.0.0.1:1", ["--token"] = "long-enough-token", ["--partition"] = "0/2", ["--data"] = "bundled" };
+        if (option != "--token") defaults.Remove(option);
+        var args = new List<string> { command };
+        foreach (var (k, v) in defaults) args.AddRange([k, v]);
+        args.AddRange([option, value]);
+        var (code, error) = Run([.. args]);
+        Assert.Equal(2, code);
+        Assert.Single(error.TrimEnd().Split('\n'));
+        Assert.DoesNotContain("   at ", error);
+        Assert.DoesNotContain("Required command", error);
+    }
+
+    [Fact]
+    public void Serve_without_any_way_to_authenticate_exits_2()
+    {
+        var (code, error) = Run("serve", "--data", "bundled");
+        Assert.Equal(2, code);
+        Assert.Contains("--token", error);
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using System.Buffers;
 using Offload.Aggregator.Kernels;
+using Offload.Core.Codec;
 using Offload.Core.Model;
 
 namespace Offload.Aggregator.Accumulation;
@@ -48,12 +49,23 @@ public sealed class UpdateAccumulator : IDisposable
     /// <exception cref="ArgumentOutOfRangeException">The weight is not positive and finite.</exception>
     public void Add(ReadOnlySpan<float> update, double weight)
     {
-        Layout.EnsureMatches(update, nameof(update));
-        if (!(weight > 0) || !double.IsFinite(weight))
-            throw new ArgumentOutOfRangeException(nameof(weight), weight, "An update's weight must be positive and finite.");
-        int bad = ModelUpdate.FirstNonFinite(update);
-        if (bad >= 0) throw new ArgumentException($"Update value at index {bad} is {update[bad]}; updates must be finite.", nameof(update));
+        UpdateValidation.EnsureDense(Layout, update, weight);
         AggregationKernels.WeightedAccumulate(Buffer, update, (float)weight);
+        Count++;
+        TotalWeight += weight;
+    }
+
+    /// <summary>
+    /// Folds an encoded update straight from its payload (fused decode and weighted add: the dense
+    /// update is never materialised). The codec validates the whole payload first.
+    /// </summary>
+    /// <exception cref="InvalidPayloadException">The payload is malformed or not for this layout; the sum is unchanged.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The weight is not positive and finite.</exception>
+    public void AddEncoded(IUpdateCodec codec, ReadOnlySpan<byte> payload, double weight)
+    {
+        ArgumentNullException.ThrowIfNull(codec);
+        UpdateValidation.EnsureWeight(weight);
+        codec.DecodeAndAccumulate(payload, Layout, Buffer, (float)weight);
         Count++;
         TotalWeight += weight;
     }

@@ -5,6 +5,7 @@ using Offload.Aggregator.Strategies;
 using Offload.Cli.Reports;
 using Offload.Cli.Simulation;
 using Offload.Client.Training;
+using Offload.Core.Codec;
 using Offload.Core.Data;
 using Spectre.Console;
 
@@ -28,11 +29,20 @@ public static class SimulateCommand
         var seed = new Option<int>("--seed") { Description = "Seed for everything random.", DefaultValueFactory = _ => defaults.Seed };
         var workers = new Option<int>("--workers") { Description = "Clients trained at once (default: cores).", DefaultValueFactory = _ => defaults.Workers };
         var data = new Option<string?>("--data") { Description = "Folder with the four Fashion-MNIST IDX files (default: $OFFLOAD_DATA, /usr/share/datasets/fashion-mnist, else the bundled subset); 'bundled' picks the embedded subset." };
+        var hierarchy = new Option<int>("--hierarchy") { Description = "Aggregate through a leaf/middle/top tree with this fan-in bound (0: one flat accumulator).", DefaultValueFactory = _ => 0 };
+        var codec = new Option<string>("--codec") { Description = "Upload codec: none (raw float32) | fedzip.", DefaultValueFactory = _ => "none" };
+        var topZ = new Option<double>("--topz") { Description = "FedZip: fraction of each tensor's entries kept, in (0, 1].", DefaultValueFactory = _ => FedZipOptions.Default.TopZ };
+        var clusters = new Option<int>("--clusters") { Description = "FedZip: centroids the kept values are quantized to.", DefaultValueFactory = _ => FedZipOptions.Default.Clusters };
+        var encoding = new Option<string>("--encoding") { Description = "FedZip: huffman | positions | gaps | auto.", DefaultValueFactory = _ => "auto" };
+        var errorFeedback = new Option<string>("--error-feedback") { Description = "FedZip: carry what compression dropped into the next update: on | off.", DefaultValueFactory = _ => "on" };
+        var denseThreshold = new Option<int>("--dense-threshold") { Description = "FedZip: tensors smaller than this go dense and exact (0: sparsify all).", DefaultValueFactory = _ => FedZipOptions.Default.DenseThreshold };
+        var downstream = new Option<string>("--downstream") { Description = "Model sent to clients: none (full float32) | fedzip (compressed change).", DefaultValueFactory = _ => "none" };
         var output = new Option<string>("--out") { Description = "Output folder for rounds.csv, summary.json, accuracy.png.", DefaultValueFactory = _ => "runs/simulate" };
 
         var command = new Command("simulate", "Run synchronous federated learning (FedAvg) on Fashion-MNIST in this process.")
         {
-            clients, rounds, fraction, epochs, batch, lr, partition, alpha, seed, workers, data, output,
+            clients, rounds, fraction, epochs, batch, lr, partition, alpha, seed, workers, hierarchy,
+            codec, topZ, clusters, encoding, errorFeedback, denseThreshold, downstream, data, output,
         };
         command.SetAction(parsed =>
         {
@@ -48,6 +58,10 @@ public static class SimulateCommand
                 Alpha = parsed.GetValue(alpha),
                 Seed = parsed.GetValue(seed),
                 Workers = parsed.GetValue(workers),
+                HierarchyFanIn = parsed.GetValue(hierarchy),
+                FedZip = CodecOptions.Parse(parsed.GetValue(codec)!, parsed.GetValue(topZ), parsed.GetValue(clusters),
+                    parsed.GetValue(encoding)!, parsed.GetValue(errorFeedback)!, parsed.GetValue(denseThreshold)),
+                CompressDownstream = CodecOptions.ParseDownstream(parsed.GetValue(downstream)!),
             }.Validate();
             return Run(options, parsed.GetValue(data), parsed.GetValue(output)!);
         });
@@ -67,18 +81,10 @@ public static class SimulateCommand
     private static int Run(SimulationOptions options, string? dataDirectory, string outputDirectory)
     {
         var console = AnsiConsole.Console;
-        var dataset = LoadData(dataDirectory);
-        if (dataset.IsBundled && dataDirectory is null)
-            console.MarkupLine($"[yellow]Using the {Markup.Escape(dataset.Source)}: no full data set found. For the full set: {FashionMnistCatalog.InstallCommand}, or --data DIR.[/]");
-        else
-            console.MarkupLine($"Data: {Markup.Escape(dataset.Source)}");
-        if (options.Clients > dataset.Train.Count)
-            throw new InvalidOptionException($"--clients {options.Clients} exceeds the {dataset.Train.Count} training samples.");
+        var dataset = AnnouncedData(console, dataDirectory, options.Clients);
 
-        var partitions = ClientPartitions.Create(dataset.Train, options);
-        TorchSharp.torch.set_num_threads(Math.Max(1, Environment.ProcessorCount / Math.Min(options.Workers, options.ClientsPerRound)));
-        using var simulation = new FederatedSimulation(options, dataset.Train, dataset.Test, partitions, new FedAvg(),
-            worker => TorchTrainer.CreateDefault(options.Seed, dataset.Train.Rows, dataset.Train.Columns, dataset.Train.ClassCount));
+        var sample = new LastRoundSample(options.Rounds);
+        using var simulation = FederatedSimulation.OnImages(options, dataset, ClientPartitions.Create(dataset.Train, options), sample);
         console.MarkupLine(string.Create(CultureInfo.InvariantCulture,
             $"FedAvg: {options.Clients} clients ({options.Partition.ToString().ToLowerInvariant()}), {options.ClientsPerRound} per round, {options.Rounds} rounds, {simulation.Layout.TotalLength:N0} parameters, {simulation.Workers} workers"));
 
@@ -91,8 +97,9 @@ public static class SimulateCommand
                 result = simulation.Run(observer);
             });
 
-        var configuration = Configuration(options, dataset.Source);
+        var configuration = options.ToJson(dataset.Source);
         RunReport.Write(outputDirectory, result, configuration, dataset.Source);
+        if (sample.Payload is { } payload) File.WriteAllBytes(Path.Combine(outputDirectory, SamplePayloadFile), payload);
         var table = new Table().AddColumns("round", "accuracy", "loss", "seconds");
         foreach (var r in result.Rounds)
             table.AddRow(r.Round.ToString(CultureInfo.InvariantCulture), (r.Accuracy * 100).ToString("F2", CultureInfo.InvariantCulture) + "%",
@@ -101,6 +108,19 @@ public static class SimulateCommand
         console.MarkupLine(string.Create(CultureInfo.InvariantCulture,
             $"Final accuracy [bold]{result.FinalAccuracy * 100:F2}%[/] (best {result.BestAccuracy * 100:F2}%) in {result.WallSeconds:F1} s; wrote {Markup.Escape(Path.GetFullPath(outputDirectory))}"));
         return 0;
+    }
+
+    /// <summary>Loads the data (see <see cref="LoadData"/>), says which on the first line, and checks there is a sample per client.</summary>
+    public static TrainTestDataset AnnouncedData(IAnsiConsole console, string? dataDirectory, int clients)
+    {
+        var dataset = LoadData(dataDirectory);
+        if (dataset.IsBundled && dataDirectory is null)
+            console.MarkupLine($"[yellow]Using the {Markup.Escape(dataset.Source)}: no full data set found. For the full set: {FashionMnistCatalog.InstallCommand}, or --data DIR.[/]");
+        else
+            console.MarkupLine($"Data: {Markup.Escape(dataset.Source)}");
+        if (clients > dataset.Train.Count)
+            throw new InvalidOptionException($"--clients {clients} exceeds the {dataset.Train.Count} training samples.");
+        return dataset;
     }
 
     /// <summary>The word that picks the bundled subset explicitly.</summary>
@@ -117,23 +137,29 @@ public static class SimulateCommand
         _ => FashionMnistCatalog.FromEnvironment().Resolve(dataDirectory),
     };
 
-    private static JsonObject Configuration(SimulationOptions o, string source) => new()
+
+    /// <summary>The file, in the output folder, holding one real upload of the last round (for <c>offload inspect</c>).</summary>
+    public const string SamplePayloadFile = "update-sample.bin";
+
+    /// <summary>Keeps the payload of the lowest-numbered client of the last round.</summary>
+    private sealed class LastRoundSample(int lastRound) : IUpdateTap
     {
-        ["strategy"] = "fedavg",
-        ["clients"] = o.Clients,
-        ["rounds"] = o.Rounds,
-        ["fraction"] = o.Fraction,
-        ["clients_per_round"] = o.ClientsPerRound,
-        ["local_epochs"] = o.LocalEpochs,
-        ["batch"] = o.BatchSize,
-        ["lr"] = o.LearningRate,
-        ["partition"] = o.Partition.ToString().ToLowerInvariant(),
-        ["alpha"] = o.Alpha,
-        ["seed"] = o.Seed,
-        ["workers"] = o.Workers,
-        ["data"] = source,
-        ["model"] = "cnn(conv5x5x16, conv5x5x32, fc64, fc10)",
-    };
+        private readonly object _gate = new();
+        private int _client = int.MaxValue;
+
+        public byte[]? Payload { get; private set; }
+
+        public void Encoded(int round, int client, ReadOnlySpan<float> update, ReadOnlySpan<byte> payload)
+        {
+            if (round != lastRound) return;
+            lock (_gate)
+            {
+                if (client >= _client) return;
+                _client = client;
+                Payload = payload.ToArray();
+            }
+        }
+    }
 
     /// <summary>One progress bar for rounds, one for the clients of the current round.</summary>
     private sealed class ProgressObserver(ProgressContext context, int rounds) : ISimulationObserver

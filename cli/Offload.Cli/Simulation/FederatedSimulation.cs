@@ -1,8 +1,11 @@
 using System.Diagnostics;
 using Offload.Aggregator.Accumulation;
+using Offload.Aggregator.Hierarchy;
 using Offload.Aggregator.Strategies;
 using Offload.Client.Training;
+using Offload.Core.Codec;
 using Offload.Core.Data;
+using Offload.Core.Federation;
 using Offload.Core.Model;
 
 namespace Offload.Cli.Simulation;
@@ -13,7 +16,16 @@ namespace Offload.Cli.Simulation;
 /// concurrently training client plus the accumulator), folds each update into the accumulator as
 /// it arrives, applies the strategy's server step and evaluates the new global model.
 /// Updates are folded in client order (a worker that finishes early waits its turn), so a run is
-/// deterministic by seed however the threads interleave.
+/// deterministic by seed however the threads interleave. Training seeds come from
+/// <see cref="ClientSeed"/>, stable across processes, so a device in its own process
+/// (<c>offload client</c>) trains exactly as its simulated counterpart.
+/// Every update travels as a real payload (FedZip, or raw float32 through the identity codec) and is
+/// folded by fused decode-and-add, so the bytes reported are the bytes a network would carry.
+/// With FedZip each client keeps an error-feedback residual (two model-sized buffers per client that
+/// has taken part: client state, which a real device holds itself). With downstream compression the
+/// server sends each round's change of the global model as a FedZip payload and tracks the model the
+/// clients reconstruct (<c>_clientView</c>); the next change includes whatever was dropped before, so
+/// the downlink carries its own error feedback. Clients are assumed to start from the seeded initial model.
 /// </summary>
 public sealed class FederatedSimulation : IDisposable
 {
@@ -27,6 +39,10 @@ public sealed class FederatedSimulation : IDisposable
     private readonly float[][] _updateBuffers;
     private readonly float[] _global;
     private readonly UpdateAccumulator _accumulator;
+    private readonly IUpdateCodec _codec;
+    private readonly ErrorFeedback?[] _residuals;
+    private readonly float[]? _clientView;
+    private readonly float[]? _downstreamChange;
 
     /// <summary>Sets up workers and the initial global model (seeded).</summary>
     /// <param name="trainerFactory">Creates one trainer per worker; called on this thread with the worker index.</param>
@@ -61,6 +77,33 @@ public sealed class FederatedSimulation : IDisposable
         _global = new float[Layout.TotalLength];
         _trainers[0].ExportWeights(_global);
         _accumulator = new UpdateAccumulator(Layout);
+        _codec = options.FedZip is null ? IdentityCodec.Instance : new FedZipCodec(options.FedZip);
+        _residuals = new ErrorFeedback?[options.Clients];
+        if (options.CompressDownstream)
+        {
+            _clientView = (float[])_global.Clone();
+            _downstreamChange = new float[_global.Length];
+        }
+    }
+
+    /// <summary>Sees each update and its payload (for measuring other encodings), or null.</summary>
+    public IUpdateTap? Tap { get; set; }
+
+    /// <summary>
+    /// A FedAvg simulation of the default CNN on an image data set: one seeded <see cref="TorchTrainer"/>
+    /// per worker, and libtorch's intra-op threads set so workers times threads fills the cores.
+    /// </summary>
+    public static FederatedSimulation OnImages(SimulationOptions options, TrainTestDataset data, IReadOnlyList<Partition> partitions, IUpdateTap? tap = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(data);
+        TorchSharp.torch.set_num_threads(Math.Max(1, Environment.ProcessorCount / Math.Min(options.Workers, options.ClientsPerRound)));
+        var train = data.Train;
+        return new FederatedSimulation(options, train, data.Test, partitions, new FedAvg(),
+            _ => TorchTrainer.CreateDefault(options.Seed, train.Rows, train.Columns, train.ClassCount))
+        {
+            Tap = tap,
+        };
     }
 
     /// <summary>The model's parameter layout.</summary>
@@ -96,7 +139,7 @@ public sealed class FederatedSimulation : IDisposable
         int m = _options.ClientsPerRound;
         var all = new int[_options.Clients];
         for (int i = 0; i < all.Length; i++) all[i] = i;
-        new Random(HashCode.Combine(_options.Seed, round, 0x5e1ec7)).Shuffle(all);
+        new Random(ClientSeed.For(_options.Seed, round, -1)).Shuffle(all);
         var chosen = all.AsSpan(0, m).ToArray();
         Array.Sort(chosen);
         return chosen;
@@ -108,6 +151,13 @@ public sealed class FederatedSimulation : IDisposable
         int[] selected = SelectClients(round);
         observer?.RoundStarted(round, selected.Length);
         _accumulator.Reset();
+        using var tree = _options.HierarchyFanIn > 0
+            ? new AggregationTree(Layout, TreePlanner.Plan(selected.Length, _options.HierarchyFanIn), round)
+            : null;
+        int folded = 0;
+        long bytesUp = 0;
+        long downloadBytes = SendModel();
+        float[] startWeights = _clientView ?? _global;
         var commit = new OrderedCommit();
         int next = -1, finished = 0, rejected = 0;
         long aggregateTicks = 0;
@@ -125,26 +175,31 @@ public sealed class FederatedSimulation : IDisposable
                 TrainingResult? result = null;
                 try
                 {
-                    result = trainer.Train(_global, _train, _partitions[client].Indices, _training,
-                        HashCode.Combine(_options.Seed, round, client), update, cancellationToken);
+                    result = trainer.Train(startWeights, _train, _partitions[client].Indices, _training,
+                        ClientSeed.For(_options.Seed, round, client), update, cancellationToken);
                 }
                 catch (Exception) when (!commit.Failed)
                 {
                     commit.Fail();
                     throw;
                 }
+                byte[]? payload = Upload(client, update);
+                if (payload is not null) Tap?.Encoded(round, client, update, payload);
                 commit.InTurn(slot, () =>
                 {
                     long start = Stopwatch.GetTimestamp();
                     double weight = _strategy.WeightOf(new UpdateReceipt(result.SampleCount, version, version));
-                    try
+                    if (payload is null)
                     {
-                        _accumulator.Add(update, weight);
-                        trainLossSum += result.MeanLoss;
+                        rejected++; // A diverged client (NaN or infinity) cannot be encoded and is refused.
                     }
-                    catch (ArgumentException)
+                    else
                     {
-                        rejected++; // A diverged client (NaN or infinity) is refused, not folded.
+                        bytesUp += payload.Length;
+                        if (tree is null) _accumulator.AddEncoded(_codec, payload, weight);
+                        else tree.FoldEncoded(slot, $"client-{client}", _codec, payload, weight);
+                        folded++;
+                        trainLossSum += result.MeanLoss;
                     }
                     aggregateTicks += Stopwatch.GetTimestamp() - start;
                     observer?.ClientFinished(round, ++finished, selected.Length);
@@ -163,7 +218,11 @@ public sealed class FederatedSimulation : IDisposable
         double trainSeconds = trainClock.Elapsed.TotalSeconds;
 
         long applyStart = Stopwatch.GetTimestamp();
-        if (_accumulator.Count > 0)
+        if (tree is not null)
+        {
+            tree.Publish(_strategy, _global);
+        }
+        else if (_accumulator.Count > 0)
         {
             var mean = _updateBuffers[0];
             _accumulator.MeanInto(mean);
@@ -175,14 +234,40 @@ public sealed class FederatedSimulation : IDisposable
         var evaluation = Evaluate(_global);
         double evalSeconds = evalClock.Elapsed.TotalSeconds;
 
-        long modelBytes = (long)Layout.TotalLength * sizeof(float);
-        int folded = _accumulator.Count;
         return new RoundRecord(round, evaluation.Accuracy, evaluation.MeanLoss,
-            BytesUp: modelBytes * selected.Length, BytesDown: modelBytes * selected.Length,
+            BytesUp: bytesUp, BytesDown: downloadBytes * selected.Length,
             Seconds: roundClock.Elapsed.TotalSeconds, TrainSeconds: trainSeconds,
             AggregateSeconds: Stopwatch.GetElapsedTime(0, aggregateTicks).TotalSeconds,
             EvaluateSeconds: evalSeconds, Clients: folded, Rejected: rejected,
             TrainLoss: folded == 0 ? double.NaN : trainLossSum / folded);
+    }
+
+    /// <summary>
+    /// Encodes a client's update as it would go on the wire, through the client's error-feedback
+    /// residual when FedZip is on; null when the update is not finite (a diverged client).
+    /// </summary>
+    private byte[]? Upload(int client, float[] update)
+    {
+        if (ModelUpdate.FirstNonFinite(update) >= 0) return null;
+        if (_options.FedZip is null) return _codec.Encode(update, Layout);
+        // Each client is trained by one worker at a time, so its residual is never shared.
+        var residual = _residuals[client] ??= new ErrorFeedback(_codec, Layout, _options.FedZip.ErrorFeedback);
+        return residual.Encode(update);
+    }
+
+    /// <summary>
+    /// What each selected client downloads this round: the whole model as a raw payload, or with
+    /// downstream compression the FedZip-encoded change since the model the clients hold, which
+    /// then moves by exactly what the payload decodes to.
+    /// </summary>
+    private long SendModel()
+    {
+        if (_clientView is null) return IdentityCodec.Instance.GetMaxEncodedLength(Layout); // Fixed size: header, floats, CRC.
+        var change = _downstreamChange!;
+        System.Numerics.Tensors.TensorPrimitives.Subtract(_global, _clientView, change);
+        byte[] payload = _codec.Encode(change, Layout, change);
+        System.Numerics.Tensors.TensorPrimitives.Add(_clientView, change, _clientView);
+        return payload.Length;
     }
 
     /// <summary>Evaluates <paramref name="weights"/> on the test set, split over the workers.</summary>

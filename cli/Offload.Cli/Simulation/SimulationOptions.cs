@@ -1,3 +1,6 @@
+using System.Text.Json.Nodes;
+using Offload.Core.Codec;
+
 namespace Offload.Cli.Simulation;
 
 /// <summary>
@@ -36,8 +39,50 @@ public sealed record SimulationOptions
     /// <summary>Clients trained at once; each holds one model copy. Defaults to the core count.</summary>
     public int Workers { get; init; } = Environment.ProcessorCount;
 
+    /// <summary>
+    /// Fan-in bound of the hierarchical aggregation tree (leaf, middle, top), or 0 for one flat
+    /// accumulator. The planner sizes the tree per round within this bound.
+    /// </summary>
+    public int HierarchyFanIn { get; init; }
+
+    /// <summary>
+    /// FedZip settings for uploads (z, clusters, encoding, error feedback), or null to send raw
+    /// float32 through the identity codec. Either way the bytes counted are the real payloads.
+    /// </summary>
+    public FedZipOptions? FedZip { get; init; }
+
+    /// <summary>Also FedZip-compress the global model change sent down to clients (needs <see cref="FedZip"/>).</summary>
+    public bool CompressDownstream { get; init; }
+
     /// <summary>Clients selected in each round: max(1, round(C * K)).</summary>
     public int ClientsPerRound => Math.Max(1, (int)Math.Round(Fraction * Clients));
+
+    /// <summary>The settings as summary.json records them.</summary>
+    public JsonObject ToJson(string dataSource) => new()
+    {
+        ["strategy"] = "fedavg",
+        ["clients"] = Clients,
+        ["rounds"] = Rounds,
+        ["fraction"] = Fraction,
+        ["clients_per_round"] = ClientsPerRound,
+        ["local_epochs"] = LocalEpochs,
+        ["batch"] = BatchSize,
+        ["lr"] = LearningRate,
+        ["partition"] = Partition.ToString().ToLowerInvariant(),
+        ["alpha"] = Alpha,
+        ["seed"] = Seed,
+        ["workers"] = Workers,
+        ["hierarchy_fan_in"] = HierarchyFanIn,
+        ["codec"] = FedZip is null ? "none" : "fedzip",
+        ["topz"] = FedZip?.TopZ,
+        ["clusters"] = FedZip?.Clusters,
+        ["encoding"] = FedZip?.Encoding.ToString().ToLowerInvariant(),
+        ["error_feedback"] = FedZip?.ErrorFeedback,
+        ["dense_threshold"] = FedZip?.DenseThreshold,
+        ["downstream"] = CompressDownstream ? "fedzip" : "none",
+        ["data"] = dataSource,
+        ["model"] = "cnn(conv5x5x16, conv5x5x32, fc64, fc10)",
+    };
 
     /// <summary>Throws when a setting is out of range.</summary>
     /// <exception cref="InvalidOptionException">The message names the option and its allowed range.</exception>
@@ -51,6 +96,8 @@ public sealed record SimulationOptions
         Require(double.IsFinite(LearningRate) && LearningRate > 0, LearningRate, "--lr must be a positive number");
         Require(double.IsFinite(Alpha) && Alpha > 0, Alpha, "--alpha must be a positive number");
         Require(Workers >= 1, Workers, "--workers must be at least 1");
+        Require(HierarchyFanIn == 0 || HierarchyFanIn >= 2, HierarchyFanIn, "--hierarchy must be 0 (flat) or a fan-in of at least 2");
+        Require(!CompressDownstream || FedZip is not null, CompressDownstream, "--downstream fedzip needs --codec fedzip");
         Require(Enum.IsDefined(Partition), Partition, "--partition must be iid, dirichlet or shards");
         return this;
     }

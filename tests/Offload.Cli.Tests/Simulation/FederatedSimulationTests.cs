@@ -31,7 +31,49 @@ public class FederatedSimulationTests
         Assert.Equal(first.FinalWeights, second.FinalWeights);
         Assert.Equal(first.Rounds.Select(r => r.Accuracy), second.Rounds.Select(r => r.Accuracy));
         Assert.All(first.Rounds, r => Assert.Equal(8, r.Clients));
-        Assert.All(first.Rounds, r => Assert.Equal(8L * 46_730 * 4, r.BytesUp));
+        // Raw uploads: the identity payload (floats, header, CRC) of each of the 8 clients.
+        Assert.All(first.Rounds, r => Assert.InRange(r.BytesUp, 8L * 46_730 * 4, 8L * (46_730 * 4 + 512)));
+    }
+
+    [Fact]
+    public void Hierarchical_aggregation_gives_the_flat_model_within_float_tolerance()
+    {
+        // One round: later rounds train from the (float-rounding) different models and amplify the gap.
+        var options = new SimulationOptions { Clients = 9, Rounds = 1, Fraction = 1, Seed = 3, Workers = 2 };
+        var flat = Simulate(options);
+        var tree = Simulate(options with { HierarchyFanIn = 2 });
+        Assert.Equal(flat.Rounds.Select(r => r.Clients), tree.Rounds.Select(r => r.Clients));
+        for (int i = 0; i < flat.FinalWeights.Length; i++)
+            Assert.True(Math.Abs(flat.FinalWeights[i] - tree.FinalWeights[i]) <= 1e-6f * (1 + Math.Abs(flat.FinalWeights[i])),
+                $"weight {i}: flat {flat.FinalWeights[i]} tree {tree.FinalWeights[i]}");
+    }
+
+    [Fact]
+    public void Fedzip_uploads_count_real_payload_bytes_and_still_learn()
+    {
+        var options = new SimulationOptions { Clients = 8, Rounds = 3, Fraction = 1, BatchSize = 16, LearningRate = 0.1, Seed = 5, Workers = 2 };
+        var raw = Simulate(options);
+        var zipped = Simulate(options with { FedZip = new Offload.Core.Codec.FedZipOptions { TopZ = 0.1 } });
+        var noFeedback = Simulate(options with { FedZip = new Offload.Core.Codec.FedZipOptions { TopZ = 0.1, ErrorFeedback = false } });
+        long rawUp = raw.Rounds.Sum(r => r.BytesUp), zipUp = zipped.Rounds.Sum(r => r.BytesUp);
+        // The identity payload is the floats plus a small header and CRC.
+        Assert.InRange(rawUp, 3L * 8 * 46_730 * 4, 3L * 8 * (46_730 * 4 + 256));
+        Assert.True(zipUp * 5 < rawUp, $"fedzip {zipUp} B vs raw {rawUp} B");
+        Assert.True(zipped.FinalAccuracy > 0.4, $"fedzip accuracy {zipped.FinalAccuracy:P1}");
+        Assert.NotEqual(zipped.FinalWeights, noFeedback.FinalWeights);
+    }
+
+    [Fact]
+    public void Downstream_compression_sends_changes_smaller_than_the_model()
+    {
+        var options = new SimulationOptions
+        {
+            Clients = 4, Rounds = 2, Fraction = 1, Seed = 2, Workers = 2,
+            FedZip = new Offload.Core.Codec.FedZipOptions { TopZ = 0.05 }, CompressDownstream = true,
+        };
+        var result = Simulate(options);
+        Assert.All(result.Rounds, r => Assert.True(r.BytesDown < 4L * 46_730 * 4 / 5, $"round {r.Round}: {r.BytesDown} B down"));
+        Assert.Throws<InvalidOptionException>(() => (options with { FedZip = null }).Validate());
     }
 
     [Fact]

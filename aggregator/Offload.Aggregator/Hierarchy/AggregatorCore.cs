@@ -1,0 +1,174 @@
+using System.Buffers;
+using Offload.Aggregator.Accumulation;
+using Offload.Aggregator.Kernels;
+using Offload.Core.Codec;
+using Offload.Core.Model;
+
+namespace Offload.Aggregator.Hierarchy;
+
+/// <summary>
+/// The one engine behind every role of the tree: it folds each input into its accumulator the
+/// moment it arrives (eager aggregation, LIFL-style, rather than wait-then-sum), ignores a repeated
+/// contribution id (delivery is at-least-once), and emits a <see cref="PartialAggregate"/> once its
+/// fan-in is reached or when the round's deadline forces it. After emitting, inputs are refused as
+/// <see cref="FoldOutcome.Late"/> so the caller can route them on; nothing is dropped silently.
+/// Thread-safe: inputs may arrive from concurrent event handlers.
+/// </summary>
+public sealed class AggregatorCore : IDisposable
+{
+    private readonly object _gate = new();
+    private readonly HashSet<string> _seen = new(StringComparer.Ordinal);
+    private float[]? _sum;
+    private double _totalWeight;
+    private int _updates;
+    private bool _emitted;
+
+    /// <summary>Creates an empty aggregator.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The fan-in is not positive.</exception>
+    public AggregatorCore(TensorLayout layout, AggregatorAddress address, int fanIn)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(fanIn);
+        Layout = layout;
+        Address = address;
+        FanIn = fanIn;
+        _sum = ArrayPool<float>.Shared.Rent(layout.TotalLength);
+        Array.Clear(_sum, 0, layout.TotalLength);
+    }
+
+    /// <summary>The layout of every input.</summary>
+    public TensorLayout Layout { get; }
+
+    /// <summary>This aggregator's place in the tree.</summary>
+    public AggregatorAddress Address { get; }
+
+    /// <summary>Inputs expected before the partial is emitted.</summary>
+    public int FanIn { get; }
+
+    /// <summary>Distinct inputs folded so far.</summary>
+    public int Inputs
+    {
+        get { lock (_gate) return _seen.Count; }
+    }
+
+    /// <summary>Whether the fan-in has been reached.</summary>
+    public bool IsComplete
+    {
+        get { lock (_gate) return _seen.Count >= FanIn; }
+    }
+
+    /// <summary>Whether the partial has been emitted.</summary>
+    public bool HasEmitted
+    {
+        get { lock (_gate) return _emitted; }
+    }
+
+    /// <summary>Folds <paramref name="weight"/> * <paramref name="update"/>, a client's update, under <paramref name="contributionId"/>.</summary>
+    /// <exception cref="ArgumentException">The update does not match the layout or holds a NaN or infinity; nothing is folded.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The weight is not positive and finite.</exception>
+    public FoldOutcome FoldUpdate(string contributionId, ReadOnlySpan<float> update, double weight)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(contributionId);
+        UpdateValidation.EnsureDense(Layout, update, weight);
+        lock (_gate)
+        {
+            var outcome = Admit(contributionId);
+            if (outcome != FoldOutcome.Folded) return outcome;
+            AggregationKernels.WeightedAccumulate(_sum.AsSpan(0, Layout.TotalLength), update, (float)weight);
+            _totalWeight += weight;
+            _updates++;
+            return outcome;
+        }
+    }
+
+    /// <summary>Folds an encoded client update by fused decode-and-add, under <paramref name="contributionId"/>.</summary>
+    /// <exception cref="InvalidPayloadException">The payload is malformed or not for this layout; nothing is folded and the id stays free.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The weight is not positive and finite.</exception>
+    public FoldOutcome FoldEncoded(string contributionId, IUpdateCodec codec, ReadOnlySpan<byte> payload, double weight)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(contributionId);
+        ArgumentNullException.ThrowIfNull(codec);
+        UpdateValidation.EnsureWeight(weight);
+        lock (_gate)
+        {
+            if (_seen.Contains(contributionId)) return FoldOutcome.Duplicate;
+            if (_emitted) return FoldOutcome.Late;
+            ObjectDisposedException.ThrowIf(_sum is null, this);
+            // Decode first: a rejected payload must not consume the contribution id.
+            codec.DecodeAndAccumulate(payload, Layout, _sum.AsSpan(0, Layout.TotalLength), (float)weight);
+            _seen.Add(contributionId);
+            _totalWeight += weight;
+            _updates++;
+            return FoldOutcome.Folded;
+        }
+    }
+
+    /// <summary>Folds a child's partial (its sum is already weighted), keyed by the child's address.</summary>
+    /// <exception cref="ArgumentException">The partial's length differs from the layout's.</exception>
+    public FoldOutcome FoldPartial(PartialAggregate partial)
+    {
+        ArgumentNullException.ThrowIfNull(partial);
+        Layout.EnsureMatches(partial.Sum, nameof(partial));
+        lock (_gate)
+        {
+            var outcome = Admit(partial.Source.ToString());
+            if (outcome != FoldOutcome.Folded) return outcome;
+            if (partial.UpdateCount > 0)
+                AggregationKernels.WeightedAccumulate(_sum.AsSpan(0, Layout.TotalLength), partial.Sum, 1f);
+            _totalWeight += partial.TotalWeight;
+            _updates += partial.UpdateCount;
+            return outcome;
+        }
+    }
+
+    /// <summary>
+    /// Emits the partial: call when <see cref="IsComplete"/> turns true, or at the round deadline with
+    /// whatever has arrived (possibly nothing: the partial then has weight 0 and covers no update).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The partial was already emitted.</exception>
+    public PartialAggregate Emit()
+    {
+        lock (_gate)
+        {
+            if (_emitted) throw new InvalidOperationException($"Aggregator {Address} already emitted its partial.");
+            ObjectDisposedException.ThrowIf(_sum is null, this);
+            _emitted = true;
+            var partial = new PartialAggregate(Address, _sum, Layout.TotalLength, _totalWeight, _updates);
+            _sum = null; // Ownership moves to the partial.
+            return partial;
+        }
+    }
+
+    /// <summary>Emits the partial if the fan-in is reached and nobody emitted it yet; otherwise null. Atomic, so one of several concurrent callers wins.</summary>
+    public PartialAggregate? EmitIfComplete()
+    {
+        lock (_gate)
+            return !_emitted && _seen.Count >= FanIn ? Emit() : null;
+    }
+
+    /// <summary>Emits the partial unless it was already emitted (the deadline path); otherwise null.</summary>
+    public PartialAggregate? EmitIfOpen()
+    {
+        lock (_gate)
+            return _emitted ? null : Emit();
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_sum is null) return;
+            ArrayPool<float>.Shared.Return(_sum);
+            _sum = null;
+        }
+    }
+
+    private FoldOutcome Admit(string contributionId)
+    {
+        if (_seen.Contains(contributionId)) return FoldOutcome.Duplicate;
+        if (_emitted) return FoldOutcome.Late;
+        ObjectDisposedException.ThrowIf(_sum is null, this);
+        _seen.Add(contributionId);
+        return FoldOutcome.Folded;
+    }
+}

@@ -1,0 +1,43 @@
+using Offload.Core.Model;
+using Offload.Core.Wire;
+
+namespace Offload.Aggregator.Rounds;
+
+/// <summary>
+/// One published global model: its weights and, for downloads, the same weights as little-endian
+/// float32 bytes with their CRC-32C. Immutable; a new version is a new instance.
+/// </summary>
+public sealed class GlobalModel
+{
+    private readonly float[] _weights;
+    private readonly byte[] _bytes;
+
+    /// <summary>Copies <paramref name="weights"/> into a new model.</summary>
+    /// <exception cref="ArgumentException">The weights do not match the layout.</exception>
+    public GlobalModel(TensorLayout layout, ModelVersion version, ReadOnlySpan<float> weights)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        layout.EnsureMatches(weights, nameof(weights));
+        Layout = layout;
+        Version = version;
+        _weights = weights.ToArray();
+        _bytes = new byte[WeightBytes.ByteLength(layout)];
+        WeightBytes.Write(_weights, _bytes);
+        Crc32C = Core.Wire.Crc32C.HashToUInt32(_bytes);
+    }
+
+    /// <summary>The parameter layout.</summary>
+    public TensorLayout Layout { get; }
+
+    /// <summary>The model's version.</summary>
+    public ModelVersion Version { get; }
+
+    /// <summary>The weights, laid out by <see cref="Layout"/>.</summary>
+    public ReadOnlyMemory<float> Weights => _weights;
+
+    /// <summary>The weights as little-endian float32 bytes.</summary>
+    public ReadOnlyMemory<byte> Bytes => _bytes;
+
+    /// <summary>CRC-32C of <see cref="Bytes"/>.</summary>
+    public uint Crc32C { get; }
+}

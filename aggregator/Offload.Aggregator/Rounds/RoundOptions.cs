@@ -1,0 +1,42 @@
+using Offload.Core.Federation;
+
+namespace Offload.Aggregator.Rounds;
+
+/// <summary>Settings of synchronous FedAvg rounds, immutable; <see cref="Validate"/> names the first bad one.</summary>
+public sealed record RoundOptions
+{
+    /// <summary>Updates that close a round (the quorum).</summary>
+    public int MinClients { get; init; } = 2;
+
+    /// <summary>Tasks handed out per round; 0 means <see cref="MinClients"/>.</summary>
+    public int ClientsPerRound { get; init; }
+
+    /// <summary>A round closes this long after it opened if it has at least one update (otherwise at its first).</summary>
+    public TimeSpan RoundDeadline { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Rounds to run.</summary>
+    public int Rounds { get; init; } = 10;
+
+    /// <summary>Local training every task asks for.</summary>
+    public TrainingPlan Plan { get; init; } = new(1, 16, 0.1);
+
+    /// <summary>How long a client told to wait should wait before asking again.</summary>
+    public TimeSpan WaitRetry { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Tasks handed out per round after defaults: <see cref="ClientsPerRound"/>, or <see cref="MinClients"/>.</summary>
+    public int TasksPerRound => ClientsPerRound == 0 ? MinClients : ClientsPerRound;
+
+    /// <summary>Throws when a setting is out of range.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The message names the setting and its range.</exception>
+    public RoundOptions Validate()
+    {
+        if (MinClients < 1) throw new ArgumentOutOfRangeException(nameof(MinClients), MinClients, "At least one client must close a round.");
+        if (ClientsPerRound != 0 && ClientsPerRound < MinClients)
+            throw new ArgumentOutOfRangeException(nameof(ClientsPerRound), ClientsPerRound, $"Clients per round must be 0 (= min clients) or at least the min clients {MinClients}.");
+        if (RoundDeadline <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(RoundDeadline), RoundDeadline, "The round deadline must be positive.");
+        if (Rounds < 1) throw new ArgumentOutOfRangeException(nameof(Rounds), Rounds, "At least one round must run.");
+        if (WaitRetry <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(WaitRetry), WaitRetry, "The wait before asking again must be positive.");
+        ArgumentNullException.ThrowIfNull(Plan);
+        return this;
+    }
+}

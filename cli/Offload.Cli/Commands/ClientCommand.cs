@@ -1,0 +1,111 @@
+using System.CommandLine;
+using System.Globalization;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+using Offload.Cli.Simulation;
+using Offload.Client.Federation;
+using Offload.Client.Training;
+
+namespace Offload.Cli.Commands;
+
+/// <summary><c>offload client</c>: one device that trains on its partition and takes part until the server says done.</summary>
+public static class ClientCommand
+{
+    /// <summary>Builds the command with its options.</summary>
+    public static Command Create()
+    {
+        var server = new Option<string>("--server") { Description = "The gateway, e.g. http://127.0.0.1:5000.", Required = true };
+        var token = new Option<string?>("--token") { Description = "This device's bearer token." };
+        var code = new Option<string?>("--enrollment-code") { Description = "A one-time enrollment code, exchanged for a token (instead of --token)." };
+        var partition = new Option<string>("--partition") { Description = "This device's share of the data, i/n: partition i (0-based) of n.", Required = true };
+        var scheme = new Option<string>("--scheme") { Description = "How the data is split over the n devices: iid | dirichlet | shards.", DefaultValueFactory = _ => "iid" };
+        var alpha = new Option<double>("--alpha") { Description = "Dirichlet concentration (with --scheme dirichlet).", DefaultValueFactory = _ => 0.5 };
+        var seed = new Option<int>("--seed") { Description = "The run's seed: the same on the server and every device.", DefaultValueFactory = _ => 42 };
+        var threads = new Option<int>("--threads") { Description = "Threads for local training.", DefaultValueFactory = _ => 1 };
+        var data = new Option<string?>("--data") { Description = "Fashion-MNIST folder ('bundled' for the embedded subset; default: $OFFLOAD_DATA, the Debian package, else bundled)." };
+        var verbose = new Option<bool>("--verbose") { Description = "Log retries and resumes to stderr." };
+
+        var command = new Command("client", "Take part in a federation as one device: train on partition i of n, upload, repeat until done.")
+        {
+            server, token, code, partition, scheme, alpha, seed, threads, data, verbose,
+        };
+        command.SetAction((parsed, cancellationToken) =>
+        {
+            var (index, count) = ParsePartition(parsed.GetValue(partition)!);
+            string? t = parsed.GetValue(token), c = parsed.GetValue(code);
+            if (string.IsNullOrEmpty(t) == string.IsNullOrEmpty(c)) throw new InvalidOptionException("Give exactly one of --token and --enrollment-code.");
+            if (!Uri.TryCreate(parsed.GetValue(server), UriKind.Absolute, out var address) || (address.Scheme != "http" && address.Scheme != "https"))
+                throw new InvalidOptionException($"--server must be an http:// or https:// address (got '{parsed.GetValue(server)}').");
+            int threadCount = parsed.GetValue(threads);
+            if (threadCount < 1) throw new InvalidOptionException($"--threads must be at least 1 (got {threadCount}).");
+            var options = new SimulationOptions
+            {
+                Clients = count,
+                Seed = parsed.GetValue(seed),
+                Partition = SimulateCommand.ParsePartition(parsed.GetValue(scheme)!),
+                Alpha = parsed.GetValue(alpha),
+            }.Validate();
+            return RunAsync(address, t, c, index, options, threadCount, parsed.GetValue(data), parsed.GetValue(verbose), Console.Out, cancellationToken);
+        });
+        return command;
+    }
+
+    /// <summary>Parses <c>i/n</c> with 0 &lt;= i &lt; n.</summary>
+    /// <exception cref="InvalidOptionException">The text is not two integers i/n with 0 &lt;= i &lt; n.</exception>
+    public static (int Index, int Count) ParsePartition(string value)
+    {
+        var parts = value.Split('/');
+        if (parts.Length == 2
+            && int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out int i)
+            && int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out int n)
+            && n >= 1 && i < n)
+            return (i, n);
+        throw new InvalidOptionException($"--partition must be i/n with 0 <= i < n, e.g. 0/5 (got '{value}').");
+    }
+
+    private static async Task<int> RunAsync(Uri server, string? token, string? code, int index, SimulationOptions split, int threads,
+        string? dataDirectory, bool verbose, TextWriter output, CancellationToken cancellationToken)
+    {
+        var dataset = SimulateCommand.LoadData(dataDirectory);
+        if (split.Clients > dataset.Train.Count)
+            throw new InvalidOptionException($"--partition asks for {split.Clients} partitions of {dataset.Train.Count} samples.");
+        var indices = ClientPartitions.Create(dataset.Train, split)[index].Indices;
+        string name = $"client {index}/{split.Clients}";
+        output.WriteLine($"{name}: {indices.Length} samples of {dataset.Source}, server {server}");
+
+        TorchSharp.torch.set_num_threads(threads);
+        using var trainer = TorchTrainer.CreateDefault(split.Seed, dataset.Train.Rows, dataset.Train.Columns, dataset.Train.ClassCount);
+        using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(c => c.SingleLine = true).SetMinimumLevel(verbose ? LogLevel.Information : LogLevel.Warning));
+        var builder = new FederatedClientBuilder(server).WithLoggerFactory(loggers).Configure(o => o with { DeviceName = name });
+        if (token is not null) builder.WithToken(token);
+        else builder.WithEnrollmentCode(code!);
+        using var client = builder.Build();
+
+        var progress = new Progress(output, name);
+        try
+        {
+            var rounds = await client.ParticipateAsync(trainer, dataset.Train, indices, index, split.Seed, progress, cancellationToken);
+            output.WriteLine($"{name}: done after {rounds.Count} rounds.");
+            return 0;
+        }
+        catch (RpcException e) when (e.StatusCode is StatusCode.Unauthenticated or StatusCode.PermissionDenied)
+        {
+            throw new InvalidOptionException($"the gateway refused this device: {e.Status.Detail}");
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable)
+        {
+            throw new InvalidOptionException($"the gateway at {server} cannot be reached: {e.Status.Detail}");
+        }
+    }
+
+    /// <summary>Prints one line per round; runs synchronously so lines keep their order.</summary>
+    private sealed class Progress(TextWriter output, string name) : IProgress<ParticipationProgress>
+    {
+        public void Report(ParticipationProgress value)
+        {
+            if (value.Stage != ParticipationStage.Submitted || value.Completed is not { } r) return;
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{name}: round {r.Round} trained {r.SampleCount} samples from model v{r.ModelVersion} in {r.TrainSeconds:F1} s (loss {r.MeanLoss:F4}); update {(r.Receipt.Duplicate ? "already counted" : "accepted")} after {r.Receipt.Attempts} attempt(s)"));
+        }
+    }
+}

@@ -1,0 +1,192 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using Offload.Aggregator.Events;
+using Offload.Aggregator.Rounds;
+using Offload.Aggregator.Storage;
+using Offload.Aggregator.Strategies;
+using Offload.Cli.Serving;
+using Offload.Client.Training;
+using Offload.Core.Codec;
+using Offload.Core.Federation;
+using Offload.Functions.Gateway;
+using Offload.Functions.Hosting;
+
+namespace Offload.Cli.Commands;
+
+/// <summary><c>offload serve</c>: the gRPC gateway plus an in-process synchronous FedAvg aggregator.</summary>
+public static class ServeCommand
+{
+    /// <summary>Builds the command with its options.</summary>
+    public static Command Create()
+    {
+        var d = new ServeOptions();
+        var port = new Option<int?>("--port") { Description = "Port for cleartext HTTP/2 (0: any free port; default 5000, or none when --config or Kestrel__Endpoints__* variables configure endpoints, e.g. with TLS).", DefaultValueFactory = _ => d.Port };
+        var host = new Option<string>("--host") { Description = "Address to bind with --port.", DefaultValueFactory = _ => d.Host };
+        var minClients = new Option<int>("--min-clients") { Description = "Updates that close a round.", DefaultValueFactory = _ => d.MinClients };
+        var perRound = new Option<int>("--clients-per-round") { Description = "Tasks handed out per round (0: --min-clients).", DefaultValueFactory = _ => d.ClientsPerRound };
+        var deadline = new Option<double>("--round-deadline") { Description = "Seconds after which a round with at least one update closes.", DefaultValueFactory = _ => d.RoundDeadlineSeconds };
+        var rounds = new Option<int>("--rounds") { Description = "Rounds to run.", DefaultValueFactory = _ => d.Rounds };
+        var epochs = new Option<int>("--local-epochs") { Description = "Local epochs per task (E).", DefaultValueFactory = _ => d.LocalEpochs };
+        var batch = new Option<int>("--batch") { Description = "Local batch size (B).", DefaultValueFactory = _ => d.BatchSize };
+        var lr = new Option<double>("--lr") { Description = "Local SGD learning rate.", DefaultValueFactory = _ => d.LearningRate };
+        var seed = new Option<int>("--seed") { Description = "Seed of the initial model; clients pass the same --seed.", DefaultValueFactory = _ => d.Seed };
+        var codec = new Option<string>("--codec") { Description = "Codec devices encode updates with: identity (exact) | fedzip (compressed).", DefaultValueFactory = _ => "identity" };
+        var maxUpdate = new Option<double>("--max-update-mb") { Description = "Largest update accepted, in MiB.", DefaultValueFactory = _ => d.MaxUpdateMegabytes };
+        var linger = new Option<double>("--linger") { Description = "Seconds to keep telling clients 'done' after the last round.", DefaultValueFactory = _ => d.LingerSeconds };
+        var tokensFile = new Option<string[]>("--tokens") { Description = "File of 'client-id token' lines.", AllowMultipleArgumentsPerToken = false, DefaultValueFactory = _ => [] };
+        var token = new Option<string[]>("--token") { Description = "A client token, 'T' or 'ID=T'; repeat for more clients.", DefaultValueFactory = _ => [] };
+        var code = new Option<string[]>("--enrollment-code") { Description = "A one-time enrollment code, 'CODE' or 'ID=CODE'; repeatable.", DefaultValueFactory = _ => [] };
+        var config = new Option<string[]>("--config") { Description = "JSON configuration file(s): Kestrel endpoints and certificates, logging.", DefaultValueFactory = _ => [] };
+        var data = new Option<string?>("--data") { Description = "Fashion-MNIST folder for evaluating each round's model ('bundled' for the embedded subset)." };
+        var output = new Option<string>("--out") { Description = "Output folder for rounds.csv and summary.json.", DefaultValueFactory = _ => "runs/serve" };
+        var verbose = new Option<bool>("--verbose") { Description = "Log the gateway's and aggregator's information messages to stderr." };
+
+        var command = new Command("serve", "Run the gRPC gateway and a synchronous FedAvg aggregator for devices running 'offload client'.")
+        {
+            port, host, minClients, perRound, deadline, rounds, epochs, batch, lr, seed, codec, maxUpdate, linger, tokensFile, token, code, config, data, output, verbose,
+        };
+        command.SetAction((parsed, cancellationToken) =>
+        {
+            var options = new ServeOptions
+            {
+                Port = parsed.GetResult(port) is { Implicit: false } ? parsed.GetValue(port) : EndpointsConfigured(parsed.GetValue(config)!) ? null : d.Port,
+                Host = parsed.GetValue(host)!,
+                MinClients = parsed.GetValue(minClients),
+                ClientsPerRound = parsed.GetValue(perRound),
+                RoundDeadlineSeconds = parsed.GetValue(deadline),
+                Rounds = parsed.GetValue(rounds),
+                LocalEpochs = parsed.GetValue(epochs),
+                BatchSize = parsed.GetValue(batch),
+                LearningRate = parsed.GetValue(lr),
+                Seed = parsed.GetValue(seed),
+                MaxUpdateMegabytes = parsed.GetValue(maxUpdate),
+                Codec = ParseCodec(parsed.GetValue(codec)!),
+                LingerSeconds = parsed.GetValue(linger),
+            }.Validate();
+            var tokens = TokenArguments.Create(parsed.GetValue(tokensFile)!, parsed.GetValue(token)!, parsed.GetValue(code)!);
+            var configFiles = parsed.GetValue(config)!;
+            foreach (string file in configFiles)
+                if (!File.Exists(file)) throw new InvalidOptionException($"--config: the file '{file}' does not exist.");
+            return RunAsync(options, tokens, configFiles, parsed.GetValue(data), parsed.GetValue(output)!, parsed.GetValue(verbose), Console.Out, cancellationToken);
+        });
+        return command;
+    }
+
+    /// <summary>Whether Kestrel endpoints come from configuration (a --config file or Kestrel__Endpoints__* variables), so no default port is bound.</summary>
+    private static bool EndpointsConfigured(string[] configFiles) =>
+        configFiles.Length > 0 || Environment.GetEnvironmentVariables().Keys.Cast<object>()
+            .Any(k => k.ToString()!.StartsWith("Kestrel__Endpoints__", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>Maps the <c>--codec</c> word to a codec.</summary>
+    /// <exception cref="InvalidOptionException">The word is not identity or fedzip.</exception>
+    public static PayloadCodec ParseCodec(string value) => value.ToLowerInvariant() switch
+    {
+        "identity" => PayloadCodec.Identity,
+        "fedzip" => PayloadCodec.FedZip,
+        _ => throw new InvalidOptionException($"--codec must be identity or fedzip (got '{value}')."),
+    };
+
+    private static async Task<int> RunAsync(ServeOptions o, Functions.Authentication.ClientTokens tokens, string[] configFiles,
+        string? dataDirectory, string outputDirectory, bool verbose, TextWriter output, CancellationToken cancellationToken)
+    {
+        var dataset = SimulateCommand.LoadData(dataDirectory);
+        output.WriteLine($"Evaluation data: {dataset.Source}");
+        TorchSharp.torch.set_num_threads(Math.Max(1, Environment.ProcessorCount));
+        using var evaluator = TorchTrainer.CreateDefault(o.Seed, dataset.Train.Rows, dataset.Train.Columns, dataset.Train.ClassCount);
+        var initial = new float[evaluator.Layout.TotalLength];
+        evaluator.ExportWeights(initial);
+
+        using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(c => c.SingleLine = true)
+            .SetMinimumLevel(verbose ? LogLevel.Information : LogLevel.Warning)
+            .AddFilter("Microsoft", verbose ? LogLevel.Information : LogLevel.Warning));
+        var store = new InMemoryUpdateStore();
+        await using var bus = new InProcessEventBus(loggers.CreateLogger<InProcessEventBus>());
+        var roundOptions = new RoundOptions
+        {
+            MinClients = o.MinClients,
+            ClientsPerRound = o.ClientsPerRound,
+            RoundDeadline = TimeSpan.FromSeconds(o.RoundDeadlineSeconds),
+            Rounds = o.Rounds,
+            Plan = new TrainingPlan(o.LocalEpochs, o.BatchSize, o.LearningRate),
+        };
+        await using var coordinator = new SynchronousRoundCoordinator(evaluator.Layout, initial, roundOptions, new FedAvg(), store, bus,
+            logger: loggers.CreateLogger<SynchronousRoundCoordinator>());
+
+        var served = new List<ServedRound>();
+        var evaluated = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var onRound = bus.Subscribe<RoundClosed>((closed, _) =>
+        {
+            var model = coordinator.Model;
+            var summary = coordinator.Rounds.First(r => r.Round == closed.Round);
+            var score = evaluator.Evaluate(model.Weights.Span, dataset.Test, 0, dataset.Test.Count);
+            lock (served) served.Add(new ServedRound(summary, score.Accuracy, score.MeanLoss));
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"round {closed.Round}/{o.Rounds}: {summary.Updates} updates ({summary.SampleCount} samples, {summary.PayloadBytes / 1024.0:F0} KiB, {(summary.ClosedByDeadline ? "deadline" : "quorum")}) in {summary.Seconds:F1} s -> model {closed.Version}, test accuracy {score.Accuracy * 100:F2}%{(model.Version == closed.Version ? "" : " (evaluated a later model)")}"));
+            if (closed.Final) evaluated.TrySetResult();
+            return ValueTask.CompletedTask;
+        });
+
+        var gatewayOptions = new GatewayOptions { MaxUpdateBytes = (long)(o.MaxUpdateMegabytes * 1024 * 1024), Codec = o.Codec };
+        var listen = new GatewayListenOptions
+        {
+            Address = IPAddress.Parse(o.Host),
+            Port = o.Port,
+            JsonFiles = configFiles,
+        };
+        coordinator.Start();
+        var wall = Stopwatch.StartNew();
+        await using var server = await GatewayServer.StartAsync(gatewayOptions, listen, tokens, coordinator, store, bus,
+            logging => logging.AddSimpleConsole(c => c.SingleLine = true).SetMinimumLevel(verbose ? LogLevel.Information : LogLevel.Warning)
+                .AddFilter("Microsoft", LogLevel.Warning).AddFilter("Grpc", LogLevel.Warning), cancellationToken);
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Listening on {server.Address} - FedAvg, {o.Codec} updates, {o.Rounds} rounds, {o.MinClients} updates close a round (deadline {o.RoundDeadlineSeconds:0.#} s), model {evaluator.Layout.TotalLength:N0} parameters, seed {o.Seed}"));
+        output.Flush();
+
+        try
+        {
+            await Task.WhenAll(coordinator.Completion, evaluated.Task).WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            output.WriteLine("Stopped before the last round.");
+        }
+        double seconds = wall.Elapsed.TotalSeconds;
+        if (!cancellationToken.IsCancellationRequested && o.LingerSeconds > 0)
+            await Task.Delay(TimeSpan.FromSeconds(o.LingerSeconds), CancellationToken.None);
+
+        var configuration = new JsonObject
+        {
+            ["strategy"] = "fedavg",
+            ["codec"] = o.Codec.ToString().ToLowerInvariant(),
+            ["min_clients"] = o.MinClients,
+            ["clients_per_round"] = roundOptions.TasksPerRound,
+            ["round_deadline_seconds"] = o.RoundDeadlineSeconds,
+            ["rounds"] = o.Rounds,
+            ["local_epochs"] = o.LocalEpochs,
+            ["batch"] = o.BatchSize,
+            ["lr"] = o.LearningRate,
+            ["seed"] = o.Seed,
+            ["data"] = dataset.Source,
+            ["address"] = server.Address.ToString(),
+        };
+        var metrics = server.Metrics;
+        var gateway = new JsonObject
+        {
+            ["accepted"] = metrics.Accepted,
+            ["duplicates"] = metrics.Duplicates,
+            ["rejected"] = metrics.Rejected,
+            ["bytes_received"] = metrics.BytesReceived,
+            ["peak_concurrent_uploads"] = metrics.PeakActiveUploads,
+        };
+        ServedRound[] rows;
+        lock (served) rows = served.ToArray();
+        ServeReport.Write(outputDirectory, rows, configuration, gateway, seconds);
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Done: {rows.Length} rounds, {metrics.Accepted} updates accepted ({metrics.Duplicates} duplicates answered), final test accuracy {(rows.Length == 0 ? 0 : rows[^1].Accuracy) * 100:F2}% in {seconds:F1} s; wrote {Path.GetFullPath(outputDirectory)}"));
+        return cancellationToken.IsCancellationRequested ? 130 : 0;
+    }
+}

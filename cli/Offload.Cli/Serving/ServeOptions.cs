@@ -1,0 +1,67 @@
+namespace Offload.Cli.Serving;
+
+/// <summary>Settings of <c>offload serve</c>, immutable; <see cref="Validate"/> names the first bad one.</summary>
+public sealed record ServeOptions
+{
+    /// <summary>Port to listen on (cleartext HTTP/2); null takes Kestrel endpoints from configuration.</summary>
+    public int? Port { get; init; } = 5000;
+
+    /// <summary>Address to bind with <see cref="Port"/>.</summary>
+    public string Host { get; init; } = "127.0.0.1";
+
+    /// <summary>Updates that close a round.</summary>
+    public int MinClients { get; init; } = 2;
+
+    /// <summary>Tasks per round; 0 means <see cref="MinClients"/>.</summary>
+    public int ClientsPerRound { get; init; }
+
+    /// <summary>Seconds after which a round with at least one update closes.</summary>
+    public double RoundDeadlineSeconds { get; init; } = 300;
+
+    /// <summary>Rounds to run.</summary>
+    public int Rounds { get; init; } = 10;
+
+    /// <summary>Local epochs per task (E).</summary>
+    public int LocalEpochs { get; init; } = 1;
+
+    /// <summary>Local batch size (B).</summary>
+    public int BatchSize { get; init; } = 16;
+
+    /// <summary>Local learning rate.</summary>
+    public double LearningRate { get; init; } = 0.1;
+
+    /// <summary>Seed of the initial model (clients must use the same one).</summary>
+    public int Seed { get; init; } = 42;
+
+    /// <summary>The codec tasks ask for: identity (exact) or FedZip (compressed, lossy).</summary>
+    public Offload.Core.Codec.PayloadCodec Codec { get; init; } = Offload.Core.Codec.PayloadCodec.Identity;
+
+    /// <summary>Largest update accepted, in MiB.</summary>
+    public double MaxUpdateMegabytes { get; init; } = 64;
+
+    /// <summary>Seconds to keep answering "done" after the last round.</summary>
+    public double LingerSeconds { get; init; } = 5;
+
+    /// <summary>Throws when a setting is out of range.</summary>
+    /// <exception cref="InvalidOptionException">The message names the option and its allowed range.</exception>
+    public ServeOptions Validate()
+    {
+        Require(Port is null or (>= 0 and <= 65535), Port!, "--port must be in 0..65535");
+        Require(System.Net.IPAddress.TryParse(Host, out _), Host, "--host must be an IP address");
+        Require(MinClients >= 1, MinClients, "--min-clients must be at least 1");
+        Require(ClientsPerRound == 0 || ClientsPerRound >= MinClients, ClientsPerRound, "--clients-per-round must be 0 or at least --min-clients");
+        Require(double.IsFinite(RoundDeadlineSeconds) && RoundDeadlineSeconds > 0, RoundDeadlineSeconds, "--round-deadline must be a positive number of seconds");
+        Require(Rounds >= 1, Rounds, "--rounds must be at least 1");
+        Require(LocalEpochs >= 1, LocalEpochs, "--local-epochs must be at least 1");
+        Require(BatchSize >= 1, BatchSize, "--batch must be at least 1");
+        Require(double.IsFinite(LearningRate) && LearningRate > 0, LearningRate, "--lr must be a positive number");
+        Require(double.IsFinite(MaxUpdateMegabytes) && MaxUpdateMegabytes > 0, MaxUpdateMegabytes, "--max-update-mb must be positive");
+        Require(double.IsFinite(LingerSeconds) && LingerSeconds >= 0, LingerSeconds, "--linger must be a non-negative number of seconds");
+        return this;
+    }
+
+    private static void Require(bool condition, object value, string message)
+    {
+        if (!condition) throw new InvalidOptionException($"{message} (got {value}).");
+    }
+}

@@ -1,0 +1,153 @@
+using System.Diagnostics;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+using Offload.Client.Training;
+using Offload.Core.Data;
+using Offload.Core.Federation;
+using Offload.Core.Codec;
+
+namespace Offload.Client.Federation;
+
+/// <summary>
+/// A device's connection to an Offload gateway: ask for a task, download the global model, submit the
+/// trained update; <see cref="ParticipateAsync"/> loops over rounds until the federation is done.
+/// Every call retries transient failures (UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED, INTERNAL, and
+/// RESOURCE_EXHAUSTED when the gateway says to come back) with exponential backoff and jitter, and an
+/// upload that drops resumes from what the gateway already holds. Nothing is written to the console;
+/// logs go to the <see cref="ILogger"/> given to <see cref="FederatedClientBuilder"/>.
+/// Build one with <see cref="FederatedClientBuilder"/> or <c>services.AddOffloadClient(...)</c>.
+/// Thread-safe; dispose it to close its connection.
+/// </summary>
+public abstract class FederatedClient : IDisposable
+{
+    /// <summary>The client id the gateway knows this device by, once enrolled or after the first task; else null.</summary>
+    public abstract string? ClientId { get; }
+
+    /// <summary>Exchanges a one-time enrollment code for a token, which later calls use; returns the client id.</summary>
+    /// <exception cref="RpcException">UNAUTHENTICATED: the code is unknown or spent; or a transient failure persisted past the retries.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public abstract Task<string> EnrollAsync(string enrollmentCode, CancellationToken cancellationToken = default);
+
+    /// <summary>Asks for work: a task, a wait, or done.</summary>
+    /// <exception cref="RpcException">UNAUTHENTICATED: the token is not accepted; or a transient failure persisted past the retries.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public abstract Task<FederatedTask> GetTaskAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Downloads the global model <paramref name="task"/> starts from, checked against its CRC-32C.</summary>
+    /// <exception cref="ArgumentException"><paramref name="task"/> is not an assigned task.</exception>
+    /// <exception cref="RpcException">FAILED_PRECONDITION: the round moved on (ask for a new task); or another refusal.</exception>
+    /// <exception cref="InvalidDataException">The bytes do not match their checksum or the task's model.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public abstract Task<float[]> DownloadModelAsync(FederatedTask task, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Uploads an encoded update for <paramref name="task"/>, resuming after dropped connections, and
+    /// returns the gateway's acknowledgement. However often it retries, the gateway counts it once.
+    /// </summary>
+    /// <param name="task">The assigned task the update answers.</param>
+    /// <param name="payload">The update as an <see cref="Core.Codec.IUpdateCodec"/> encoded it (identity or FedZip).</param>
+    /// <param name="sampleCount">Samples it was trained on.</param>
+    /// <param name="progress">Told after each chunk.</param>
+    /// <param name="cancellationToken">Stops the upload; what was sent stays resumable until the round closes.</param>
+    /// <exception cref="ArgumentException"><paramref name="task"/> is not an assigned task, the payload is not an encoded update, or the sample count is not positive.</exception>
+    /// <exception cref="RpcException">PERMISSION_DENIED, RESOURCE_EXHAUSTED (too large), INVALID_ARGUMENT, FAILED_PRECONDITION (round closed), ALREADY_EXISTS; or a transient failure persisted past the retries.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public abstract Task<UploadReceipt> SubmitUpdateAsync(FederatedTask task, ReadOnlyMemory<byte> payload, long sampleCount,
+        IProgress<UploadProgress>? progress = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Where the federation stands.</summary>
+    /// <exception cref="RpcException">UNAUTHENTICATED, or a transient failure persisted past the retries.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public abstract Task<FederationStatus> GetStatusAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>The settings the client was built with.</summary>
+    public abstract FederatedClientOptions Options { get; }
+
+    /// <summary>The logger the client writes to.</summary>
+    protected abstract ILogger Logger { get; }
+
+    /// <summary>
+    /// Takes part until the federation is done: per round, get a task, download the model, train
+    /// <paramref name="trainer"/> on samples <paramref name="indices"/> of <paramref name="data"/> with the
+    /// seed <see cref="ClientSeed.For"/>(<paramref name="runSeed"/>, round, <paramref name="clientIndex"/>)
+    /// (the in-process simulator's), encode the update with the codec the task names (FedZip with
+    /// this client's error-feedback residual carried across rounds, or the identity codec), and submit
+    /// it. A task whose round moved on is dropped and a new one asked for.
+    /// </summary>
+    /// <exception cref="ArgumentException">No indices, or the trainer's model is not the gateway's (layout hash differs).</exception>
+    /// <exception cref="RpcException">A refusal that asking again cannot fix, or a transient failure past the retries.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public async Task<IReadOnlyList<RoundParticipation>> ParticipateAsync(ITrainer trainer, ImageDataset data, int[] indices,
+        int clientIndex, int runSeed, IProgress<ParticipationProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(trainer);
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(indices);
+        if (indices.Length == 0) throw new ArgumentException("A client needs at least one sample to train.", nameof(indices));
+        var rounds = new List<RoundParticipation>();
+        var update = new float[trainer.Layout.TotalLength];
+        ErrorFeedback? feedback = null;
+        while (true)
+        {
+            progress?.Report(new ParticipationProgress(ParticipationStage.WaitingForTask, rounds.Count == 0 ? 0 : rounds[^1].Round));
+            var task = await GetTaskAsync(cancellationToken).ConfigureAwait(false);
+            if (task.State == FederatedTaskState.Done)
+            {
+                progress?.Report(new ParticipationProgress(ParticipationStage.Done, task.Round));
+                Logger.LogInformation("The federation is done after {Rounds} rounds of this client's.", rounds.Count);
+                return rounds;
+            }
+            if (task.State == FederatedTaskState.Wait)
+            {
+                await Task.Delay(Clamp(task.RetryAfter), cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+            if (task.LayoutHash != trainer.Layout.Hash || task.ParameterCount != trainer.Layout.TotalLength)
+                throw new ArgumentException($"The gateway's model ({task.ParameterCount} parameters, layout {task.LayoutHash:X16}) is not this trainer's ({trainer.Layout}, layout {trainer.Layout.Hash:X16}).", nameof(trainer));
+
+            try
+            {
+                progress?.Report(new ParticipationProgress(ParticipationStage.Downloading, task.Round));
+                float[] weights = await DownloadModelAsync(task, cancellationToken).ConfigureAwait(false);
+
+                progress?.Report(new ParticipationProgress(ParticipationStage.Training, task.Round));
+                var clock = Stopwatch.StartNew();
+                int seed = ClientSeed.For(runSeed, task.Round, clientIndex);
+                var training = task.Training!;
+                var result = await Task.Run(() => trainer.Train(weights, data, indices, training, seed, update, cancellationToken), cancellationToken).ConfigureAwait(false);
+                double trainSeconds = clock.Elapsed.TotalSeconds;
+                byte[] payload;
+                if (task.Codec == PayloadCodec.FedZip)
+                {
+                    feedback ??= ErrorFeedback.For(new FedZipCodec(Options.FedZip), trainer.Layout);
+                    payload = feedback.Encode(update);
+                }
+                else payload = IdentityCodec.Instance.Encode(update, trainer.Layout);
+
+                var uploadProgress = progress is null ? null : new Progress<UploadProgress>(p => progress.Report(new ParticipationProgress(ParticipationStage.Uploading, task.Round, p)));
+                var receipt = await SubmitUpdateAsync(task, payload, result.SampleCount, uploadProgress, cancellationToken).ConfigureAwait(false);
+                var done = new RoundParticipation(task.Round, task.ModelVersion, result.SampleCount, result.MeanLoss, receipt, trainSeconds);
+                rounds.Add(done);
+                progress?.Report(new ParticipationProgress(ParticipationStage.Submitted, task.Round, Completed: done));
+                Logger.LogInformation("Round {Round}: trained on {Samples} samples (loss {Loss:F4}), update {Outcome}.", task.Round, result.SampleCount, result.MeanLoss, receipt.Duplicate ? "already counted" : "accepted");
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.FailedPrecondition)
+            {
+                Logger.LogInformation("Round {Round} moved on before this client finished ({Detail}); asking for a new task.", task.Round, e.Status.Detail);
+            }
+        }
+    }
+
+    private static TimeSpan Clamp(TimeSpan wait) =>
+        wait < TimeSpan.FromMilliseconds(20) ? TimeSpan.FromMilliseconds(20) : wait > TimeSpan.FromSeconds(30) ? TimeSpan.FromSeconds(30) : wait;
+
+    /// <summary>Closes the connection.</summary>
+    public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Releases the transport.</summary>
+    protected abstract void Dispose(bool disposing);
+}

@@ -1,0 +1,268 @@
+using Google.Protobuf;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Microsoft.Extensions.Logging;
+using Offload.Client.Training;
+using Offload.Core.Codec;
+using Offload.Core.Protos;
+using Offload.Core.Wire;
+
+namespace Offload.Client.Federation;
+
+/// <summary><see cref="FederatedClient"/> over a Grpc.Net.Client channel.</summary>
+internal sealed class GrpcFederatedClient : FederatedClient
+{
+    private readonly FederatedClientOptions _options;
+    private readonly GrpcChannel _channel;
+    private readonly Core.Protos.Federation.FederationClient _grpc;
+    private readonly ILogger _logger;
+    private readonly Random _jitter;
+    private readonly SemaphoreSlim _enrollment = new(1, 1);
+    private volatile string? _token;
+    private volatile string? _clientId;
+
+    public GrpcFederatedClient(FederatedClientOptions options, ILogger logger)
+    {
+        _options = options.Validate();
+        _logger = logger;
+        _jitter = new Random();
+        _token = options.Token;
+        var handler = options.HttpHandler ?? new SocketsHttpHandler
+        {
+            EnableMultipleHttp2Connections = true,
+            KeepAlivePingDelay = TimeSpan.FromSeconds(30),
+            KeepAlivePingTimeout = TimeSpan.FromSeconds(20),
+            PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
+        };
+        _channel = GrpcChannel.ForAddress(options.Server!, new GrpcChannelOptions
+        {
+            HttpHandler = handler,
+            DisposeHttpClient = true,
+            MaxReceiveMessageSize = 8 * 1024 * 1024,
+            MaxSendMessageSize = options.ChunkBytes + 1024,
+            MaxRetryAttempts = 0,
+        });
+        _grpc = new Core.Protos.Federation.FederationClient(_channel);
+    }
+
+    /// <inheritdoc/>
+    public override string? ClientId => _clientId;
+
+    /// <inheritdoc/>
+    protected override ILogger Logger => _logger;
+
+    /// <inheritdoc/>
+    public override FederatedClientOptions Options => _options;
+
+    /// <inheritdoc/>
+    public override async Task<string> EnrollAsync(string enrollmentCode, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(enrollmentCode);
+        var reply = await RetryAsync("Enroll", (options, attempt) =>
+            _grpc.EnrollAsync(new EnrollRequest { EnrollmentCode = enrollmentCode, DeviceName = _options.DeviceName }, options).ResponseAsync,
+            authenticated: false, cancellationToken).ConfigureAwait(false);
+        _token = reply.Token;
+        _clientId = reply.ClientId;
+        _logger.LogInformation("Enrolled as {Client}.", reply.ClientId);
+        return reply.ClientId;
+    }
+
+    /// <inheritdoc/>
+    public override async Task<FederatedTask> GetTaskAsync(CancellationToken cancellationToken = default)
+    {
+        var reply = await RetryAsync("GetTask", (options, attempt) =>
+            _grpc.GetTaskAsync(new GetTaskRequest { ClientId = _clientId ?? "", Capabilities = new ClientCapabilities { Device = _options.DeviceName, Codecs = { UpdateCodec.Fedzip, UpdateCodec.Identity } } }, options).ResponseAsync,
+            authenticated: true, cancellationToken).ConfigureAwait(false);
+        var state = reply.State switch
+        {
+            TaskState.Assigned => FederatedTaskState.Assigned,
+            TaskState.Wait => FederatedTaskState.Wait,
+            TaskState.Done => FederatedTaskState.Done,
+            _ => throw new InvalidDataException($"The gateway answered GetTask with state {reply.State}."),
+        };
+        TrainingOptions? training = null;
+        var codec = PayloadCodec.Identity;
+        if (state == FederatedTaskState.Assigned)
+        {
+            if (!WireCodec.TryFromWire(reply.Codec, out codec)) throw new InvalidDataException($"The gateway asked for codec {reply.Codec}, which this client does not know.");
+            if (reply.Plan is null || string.IsNullOrEmpty(reply.TaskId)) throw new InvalidDataException("The gateway assigned a task without an id or training plan.");
+            try
+            {
+                training = new TrainingOptions(reply.Plan.LocalEpochs, reply.Plan.BatchSize, reply.Plan.LearningRate);
+            }
+            catch (ArgumentOutOfRangeException e)
+            {
+                throw new InvalidDataException($"The gateway's training plan is out of range: {e.Message}", e);
+            }
+        }
+        return new FederatedTask(state, reply.TaskId, reply.Round, reply.ModelVersion, training,
+            reply.Deadline?.ToDateTimeOffset() ?? DateTimeOffset.MaxValue, reply.RetryAfter?.ToTimeSpan() ?? TimeSpan.Zero,
+            reply.TotalRounds, reply.LayoutHash, reply.ParameterCount, reply.MaxUpdateBytes, codec);
+    }
+
+    /// <inheritdoc/>
+    public override Task<float[]> DownloadModelAsync(FederatedTask task, CancellationToken cancellationToken = default)
+    {
+        EnsureAssigned(task);
+        return RetryAsync("DownloadModel", async (options, attempt) =>
+        {
+            using var call = _grpc.DownloadModel(new DownloadModelRequest { TaskId = task.TaskId, ModelVersion = task.ModelVersion, HaveVersion = -1 }, options);
+            byte[]? bytes = null;
+            ModelDescriptor? descriptor = null;
+            long received = 0;
+            await foreach (var chunk in call.ResponseStream.ReadAllAsync(options.CancellationToken).ConfigureAwait(false))
+            {
+                if (descriptor is null)
+                {
+                    descriptor = chunk.Descriptor_ ?? throw new InvalidDataException("The model download did not start with a descriptor.");
+                    if (descriptor.Encoding != ModelEncoding.FullWeights || descriptor.ModelVersion != task.ModelVersion
+                        || descriptor.LayoutHash != task.LayoutHash || descriptor.ParameterCount != task.ParameterCount
+                        || descriptor.TotalLength != 4L * task.ParameterCount)
+                        throw new InvalidDataException($"The gateway sent model {descriptor.ModelVersion} ({descriptor.Encoding}, {descriptor.TotalLength} bytes); task {task.TaskId} needs full weights of version {task.ModelVersion}, {4L * task.ParameterCount} bytes.");
+                    bytes = new byte[descriptor.TotalLength];
+                }
+                if (chunk.Offset != received || received + chunk.Data.Length > bytes!.Length)
+                    throw new InvalidDataException($"A model chunk at offset {chunk.Offset} ({chunk.Data.Length} bytes) does not follow the {received} bytes received.");
+                chunk.Data.Span.CopyTo(bytes.AsSpan((int)received));
+                received += chunk.Data.Length;
+            }
+            if (descriptor is null || received != bytes!.Length)
+                throw new InvalidDataException($"The model download ended after {received} of {descriptor?.TotalLength ?? 0} bytes.");
+            uint crc = Crc32C.HashToUInt32(bytes);
+            if (crc != descriptor.Crc32C)
+                throw new InvalidDataException($"The model's CRC-32C is {crc:X8}; the gateway declared {descriptor.Crc32C:X8}.");
+            var weights = new float[task.ParameterCount];
+            WeightBytes.Read(bytes, weights);
+            return weights;
+        }, authenticated: true, cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public override async Task<UploadReceipt> SubmitUpdateAsync(FederatedTask task, ReadOnlyMemory<byte> payload, long sampleCount,
+        IProgress<UploadProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        EnsureAssigned(task);
+        if (UpdatePayload.TryReadHeader(payload.Span, out var framed) != System.Buffers.OperationStatus.Done || framed.PayloadLength != payload.Length)
+            throw new ArgumentException("The payload is not an encoded update (IUpdateCodec's format) of its own length.", nameof(payload));
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(sampleCount);
+        uint crc = Crc32C.HashToUInt32(payload.Span);
+        var header = new UpdateHeader
+        {
+            TaskId = task.TaskId,
+            // The same update always gets the same key, so even a restarted device's retry counts once.
+            IdempotencyKey = $"{task.TaskId}/{crc:x8}/{payload.Length}",
+            SampleCount = sampleCount,
+            BaseModelVersion = task.ModelVersion,
+            Codec = WireCodec.ToWire(framed.Codec),
+            TotalLength = payload.Length,
+            Crc32C = crc,
+            LayoutHash = task.LayoutHash,
+        };
+        long sent = 0;
+        int attempts = 0;
+        var reply = await RetryAsync("SubmitUpdate", async (options, attempt) =>
+        {
+            attempts = attempt;
+            long offset = 0;
+            {
+                // Ask what the gateway already holds (an earlier attempt, even by an earlier run of
+                // this app, may have sent part or all of it), and send only the rest.
+                var held = await _grpc.GetUploadOffsetAsync(new GetUploadOffsetRequest { TaskId = task.TaskId, IdempotencyKey = header.IdempotencyKey }, options).ResponseAsync.ConfigureAwait(false);
+                offset = held.State switch
+                {
+                    UploadState.Partial when held.Offset <= payload.Length => held.Offset,
+                    UploadState.Accepted => payload.Length, // The header alone fetches the earlier acknowledgement.
+                    _ => 0,
+                };
+                if (offset > 0) _logger.LogInformation("Resuming the upload for task {Task} at byte {Offset} of {Total}.", task.TaskId, offset, payload.Length);
+            }
+            var attemptHeader = header.Clone();
+            attemptHeader.Offset = offset;
+            using var call = _grpc.SubmitUpdate(options);
+            try
+            {
+                await call.RequestStream.WriteAsync(new SubmitUpdateRequest { Header = attemptHeader }, options.CancellationToken).ConfigureAwait(false);
+                for (long at = offset; at < payload.Length; at += _options.ChunkBytes)
+                {
+                    int n = (int)Math.Min(_options.ChunkBytes, payload.Length - at);
+                    await call.RequestStream.WriteAsync(new SubmitUpdateRequest { Chunk = UnsafeByteOperations.UnsafeWrap(payload.Slice((int)at, n)) }, options.CancellationToken).ConfigureAwait(false);
+                    sent += n;
+                    progress?.Report(new UploadProgress(at + n, payload.Length, attempt, offset));
+                }
+                await call.RequestStream.CompleteAsync().ConfigureAwait(false);
+            }
+            catch (Exception e) when (!options.CancellationToken.IsCancellationRequested)
+            {
+                // A write fails (often as CANCELLED) when the gateway ended the call early, e.g. to
+                // refuse it: the response carries the gateway's real status.
+                _logger.LogDebug(e, "Writing the upload failed; reading the call's status.");
+            }
+            return await call.ResponseAsync.ConfigureAwait(false);
+        }, authenticated: true, cancellationToken, upload: true).ConfigureAwait(false);
+        return new UploadReceipt(reply.UpdateId, reply.Round, reply.Outcome == SubmitOutcome.Duplicate, attempts, sent);
+    }
+
+    /// <inheritdoc/>
+    public override async Task<FederationStatus> GetStatusAsync(CancellationToken cancellationToken = default)
+    {
+        var reply = await RetryAsync("GetStatus", (options, attempt) => _grpc.GetStatusAsync(new GetStatusRequest(), options).ResponseAsync,
+            authenticated: true, cancellationToken).ConfigureAwait(false);
+        return new FederationStatus(reply.State == FederationState.Done, reply.Round, reply.ModelVersion, reply.TotalRounds,
+            reply.RoundUpdates, reply.MinClients, reply.UpdatesAccepted);
+    }
+
+    private async Task<T> RetryAsync<T>(string operation, Func<CallOptions, int, Task<T>> call, bool authenticated,
+        CancellationToken cancellationToken, bool upload = false)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (authenticated && _token is null) await EnsureEnrolledAsync(cancellationToken).ConfigureAwait(false);
+            var headers = new Metadata();
+            if (authenticated) headers.Add("authorization", "Bearer " + _token);
+            var options = new CallOptions(headers, DateTime.UtcNow + _options.CallTimeout, cancellationToken);
+            try
+            {
+                return await call(options, attempt).ConfigureAwait(false);
+            }
+            catch (RpcException e) when (cancellationToken.IsCancellationRequested)
+            {
+                throw new OperationCanceledException($"{operation} was cancelled.", e, cancellationToken);
+            }
+            catch (RpcException e) when (TransientFailures.IsTransient(e, upload) && attempt < _options.MaxAttempts)
+            {
+                var wait = TransientFailures.Backoff(attempt, _options.InitialBackoff, _options.MaxBackoff, e, _jitter);
+                _logger.LogWarning("{Operation} failed with {Status} ({Detail}); try {Next} of {Max} in {Wait} ms.",
+                    operation, e.StatusCode, e.Status.Detail, attempt + 1, _options.MaxAttempts, (long)wait.TotalMilliseconds);
+                await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task EnsureEnrolledAsync(CancellationToken cancellationToken)
+    {
+        await _enrollment.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_token is null) await EnrollAsync(_options.EnrollmentCode!, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _enrollment.Release();
+        }
+    }
+
+    private static void EnsureAssigned(FederatedTask task)
+    {
+        ArgumentNullException.ThrowIfNull(task);
+        if (task.State != FederatedTaskState.Assigned || string.IsNullOrEmpty(task.TaskId))
+            throw new ArgumentException($"The task is in state {task.State}; only an assigned task has a model and takes an update.", nameof(task));
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (!disposing) return;
+        _channel.Dispose();
+        _enrollment.Dispose();
+    }
+}

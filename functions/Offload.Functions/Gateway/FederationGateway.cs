@@ -1,0 +1,351 @@
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+using Offload.Aggregator.Events;
+using Offload.Aggregator.Rounds;
+using Offload.Aggregator.Storage;
+using Offload.Core.Protos;
+using Offload.Core.Wire;
+using Offload.Functions.Authentication;
+using Offload.Functions.Ingest;
+
+namespace Offload.Functions.Gateway;
+
+/// <summary>
+/// The <c>Federation</c> gRPC service: hands out the coordinator's tasks, streams the global model,
+/// and ingests updates. An upload is checked in this order, each failure ending the call before
+/// anything is counted: the caller holds the task (PERMISSION_DENIED), an update for it was already
+/// accepted (the same key: a DUPLICATE answer; another key: ALREADY_EXISTS), the declared size is
+/// within the limit (RESOURCE_EXHAUSTED), the header fits the task and model (INVALID_ARGUMENT), the
+/// round still takes updates (FAILED_PRECONDITION). Chunks then stream into the
+/// <see cref="IUpdateStore"/> one at a time (never more than one chunk in the gateway's hands),
+/// reading stops as soon as the bytes pass the declared length or the limit, and the CRC-32C is
+/// checked at the end. Only then is the update reserved with the coordinator, committed, recorded
+/// and announced with <see cref="UpdateArrived"/>.
+/// </summary>
+internal sealed class FederationGateway(
+    SynchronousRoundCoordinator coordinator,
+    IUpdateStore store,
+    IEventBus bus,
+    ClientTokens tokens,
+    UploadLedger ledger,
+    GatewayOptions options,
+    GatewayMetrics metrics,
+    ILogger<FederationGateway> logger) : Federation.FederationBase
+{
+    /// <summary>Trailer on a RESOURCE_EXHAUSTED that is worth retrying: milliseconds to wait.</summary>
+    public const string RetryAfterTrailer = "retry-after-ms";
+
+    /// <summary>Trailer on an ABORTED resume: the offset the gateway holds.</summary>
+    public const string UploadOffsetTrailer = "upload-offset";
+
+    public override Task<EnrollReply> Enroll(EnrollRequest request, ServerCallContext context)
+    {
+        if (!tokens.TryEnroll(request.EnrollmentCode, out var identity, out string? token))
+            throw new RpcException(new Status(StatusCode.Unauthenticated, "The enrollment code is unknown or already used."));
+        logger.LogInformation("Client {Client} enrolled ({Device}).", identity!.ClientId, request.DeviceName);
+        return Task.FromResult(new EnrollReply { ClientId = identity.ClientId, Token = token });
+    }
+
+    public override Task<GetTaskReply> GetTask(GetTaskRequest request, ServerCallContext context)
+    {
+        var client = Caller(context);
+        var offer = coordinator.RequestTask(client.ClientId);
+        var layout = coordinator.Layout;
+        var reply = new GetTaskReply
+        {
+            TotalRounds = coordinator.Options.Rounds,
+            Codec = ChooseCodec(request.Capabilities),
+            MaxUpdateBytes = options.MaxUpdateBytes,
+            LayoutHash = layout.Hash,
+            ParameterCount = layout.TotalLength,
+        };
+        switch (offer.Kind)
+        {
+            case TaskOfferKind.Assigned:
+                var task = offer.Task!;
+                reply.State = TaskState.Assigned;
+                reply.TaskId = task.TaskId;
+                reply.Round = task.Round;
+                reply.ModelVersion = task.BaseVersion.Value;
+                reply.Plan = new TrainingPlan { LocalEpochs = task.Plan.LocalEpochs, BatchSize = task.Plan.BatchSize, LearningRate = task.Plan.LearningRate };
+                reply.Deadline = Timestamp.FromDateTimeOffset(task.Deadline);
+                break;
+            case TaskOfferKind.Wait:
+                reply.State = TaskState.Wait;
+                reply.RetryAfter = Duration.FromTimeSpan(offer.RetryAfter);
+                break;
+            default:
+                reply.State = TaskState.Done;
+                break;
+        }
+        return Task.FromResult(reply);
+    }
+
+    public override async Task DownloadModel(DownloadModelRequest request, IServerStreamWriter<ModelChunk> responseStream, ServerCallContext context)
+    {
+        Caller(context);
+        var model = coordinator.Model;
+        if (request.ModelVersion != model.Version.Value)
+            throw new RpcException(new Status(StatusCode.FailedPrecondition,
+                $"Model version {request.ModelVersion} is no longer served (current: {model.Version.Value}); ask for a new task."));
+        var bytes = model.Bytes;
+        int chunk = options.DownloadChunkBytes;
+        for (int offset = 0; offset < bytes.Length || offset == 0; offset += chunk)
+        {
+            int n = Math.Min(chunk, bytes.Length - offset);
+            var message = new ModelChunk { Offset = offset, Data = UnsafeByteOperations.UnsafeWrap(bytes.Slice(offset, n)) };
+            if (offset == 0)
+                message.Descriptor_ = new ModelDescriptor
+                {
+                    ModelVersion = model.Version.Value,
+                    Encoding = ModelEncoding.FullWeights,
+                    BaseVersion = -1,
+                    Codec = UpdateCodec.Unspecified,
+                    TotalLength = bytes.Length,
+                    Crc32C = model.Crc32C,
+                    LayoutHash = model.Layout.Hash,
+                    ParameterCount = model.Layout.TotalLength,
+                };
+            await responseStream.WriteAsync(message, context.CancellationToken).ConfigureAwait(false);
+            if (n == 0) break;
+        }
+    }
+
+    public override Task<GetUploadOffsetReply> GetUploadOffset(GetUploadOffsetRequest request, ServerCallContext context)
+    {
+        var client = Caller(context);
+        var session = ledger.Find(client.ClientId, request.TaskId);
+        var reply = new GetUploadOffsetReply { State = UploadState.None, Offset = 0 };
+        if (session?.Accepted is not null) reply.State = UploadState.Accepted;
+        else if (session?.Header is { } header && header.IdempotencyKey == request.IdempotencyKey && session.Offset > 0)
+        {
+            reply.State = UploadState.Partial;
+            reply.Offset = session.Offset;
+        }
+        return Task.FromResult(reply);
+    }
+
+    public override Task<GetStatusReply> GetStatus(GetStatusRequest request, ServerCallContext context)
+    {
+        Caller(context);
+        var status = coordinator.Status;
+        return Task.FromResult(new GetStatusReply
+        {
+            State = status.Done ? FederationState.Done : FederationState.Running,
+            Round = status.Round,
+            ModelVersion = status.Version.Value,
+            TotalRounds = status.TotalRounds,
+            RoundUpdates = status.RoundUpdates,
+            MinClients = status.MinClients,
+            UpdatesAccepted = metrics.Accepted,
+        });
+    }
+
+    public override async Task<SubmitUpdateReply> SubmitUpdate(IAsyncStreamReader<SubmitUpdateRequest> requestStream, ServerCallContext context)
+    {
+        var client = Caller(context);
+        try
+        {
+            return await IngestAsync(client, requestStream, context).ConfigureAwait(false);
+        }
+        catch (RpcException e) when (e.StatusCode != StatusCode.OK)
+        {
+            metrics.CountRejected();
+            logger.LogDebug("Upload from {Client} refused: {Status} {Detail}", client.ClientId, e.StatusCode, e.Status.Detail);
+            throw;
+        }
+    }
+
+    private async Task<SubmitUpdateReply> IngestAsync(ClientIdentity client, IAsyncStreamReader<SubmitUpdateRequest> requestStream, ServerCallContext context)
+    {
+        var cancellationToken = context.CancellationToken;
+        if (!await requestStream.MoveNext(cancellationToken).ConfigureAwait(false))
+            throw Fail(StatusCode.InvalidArgument, "The upload stream is empty; it must start with an UpdateHeader.");
+        if (requestStream.Current.PartCase != SubmitUpdateRequest.PartOneofCase.Header)
+            throw Fail(StatusCode.InvalidArgument, "The first message of an upload must be an UpdateHeader.");
+        var header = requestStream.Current.Header;
+
+        var check = coordinator.CheckSubmission(client.ClientId, header.TaskId, out var task);
+        if (check == SubmissionCheck.NotHeld)
+            throw Fail(StatusCode.PermissionDenied, $"Task '{header.TaskId}' is not held by client '{client.ClientId}'.");
+        if (ledger.Find(client.ClientId, header.TaskId)?.Accepted is { } earlier)
+            return Duplicate(earlier, header, ledger.Find(client.ClientId, header.TaskId)!);
+        if (header.TotalLength > options.MaxUpdateBytes)
+            throw Fail(StatusCode.ResourceExhausted, $"The update declares {header.TotalLength} bytes; this gateway accepts at most {options.MaxUpdateBytes}.");
+        if (UpdateHeaderValidation.Problem(header, task!, coordinator.Layout) is { } problem)
+            throw Fail(StatusCode.InvalidArgument, problem);
+        if (check == SubmissionCheck.RoundClosed)
+            throw Fail(StatusCode.FailedPrecondition, $"Round {task!.Round} no longer takes updates; ask for a new task.");
+
+        if (!metrics.TryEnterUpload(options.MaxConcurrentUploads))
+            throw Fail(StatusCode.ResourceExhausted, $"The gateway is streaming {options.MaxConcurrentUploads} uploads; try again shortly.",
+                new Metadata { { RetryAfterTrailer, ((long)options.BusyRetryAfter.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture) } });
+        try
+        {
+            var session = ledger.GetOrAdd(client.ClientId, header.TaskId, task!.Round);
+            await session.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                if (session.Accepted is { } accepted) return Duplicate(accepted, header, session);
+                await PrepareAsync(session, header, cancellationToken).ConfigureAwait(false);
+                await ReceiveAsync(session, header, requestStream, cancellationToken).ConfigureAwait(false);
+                return await AcceptAsync(client, session, header, task).ConfigureAwait(false);
+            }
+            finally
+            {
+                session.Gate.Release();
+            }
+        }
+        finally
+        {
+            metrics.ExitUpload();
+        }
+    }
+
+    /// <summary>Starts a new upload, or checks that a resumed one continues where the store stands.</summary>
+    private async Task PrepareAsync(UploadSession session, UpdateHeader header, CancellationToken cancellationToken)
+    {
+        if (session.Continues(header))
+        {
+            if (header.Offset != session.Offset)
+                throw Fail(StatusCode.Aborted, $"The upload resumes at byte {header.Offset}, but the gateway holds {session.Offset}; ask GetUploadOffset and resume from there.",
+                    new Metadata { { UploadOffsetTrailer, session.Offset.ToString(System.Globalization.CultureInfo.InvariantCulture) } });
+            session.Header = header;
+            return;
+        }
+        if (header.Offset != 0)
+            throw Fail(StatusCode.Aborted, $"The upload resumes at byte {header.Offset}, but the gateway holds nothing of it; start at 0.",
+                new Metadata { { UploadOffsetTrailer, "0" } });
+        if (session.Header is not null) await DiscardAsync(session).ConfigureAwait(false);
+        session.Writer = await store.OpenWriteAsync(session.Reference, cancellationToken).ConfigureAwait(false);
+        if (session.Writer.Length != 0)
+        {
+            // Bytes left by an earlier gateway instance whose running checksum is gone: start over.
+            await store.DeleteAsync(session.Reference, cancellationToken).ConfigureAwait(false);
+            session.Writer = await store.OpenWriteAsync(session.Reference, cancellationToken).ConfigureAwait(false);
+        }
+        session.Header = header;
+    }
+
+    /// <summary>Streams chunks into the store, one at a time, stopping at the first byte past the declared length or the limit.</summary>
+    private async Task ReceiveAsync(UploadSession session, UpdateHeader header, IAsyncStreamReader<SubmitUpdateRequest> requestStream, CancellationToken cancellationToken)
+    {
+        var writer = session.Writer!;
+        while (await requestStream.MoveNext(cancellationToken).ConfigureAwait(false))
+        {
+            var part = requestStream.Current;
+            if (part.PartCase != SubmitUpdateRequest.PartOneofCase.Chunk)
+                throw Fail(StatusCode.InvalidArgument, "Only payload chunks may follow the UpdateHeader.");
+            var data = part.Chunk.Memory;
+            long after = writer.Length + data.Length;
+            if (after > options.MaxUpdateBytes)
+            {
+                await DiscardAsync(session).ConfigureAwait(false);
+                throw Fail(StatusCode.ResourceExhausted, $"The upload passed {options.MaxUpdateBytes} bytes, the most this gateway accepts; reading stopped.");
+            }
+            if (after > header.TotalLength)
+            {
+                await DiscardAsync(session).ConfigureAwait(false);
+                throw Fail(StatusCode.InvalidArgument, $"The upload sent more than the {header.TotalLength} bytes its header declared.");
+            }
+            if (!session.PrefixChecked && CheckPrefix(session, header, writer.Length, data.Span) is { } problem)
+            {
+                await DiscardAsync(session).ConfigureAwait(false);
+                throw Fail(StatusCode.InvalidArgument, problem);
+            }
+            await writer.WriteAsync(data, cancellationToken).ConfigureAwait(false);
+            session.Checksum.Append(data.Span);
+            metrics.CountBytes(data.Length);
+        }
+        if (writer.Length < header.TotalLength)
+            throw Fail(StatusCode.FailedPrecondition, $"The upload ended at byte {writer.Length} of {header.TotalLength}; resume from there.",
+                new Metadata { { UploadOffsetTrailer, writer.Length.ToString(System.Globalization.CultureInfo.InvariantCulture) } });
+        uint crc = session.Checksum.GetCurrentHashAsUInt32();
+        if (crc != header.Crc32C)
+        {
+            await DiscardAsync(session).ConfigureAwait(false);
+            throw Fail(StatusCode.InvalidArgument, $"The payload's CRC-32C is {crc:X8}; the header declared {header.Crc32C:X8}. Send it again from byte 0.");
+        }
+    }
+
+    /// <summary>Collects the payload's first bytes and, once its fixed header is complete, checks it before reading on; null when fine so far.</summary>
+    private string? CheckPrefix(UploadSession session, UpdateHeader header, long offset, ReadOnlySpan<byte> data)
+    {
+        int wanted = session.Prefix.Length;
+        if (offset < wanted) data[..(int)Math.Min(wanted - offset, data.Length)].CopyTo(session.Prefix.AsSpan((int)offset));
+        if (offset + data.Length < wanted) return null;
+        string? problem = UpdateHeaderValidation.PayloadProblem(session.Prefix, header, coordinator.Layout);
+        session.PrefixChecked = problem is null;
+        return problem;
+    }
+
+    private UpdateCodec ChooseCodec(ClientCapabilities? capabilities)
+    {
+        var preferred = WireCodec.ToWire(options.Codec);
+        // A device that cannot encode the preferred codec is asked for the identity codec, which every device has.
+        return capabilities is null || capabilities.Codecs.Count == 0 || capabilities.Codecs.Contains(preferred) ? preferred : UpdateCodec.Identity;
+    }
+
+    private async Task<SubmitUpdateReply> AcceptAsync(ClientIdentity client, UploadSession session, UpdateHeader header, RoundTask task)
+    {
+        switch (coordinator.TryReserve(client.ClientId, header.TaskId))
+        {
+            case SubmissionCheck.Open:
+                break;
+            case SubmissionCheck.RoundClosed:
+                await DiscardAsync(session).ConfigureAwait(false);
+                throw Fail(StatusCode.FailedPrecondition, $"Round {task.Round} closed while the update was streaming; ask for a new task.");
+            case SubmissionCheck.AlreadySubmitted:
+                throw Fail(StatusCode.AlreadyExists, $"Task '{task.TaskId}' already has an update.");
+            default:
+                throw Fail(StatusCode.PermissionDenied, $"Task '{header.TaskId}' is not held by client '{client.ClientId}'.");
+        }
+        var reply = new SubmitUpdateReply
+        {
+            Outcome = SubmitOutcome.Accepted,
+            UpdateId = session.Reference.Key,
+            Round = task.Round,
+            ReceivedBytes = header.TotalLength,
+        };
+        try
+        {
+            // Past this point nothing is awaited that the client's cancellation could interrupt.
+            await session.Writer!.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+            await bus.PublishAsync(new UpdateArrived(session.Reference, client.ClientId, task.TaskId, task.Round, task.BaseVersion,
+                header.SampleCount, header.TotalLength, options.Node), CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            coordinator.CancelReservation(client.ClientId, header.TaskId);
+            await DiscardAsync(session).ConfigureAwait(false);
+            logger.LogError(e, "Update {Reference} could not be stored or announced.", session.Reference);
+            throw Fail(StatusCode.Unavailable, "The update could not be stored; send it again.");
+        }
+        session.Accepted = reply;
+        session.Writer = null;
+        metrics.CountAccepted();
+        return reply;
+    }
+
+    private SubmitUpdateReply Duplicate(SubmitUpdateReply accepted, UpdateHeader header, UploadSession session)
+    {
+        if (session.Header?.IdempotencyKey != header.IdempotencyKey)
+            throw Fail(StatusCode.AlreadyExists, $"Task '{header.TaskId}' already has an accepted update under another idempotency key.");
+        metrics.CountDuplicate();
+        var reply = accepted.Clone();
+        reply.Outcome = SubmitOutcome.Duplicate;
+        return reply;
+    }
+
+    private Task DiscardAsync(UploadSession session) => ledger.DiscardAsync(session);
+
+    private static ClientIdentity Caller(ServerCallContext context) =>
+        context.UserState.TryGetValue(BearerTokenInterceptor.IdentityKey, out var value) && value is ClientIdentity identity
+            ? identity
+            : throw new RpcException(new Status(StatusCode.Unauthenticated, "The call carries no authenticated client."));
+
+    private static RpcException Fail(StatusCode code, string detail, Metadata? trailers = null) =>
+        trailers is null ? new RpcException(new Status(code, detail)) : new RpcException(new Status(code, detail), trailers);
+}

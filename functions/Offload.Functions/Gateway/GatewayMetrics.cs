@@ -1,0 +1,58 @@
+namespace Offload.Functions.Gateway;
+
+/// <summary>Counters of what the gateway has seen; thread-safe, read at any time.</summary>
+public sealed class GatewayMetrics
+{
+    private long _accepted;
+    private long _duplicates;
+    private long _rejected;
+    private long _bytesReceived;
+    private int _activeUploads;
+    private int _peakActiveUploads;
+    private long _busyRefusals;
+
+    /// <summary>Updates accepted (each counted once).</summary>
+    public long Accepted => Interlocked.Read(ref _accepted);
+
+    /// <summary>Submissions answered as duplicates of an accepted update.</summary>
+    public long Duplicates => Interlocked.Read(ref _duplicates);
+
+    /// <summary>Submissions refused with an error status.</summary>
+    public long Rejected => Interlocked.Read(ref _rejected);
+
+    /// <summary>Payload bytes read from upload streams, resumed parts included.</summary>
+    public long BytesReceived => Interlocked.Read(ref _bytesReceived);
+
+    /// <summary>Uploads streaming now.</summary>
+    public int ActiveUploads => Volatile.Read(ref _activeUploads);
+
+    /// <summary>The most uploads streaming at once.</summary>
+    public int PeakActiveUploads => Volatile.Read(ref _peakActiveUploads);
+
+    /// <summary>Uploads told to come back later because too many were streaming.</summary>
+    public long BusyRefusals => Interlocked.Read(ref _busyRefusals);
+
+    internal void CountAccepted() => Interlocked.Increment(ref _accepted);
+
+    internal void CountDuplicate() => Interlocked.Increment(ref _duplicates);
+
+    internal void CountRejected() => Interlocked.Increment(ref _rejected);
+
+    internal void CountBytes(long bytes) => Interlocked.Add(ref _bytesReceived, bytes);
+
+    internal bool TryEnterUpload(int limit)
+    {
+        int now = Interlocked.Increment(ref _activeUploads);
+        if (now > limit)
+        {
+            Interlocked.Decrement(ref _activeUploads);
+            Interlocked.Increment(ref _busyRefusals);
+            return false;
+        }
+        int peak;
+        while (now > (peak = Volatile.Read(ref _peakActiveUploads)) && Interlocked.CompareExchange(ref _peakActiveUploads, now, peak) != peak) { }
+        return true;
+    }
+
+    internal void ExitUpload() => Interlocked.Decrement(ref _activeUploads);
+}

@@ -1,0 +1,57 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Offload.Aggregator.Events;
+using Offload.Aggregator.Rounds;
+using Offload.Aggregator.Storage;
+using Offload.Functions.Authentication;
+using Offload.Functions.Gateway;
+using Offload.Functions.Ingest;
+
+namespace Offload.Functions.Hosting;
+
+/// <summary>Registers and maps the ingest gateway in any ASP.NET Core host.</summary>
+public static class GatewayServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds the gRPC <c>Federation</c> service with bearer-token authentication over
+    /// <paramref name="coordinator"/>, <paramref name="store"/> and <paramref name="bus"/>; the host
+    /// owns those three and starts the coordinator. <see cref="GatewayMetrics"/> is registered too.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
+    public static IServiceCollection AddOffloadGateway(this IServiceCollection services, GatewayOptions options, ClientTokens tokens,
+        SynchronousRoundCoordinator coordinator, IUpdateStore store, IEventBus bus)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(tokens);
+        ArgumentNullException.ThrowIfNull(coordinator);
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(bus);
+        options.Validate();
+        services.AddSingleton(options);
+        services.AddSingleton(tokens);
+        services.AddSingleton(coordinator);
+        services.AddSingleton(store);
+        services.AddSingleton(bus);
+        services.AddSingleton<GatewayMetrics>();
+        services.AddSingleton<UploadLedger>();
+        services.AddSingleton<BearerTokenInterceptor>();
+        services.AddHostedService<UploadSweepService>();
+        services.AddGrpc(grpc =>
+        {
+            grpc.Interceptors.Add<BearerTokenInterceptor>();
+            grpc.MaxReceiveMessageSize = options.MaxMessageBytes;
+            grpc.MaxSendMessageSize = options.MaxMessageBytes;
+            grpc.EnableDetailedErrors = false;
+        });
+        return services;
+    }
+
+    /// <summary>Maps the <c>Federation</c> service added by <see cref="AddOffloadGateway"/>.</summary>
+    public static GrpcServiceEndpointConventionBuilder MapOffloadGateway(this IEndpointRouteBuilder endpoints)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        return endpoints.MapGrpcService<FederationGateway>();
+    }
+}

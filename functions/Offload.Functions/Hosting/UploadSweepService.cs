@@ -1,0 +1,22 @@
+using Microsoft.Extensions.Hosting;
+using Offload.Aggregator.Events;
+using Offload.Functions.Ingest;
+
+namespace Offload.Functions.Hosting;
+
+/// <summary>Listens for <see cref="RoundClosed"/> and drops the partial uploads of closed rounds.</summary>
+internal sealed class UploadSweepService(IEventBus bus, UploadLedger ledger) : IHostedService
+{
+    private IAsyncDisposable? _subscription;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _subscription = bus.Subscribe<RoundClosed>((closed, _) => new ValueTask(ledger.SweepBeforeAsync(closed.Round + 1)));
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_subscription is not null) await _subscription.DisposeAsync().ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,85 @@
+using Grpc.Core;
+using Grpc.Net.Client;
+using Offload.Aggregator.Events;
+using Offload.Aggregator.Rounds;
+using Offload.Aggregator.Storage;
+using Offload.Aggregator.Strategies;
+using Offload.Client.Federation;
+using Offload.Core.Model;
+using Offload.Core.Protos;
+using Offload.Functions.Authentication;
+using Offload.Functions.Gateway;
+using Offload.Functions.Hosting;
+
+namespace Offload.Functions.Tests;
+
+/// <summary>A gateway on a real Kestrel server on a free loopback port, with its coordinator, store and bus.</summary>
+internal sealed class TestFederation : IAsyncDisposable
+{
+    private readonly List<IDisposable> _owned = [];
+
+    private TestFederation(InMemoryUpdateStore store, InProcessEventBus bus, SynchronousRoundCoordinator coordinator, GatewayServer server, ClientTokens tokens)
+    {
+        Store = store;
+        Bus = bus;
+        Coordinator = coordinator;
+        Server = server;
+        Tokens = tokens;
+    }
+
+    public InMemoryUpdateStore Store { get; }
+    public InProcessEventBus Bus { get; }
+    public SynchronousRoundCoordinator Coordinator { get; }
+    public GatewayServer Server { get; }
+    public ClientTokens Tokens { get; }
+    public TensorLayout Layout => Coordinator.Layout;
+
+    public static string TokenOf(int client) => $"test-token-{client:D4}";
+
+    public static string ClientIdOf(int client) => $"device-{client:D4}";
+
+    /// <summary>A one-tensor layout of <paramref name="parameters"/> floats, for tests that need no real model.</summary>
+    public static TensorLayout FlatLayout(int parameters) => TensorLayout.Create([("w", new[] { parameters })]);
+
+    public static async Task<TestFederation> StartAsync(TensorLayout layout, float[] initial, RoundOptions rounds, int clients,
+        GatewayOptions? gateway = null)
+    {
+        var store = new InMemoryUpdateStore();
+        var bus = new InProcessEventBus();
+        var coordinator = new SynchronousRoundCoordinator(layout, initial, rounds, new FedAvg(), store, bus);
+        var tokens = new ClientTokens();
+        for (int i = 0; i < clients; i++) tokens.Add(ClientIdOf(i), TokenOf(i));
+        coordinator.Start();
+        var server = await GatewayServer.StartAsync(gateway ?? new GatewayOptions(), new GatewayListenOptions { Port = 0 }, tokens, coordinator, store, bus);
+        return new TestFederation(store, bus, coordinator, server, tokens);
+    }
+
+    /// <summary>The SDK client for device <paramref name="client"/>.</summary>
+    public FederatedClient Client(int client, Func<FederatedClientOptions, FederatedClientOptions>? configure = null)
+    {
+        var builder = new FederatedClientBuilder(Server.Address).WithToken(TokenOf(client))
+            .Configure(o => o with { InitialBackoff = TimeSpan.FromMilliseconds(20), MaxBackoff = TimeSpan.FromMilliseconds(500) });
+        if (configure is not null) builder.Configure(configure);
+        var built = builder.Build();
+        lock (_owned) _owned.Add(built); // Clients are made from concurrent tasks.
+        return built;
+    }
+
+    /// <summary>The generated stub, for tests that send what the SDK never would.</summary>
+    public Core.Protos.Federation.FederationClient Raw()
+    {
+        var channel = GrpcChannel.ForAddress(Server.Address);
+        lock (_owned) _owned.Add(channel);
+        return new Core.Protos.Federation.FederationClient(channel);
+    }
+
+    public static CallOptions As(int client) => new(new Metadata { { "authorization", "Bearer " + TokenOf(client) } });
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var d in _owned) d.Dispose();
+        await Server.DisposeAsync();
+        await Coordinator.DisposeAsync();
+        await Bus.DisposeAsync();
+    }
+}
