@@ -1,6 +1,6 @@
 using Dapr.Actors;
 using Dapr.Actors.Client;
-using Offload.Functions.Dapr;
+using Offload.Functions.Hosting;
 using Offload.Functions.Rounds;
 
 namespace Offload.Functions.Aggregation;

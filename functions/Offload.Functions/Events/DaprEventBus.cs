@@ -1,6 +1,6 @@
 using Dapr.Client;
 using Offload.Aggregator.Events;
-using Offload.Functions.Dapr;
+using Offload.Functions.Hosting;
 
 namespace Offload.Functions.Events;
 

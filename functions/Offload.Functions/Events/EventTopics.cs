@@ -1,5 +1,5 @@
 using Offload.Aggregator.Events;
-using Offload.Functions.Dapr;
+using Offload.Functions.Hosting;
 
 namespace Offload.Functions.Events;
 

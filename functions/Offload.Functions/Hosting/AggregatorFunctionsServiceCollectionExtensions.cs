@@ -29,7 +29,7 @@ public static class AggregatorFunctionsServiceCollectionExtensions
         services.AddDaprClient(b => configureClient?.Invoke(b));
         services.AddActors(options =>
         {
-            options.Actors.RegisterActor<RoundActor>(Dapr.DaprNames.RoundActorType);
+            options.Actors.RegisterActor<RoundActor>(DaprNames.RoundActorType);
             if (sidecarHttpEndpoint is not null) options.HttpEndpoint = sidecarHttpEndpoint;
         });
         services.TryAddSingleton<IEventBus>(sp => new DaprEventBus(sp.GetRequiredService<DaprClient>()));

@@ -3,7 +3,7 @@ using Dapr.Actors;
 namespace Offload.Functions.Rounds;
 
 /// <summary>
-/// One round's state as a Dapr actor (id <c>round-{n}</c>, type <see cref="Dapr.DaprNames.RoundActorType"/>):
+/// One round's state as a Dapr actor (id <c>round-{n}</c>, type <see cref="Hosting.DaprNames.RoundActorType"/>):
 /// the only place that decides arrival order, which aggregator is due, and when the round closes.
 /// Dapr runs one call at a time per actor, so these decisions need no lock, and the state lives
 /// in the actor state store, so any function instance may serve any round. Methods are invoked by

@@ -2,7 +2,7 @@ using Dapr.Actors.Runtime;
 using Microsoft.Extensions.Logging;
 using Offload.Aggregator.Hierarchy;
 using Offload.Functions.Aggregation;
-using Offload.Functions.Dapr;
+using Offload.Functions.Hosting;
 
 namespace Offload.Functions.Rounds;
 

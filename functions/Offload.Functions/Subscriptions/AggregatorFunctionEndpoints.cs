@@ -9,7 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Offload.Aggregator.Events;
 using Offload.Functions.Aggregation;
-using Offload.Functions.Dapr;
+using Offload.Functions.Hosting;
 
 namespace Offload.Functions.Subscriptions;
 
@@ -65,7 +65,9 @@ public static class AggregatorFunctionEndpoints
                         ? await HandleOneAsync(EventJson.Unwrap(@event), context, handle).ConfigureAwait(false)
                         : Delivery.Drop("The bulk entry has no event.");
                     Log(logger, topic, delivery);
-                    statuses.Add(new JsonObject { ["entryId"] = entryId, ["status"] = delivery.DaprStatus });
+                    var status = new JsonObject { ["entryId"] = entryId, ["status"] = delivery.DaprStatus };
+                    if (delivery.Reason is not null) status["reason"] = delivery.Reason;
+                    statuses.Add(status);
                 }
                 return Results.Json(new JsonObject { ["statuses"] = statuses });
             }
