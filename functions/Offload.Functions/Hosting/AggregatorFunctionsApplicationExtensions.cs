@@ -13,6 +13,7 @@ public static class AggregatorFunctionsApplicationExtensions
     public static WebApplication UseOffloadAggregatorFunctions(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
+        app.Use(MalformedCloudEventGuard.InvokeAsync);
         app.UseCloudEvents();
         app.MapSubscribeHandler();
         app.MapActorsHandlers();
