@@ -91,7 +91,7 @@ public sealed class SidecarStandIn : IAsyncDisposable
                 {
                     var bulk = new JsonObject
                     {
-                        ["id"] = Guid.NewGuid().ToString(), ["pubsubname"] = Hosting.DaprNames.PubSub, ["topic"] = item.Topic, ["type"] = "com.dapr.event.sent",
+                        ["id"] = Guid.NewGuid().ToString(), ["pubsubname"] = Offload.Functions.Hosting.DaprNames.PubSub, ["topic"] = item.Topic, ["type"] = "com.dapr.event.sent",
                         ["entries"] = new JsonArray(new JsonObject { ["entryId"] = "e1", ["event"] = cloudEvent, ["contentType"] = "application/cloudevents+json", ["metadata"] = new JsonObject() }),
                     };
                     response = await App!.PostAsync(route.Path, new StringContent(bulk.ToJsonString(), Encoding.UTF8, "application/json"));
@@ -110,7 +110,7 @@ public sealed class SidecarStandIn : IAsyncDisposable
     public static JsonObject CloudEvent(string topic, JsonNode data) => new()
     {
         ["specversion"] = "1.0", ["id"] = Guid.NewGuid().ToString(), ["source"] = "offload-tests", ["type"] = "com.dapr.event.sent",
-        ["datacontenttype"] = "application/json", ["pubsubname"] = Hosting.DaprNames.PubSub, ["topic"] = topic, ["data"] = data,
+        ["datacontenttype"] = "application/json", ["pubsubname"] = Offload.Functions.Hosting.DaprNames.PubSub, ["topic"] = topic, ["data"] = data,
     };
 
     private async Task<Dictionary<string, (string Path, bool Bulk)>> SubscriptionsAsync()
