@@ -61,7 +61,7 @@ internal sealed class TestFederation : IAsyncDisposable
             .Configure(o => o with { InitialBackoff = TimeSpan.FromMilliseconds(20), MaxBackoff = TimeSpan.FromMilliseconds(500) });
         if (configure is not null) builder.Configure(configure);
         var built = builder.Build();
-        _owned.Add(built);
+        lock (_owned) _owned.Add(built); // Tests build clients from parallel tasks.
         return built;
     }
 
@@ -69,7 +69,7 @@ internal sealed class TestFederation : IAsyncDisposable
     public Core.Protos.Federation.FederationClient Raw()
     {
         var channel = GrpcChannel.ForAddress(Server.Address);
-        _owned.Add(channel);
+        lock (_owned) _owned.Add(channel);
         return new Core.Protos.Federation.FederationClient(channel);
     }
 
@@ -77,7 +77,9 @@ internal sealed class TestFederation : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var d in _owned) d.Dispose();
+        IDisposable[] owned;
+        lock (_owned) owned = _owned.ToArray();
+        foreach (var d in owned) d.Dispose();
         await Server.DisposeAsync();
         await Coordinator.DisposeAsync();
         await Bus.DisposeAsync();
