@@ -36,6 +36,46 @@ public sealed class PoisonAndTransientEventTests
     }
 
     [Fact]
+    public async Task A_leaf_whose_emitting_step_failed_is_emitted_by_the_redelivery()
+    {
+        var store = new FailingUpdateStore();
+        await using var app = await FunctionsApp.StartAsync(store);
+        var round = new RoundScenario(app);
+        await round.OpenAsync(expected: 2, maxFanIn: 2);
+        var first = await round.StoreUpdateAsync("c0", [1, 1, 1, 1], 1);
+        var second = await round.StoreUpdateAsync("c1", [3, 3, 3, 3], 1);
+        Assert.Equal("SUCCESS", (await round.PostCloudEventAsync(DaprNames.UpdateArrivedRoute, DaprNames.UpdateArrivedTopic, first))["status"]!.GetValue<string>());
+
+        // The second arrival completes the leaf (the actor records it), then the store fails while the leaf is folded.
+        store.Failure = new IOException("store unavailable (test)");
+        store.ReadsBeforeFailure = 1;
+        Assert.Equal("RETRY", (await round.PostCloudEventAsync(DaprNames.UpdateArrivedRoute, DaprNames.UpdateArrivedTopic, second))["status"]!.GetValue<string>());
+        Assert.Equal(2, (await round.CallActorAsync("GetStatus"))["arrivals"]!.GetValue<int>());
+        Assert.Empty(app.Sidecar.Published);
+
+        // The redelivery counts once but hands the unfinished leaf out again.
+        store.Failure = null;
+        Assert.Equal("SUCCESS", (await round.PostCloudEventAsync(DaprNames.UpdateArrivedRoute, DaprNames.UpdateArrivedTopic, second))["status"]!.GetValue<string>());
+        await app.Sidecar.DeliverPendingAsync();
+        Assert.Equal(RoundScenario.Initial.Select(w => w + 2f), await round.ModelAsync(1));
+        Assert.Equal(2, (await round.CallActorAsync("GetStatus"))["arrivals"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task An_unavailable_state_store_behind_the_sidecar_answers_retry()
+    {
+        await using var app = await FunctionsApp.StartAsync();
+        var round = new RoundScenario(app);
+        await round.OpenAsync(expected: 1, maxFanIn: 2);
+        var arrived = await round.StoreUpdateAsync("c0", [1, 1, 1, 1], 1);
+        app.Sidecar.StateUnavailable = true;
+        var answer = await round.PostBulkAsync(arrived);
+        Assert.Equal("RETRY", answer["statuses"]![0]!["status"]!.GetValue<string>());
+        app.Sidecar.StateUnavailable = false;
+        Assert.Equal("SUCCESS", (await round.PostBulkAsync(arrived))["statuses"]![0]!["status"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Poisoned_events_answer_drop_with_a_reason()
     {
         await using var app = await FunctionsApp.StartAsync(new InMemoryUpdateStore());
