@@ -47,12 +47,42 @@ public sealed class AggregatorStep
     /// <exception cref="InvalidDataException">A stored partial or model is malformed.</exception>
     public async ValueTask<object> EmitAsync(FoldTicket ticket, CancellationToken cancellationToken)
     {
+        var (published, inputsOf) = await EmitUnpublishedAsync(ticket, cancellationToken).ConfigureAwait(false);
+        if (published is PartialReady ready) await _bus.PublishAsync(ready, cancellationToken).ConfigureAwait(false);
+        else await _bus.PublishAsync((ModelPublished)published, cancellationToken).ConfigureAwait(false);
+        await DeleteInputsAsync(inputsOf, cancellationToken).ConfigureAwait(false);
+        return published;
+    }
+
+    /// <summary>
+    /// Emits several due aggregators below the top (the deadline path: every open leaf at once), then
+    /// announces their partials in one bulk publish when the bus is Dapr's.
+    /// </summary>
+    /// <exception cref="ArgumentException">A ticket is not complete, lacks its inputs, or names the top.</exception>
+    public async ValueTask<IReadOnlyList<PartialReady>> EmitManyAsync(IReadOnlyList<FoldTicket> tickets, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(tickets);
+        var ready = new List<PartialReady>(tickets.Count);
+        foreach (var ticket in tickets)
+        {
+            if (ticket.IsTop) throw new ArgumentException("The top publishes a model; emit it with EmitAsync.", nameof(tickets));
+            ready.Add((PartialReady)(await EmitUnpublishedAsync(ticket, cancellationToken).ConfigureAwait(false)).Published);
+        }
+        if (_bus is Events.DaprEventBus dapr) await dapr.PublishManyAsync(ready, cancellationToken).ConfigureAwait(false);
+        else foreach (var r in ready) await _bus.PublishAsync(r, cancellationToken).ConfigureAwait(false);
+        foreach (var ticket in tickets) await DeleteInputsAsync(ticket, cancellationToken).ConfigureAwait(false);
+        return ready;
+    }
+
+    /// <summary>Folds and stores the aggregator's output; returns the event announcing it, not yet published.</summary>
+    private async ValueTask<(object Published, FoldTicket InputsOf)> EmitUnpublishedAsync(FoldTicket ticket, CancellationToken cancellationToken)
+    {
         ArgumentNullException.ThrowIfNull(ticket);
         if (!ticket.Complete || ticket.Layout is null || ticket.ModelReference is null)
             throw new ArgumentException("Only a complete ticket with its layout and model names an aggregator to emit.", nameof(ticket));
         var layout = TensorShape.ToLayout(ticket.Layout);
         var address = new AggregatorAddress(ticket.Round, ticket.Level, ticket.Index);
-        if (ticket.IsTop) return await PublishModelAsync(ticket, layout, address, cancellationToken).ConfigureAwait(false);
+        if (ticket.IsTop) return (await StoreModelAsync(ticket, layout, address, cancellationToken).ConfigureAwait(false), ticket);
 
         var reference = PartialReference(ticket.Round, ticket.Level, ticket.Index);
         var stored = await _store.TryReadAllAsync(reference, cancellationToken).ConfigureAwait(false);
@@ -72,11 +102,8 @@ public sealed class AggregatorStep
             using var partial = PartialSumFormat.Decode(stored, address, layout.TotalLength);
             (updates, weight) = (partial.UpdateCount, partial.TotalWeight);
         }
-        var ready = new PartialReady(reference, ticket.Round, ticket.Level, ticket.Index, updates, weight);
-        await _bus.PublishAsync(ready, cancellationToken).ConfigureAwait(false);
         _logger.LogInformation("Aggregator {Address} emitted {Updates} updates (weight {Weight}).", address, updates, weight);
-        await DeleteInputsAsync(ticket, cancellationToken).ConfigureAwait(false);
-        return ready;
+        return (new PartialReady(reference, ticket.Round, ticket.Level, ticket.Index, updates, weight), ticket);
     }
 
     private async ValueTask<AggregatorCore> FoldLeafAsync(FoldTicket ticket, TensorLayout layout, AggregatorAddress address, CancellationToken cancellationToken)
@@ -138,7 +165,7 @@ public sealed class AggregatorStep
         }
     }
 
-    private async ValueTask<ModelPublished> PublishModelAsync(FoldTicket ticket, TensorLayout layout, AggregatorAddress address, CancellationToken cancellationToken)
+    private async ValueTask<ModelPublished> StoreModelAsync(FoldTicket ticket, TensorLayout layout, AggregatorAddress address, CancellationToken cancellationToken)
     {
         var version = new ModelVersion(ticket.ModelVersion).Next();
         var reference = ModelReference(version.Value);
@@ -151,11 +178,8 @@ public sealed class AggregatorStep
             updates = top.Publish(_strategy, weights);
             await _store.WriteAllAsync(reference, ModelWeightsFormat.Encode(weights), cancellationToken).ConfigureAwait(false);
         }
-        var published = new ModelPublished(reference, ticket.Round, version, updates);
-        await _bus.PublishAsync(published, cancellationToken).ConfigureAwait(false);
-        _logger.LogInformation("Round {Round} published model {Version} from {Updates} updates.", ticket.Round, version, updates);
-        await DeleteInputsAsync(ticket, cancellationToken).ConfigureAwait(false);
-        return published;
+        _logger.LogInformation("Round {Round} stored model {Version} from {Updates} updates.", ticket.Round, version, updates);
+        return new ModelPublished(reference, ticket.Round, version, updates);
     }
 
     /// <summary>Inputs are deleted only after the output is stored and announced, so a retried step never finds them missing before that.</summary>

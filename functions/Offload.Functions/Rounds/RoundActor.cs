@@ -113,14 +113,13 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
         if (!state.DeadlinePassed)
         {
             state.DeadlinePassed = true;
-            int forced = 0;
+            // Every leaf that has not emitted emits what it has (possibly nothing: a zero-weight
+            // partial), so every parent completes; their partials go out in one bulk publish.
+            var due = new List<FoldTicket>();
             for (int leaf = 0; leaf < plan.AggregatorsPerLevel[0]; leaf++)
-            {
-                if (state.Emitted.Contains(RoundState.AggregatorKey(0, leaf))) continue;
-                // Emit what this leaf has (possibly nothing: a zero-weight partial), so its parent completes.
-                await _step.EmitAsync(Due(state, plan, 0, leaf), CancellationToken.None).ConfigureAwait(false);
-                forced++;
-            }
+                if (!state.Emitted.Contains(RoundState.AggregatorKey(0, leaf))) due.Add(Due(state, plan, 0, leaf));
+            await _step.EmitManyAsync(due, CancellationToken.None).ConfigureAwait(false);
+            int forced = due.Count;
             await StateManager.SetStateAsync(StateKey, state).ConfigureAwait(false);
             Logger.LogInformation("Round {Round} reached its deadline with {Arrivals} of {Expected} updates; {Forced} leaves emitted early.",
                 Round(state), state.Arrivals.Count, plan.ExpectedUpdates, forced);
