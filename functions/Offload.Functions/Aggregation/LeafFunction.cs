@@ -53,6 +53,7 @@ public sealed class LeafFunction
             }
             catch (Exception e) when (e is InvalidPayloadException or ArgumentException)
             {
+                await _store.DeleteAsync(arrived.Reference, cancellationToken).ConfigureAwait(false);
                 return Delivery.Drop($"'{arrived.Reference}' is not a valid update for round {arrived.Round}: {e.Message}");
             }
 
@@ -61,9 +62,12 @@ public sealed class LeafFunction
             switch (ticket.Status)
             {
                 case FoldStatus.UnknownRound or FoldStatus.Invalid:
+                    await _store.DeleteAsync(arrived.Reference, cancellationToken).ConfigureAwait(false);
                     return Delivery.Drop(ticket.Reason ?? ticket.Status.ToString());
                 case FoldStatus.Late:
-                    _logger.LogInformation("Update {Reference} came late: {Reason}", arrived.Reference, ticket.Reason);
+                    // Not part of this round, and never will be: the payload goes, as in the in-process coordinator.
+                    _logger.LogInformation("Update {Reference} came late and is left out: {Reason}", arrived.Reference, ticket.Reason);
+                    await _store.DeleteAsync(arrived.Reference, cancellationToken).ConfigureAwait(false);
                     return Delivery.Success;
                 case FoldStatus.Duplicate when !ticket.Complete:
                     _logger.LogInformation("Update {Reference} was delivered again; it counts once.", arrived.Reference);

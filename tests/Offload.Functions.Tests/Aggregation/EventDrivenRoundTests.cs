@@ -96,8 +96,10 @@ public sealed class EventDrivenRoundTests
         Assert.Empty(app.Sidecar.Reminders);
 
         // Late arrivals are not folded into a closed round.
-        var late = await round.PostCloudEventAsync(DaprNames.UpdateArrivedRoute, DaprNames.UpdateArrivedTopic, await round.StoreUpdateAsync("c1", [9, 9, 9, 9], 5));
+        var lateUpdate = await round.StoreUpdateAsync("c1", [9, 9, 9, 9], 5);
+        var late = await round.PostCloudEventAsync(DaprNames.UpdateArrivedRoute, DaprNames.UpdateArrivedTopic, lateUpdate);
         Assert.Equal("SUCCESS", late["status"]!.GetValue<string>());
+        Assert.Equal(-1, await round.Store.GetLengthAsync(lateUpdate.Reference));
         Assert.Equal(1, (await round.CallActorAsync("GetStatus"))["arrivals"]!.GetValue<int>());
     }
 
