@@ -29,13 +29,14 @@ public sealed class FunctionsApp : IAsyncDisposable
     public IServiceProvider Services => _app.Services;
 
     /// <summary>Starts the app; <paramref name="store"/> replaces the Dapr state store (null: the Dapr store through the stand-in).</summary>
-    public static async Task<FunctionsApp> StartAsync(IUpdateStore? store = null)
+    public static async Task<FunctionsApp> StartAsync(IUpdateStore? store = null, Action<IServiceCollection>? services = null)
     {
         var sidecar = await SidecarStandIn.StartAsync();
         var builder = WebApplication.CreateBuilder();
         builder.WebHost.UseTestServer();
         builder.Logging.ClearProviders();
         if (store is not null) builder.Services.AddSingleton(store);
+        services?.Invoke(builder.Services);
         builder.Services.AddOffloadAggregatorFunctions(sidecar.HttpEndpoint, b => b.UseGrpcEndpoint(sidecar.GrpcEndpoint).UseHttpEndpoint(sidecar.HttpEndpoint));
         var app = builder.Build();
         app.UseOffloadAggregatorFunctions();

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Offload.Aggregator.Events;
 using Offload.Aggregator.Rounds;
@@ -104,7 +105,8 @@ public static class ServeCommand
     {
         await using var app = await Functions.Hosting.AggregatorFunctionsHost.StartAsync(IPAddress.Parse(o.Host), o.Port ?? Functions.Hosting.DaprNames.FunctionsPort,
             logging => logging.AddSimpleConsole(c => c.SingleLine = true).SetMinimumLevel(verbose ? LogLevel.Information : LogLevel.Warning)
-                .AddFilter("Microsoft", LogLevel.Warning), cancellationToken);
+                .AddFilter("Microsoft", LogLevel.Warning),
+            services => services.AddSingleton<Functions.Aggregation.IModelPublishedObserver>(new ConsoleModelReport(output)), cancellationToken);
         output.WriteLine($"Aggregator functions (Dapr app '{Functions.Hosting.DaprNames.FunctionsAppId}') listening on {string.Join(", ", app.Urls)}: topics {Functions.Hosting.DaprNames.UpdateArrivedTopic}, {Functions.Hosting.DaprNames.PartialReadyTopic}, {Functions.Hosting.DaprNames.ModelPublishedTopic} on '{Functions.Hosting.DaprNames.PubSub}', actor {Functions.Hosting.DaprNames.RoundActorType}. Ctrl+C stops.");
         output.Flush();
         try

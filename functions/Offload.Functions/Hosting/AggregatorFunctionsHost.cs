@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Offload.Functions.Hosting;
@@ -15,7 +16,13 @@ namespace Offload.Functions.Hosting;
 public static class AggregatorFunctionsHost
 {
     /// <summary>Starts the app on <paramref name="address"/>:<paramref name="port"/> (0: any free port); dispose it to stop.</summary>
-    public static async Task<WebApplication> StartAsync(IPAddress address, int port, Action<ILoggingBuilder>? logging = null, CancellationToken cancellationToken = default)
+    /// <param name="address">Address to bind.</param>
+    /// <param name="port">Port the sidecar calls (its app-port).</param>
+    /// <param name="logging">Configures logging (nothing is logged otherwise).</param>
+    /// <param name="services">Adds services before the functions' defaults, e.g. an <see cref="Aggregation.IModelPublishedObserver"/>.</param>
+    /// <param name="cancellationToken">Cancels the start.</param>
+    public static async Task<WebApplication> StartAsync(IPAddress address, int port, Action<ILoggingBuilder>? logging = null,
+        Action<IServiceCollection>? services = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(address);
         ArgumentOutOfRangeException.ThrowIfNegative(port);
@@ -24,6 +31,7 @@ public static class AggregatorFunctionsHost
         builder.Logging.ClearProviders();
         logging?.Invoke(builder.Logging);
         builder.WebHost.ConfigureKestrel(k => k.Listen(address, port, o => o.Protocols = HttpProtocols.Http1));
+        services?.Invoke(builder.Services);
         builder.Services.AddOffloadAggregatorFunctions();
         var app = builder.Build();
         app.UseOffloadAggregatorFunctions();

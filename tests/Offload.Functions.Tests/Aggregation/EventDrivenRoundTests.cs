@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
 using Offload.Aggregator.Events;
 using Offload.Functions.Hosting;
 
@@ -10,7 +11,8 @@ public sealed class EventDrivenRoundTests
     [Fact]
     public async Task Bulk_and_single_deliveries_aggregate_hierarchically_and_publish_the_weighted_mean()
     {
-        await using var app = await FunctionsApp.StartAsync();
+        var observer = new CapturingModelObserver();
+        await using var app = await FunctionsApp.StartAsync(services: s => s.AddSingleton<Offload.Functions.Aggregation.IModelPublishedObserver>(observer));
         var round = new RoundScenario(app);
         var status = await round.OpenAsync(expected: 5, maxFanIn: 2);
         Assert.Equal(new[] { 3, 2, 1 }, status["aggregatorsPerLevel"]!.AsArray().Select(n => n!.GetValue<int>()));
@@ -40,6 +42,11 @@ public sealed class EventDrivenRoundTests
             expected[j] = RoundScenario.Initial[j] + (float)(Enumerable.Range(0, 5).Sum(i => samples[i] * deltas[i][j]) / total);
         var model = await round.ModelAsync(1);
         for (int j = 0; j < 4; j++) Assert.Equal(expected[j], model[j], 5);
+
+        // The gateway function received ModelPublished and read the same model back.
+        var (published, weights) = Assert.Single(observer.Seen);
+        Assert.Equal((1L, 1L, 5), (published.Round, published.Version.Value, published.Updates));
+        Assert.Equal(model, weights);
 
         var final = await round.CallActorAsync("GetStatus");
         Assert.True(final["published"]!.GetValue<bool>());
