@@ -73,7 +73,7 @@ public sealed class LeafFunction
                     _logger.LogInformation("Update {Reference} was delivered again; it counts once.", arrived.Reference);
                     return Delivery.Success;
             }
-            if (ticket.Complete) await _step.EmitAsync(ticket, cancellationToken).ConfigureAwait(false);
+            if (ticket.Complete) await _rounds.EmitOrReleaseAsync(_step, ticket, cancellationToken).ConfigureAwait(false);
             return Delivery.Success;
         }
         catch (Exception e) when (TransientFailure.Is(e))

@@ -68,7 +68,7 @@ public sealed class PartialFunction
             }
             if (ticket.Complete)
             {
-                var published = await _step.EmitAsync(ticket, cancellationToken).ConfigureAwait(false);
+                var published = await _rounds.EmitOrReleaseAsync(_step, ticket, cancellationToken).ConfigureAwait(false);
                 if (published is ModelPublished model)
                     await _rounds.ConfirmPublishedAsync(ready.Round, model.Version.Value, cancellationToken).ConfigureAwait(false);
             }

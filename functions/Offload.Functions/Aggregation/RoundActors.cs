@@ -36,6 +36,36 @@ public sealed class RoundActors
     public Task<FoldTicket> PartialArrivedAsync(long round, PartialClaim partial, CancellationToken cancellationToken) =>
         Proxy(round).InvokeMethodAsync<PartialClaim, FoldTicket>(nameof(IRoundActor.PartialArrived), partial, cancellationToken);
 
+    /// <summary>Gives back an aggregator whose emitting step failed.</summary>
+    public Task<RoundStatus> ReleaseAsync(long round, AggregatorSlot slot, CancellationToken cancellationToken) =>
+        Proxy(round).InvokeMethodAsync<AggregatorSlot, RoundStatus>(nameof(IRoundActor.Release), slot, cancellationToken);
+
+    /// <summary>
+    /// Emits the aggregator <paramref name="ticket"/> hands out; if the step fails, gives the
+    /// aggregator back (best effort) so the redelivery the caller asks for can emit it at once.
+    /// </summary>
+    public async Task<object> EmitOrReleaseAsync(AggregatorStep step, FoldTicket ticket, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(step);
+        ArgumentNullException.ThrowIfNull(ticket);
+        try
+        {
+            return await step.EmitAsync(ticket, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            try
+            {
+                await ReleaseAsync(ticket.Round, new AggregatorSlot(ticket.Level, ticket.Index), CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // The lease runs out instead (RoundActor.EmitLease).
+            }
+            throw;
+        }
+    }
+
     /// <summary>Records the published model.</summary>
     public Task<RoundStatus> ConfirmPublishedAsync(long round, long version, CancellationToken cancellationToken) =>
         Proxy(round).InvokeMethodAsync<long, RoundStatus>(nameof(IRoundActor.ConfirmPublished), version, cancellationToken);

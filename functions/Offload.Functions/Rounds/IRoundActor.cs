@@ -24,6 +24,9 @@ public interface IRoundActor : IActor
     /// <summary>The deadline path: every leaf that has not emitted emits what it has, so the tree completes.</summary>
     Task<RoundStatus> Close();
 
+    /// <summary>Gives back an aggregator handed out for emitting whose step failed, so the next delivery hands it out at once.</summary>
+    Task<RoundStatus> Release(AggregatorSlot slot);
+
     /// <summary>Records that the top published <paramref name="version"/>.</summary>
     Task<RoundStatus> ConfirmPublished(long version);
 

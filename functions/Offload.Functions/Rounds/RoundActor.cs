@@ -20,6 +20,9 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
     /// <summary>How often the deadline reminder fires again if closing failed (a transient store error).</summary>
     public static readonly TimeSpan DeadlineRetryPeriod = TimeSpan.FromSeconds(30);
 
+    /// <summary>How long an aggregator handed to a function stays with it before a repeated delivery may hand it to another.</summary>
+    public static readonly TimeSpan EmitLease = TimeSpan.FromSeconds(30);
+
     private readonly AggregatorStep _step;
 
     /// <summary>Created by the actor runtime.</summary>
@@ -62,7 +65,7 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
             // At-least-once delivery: counted once. If its leaf was handed out but its partial never
             // reached the parent (the emitting instance died), hand the leaf out again.
             int leafOfKnown = plan.LeafFor(state.Arrivals[known].Index);
-            return Redeliverable(state, plan, 0, leafOfKnown) is { } again ? again with { Status = FoldStatus.Duplicate } : new FoldTicket(FoldStatus.Duplicate, Round: Round(state));
+            return await AgainOrDuplicateAsync(state, Redeliverable(state, plan, 0, leafOfKnown)).ConfigureAwait(false);
         }
         if (state.Opening.Clients is { Length: > 0 } clients && !clients.Contains(arrival.ClientId))
             return new FoldTicket(FoldStatus.Invalid, $"Client '{arrival.ClientId}' was given no task in round {Round(state)}.");
@@ -93,7 +96,7 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
         int parentLevel = partial.Level + 1;
         int parent = plan.ParentOf(partial.Level, partial.Index);
         if (state.Partials.Exists(p => p.Level == partial.Level && p.Index == partial.Index))
-            return Redeliverable(state, plan, parentLevel, parent) is { } again ? again with { Status = FoldStatus.Duplicate } : new FoldTicket(FoldStatus.Duplicate, Round: Round(state));
+            return await AgainOrDuplicateAsync(state, Redeliverable(state, plan, parentLevel, parent)).ConfigureAwait(false);
         if (state.Emitted.Contains(RoundState.AggregatorKey(parentLevel, parent)))
             return new FoldTicket(FoldStatus.Late, $"Aggregator l{parentLevel}/a{parent} of round {Round(state)} already emitted.", Round: Round(state));
         state.Partials.Add(partial);
@@ -129,6 +132,17 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
     }
 
     /// <inheritdoc/>
+    public async Task<RoundStatus> Release(AggregatorSlot slot)
+    {
+        ArgumentNullException.ThrowIfNull(slot);
+        var state = await LoadAsync().ConfigureAwait(false);
+        if (state is null) return new RoundStatus(false);
+        if (state.HandedOut.Remove(RoundState.AggregatorKey(slot.Level, slot.Index)))
+            await StateManager.SetStateAsync(StateKey, state).ConfigureAwait(false);
+        return StatusOf(state);
+    }
+
+    /// <inheritdoc/>
     public async Task<RoundStatus> ConfirmPublished(long version)
     {
         var state = await LoadAsync().ConfigureAwait(false);
@@ -158,6 +172,13 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
             return;
         }
         await Close().ConfigureAwait(false);
+    }
+
+    private async Task<FoldTicket> AgainOrDuplicateAsync(RoundState state, FoldTicket? again)
+    {
+        if (again is null) return new FoldTicket(FoldStatus.Duplicate, Round: Round(state));
+        await StateManager.SetStateAsync(StateKey, state).ConfigureAwait(false);
+        return again with { Status = FoldStatus.Duplicate };
     }
 
     private async Task TryUnregisterDeadlineAsync()
@@ -194,6 +215,7 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
     {
         string key = RoundState.AggregatorKey(level, index);
         if (!state.Emitted.Contains(key)) state.Emitted.Add(key);
+        state.HandedOut[key] = DateTimeOffset.UtcNow;
         var o = state.Opening;
         return new FoldTicket(FoldStatus.Accepted, Complete: true, Round: o.Round, Level: level, Index: index, IsTop: level == plan.Levels - 1,
             Updates: level == 0 ? LeafInputs(state, plan, index) : null,
@@ -201,13 +223,19 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
             Layout: o.Layout, ModelReference: o.ModelReference, ModelVersion: o.ModelVersion);
     }
 
-    /// <summary>The ticket again when the aggregator was handed out but its output never arrived above it.</summary>
+    /// <summary>
+    /// The ticket again when the aggregator was handed out but its output never arrived above it,
+    /// and its emitter gave it back or its lease ran out (so two functions never emit it at once).
+    /// </summary>
     private static FoldTicket? Redeliverable(RoundState state, TreePlan plan, int level, int index)
     {
-        if (!state.Emitted.Contains(RoundState.AggregatorKey(level, index))) return null;
+        string key = RoundState.AggregatorKey(level, index);
+        if (!state.Emitted.Contains(key)) return null;
         bool top = level == plan.Levels - 1;
         bool delivered = top ? state.PublishedVersion is not null : state.Partials.Exists(p => p.Level == level && p.Index == index);
-        return delivered ? null : Due(state, plan, level, index);
+        if (delivered) return null;
+        if (state.HandedOut.TryGetValue(key, out var since) && DateTimeOffset.UtcNow - since < EmitLease) return null;
+        return Due(state, plan, level, index);
     }
 
     private static RoundStatus StatusOf(RoundState state) => new(

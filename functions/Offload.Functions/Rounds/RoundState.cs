@@ -20,6 +20,13 @@ public sealed record RoundState
     /// <summary>Aggregators that emitted (or were handed to a caller to emit), as "l{level}/a{index}".</summary>
     public List<string> Emitted { get; init; } = [];
 
+    /// <summary>
+    /// When each emitted aggregator was last handed to a function (UTC), so a repeated delivery
+    /// hands it out again only after <see cref="RoundActor.EmitLease"/> (the first emitter died) or
+    /// after the emitter gave it back with <see cref="IRoundActor.Release"/>; never to two at once.
+    /// </summary>
+    public Dictionary<string, DateTimeOffset> HandedOut { get; init; } = [];
+
     /// <summary>Whether the deadline reminder fired.</summary>
     public bool DeadlinePassed { get; set; }
 

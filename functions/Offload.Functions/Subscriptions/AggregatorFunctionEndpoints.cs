@@ -21,6 +21,9 @@ namespace Offload.Functions.Subscriptions;
 /// </summary>
 public static class AggregatorFunctionEndpoints
 {
+    /// <summary>Entries of one bulk delivery handled at once.</summary>
+    public const int BulkParallelism = 8;
+
     /// <summary>Maps the three subscription routes.</summary>
     public static IEndpointRouteBuilder MapOffloadAggregatorFunctions(this IEndpointRouteBuilder endpoints)
     {
@@ -56,15 +59,19 @@ public static class AggregatorFunctionEndpoints
             var root = document.RootElement;
             if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("entries", out var entries) && entries.ValueKind == JsonValueKind.Array)
             {
-                // A bulk delivery: one status per entry, by entry id.
-                var statuses = new JsonArray();
-                foreach (var entry in entries.EnumerateArray())
-                {
-                    string entryId = entry.TryGetProperty("entryId", out var id) && id.ValueKind == JsonValueKind.String ? id.GetString()! : "";
-                    var delivery = entry.TryGetProperty("event", out var @event)
+                // A bulk delivery: one status per entry, by entry id. Entries are independent (the
+                // round's actor orders arrivals), so a few are handled at once.
+                var items = entries.EnumerateArray().ToArray();
+                var deliveries = new Delivery[items.Length];
+                await Parallel.ForAsync(0, items.Length, new ParallelOptions { MaxDegreeOfParallelism = BulkParallelism, CancellationToken = context.RequestAborted },
+                    async (i, _) => deliveries[i] = items[i].TryGetProperty("event", out var @event)
                         ? await HandleOneAsync(EventJson.Unwrap(@event), context, handle).ConfigureAwait(false)
-                        : Delivery.Drop("The bulk entry has no event.");
-                    Log(logger, topic, delivery);
+                        : Delivery.Drop("The bulk entry has no event.")).ConfigureAwait(false);
+                var statuses = new JsonArray();
+                for (int i = 0; i < items.Length; i++)
+                {
+                    string entryId = items[i].TryGetProperty("entryId", out var id) && id.ValueKind == JsonValueKind.String ? id.GetString()! : "";
+                    var delivery = Log(logger, topic, deliveries[i]);
                     var status = new JsonObject { ["entryId"] = entryId, ["status"] = delivery.DaprStatus };
                     if (delivery.Reason is not null) status["reason"] = delivery.Reason;
                     statuses.Add(status);
