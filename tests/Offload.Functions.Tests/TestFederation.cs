@@ -61,7 +61,7 @@ internal sealed class TestFederation : IAsyncDisposable
             .Configure(o => o with { InitialBackoff = TimeSpan.FromMilliseconds(20), MaxBackoff = TimeSpan.FromMilliseconds(500) });
         if (configure is not null) builder.Configure(configure);
         var built = builder.Build();
-        lock (_owned) _owned.Add(built); // Tests build clients from parallel tasks.
+        lock (_owned) _owned.Add(built); // Clients are made from concurrent tasks.
         return built;
     }
 
@@ -77,9 +77,7 @@ internal sealed class TestFederation : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        IDisposable[] owned;
-        lock (_owned) owned = _owned.ToArray();
-        foreach (var d in owned) d.Dispose();
+        foreach (var d in _owned) d.Dispose();
         await Server.DisposeAsync();
         await Coordinator.DisposeAsync();
         await Bus.DisposeAsync();
