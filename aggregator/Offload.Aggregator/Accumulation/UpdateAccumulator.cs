@@ -49,11 +49,7 @@ public sealed class UpdateAccumulator : IDisposable
     /// <exception cref="ArgumentOutOfRangeException">The weight is not positive and finite.</exception>
     public void Add(ReadOnlySpan<float> update, double weight)
     {
-        Layout.EnsureMatches(update, nameof(update));
-        if (!(weight > 0) || !double.IsFinite(weight))
-            throw new ArgumentOutOfRangeException(nameof(weight), weight, "An update's weight must be positive and finite.");
-        int bad = ModelUpdate.FirstNonFinite(update);
-        if (bad >= 0) throw new ArgumentException($"Update value at index {bad} is {update[bad]}; updates must be finite.", nameof(update));
+        UpdateValidation.EnsureDense(Layout, update, weight);
         AggregationKernels.WeightedAccumulate(Buffer, update, (float)weight);
         Count++;
         TotalWeight += weight;
@@ -68,8 +64,7 @@ public sealed class UpdateAccumulator : IDisposable
     public void AddEncoded(IUpdateCodec codec, ReadOnlySpan<byte> payload, double weight)
     {
         ArgumentNullException.ThrowIfNull(codec);
-        if (!(weight > 0) || !double.IsFinite(weight))
-            throw new ArgumentOutOfRangeException(nameof(weight), weight, "An update's weight must be positive and finite.");
+        UpdateValidation.EnsureWeight(weight);
         codec.DecodeAndAccumulate(payload, Layout, Buffer, (float)weight);
         Count++;
         TotalWeight += weight;

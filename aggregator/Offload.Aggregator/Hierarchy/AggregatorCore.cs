@@ -1,4 +1,5 @@
 using System.Buffers;
+using Offload.Aggregator.Accumulation;
 using Offload.Aggregator.Kernels;
 using Offload.Core.Codec;
 using Offload.Core.Model;
@@ -68,11 +69,7 @@ public sealed class AggregatorCore : IDisposable
     public FoldOutcome FoldUpdate(string contributionId, ReadOnlySpan<float> update, double weight)
     {
         ArgumentException.ThrowIfNullOrEmpty(contributionId);
-        Layout.EnsureMatches(update, nameof(update));
-        if (!(weight > 0) || !double.IsFinite(weight))
-            throw new ArgumentOutOfRangeException(nameof(weight), weight, "An update's weight must be positive and finite.");
-        int bad = ModelUpdate.FirstNonFinite(update);
-        if (bad >= 0) throw new ArgumentException($"Update value at index {bad} is {update[bad]}; updates must be finite.", nameof(update));
+        UpdateValidation.EnsureDense(Layout, update, weight);
         lock (_gate)
         {
             var outcome = Admit(contributionId);
@@ -91,8 +88,7 @@ public sealed class AggregatorCore : IDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(contributionId);
         ArgumentNullException.ThrowIfNull(codec);
-        if (!(weight > 0) || !double.IsFinite(weight))
-            throw new ArgumentOutOfRangeException(nameof(weight), weight, "An update's weight must be positive and finite.");
+        UpdateValidation.EnsureWeight(weight);
         lock (_gate)
         {
             if (_seen.Contains(contributionId)) return FoldOutcome.Duplicate;

@@ -7,7 +7,7 @@ using System.Text.Json.Nodes;
 using Offload.Aggregator.Accumulation;
 using Offload.Aggregator.Hierarchy;
 using Offload.Aggregator.Strategies;
-using Offload.Cli.Experiments;
+using Offload.Cli.Commands;
 using Offload.Core.Codec;
 using Offload.Core.Model;
 using Spectre.Console;
@@ -54,16 +54,8 @@ public static class AggregationBenchmark
 
     /// <summary>Parses "100,1000" into positive counts.</summary>
     /// <exception cref="InvalidOptionException">An entry is not a positive integer.</exception>
-    public static int[] ParseCounts(string text)
-    {
-        var parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        if (parts.Length == 0) throw new InvalidOptionException("--updates needs at least one count.");
-        var counts = new int[parts.Length];
-        for (int i = 0; i < parts.Length; i++)
-            if (!int.TryParse(parts[i], NumberStyles.Integer, CultureInfo.InvariantCulture, out counts[i]) || counts[i] < 1)
-                throw new InvalidOptionException($"--updates: '{parts[i]}' is not a positive count.");
-        return counts;
-    }
+    public static int[] ParseCounts(string text) =>
+        OptionList.Parse<int>(text, "--updates", n => n >= 1, "a positive count");
 
     /// <summary>One measured configuration.</summary>
     public sealed record Measurement(int Updates, string Mode, double MedianSeconds, double MinSeconds, string Plan, int PeakAccumulators);

@@ -55,18 +55,8 @@ public static class CompressionExperiment
 
     /// <summary>Parses "0.1,0.01" into validated top-z values.</summary>
     /// <exception cref="InvalidOptionException">An entry is not a number in (0, 1].</exception>
-    public static double[] ParseList(string text)
-    {
-        var parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        if (parts.Length == 0) throw new InvalidOptionException("--topz needs at least one value.");
-        var values = new double[parts.Length];
-        for (int i = 0; i < parts.Length; i++)
-        {
-            if (!double.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out values[i]) || !(values[i] > 0 && values[i] <= 1))
-                throw new InvalidOptionException($"--topz: '{parts[i]}' is not a fraction in (0, 1].");
-        }
-        return values;
-    }
+    public static double[] ParseList(string text) =>
+        OptionList.Parse<double>(text, "--topz", z => z > 0 && z <= 1, "a fraction in (0, 1]");
 
     private static int Run(SimulationOptions baseline, FedZipOptions template, double[] zs, string? dataDirectory, string outputDirectory)
     {
