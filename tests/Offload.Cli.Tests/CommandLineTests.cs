@@ -95,6 +95,7 @@ public class CommandLineTests
     [InlineData("serve", "--token", "short")]
     [InlineData("serve", "--tokens", "/no/such/tokens.txt")]
     [InlineData("serve", "--port", "70000")]
+    [InlineData("serve", "--hierarchy", "1")]
     [InlineData("client", "--partition", "5/5")]
     [InlineData("client", "--partition", "one-of-five")]
     [InlineData("client", "--server", "ftp://x")]

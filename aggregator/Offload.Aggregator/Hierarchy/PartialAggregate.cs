@@ -21,6 +21,21 @@ public sealed class PartialAggregate : IDisposable
         UpdateCount = updateCount;
     }
 
+    /// <summary>
+    /// Rebuilds a partial that was emitted elsewhere (read back from a store by a parent running in
+    /// another process): copies <paramref name="sum"/> into a pooled buffer the partial owns.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The weight is negative or not finite, or the count is negative.</exception>
+    public static PartialAggregate FromSum(AggregatorAddress source, ReadOnlySpan<float> sum, double totalWeight, int updateCount)
+    {
+        if (!(totalWeight >= 0) || !double.IsFinite(totalWeight))
+            throw new ArgumentOutOfRangeException(nameof(totalWeight), totalWeight, "A partial's total weight must be finite and not negative.");
+        ArgumentOutOfRangeException.ThrowIfNegative(updateCount);
+        var pooled = ArrayPool<float>.Shared.Rent(Math.Max(1, sum.Length));
+        sum.CopyTo(pooled);
+        return new PartialAggregate(source, pooled, sum.Length, totalWeight, updateCount);
+    }
+
     /// <summary>The aggregator that emitted it.</summary>
     public AggregatorAddress Source { get; }
 

@@ -23,6 +23,12 @@ public sealed record RoundOptions
     /// <summary>How long a client told to wait should wait before asking again.</summary>
     public TimeSpan WaitRetry { get; init; } = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>
+    /// Fan-in bound of each round's aggregation tree (leaf, middle, top aggregators folding eagerly,
+    /// <see cref="Hierarchy.AggregationTree"/>); 0 folds into one flat accumulator.
+    /// </summary>
+    public int HierarchyFanIn { get; init; }
+
     /// <summary>Tasks handed out per round after defaults: <see cref="ClientsPerRound"/>, or <see cref="MinClients"/>.</summary>
     public int TasksPerRound => ClientsPerRound == 0 ? MinClients : ClientsPerRound;
 
@@ -36,6 +42,8 @@ public sealed record RoundOptions
         if (RoundDeadline <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(RoundDeadline), RoundDeadline, "The round deadline must be positive.");
         if (Rounds < 1) throw new ArgumentOutOfRangeException(nameof(Rounds), Rounds, "At least one round must run.");
         if (WaitRetry <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(WaitRetry), WaitRetry, "The wait before asking again must be positive.");
+        if (HierarchyFanIn != 0 && HierarchyFanIn < 2)
+            throw new ArgumentOutOfRangeException(nameof(HierarchyFanIn), HierarchyFanIn, "The tree's fan-in bound must be 0 (flat) or at least 2.");
         ArgumentNullException.ThrowIfNull(Plan);
         return this;
     }

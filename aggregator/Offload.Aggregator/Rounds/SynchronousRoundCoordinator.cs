@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Offload.Aggregator.Accumulation;
 using Offload.Aggregator.Events;
+using Offload.Aggregator.Hierarchy;
 using Offload.Aggregator.Storage;
 using Offload.Aggregator.Strategies;
 using Offload.Core.Model;
@@ -38,6 +39,7 @@ public sealed class SynchronousRoundCoordinator : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly UpdateAccumulator _accumulator;
+    private AggregationTree? _tree;
     private readonly float[] _mean;
     private readonly Dictionary<string, TaskEntry> _tasks = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _taskByClient = new(StringComparer.Ordinal);
@@ -236,7 +238,9 @@ public sealed class SynchronousRoundCoordinator : IAsyncDisposable
                         // Fused decode and weighted add straight into the round's sum.
                         var payload = buffer.AsSpan(0, length);
                         double weight = _strategy.WeightOf(new UpdateReceipt(arrived.SampleCount, arrived.BaseVersion, _model.Version));
-                        _accumulator.AddEncoded(UpdatePayload.CodecFor(payload), payload, weight);
+                        if (_tree is null) _accumulator.AddEncoded(UpdatePayload.CodecFor(payload), payload, weight);
+                        else if (_tree.FoldEncoded(_folded, arrived.Reference.Key, UpdatePayload.CodecFor(payload), payload, weight) != FoldOutcome.Folded)
+                            throw new ArgumentException($"The round's tree (planned for {_tree.Plan.ExpectedUpdates} updates) has no place for update {_folded + 1}.");
                         _folded++;
                         _samples += arrived.SampleCount;
                         _payloadBytes += arrived.PayloadBytes;
@@ -332,9 +336,19 @@ public sealed class SynchronousRoundCoordinator : IAsyncDisposable
     private RoundClosed Close(bool byDeadline)
     {
         long start = Stopwatch.GetTimestamp();
-        _accumulator.MeanInto(_mean);
         var weights = _model.Weights.ToArray();
-        _strategy.Apply(_mean, weights);
+        if (_tree is null)
+        {
+            _accumulator.MeanInto(_mean);
+            _strategy.Apply(_mean, weights);
+        }
+        else
+        {
+            // Emits every open aggregator bottom-up (all of them at a deadline), then the top applies the mean.
+            _tree.Publish(_strategy, weights);
+            _tree.Dispose();
+            _tree = null;
+        }
         var version = _model.Version.Next();
         _model = new GlobalModel(Layout, version, weights);
         _aggregateTicks += Stopwatch.GetTimestamp() - start;
@@ -364,6 +378,10 @@ public sealed class SynchronousRoundCoordinator : IAsyncDisposable
         _deadlinePassed = false;
         _taskByClient.Clear();
         _accumulator.Reset();
+        _tree?.Dispose();
+        _tree = _options.HierarchyFanIn > 0
+            ? new AggregationTree(Layout, TreePlanner.Plan(_options.MinClients, _options.HierarchyFanIn), round)
+            : null;
         _roundOpened = _time.GetTimestamp();
         _timer?.Dispose();
         _timer = _time.CreateTimer(OnDeadline, round, _options.RoundDeadline, Timeout.InfiniteTimeSpan);
@@ -401,7 +419,12 @@ public sealed class SynchronousRoundCoordinator : IAsyncDisposable
             _timer?.Dispose();
         }
         if (subscription is not null) await subscription.DisposeAsync().ConfigureAwait(false);
-        lock (_gate) _accumulator.Dispose();
+        lock (_gate)
+        {
+            _accumulator.Dispose();
+            _tree?.Dispose();
+            _tree = null;
+        }
         _completion.TrySetCanceled();
     }
 

@@ -10,8 +10,9 @@ public readonly record struct UpdateReference
     /// <summary>Longest accepted key.</summary>
     public const int MaxLength = 256;
 
-    /// <summary>Creates a reference after validating the key.</summary>
+    /// <summary>Creates a reference after validating the key (also how JSON, e.g. a Dapr event, is read back).</summary>
     /// <exception cref="ArgumentException">The key is empty, too long, or holds a character outside printable ASCII.</exception>
+    [System.Text.Json.Serialization.JsonConstructor]
     public UpdateReference(string key)
     {
         ArgumentException.ThrowIfNullOrEmpty(key);

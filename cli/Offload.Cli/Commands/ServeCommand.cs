@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Offload.Aggregator.Events;
 using Offload.Aggregator.Rounds;
@@ -44,13 +45,21 @@ public static class ServeCommand
         var data = new Option<string?>("--data") { Description = "Fashion-MNIST folder for evaluating each round's model ('bundled' for the embedded subset)." };
         var output = new Option<string>("--out") { Description = "Output folder for rounds.csv and summary.json.", DefaultValueFactory = _ => "runs/serve" };
         var verbose = new Option<bool>("--verbose") { Description = "Log the gateway's and aggregator's information messages to stderr." };
+        var dapr = new Option<bool>("--dapr") { Description = "Host the event-driven aggregator functions as a Dapr app on --port (the sidecar delivers events and actor calls there) instead of the gateway with an in-process aggregator." };
+        var hierarchy = new Option<int>("--hierarchy") { Description = "Aggregate each round through a leaf/middle/top tree with this fan-in bound (0: one flat accumulator).", DefaultValueFactory = _ => 0 };
 
         var command = new Command("serve", "Run the gRPC gateway and a synchronous FedAvg aggregator for devices running 'offload client'.")
         {
-            port, host, minClients, perRound, deadline, rounds, epochs, batch, lr, seed, codec, maxUpdate, linger, tokensFile, token, code, config, data, output, verbose,
+            port, host, minClients, perRound, deadline, rounds, epochs, batch, lr, seed, codec, maxUpdate, linger, tokensFile, token, code, config, data, output, verbose, dapr, hierarchy,
         };
         command.SetAction((parsed, cancellationToken) =>
         {
+            if (parsed.GetValue(dapr))
+            {
+                int daprPort = parsed.GetResult(port) is { Implicit: false } ? parsed.GetValue(port) ?? Functions.Hosting.DaprNames.FunctionsPort : Functions.Hosting.DaprNames.FunctionsPort;
+                var daprOptions = new ServeOptions { Port = daprPort, Host = parsed.GetValue(host)! }.Validate();
+                return RunDaprAsync(daprOptions, parsed.GetValue(verbose), Console.Out, cancellationToken);
+            }
             var options = new ServeOptions
             {
                 Port = parsed.GetResult(port) is { Implicit: false } ? parsed.GetValue(port) : EndpointsConfigured(parsed.GetValue(config)!) ? null : d.Port,
@@ -66,6 +75,7 @@ public static class ServeCommand
                 MaxUpdateMegabytes = parsed.GetValue(maxUpdate),
                 Codec = ParseCodec(parsed.GetValue(codec)!),
                 LingerSeconds = parsed.GetValue(linger),
+                HierarchyFanIn = parsed.GetValue(hierarchy),
             }.Validate();
             var tokens = TokenArguments.Create(parsed.GetValue(tokensFile)!, parsed.GetValue(token)!, parsed.GetValue(code)!);
             var configFiles = parsed.GetValue(config)!;
@@ -90,6 +100,26 @@ public static class ServeCommand
         _ => throw new InvalidOptionException($"--codec must be identity or fedzip (got '{value}')."),
     };
 
+    /// <summary><c>serve --dapr</c>: the aggregator functions as a Dapr app until cancelled.</summary>
+    private static async Task<int> RunDaprAsync(ServeOptions o, bool verbose, TextWriter output, CancellationToken cancellationToken)
+    {
+        await using var app = await Functions.Hosting.AggregatorFunctionsHost.StartAsync(IPAddress.Parse(o.Host), o.Port ?? Functions.Hosting.DaprNames.FunctionsPort,
+            logging => logging.AddSimpleConsole(c => c.SingleLine = true).SetMinimumLevel(verbose ? LogLevel.Information : LogLevel.Warning)
+                .AddFilter("Microsoft", LogLevel.Warning),
+            services => services.AddSingleton<Functions.Aggregation.IModelPublishedObserver>(new ConsoleModelReport(output)), cancellationToken);
+        output.WriteLine($"Aggregator functions (Dapr app '{Functions.Hosting.DaprNames.FunctionsAppId}') listening on {string.Join(", ", app.Urls)}: topics {Functions.Hosting.DaprNames.UpdateArrivedTopic}, {Functions.Hosting.DaprNames.PartialReadyTopic}, {Functions.Hosting.DaprNames.ModelPublishedTopic} on '{Functions.Hosting.DaprNames.PubSub}', actor {Functions.Hosting.DaprNames.RoundActorType}. Ctrl+C stops.");
+        output.Flush();
+        try
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        await app.StopAsync(CancellationToken.None);
+        return 0;
+    }
+
     private static async Task<int> RunAsync(ServeOptions o, Functions.Authentication.ClientTokens tokens, string[] configFiles,
         string? dataDirectory, string outputDirectory, bool verbose, TextWriter output, CancellationToken cancellationToken)
     {
@@ -112,6 +142,7 @@ public static class ServeCommand
             RoundDeadline = TimeSpan.FromSeconds(o.RoundDeadlineSeconds),
             Rounds = o.Rounds,
             Plan = new TrainingPlan(o.LocalEpochs, o.BatchSize, o.LearningRate),
+            HierarchyFanIn = o.HierarchyFanIn,
         };
         await using var coordinator = new SynchronousRoundCoordinator(evaluator.Layout, initial, roundOptions, new FedAvg(), store, bus,
             logger: loggers.CreateLogger<SynchronousRoundCoordinator>());
@@ -161,6 +192,7 @@ public static class ServeCommand
         var configuration = new JsonObject
         {
             ["strategy"] = "fedavg",
+            ["hierarchy_fan_in"] = o.HierarchyFanIn,
             ["codec"] = o.Codec.ToString().ToLowerInvariant(),
             ["min_clients"] = o.MinClients,
             ["clients_per_round"] = roundOptions.TasksPerRound,

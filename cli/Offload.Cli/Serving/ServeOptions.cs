@@ -42,6 +42,9 @@ public sealed record ServeOptions
     /// <summary>Seconds to keep answering "done" after the last round.</summary>
     public double LingerSeconds { get; init; } = 5;
 
+    /// <summary>Fan-in bound of each round's aggregation tree; 0 folds into one flat accumulator.</summary>
+    public int HierarchyFanIn { get; init; }
+
     /// <summary>Throws when a setting is out of range.</summary>
     /// <exception cref="InvalidOptionException">The message names the option and its allowed range.</exception>
     public ServeOptions Validate()
@@ -56,6 +59,7 @@ public sealed record ServeOptions
         Require(BatchSize >= 1, BatchSize, "--batch must be at least 1");
         Require(double.IsFinite(LearningRate) && LearningRate > 0, LearningRate, "--lr must be a positive number");
         Require(double.IsFinite(MaxUpdateMegabytes) && MaxUpdateMegabytes > 0, MaxUpdateMegabytes, "--max-update-mb must be positive");
+        Require(HierarchyFanIn == 0 || HierarchyFanIn >= 2, HierarchyFanIn, "--hierarchy must be 0 (flat) or a fan-in bound of at least 2");
         Require(double.IsFinite(LingerSeconds) && LingerSeconds >= 0, LingerSeconds, "--linger must be a non-negative number of seconds");
         return this;
     }

@@ -23,10 +23,10 @@ public class SynchronousRoundCoordinatorTests : IAsyncLifetime
         await _bus.DisposeAsync();
     }
 
-    private SynchronousRoundCoordinator Start(int minClients, int rounds = 2, int perRound = 0)
+    private SynchronousRoundCoordinator Start(int minClients, int rounds = 2, int perRound = 0, int hierarchy = 0)
     {
         _coordinator = new SynchronousRoundCoordinator(Layout, new float[8],
-            new RoundOptions { MinClients = minClients, ClientsPerRound = perRound, Rounds = rounds, RoundDeadline = TimeSpan.FromSeconds(60) },
+            new RoundOptions { MinClients = minClients, ClientsPerRound = perRound, Rounds = rounds, RoundDeadline = TimeSpan.FromSeconds(60), HierarchyFanIn = hierarchy },
             new FedAvg(), _store, _bus, _clock);
         _coordinator.Start();
         return _coordinator;
@@ -55,6 +55,27 @@ public class SynchronousRoundCoordinatorTests : IAsyncLifetime
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         while (_coordinator.Rounds.Count < count) await Task.Delay(5, timeout.Token);
+    }
+
+    [Fact]
+    public async Task A_hierarchical_round_gives_the_flat_weighted_mean_at_the_quorum_and_at_the_deadline()
+    {
+        var c = Start(minClients: 5, rounds: 2, hierarchy: 2);
+        var tasks = Enumerable.Range(0, 5).Select(i => Assigned(c.RequestTask($"c{i}"))).ToArray();
+        for (int i = 0; i < 5; i++) await SubmitAsync(tasks[i], i + 1, samples: i + 1);
+        await WaitForRoundsAsync(1);
+        // (1*1 + 2*2 + 3*3 + 4*4 + 5*5) / 15 = 55 / 15, through 3 leaves, 2 middles and a top.
+        Assert.All(c.Model.Weights.ToArray(), w => Assert.Equal(55f / 15f, w, 5));
+
+        // Round 2 closes at its deadline with two of five updates: open aggregators emit what they hold.
+        var late = Enumerable.Range(0, 2).Select(i => Assigned(c.RequestTask($"c{i}"))).ToArray();
+        await SubmitAsync(late[0], 1f, samples: 1);
+        await SubmitAsync(late[1], 3f, samples: 1);
+        while (c.Status.Round < 2 || _store.Count > 0) await Task.Delay(5);
+        _clock.Advance(TimeSpan.FromSeconds(61));
+        await WaitForRoundsAsync(2);
+        Assert.True(c.Rounds[1].ClosedByDeadline);
+        Assert.All(c.Model.Weights.ToArray(), w => Assert.Equal(55f / 15f + 2f, w, 5));
     }
 
     [Fact]

@@ -1,0 +1,193 @@
+using Microsoft.Extensions.Logging;
+using Offload.Aggregator.Events;
+using Offload.Aggregator.Hierarchy;
+using Offload.Aggregator.Storage;
+using Offload.Aggregator.Strategies;
+using Offload.Core.Codec;
+using Offload.Core.Model;
+using Offload.Functions.Rounds;
+using Offload.Functions.Storage;
+
+namespace Offload.Functions.Aggregation;
+
+/// <summary>
+/// Emits one due aggregator of a round's tree, statelessly: reads the inputs its ticket names from
+/// the <see cref="IUpdateStore"/>, folds them with the hierarchical engine (<see cref="LeafAggregator"/>,
+/// <see cref="MiddleAggregator"/>, <see cref="TopAggregator"/>), stores the result and publishes
+/// <see cref="PartialReady"/> or, at the top, <see cref="ModelPublished"/>. Idempotent: a result
+/// already stored (a retried step) is published again, not recomputed.
+/// </summary>
+public sealed class AggregatorStep
+{
+    private readonly IUpdateStore _store;
+    private readonly IEventBus _bus;
+    private readonly IAggregationStrategy _strategy;
+    private readonly ILogger _logger;
+
+    /// <summary>Creates the step.</summary>
+    public AggregatorStep(IUpdateStore store, IEventBus bus, IAggregationStrategy strategy, ILogger<AggregatorStep> logger)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(bus);
+        ArgumentNullException.ThrowIfNull(strategy);
+        _store = store;
+        _bus = bus;
+        _strategy = strategy;
+        _logger = logger;
+    }
+
+    /// <summary>Where aggregator (<paramref name="level"/>, <paramref name="index"/>) of <paramref name="round"/> stores its partial sum.</summary>
+    public static UpdateReference PartialReference(long round, int level, int index) => new($"partial/r{round}/l{level}/a{index}");
+
+    /// <summary>Where global model <paramref name="version"/> is stored.</summary>
+    public static UpdateReference ModelReference(long version) => new($"model/v{version}");
+
+    /// <summary>Emits the aggregator <paramref name="ticket"/> hands out; returns the event it published.</summary>
+    /// <exception cref="ArgumentException">The ticket is not complete or lacks its inputs.</exception>
+    /// <exception cref="InvalidDataException">A stored partial or model is malformed.</exception>
+    public async ValueTask<object> EmitAsync(FoldTicket ticket, CancellationToken cancellationToken)
+    {
+        var (published, inputsOf) = await EmitUnpublishedAsync(ticket, cancellationToken).ConfigureAwait(false);
+        if (published is PartialReady ready) await _bus.PublishAsync(ready, cancellationToken).ConfigureAwait(false);
+        else await _bus.PublishAsync((ModelPublished)published, cancellationToken).ConfigureAwait(false);
+        await DeleteInputsAsync(inputsOf, cancellationToken).ConfigureAwait(false);
+        return published;
+    }
+
+    /// <summary>
+    /// Emits several due aggregators below the top (the deadline path: every open leaf at once), then
+    /// announces their partials in one bulk publish when the bus is Dapr's.
+    /// </summary>
+    /// <exception cref="ArgumentException">A ticket is not complete, lacks its inputs, or names the top.</exception>
+    public async ValueTask<IReadOnlyList<PartialReady>> EmitManyAsync(IReadOnlyList<FoldTicket> tickets, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(tickets);
+        var ready = new List<PartialReady>(tickets.Count);
+        foreach (var ticket in tickets)
+        {
+            if (ticket.IsTop) throw new ArgumentException("The top publishes a model; emit it with EmitAsync.", nameof(tickets));
+            ready.Add((PartialReady)(await EmitUnpublishedAsync(ticket, cancellationToken).ConfigureAwait(false)).Published);
+        }
+        if (_bus is Events.DaprEventBus dapr) await dapr.PublishManyAsync(ready, cancellationToken).ConfigureAwait(false);
+        else foreach (var r in ready) await _bus.PublishAsync(r, cancellationToken).ConfigureAwait(false);
+        foreach (var ticket in tickets) await DeleteInputsAsync(ticket, cancellationToken).ConfigureAwait(false);
+        return ready;
+    }
+
+    /// <summary>Folds and stores the aggregator's output; returns the event announcing it, not yet published.</summary>
+    private async ValueTask<(object Published, FoldTicket InputsOf)> EmitUnpublishedAsync(FoldTicket ticket, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(ticket);
+        if (!ticket.Complete || ticket.Layout is null || ticket.ModelReference is null)
+            throw new ArgumentException("Only a complete ticket with its layout and model names an aggregator to emit.", nameof(ticket));
+        var layout = TensorShape.ToLayout(ticket.Layout);
+        var address = new AggregatorAddress(ticket.Round, ticket.Level, ticket.Index);
+        if (ticket.IsTop) return (await StoreModelAsync(ticket, layout, address, cancellationToken).ConfigureAwait(false), ticket);
+
+        var reference = PartialReference(ticket.Round, ticket.Level, ticket.Index);
+        var stored = await _store.TryReadAllAsync(reference, cancellationToken).ConfigureAwait(false);
+        int updates;
+        double weight;
+        if (stored is null)
+        {
+            using var core = ticket.Level == 0
+                ? await FoldLeafAsync(ticket, layout, address, cancellationToken).ConfigureAwait(false)
+                : await FoldMiddleAsync(ticket, layout, address, cancellationToken).ConfigureAwait(false);
+            using var partial = core.Emit();
+            await _store.WriteAllAsync(reference, PartialSumFormat.Encode(partial), cancellationToken).ConfigureAwait(false);
+            (updates, weight) = (partial.UpdateCount, partial.TotalWeight);
+        }
+        else
+        {
+            using var partial = PartialSumFormat.Decode(stored, address, layout.TotalLength);
+            (updates, weight) = (partial.UpdateCount, partial.TotalWeight);
+        }
+        _logger.LogInformation("Aggregator {Address} emitted {Updates} updates (weight {Weight}).", address, updates, weight);
+        return (new PartialReady(reference, ticket.Round, ticket.Level, ticket.Index, updates, weight), ticket);
+    }
+
+    private async ValueTask<AggregatorCore> FoldLeafAsync(FoldTicket ticket, TensorLayout layout, AggregatorAddress address, CancellationToken cancellationToken)
+    {
+        var inputs = ticket.Updates ?? [];
+        var core = new LeafAggregator(layout, address, Math.Max(1, inputs.Length)).Core;
+        try
+        {
+            var current = new ModelVersion(ticket.ModelVersion);
+            foreach (var arrival in inputs)
+            {
+                var payload = await _store.TryReadAllAsync(new UpdateReference(arrival.ContributionId), cancellationToken).ConfigureAwait(false);
+                if (payload is null)
+                {
+                    _logger.LogWarning("Update {Reference} of {Address} is no longer stored; it is left out.", arrival.ContributionId, address);
+                    continue;
+                }
+                try
+                {
+                    double weight = _strategy.WeightOf(new UpdateReceipt(arrival.SampleCount, new ModelVersion(arrival.BaseVersion), current));
+                    core.FoldEncoded(arrival.ContributionId, UpdatePayload.CodecFor(payload), payload, weight);
+                }
+                catch (Exception e) when (e is InvalidPayloadException or ArgumentException)
+                {
+                    _logger.LogWarning(e, "Update {Reference} of {Address} could not be folded and is left out.", arrival.ContributionId, address);
+                }
+            }
+            return core;
+        }
+        catch
+        {
+            core.Dispose();
+            throw;
+        }
+    }
+
+    private async ValueTask<AggregatorCore> FoldMiddleAsync(FoldTicket ticket, TensorLayout layout, AggregatorAddress address, CancellationToken cancellationToken)
+    {
+        var middle = new MiddleAggregator(layout, address, Math.Max(1, (ticket.Partials ?? []).Length));
+        try
+        {
+            await FoldPartialsAsync(ticket, layout, middle.Fold, cancellationToken).ConfigureAwait(false);
+            return middle.Core;
+        }
+        catch
+        {
+            middle.Dispose();
+            throw;
+        }
+    }
+
+    private async ValueTask FoldPartialsAsync(FoldTicket ticket, TensorLayout layout, Func<PartialAggregate, FoldOutcome> fold, CancellationToken cancellationToken)
+    {
+        foreach (var claim in ticket.Partials ?? [])
+        {
+            var bytes = await _store.ReadAllAsync(new UpdateReference(claim.Reference), cancellationToken).ConfigureAwait(false);
+            using var partial = PartialSumFormat.Decode(bytes, new AggregatorAddress(ticket.Round, claim.Level, claim.Index), layout.TotalLength);
+            fold(partial);
+        }
+    }
+
+    private async ValueTask<ModelPublished> StoreModelAsync(FoldTicket ticket, TensorLayout layout, AggregatorAddress address, CancellationToken cancellationToken)
+    {
+        var version = new ModelVersion(ticket.ModelVersion).Next();
+        var reference = ModelReference(version.Value);
+        int updates = (ticket.Partials ?? []).Sum(p => p.UpdateCount);
+        if (await _store.TryReadAllAsync(reference, cancellationToken).ConfigureAwait(false) is null)
+        {
+            var weights = ModelWeightsFormat.Decode(await _store.ReadAllAsync(new UpdateReference(ticket.ModelReference!), cancellationToken).ConfigureAwait(false), layout.TotalLength);
+            using var top = new TopAggregator(layout, address, Math.Max(1, (ticket.Partials ?? []).Length));
+            await FoldPartialsAsync(ticket, layout, top.Fold, cancellationToken).ConfigureAwait(false);
+            updates = top.Publish(_strategy, weights);
+            await _store.WriteAllAsync(reference, ModelWeightsFormat.Encode(weights), cancellationToken).ConfigureAwait(false);
+        }
+        _logger.LogInformation("Round {Round} stored model {Version} from {Updates} updates.", ticket.Round, version, updates);
+        return new ModelPublished(reference, ticket.Round, version, updates);
+    }
+
+    /// <summary>Inputs are deleted only after the output is stored and announced, so a retried step never finds them missing before that.</summary>
+    private async ValueTask DeleteInputsAsync(FoldTicket ticket, CancellationToken cancellationToken)
+    {
+        foreach (var arrival in ticket.Updates ?? [])
+            await _store.DeleteAsync(new UpdateReference(arrival.ContributionId), cancellationToken).ConfigureAwait(false);
+        foreach (var claim in ticket.Partials ?? [])
+            await _store.DeleteAsync(new UpdateReference(claim.Reference), cancellationToken).ConfigureAwait(false);
+    }
+}

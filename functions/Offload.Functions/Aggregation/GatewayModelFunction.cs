@@ -1,0 +1,49 @@
+using Microsoft.Extensions.Logging;
+using Offload.Aggregator.Events;
+using Offload.Aggregator.Storage;
+using Offload.Functions.Storage;
+
+namespace Offload.Functions.Aggregation;
+
+/// <summary>
+/// The gateway's side of <see cref="ModelPublished"/>: reads the new model from the store and hands
+/// it to every <see cref="IModelPublishedObserver"/> (the gateway serves the next round's tasks from it).
+/// </summary>
+public sealed class GatewayModelFunction
+{
+    private readonly IUpdateStore _store;
+    private readonly IEnumerable<IModelPublishedObserver> _observers;
+    private readonly ILogger _logger;
+
+    /// <summary>Creates the function.</summary>
+    public GatewayModelFunction(IUpdateStore store, IEnumerable<IModelPublishedObserver> observers, ILogger<GatewayModelFunction> logger)
+    {
+        _store = store;
+        _observers = observers;
+        _logger = logger;
+    }
+
+    /// <summary>Handles one delivery.</summary>
+    public async Task<Delivery> HandleAsync(ModelPublished published, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(published);
+        if (published.Reference.Key is null) return Delivery.Drop("ModelPublished has no reference.");
+        if (published.Round < 1 || published.Version.Value < 1 || published.Updates < 0)
+            return Delivery.Drop($"ModelPublished names round {published.Round}, version {published.Version}, {published.Updates} updates.");
+        try
+        {
+            var bytes = await _store.TryReadAllAsync(published.Reference, cancellationToken).ConfigureAwait(false);
+            if (bytes is null) return Delivery.Drop($"No model is stored under '{published.Reference}'.");
+            if (bytes.Length % sizeof(float) != 0) return Delivery.Drop($"'{published.Reference}' holds {bytes.Length} bytes, not a whole number of floats.");
+            var weights = ModelWeightsFormat.Decode(bytes, bytes.Length / sizeof(float));
+            foreach (var observer in _observers)
+                await observer.OnModelPublishedAsync(published, weights, cancellationToken).ConfigureAwait(false);
+            _logger.LogInformation("Model {Version} of round {Round} received ({Updates} updates).", published.Version, published.Round, published.Updates);
+            return Delivery.Success;
+        }
+        catch (Exception e) when (TransientFailure.Is(e))
+        {
+            return Delivery.Retry($"{e.GetType().Name}: {e.Message}");
+        }
+    }
+}

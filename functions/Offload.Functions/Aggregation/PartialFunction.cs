@@ -1,0 +1,87 @@
+using Microsoft.Extensions.Logging;
+using Offload.Aggregator.Events;
+using Offload.Aggregator.Hierarchy;
+using Offload.Aggregator.Storage;
+using Offload.Functions.Rounds;
+using Offload.Functions.Storage;
+
+namespace Offload.Functions.Aggregation;
+
+/// <summary>
+/// The middle and top aggregator function, triggered by <see cref="PartialReady"/>: checks the stored
+/// partial, registers it with the round's actor (a repeated delivery counts once, keyed by the
+/// child's address), and when it completes its parent, emits the parent: a middle aggregator
+/// publishes <see cref="PartialReady"/>, the top stores the next model and publishes <see cref="ModelPublished"/>.
+/// </summary>
+public sealed class PartialFunction
+{
+    private readonly RoundActors _rounds;
+    private readonly IUpdateStore _store;
+    private readonly AggregatorStep _step;
+    private readonly ILogger _logger;
+
+    /// <summary>Creates the function.</summary>
+    public PartialFunction(RoundActors rounds, IUpdateStore store, AggregatorStep step, ILogger<PartialFunction> logger)
+    {
+        _rounds = rounds;
+        _store = store;
+        _step = step;
+        _logger = logger;
+    }
+
+    /// <summary>Handles one delivery.</summary>
+    public async Task<Delivery> HandleAsync(PartialReady ready, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(ready);
+        if (ready.Reference.Key is null) return Delivery.Drop("PartialReady has no reference.");
+        if (ready.Round < 1 || ready.Level < 0 || ready.Index < 0)
+            return Delivery.Drop($"PartialReady names round {ready.Round}, level {ready.Level}, index {ready.Index}; none may be negative and rounds start at 1.");
+        if (ready.UpdateCount < 0 || !(ready.TotalWeight >= 0) || !double.IsFinite(ready.TotalWeight))
+            return Delivery.Drop($"PartialReady reports {ready.UpdateCount} updates of weight {ready.TotalWeight}.");
+        try
+        {
+            var status = await _rounds.GetStatusAsync(ready.Round, cancellationToken).ConfigureAwait(false);
+            if (!status.Known || status.Layout is null) return Delivery.Drop($"Round {ready.Round} is not open.");
+            var bytes = await _store.TryReadAllAsync(ready.Reference, cancellationToken).ConfigureAwait(false);
+            if (bytes is null) return Delivery.Drop($"No committed partial is stored under '{ready.Reference}' (never stored, or already folded and deleted).");
+            {
+                try
+                {
+                    using var _ = PartialSumFormat.Decode(bytes, new AggregatorAddress(ready.Round, ready.Level, ready.Index), TensorShape.ToLayout(status.Layout).TotalLength);
+                }
+                catch (InvalidDataException e)
+                {
+                    return Delivery.Drop(e.Message);
+                }
+            }
+            var ticket = await _rounds.PartialArrivedAsync(ready.Round,
+                new PartialClaim(ready.Level, ready.Index, ready.Reference.Key, ready.UpdateCount, ready.TotalWeight), cancellationToken).ConfigureAwait(false);
+            switch (ticket.Status)
+            {
+                case FoldStatus.UnknownRound or FoldStatus.Invalid:
+                    return Delivery.Drop(ticket.Reason ?? ticket.Status.ToString());
+                case FoldStatus.Late:
+                    _logger.LogInformation("Partial {Reference} came late: {Reason}", ready.Reference, ticket.Reason);
+                    return Delivery.Success;
+                case FoldStatus.Duplicate when !ticket.Complete:
+                    return Delivery.Success;
+            }
+            if (ticket.Complete)
+            {
+                var published = await _rounds.EmitOrReleaseAsync(_step, ticket, cancellationToken).ConfigureAwait(false);
+                if (published is ModelPublished model)
+                    await _rounds.ConfirmPublishedAsync(ready.Round, model.Version.Value, cancellationToken).ConfigureAwait(false);
+            }
+            return Delivery.Success;
+        }
+        catch (Exception e) when (TransientFailure.Is(e))
+        {
+            _logger.LogWarning(e, "Partial {Reference}: transient failure, asking for redelivery.", ready.Reference);
+            return Delivery.Retry($"{e.GetType().Name}: {e.Message}");
+        }
+        catch (Exception e) when (e is InvalidDataException or ArgumentException or UpdateNotFoundException)
+        {
+            return Delivery.Drop($"Partial {ready.Reference}: {e.Message}");
+        }
+    }
+}

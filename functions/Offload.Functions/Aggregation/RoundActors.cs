@@ -1,0 +1,74 @@
+using Dapr.Actors;
+using Dapr.Actors.Client;
+using Offload.Functions.Hosting;
+using Offload.Functions.Rounds;
+
+namespace Offload.Functions.Aggregation;
+
+/// <summary>Calls a round's <see cref="RoundActor"/> through the sidecar (by method name, JSON bodies).</summary>
+public sealed class RoundActors
+{
+    private readonly IActorProxyFactory _proxies;
+
+    /// <summary>Creates the caller over <paramref name="proxies"/>.</summary>
+    public RoundActors(IActorProxyFactory proxies)
+    {
+        ArgumentNullException.ThrowIfNull(proxies);
+        _proxies = proxies;
+    }
+
+    /// <summary>The round's status.</summary>
+    public Task<RoundStatus> GetStatusAsync(long round, CancellationToken cancellationToken) =>
+        Proxy(round).InvokeMethodAsync<RoundStatus>(nameof(IRoundActor.GetStatus), cancellationToken);
+
+    /// <summary>Opens the round.</summary>
+    public Task<RoundStatus> OpenAsync(RoundOpening opening, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(opening);
+        return Proxy(opening.Round).InvokeMethodAsync<RoundOpening, RoundStatus>(nameof(IRoundActor.Open), opening, cancellationToken);
+    }
+
+    /// <summary>Registers an update.</summary>
+    public Task<FoldTicket> ArriveAsync(long round, Arrival arrival, CancellationToken cancellationToken) =>
+        Proxy(round).InvokeMethodAsync<Arrival, FoldTicket>(nameof(IRoundActor.Arrive), arrival, cancellationToken);
+
+    /// <summary>Registers a partial.</summary>
+    public Task<FoldTicket> PartialArrivedAsync(long round, PartialClaim partial, CancellationToken cancellationToken) =>
+        Proxy(round).InvokeMethodAsync<PartialClaim, FoldTicket>(nameof(IRoundActor.PartialArrived), partial, cancellationToken);
+
+    /// <summary>Gives back an aggregator whose emitting step failed.</summary>
+    public Task<RoundStatus> ReleaseAsync(long round, AggregatorSlot slot, CancellationToken cancellationToken) =>
+        Proxy(round).InvokeMethodAsync<AggregatorSlot, RoundStatus>(nameof(IRoundActor.Release), slot, cancellationToken);
+
+    /// <summary>
+    /// Emits the aggregator <paramref name="ticket"/> hands out; if the step fails, gives the
+    /// aggregator back (best effort) so the redelivery the caller asks for can emit it at once.
+    /// </summary>
+    public async Task<object> EmitOrReleaseAsync(AggregatorStep step, FoldTicket ticket, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(step);
+        ArgumentNullException.ThrowIfNull(ticket);
+        try
+        {
+            return await step.EmitAsync(ticket, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            try
+            {
+                await ReleaseAsync(ticket.Round, new AggregatorSlot(ticket.Level, ticket.Index), CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // The lease runs out instead (RoundActor.EmitLease).
+            }
+            throw;
+        }
+    }
+
+    /// <summary>Records the published model.</summary>
+    public Task<RoundStatus> ConfirmPublishedAsync(long round, long version, CancellationToken cancellationToken) =>
+        Proxy(round).InvokeMethodAsync<long, RoundStatus>(nameof(IRoundActor.ConfirmPublished), version, cancellationToken);
+
+    private ActorProxy Proxy(long round) => _proxies.Create(new ActorId(RoundActor.IdFor(round)), DaprNames.RoundActorType);
+}

@@ -1,0 +1,19 @@
+using Offload.Aggregator.Events;
+using Offload.Functions.Hosting;
+
+namespace Offload.Functions.Events;
+
+/// <summary>Maps each claim-check event type to its Dapr topic.</summary>
+public static class EventTopics
+{
+    /// <summary>The topic events of <paramref name="eventType"/> travel on.</summary>
+    /// <exception cref="ArgumentException">The type is not one of the events carried over Dapr.</exception>
+    public static string For(Type eventType)
+    {
+        ArgumentNullException.ThrowIfNull(eventType);
+        if (eventType == typeof(UpdateArrived)) return DaprNames.UpdateArrivedTopic;
+        if (eventType == typeof(PartialReady)) return DaprNames.PartialReadyTopic;
+        if (eventType == typeof(ModelPublished)) return DaprNames.ModelPublishedTopic;
+        throw new ArgumentException($"{eventType.Name} has no Dapr topic; only UpdateArrived, PartialReady and ModelPublished travel over pub/sub.", nameof(eventType));
+    }
+}

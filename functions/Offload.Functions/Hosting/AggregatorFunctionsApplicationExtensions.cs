@@ -1,0 +1,23 @@
+using Microsoft.AspNetCore.Builder;
+using Offload.Functions.Subscriptions;
+
+namespace Offload.Functions.Hosting;
+
+/// <summary>Wires the aggregator functions into a web app the way the Dapr sidecar calls it.</summary>
+public static class AggregatorFunctionsApplicationExtensions
+{
+    /// <summary>
+    /// CloudEvents unwrapping, <c>GET /dapr/subscribe</c>, the actor routes (<c>GET /dapr/config</c>,
+    /// <c>PUT /actors/...</c>) and the subscription routes.
+    /// </summary>
+    public static WebApplication UseOffloadAggregatorFunctions(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.Use(MalformedCloudEventGuard.InvokeAsync);
+        app.UseCloudEvents();
+        app.MapSubscribeHandler();
+        app.MapActorsHandlers();
+        app.MapOffloadAggregatorFunctions();
+        return app;
+    }
+}

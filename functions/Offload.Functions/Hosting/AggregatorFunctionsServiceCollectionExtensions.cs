@@ -1,0 +1,45 @@
+using Dapr.Client;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Offload.Aggregator.Events;
+using Offload.Aggregator.Storage;
+using Offload.Aggregator.Strategies;
+using Offload.Functions.Aggregation;
+using Offload.Functions.Events;
+using Offload.Functions.Rounds;
+using Offload.Functions.Storage;
+
+namespace Offload.Functions.Hosting;
+
+/// <summary>Registers the aggregator functions as a Dapr app.</summary>
+public static class AggregatorFunctionsServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds the functions, the <see cref="RoundActor"/>, a <see cref="DaprClient"/>, and, unless
+    /// already registered, the Dapr <see cref="IEventBus"/> and <see cref="IUpdateStore"/> and FedAvg.
+    /// Register an <see cref="InMemoryUpdateStore"/> first to keep payloads in the process (one instance only).
+    /// </summary>
+    /// <param name="services">The app's services.</param>
+    /// <param name="sidecarHttpEndpoint">The sidecar's HTTP endpoint for actor calls; null: from DAPR_HTTP_ENDPOINT/DAPR_HTTP_PORT.</param>
+    /// <param name="configureClient">Adjusts the <see cref="DaprClient"/> (its gRPC endpoint, JSON options).</param>
+    public static IServiceCollection AddOffloadAggregatorFunctions(this IServiceCollection services, string? sidecarHttpEndpoint = null,
+        Action<DaprClientBuilder>? configureClient = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.AddDaprClient(b => configureClient?.Invoke(b));
+        services.AddActors(options =>
+        {
+            options.Actors.RegisterActor<RoundActor>(DaprNames.RoundActorType);
+            if (sidecarHttpEndpoint is not null) options.HttpEndpoint = sidecarHttpEndpoint;
+        });
+        services.TryAddSingleton<IEventBus>(sp => new DaprEventBus(sp.GetRequiredService<DaprClient>()));
+        services.TryAddSingleton<IUpdateStore>(sp => new DaprUpdateStore(sp.GetRequiredService<DaprClient>()));
+        services.TryAddSingleton<IAggregationStrategy>(new FedAvg());
+        services.TryAddSingleton<AggregatorStep>();
+        services.TryAddSingleton<RoundActors>();
+        services.TryAddSingleton<LeafFunction>();
+        services.TryAddSingleton<PartialFunction>();
+        services.TryAddSingleton<GatewayModelFunction>();
+        return services;
+    }
+}

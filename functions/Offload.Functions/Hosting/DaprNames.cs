@@ -1,0 +1,57 @@
+namespace Offload.Functions.Hosting;
+
+/// <summary>
+/// The names the Dapr deployment and the code must agree on: component names, topics, app ids,
+/// ports, the actor type. <c>dapr-components/</c> and <c>k8s/</c> use exactly these (a test
+/// cross-checks them).
+/// </summary>
+public static class DaprNames
+{
+    /// <summary>The pub/sub component (Redis Streams, or Kafka in the variant).</summary>
+    public const string PubSub = "offload-pubsub";
+
+    /// <summary>The state store holding payloads, partial sums, models and actor state.</summary>
+    public const string StateStore = "offload-state";
+
+    /// <summary>Topic of <c>UpdateArrived</c>: the gateway publishes, leaf functions subscribe (in bulk).</summary>
+    public const string UpdateArrivedTopic = "update-arrived";
+
+    /// <summary>Topic of <c>PartialReady</c>: aggregators publish, middle and top functions subscribe.</summary>
+    public const string PartialReadyTopic = "partial-ready";
+
+    /// <summary>Topic of <c>ModelPublished</c>: the top publishes, the gateway subscribes.</summary>
+    public const string ModelPublishedTopic = "model-published";
+
+    /// <summary>App id of the ingest gateway.</summary>
+    public const string GatewayAppId = "offload-gateway";
+
+    /// <summary>App id of the aggregator functions.</summary>
+    public const string FunctionsAppId = "offload-aggregator";
+
+    /// <summary>Port the gateway listens on (gRPC, HTTP/2).</summary>
+    public const int GatewayPort = 5000;
+
+    /// <summary>Port the aggregator functions listen on for their sidecar (HTTP).</summary>
+    public const int FunctionsPort = 5100;
+
+    /// <summary>The actor type holding one round's state.</summary>
+    public const string RoundActorType = "RoundActor";
+
+    /// <summary>The reminder that closes a round at its deadline.</summary>
+    public const string DeadlineReminder = "deadline";
+
+    /// <summary>Route the sidecar posts <c>UpdateArrived</c> batches to.</summary>
+    public const string UpdateArrivedRoute = "/events/update-arrived";
+
+    /// <summary>Route the sidecar posts <c>PartialReady</c> to.</summary>
+    public const string PartialReadyRoute = "/events/partial-ready";
+
+    /// <summary>Route the sidecar posts <c>ModelPublished</c> to.</summary>
+    public const string ModelPublishedRoute = "/events/model-published";
+
+    /// <summary>Most <c>UpdateArrived</c> events the sidecar batches into one bulk delivery.</summary>
+    public const int BulkMaxMessages = 100;
+
+    /// <summary>Longest the sidecar waits to fill a bulk delivery, in milliseconds.</summary>
+    public const int BulkMaxAwaitMilliseconds = 200;
+}

@@ -1,0 +1,35 @@
+using Dapr.Actors;
+
+namespace Offload.Functions.Rounds;
+
+/// <summary>
+/// One round's state as a Dapr actor (id <c>round-{n}</c>, type <see cref="Hosting.DaprNames.RoundActorType"/>):
+/// the only place that decides arrival order, which aggregator is due, and when the round closes.
+/// Dapr runs one call at a time per actor, so these decisions need no lock, and the state lives
+/// in the actor state store, so any function instance may serve any round. Methods are invoked by
+/// name with JSON bodies (<c>PUT /actors/RoundActor/{id}/method/{name}</c>).
+/// </summary>
+public interface IRoundActor : IActor
+{
+    /// <summary>Opens the round (idempotent: a round already open is left as it is) and sets its deadline reminder.</summary>
+    /// <exception cref="ArgumentException">The opening is invalid.</exception>
+    Task<RoundStatus> Open(RoundOpening opening);
+
+    /// <summary>Registers an update; the ticket says whether its leaf is now due.</summary>
+    Task<FoldTicket> Arrive(Arrival arrival);
+
+    /// <summary>Registers a child's partial; the ticket says whether its parent is now due.</summary>
+    Task<FoldTicket> PartialArrived(PartialClaim partial);
+
+    /// <summary>The deadline path: every leaf that has not emitted emits what it has, so the tree completes.</summary>
+    Task<RoundStatus> Close();
+
+    /// <summary>Gives back an aggregator handed out for emitting whose step failed, so the next delivery hands it out at once.</summary>
+    Task<RoundStatus> Release(AggregatorSlot slot);
+
+    /// <summary>Records that the top published <paramref name="version"/>.</summary>
+    Task<RoundStatus> ConfirmPublished(long version);
+
+    /// <summary>The round as it stands.</summary>
+    Task<RoundStatus> GetStatus();
+}

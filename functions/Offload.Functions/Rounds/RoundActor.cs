@@ -1,0 +1,244 @@
+using Dapr.Actors.Runtime;
+using Microsoft.Extensions.Logging;
+using Offload.Aggregator.Hierarchy;
+using Offload.Functions.Aggregation;
+using Offload.Functions.Hosting;
+
+namespace Offload.Functions.Rounds;
+
+/// <summary>
+/// <see cref="IRoundActor"/> on the Dapr actor runtime. State: one <see cref="RoundState"/> under
+/// <see cref="StateKey"/>; the deadline is a reminder (<see cref="DaprNames.DeadlineReminder"/>),
+/// which survives the app scaling to zero. The payloads and partial sums themselves never pass
+/// through the actor: it hands out tickets naming them, and the functions fold from the store.
+/// </summary>
+public sealed class RoundActor : Actor, IRoundActor, IRemindable
+{
+    /// <summary>The actor-state key of the round.</summary>
+    public const string StateKey = "round";
+
+    /// <summary>How often the deadline reminder fires again if closing failed (a transient store error).</summary>
+    public static readonly TimeSpan DeadlineRetryPeriod = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long an aggregator handed to a function stays with it before a repeated delivery may hand it to another.</summary>
+    public static readonly TimeSpan EmitLease = TimeSpan.FromSeconds(30);
+
+    private readonly AggregatorStep _step;
+
+    /// <summary>Created by the actor runtime.</summary>
+    public RoundActor(ActorHost host, AggregatorStep step) : base(host)
+    {
+        ArgumentNullException.ThrowIfNull(step);
+        _step = step;
+    }
+
+    /// <summary>The actor id of round <paramref name="round"/>.</summary>
+    public static string IdFor(long round) => $"round-{round}";
+
+    /// <inheritdoc/>
+    public async Task<RoundStatus> Open(RoundOpening opening)
+    {
+        ArgumentNullException.ThrowIfNull(opening);
+        opening.Validate();
+        if (opening.Round.ToString(System.Globalization.CultureInfo.InvariantCulture) != Id.GetId().Replace("round-", "", StringComparison.Ordinal))
+            throw new ArgumentException($"Round {opening.Round} cannot be opened on actor '{Id}'; use '{IdFor(opening.Round)}'.", nameof(opening));
+        var existing = await LoadAsync().ConfigureAwait(false);
+        if (existing is not null) return StatusOf(existing);
+        var state = new RoundState { Opening = opening };
+        await StateManager.SetStateAsync(StateKey, state).ConfigureAwait(false);
+        await RegisterReminderAsync(DaprNames.DeadlineReminder, null, TimeSpan.FromSeconds(opening.DeadlineSeconds), DeadlineRetryPeriod).ConfigureAwait(false);
+        Logger.LogInformation("Round {Round} opened: {Expected} updates, tree {Plan}.", opening.Round, opening.ExpectedUpdates, PlanOf(state));
+        return StatusOf(state);
+    }
+
+    /// <inheritdoc/>
+    public async Task<FoldTicket> Arrive(Arrival arrival)
+    {
+        ArgumentNullException.ThrowIfNull(arrival);
+        var state = await LoadAsync().ConfigureAwait(false);
+        if (state is null) return new FoldTicket(FoldStatus.UnknownRound, $"No round is open on actor '{Id}'.");
+        if (string.IsNullOrEmpty(arrival.ContributionId)) return new FoldTicket(FoldStatus.Invalid, "The arrival has no contribution id.");
+        var plan = PlanOf(state);
+        int known = state.Arrivals.FindIndex(a => a.ContributionId == arrival.ContributionId);
+        if (known >= 0)
+        {
+            // At-least-once delivery: counted once. If its leaf was handed out but its partial never
+            // reached the parent (the emitting instance died), hand the leaf out again.
+            int leafOfKnown = plan.LeafFor(state.Arrivals[known].Index);
+            return await AgainOrDuplicateAsync(state, Redeliverable(state, plan, 0, leafOfKnown)).ConfigureAwait(false);
+        }
+        if (state.Opening.Clients is { Length: > 0 } clients && !clients.Contains(arrival.ClientId))
+            return new FoldTicket(FoldStatus.Invalid, $"Client '{arrival.ClientId}' was given no task in round {Round(state)}.");
+        if (!(arrival.SampleCount > 0)) return new FoldTicket(FoldStatus.Invalid, $"An update must come from at least one sample (got {arrival.SampleCount}).");
+        if (state.PublishedVersion is not null || state.DeadlinePassed)
+            return new FoldTicket(FoldStatus.Late, $"Round {Round(state)} is closed.", Round: Round(state));
+        int index = state.Arrivals.Count;
+        int leaf = plan.LeafFor(index);
+        if (leaf < 0 || state.Emitted.Contains(RoundState.AggregatorKey(0, leaf)))
+            return new FoldTicket(FoldStatus.Late, $"Round {Round(state)} already has its {plan.ExpectedUpdates} updates.", Round: Round(state));
+        state.Arrivals.Add(arrival with { Index = index });
+        var ticket = new FoldTicket(FoldStatus.Accepted, Round: Round(state), Level: 0, Index: leaf);
+        if (LeafInputs(state, plan, leaf).Length >= plan.ExpectedInputs(0, leaf))
+            ticket = Due(state, plan, 0, leaf);
+        await StateManager.SetStateAsync(StateKey, state).ConfigureAwait(false);
+        return ticket;
+    }
+
+    /// <inheritdoc/>
+    public async Task<FoldTicket> PartialArrived(PartialClaim partial)
+    {
+        ArgumentNullException.ThrowIfNull(partial);
+        var state = await LoadAsync().ConfigureAwait(false);
+        if (state is null) return new FoldTicket(FoldStatus.UnknownRound, $"No round is open on actor '{Id}'.");
+        var plan = PlanOf(state);
+        if (partial.Level < 0 || partial.Level >= plan.Levels - 1 || partial.Index < 0 || partial.Index >= plan.AggregatorsPerLevel[partial.Level])
+            return new FoldTicket(FoldStatus.Invalid, $"Round {Round(state)} has no aggregator l{partial.Level}/a{partial.Index} below its top (tree {plan}).");
+        int parentLevel = partial.Level + 1;
+        int parent = plan.ParentOf(partial.Level, partial.Index);
+        if (state.Partials.Exists(p => p.Level == partial.Level && p.Index == partial.Index))
+            return await AgainOrDuplicateAsync(state, Redeliverable(state, plan, parentLevel, parent)).ConfigureAwait(false);
+        if (state.Emitted.Contains(RoundState.AggregatorKey(parentLevel, parent)))
+            return new FoldTicket(FoldStatus.Late, $"Aggregator l{parentLevel}/a{parent} of round {Round(state)} already emitted.", Round: Round(state));
+        state.Partials.Add(partial);
+        var ticket = new FoldTicket(FoldStatus.Accepted, Round: Round(state), Level: parentLevel, Index: parent);
+        if (ChildPartials(state, plan, parentLevel, parent).Length >= plan.ExpectedInputs(parentLevel, parent))
+            ticket = Due(state, plan, parentLevel, parent);
+        await StateManager.SetStateAsync(StateKey, state).ConfigureAwait(false);
+        return ticket;
+    }
+
+    /// <inheritdoc/>
+    public async Task<RoundStatus> Close()
+    {
+        var state = await LoadAsync().ConfigureAwait(false);
+        if (state is null) return new RoundStatus(false);
+        var plan = PlanOf(state);
+        if (!state.DeadlinePassed)
+        {
+            state.DeadlinePassed = true;
+            // Every leaf that has not emitted emits what it has (possibly nothing: a zero-weight
+            // partial), so every parent completes; their partials go out in one bulk publish.
+            var due = new List<FoldTicket>();
+            for (int leaf = 0; leaf < plan.AggregatorsPerLevel[0]; leaf++)
+                if (!state.Emitted.Contains(RoundState.AggregatorKey(0, leaf))) due.Add(Due(state, plan, 0, leaf));
+            await _step.EmitManyAsync(due, CancellationToken.None).ConfigureAwait(false);
+            int forced = due.Count;
+            await StateManager.SetStateAsync(StateKey, state).ConfigureAwait(false);
+            Logger.LogInformation("Round {Round} reached its deadline with {Arrivals} of {Expected} updates; {Forced} leaves emitted early.",
+                Round(state), state.Arrivals.Count, plan.ExpectedUpdates, forced);
+        }
+        await TryUnregisterDeadlineAsync().ConfigureAwait(false);
+        return StatusOf(state);
+    }
+
+    /// <inheritdoc/>
+    public async Task<RoundStatus> Release(AggregatorSlot slot)
+    {
+        ArgumentNullException.ThrowIfNull(slot);
+        var state = await LoadAsync().ConfigureAwait(false);
+        if (state is null) return new RoundStatus(false);
+        if (state.HandedOut.Remove(RoundState.AggregatorKey(slot.Level, slot.Index)))
+            await StateManager.SetStateAsync(StateKey, state).ConfigureAwait(false);
+        return StatusOf(state);
+    }
+
+    /// <inheritdoc/>
+    public async Task<RoundStatus> ConfirmPublished(long version)
+    {
+        var state = await LoadAsync().ConfigureAwait(false);
+        if (state is null) return new RoundStatus(false);
+        if (state.PublishedVersion is null)
+        {
+            state.PublishedVersion = version;
+            await StateManager.SetStateAsync(StateKey, state).ConfigureAwait(false);
+            await TryUnregisterDeadlineAsync().ConfigureAwait(false);
+        }
+        return StatusOf(state);
+    }
+
+    /// <inheritdoc/>
+    public async Task<RoundStatus> GetStatus()
+    {
+        var state = await LoadAsync().ConfigureAwait(false);
+        return state is null ? new RoundStatus(false) : StatusOf(state);
+    }
+
+    /// <summary>The deadline reminder closes the round.</summary>
+    public async Task ReceiveReminderAsync(string reminderName, byte[] state, TimeSpan dueTime, TimeSpan period)
+    {
+        if (reminderName != DaprNames.DeadlineReminder)
+        {
+            Logger.LogWarning("Actor {Id} ignored unknown reminder '{Reminder}'.", Id, reminderName);
+            return;
+        }
+        await Close().ConfigureAwait(false);
+    }
+
+    private async Task<FoldTicket> AgainOrDuplicateAsync(RoundState state, FoldTicket? again)
+    {
+        if (again is null) return new FoldTicket(FoldStatus.Duplicate, Round: Round(state));
+        await StateManager.SetStateAsync(StateKey, state).ConfigureAwait(false);
+        return again with { Status = FoldStatus.Duplicate };
+    }
+
+    private async Task TryUnregisterDeadlineAsync()
+    {
+        try
+        {
+            await UnregisterReminderAsync(DaprNames.DeadlineReminder).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is HttpRequestException or global::Dapr.DaprApiException)
+        {
+            // Harmless: a reminder that fires on a closed round finds nothing to do.
+            Logger.LogInformation(e, "Could not unregister the deadline reminder of {Id}.", Id);
+        }
+    }
+
+    private async Task<RoundState?> LoadAsync()
+    {
+        var value = await StateManager.TryGetStateAsync<RoundState>(StateKey).ConfigureAwait(false);
+        return value.HasValue ? value.Value : null;
+    }
+
+    private static long Round(RoundState state) => state.Opening.Round;
+
+    private static TreePlan PlanOf(RoundState state) => TreePlanner.Plan(state.Opening.ExpectedUpdates, state.Opening.MaxFanIn);
+
+    private static Arrival[] LeafInputs(RoundState state, TreePlan plan, int leaf) =>
+        state.Arrivals.Where(a => plan.LeafFor(a.Index) == leaf).ToArray();
+
+    private static PartialClaim[] ChildPartials(RoundState state, TreePlan plan, int level, int index) =>
+        state.Partials.Where(p => p.Level == level - 1 && plan.ParentOf(p.Level, p.Index) == index).ToArray();
+
+    /// <summary>Marks the aggregator emitted and builds the ticket that hands its inputs to the caller.</summary>
+    private static FoldTicket Due(RoundState state, TreePlan plan, int level, int index)
+    {
+        string key = RoundState.AggregatorKey(level, index);
+        if (!state.Emitted.Contains(key)) state.Emitted.Add(key);
+        state.HandedOut[key] = DateTimeOffset.UtcNow;
+        var o = state.Opening;
+        return new FoldTicket(FoldStatus.Accepted, Complete: true, Round: o.Round, Level: level, Index: index, IsTop: level == plan.Levels - 1,
+            Updates: level == 0 ? LeafInputs(state, plan, index) : null,
+            Partials: level == 0 ? null : ChildPartials(state, plan, level, index),
+            Layout: o.Layout, ModelReference: o.ModelReference, ModelVersion: o.ModelVersion);
+    }
+
+    /// <summary>
+    /// The ticket again when the aggregator was handed out but its output never arrived above it,
+    /// and its emitter gave it back or its lease ran out (so two functions never emit it at once).
+    /// </summary>
+    private static FoldTicket? Redeliverable(RoundState state, TreePlan plan, int level, int index)
+    {
+        string key = RoundState.AggregatorKey(level, index);
+        if (!state.Emitted.Contains(key)) return null;
+        bool top = level == plan.Levels - 1;
+        bool delivered = top ? state.PublishedVersion is not null : state.Partials.Exists(p => p.Level == level && p.Index == index);
+        if (delivered) return null;
+        if (state.HandedOut.TryGetValue(key, out var since) && DateTimeOffset.UtcNow - since < EmitLease) return null;
+        return Due(state, plan, level, index);
+    }
+
+    private static RoundStatus StatusOf(RoundState state) => new(
+        true, state.Opening.Round, state.Opening.ExpectedUpdates, state.Arrivals.Count, state.DeadlinePassed,
+        state.PublishedVersion is not null, state.PublishedVersion, PlanOf(state).AggregatorsPerLevel.ToArray(), state.Opening.Layout);
+}

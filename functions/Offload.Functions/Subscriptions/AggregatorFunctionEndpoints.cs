@@ -1,0 +1,112 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Dapr;
+using Dapr.AspNetCore;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Offload.Aggregator.Events;
+using Offload.Functions.Aggregation;
+using Offload.Functions.Hosting;
+
+namespace Offload.Functions.Subscriptions;
+
+/// <summary>
+/// The routes the sidecar delivers events to, each declared with <c>WithTopic</c> so
+/// <c>GET /dapr/subscribe</c> lists it: <c>UpdateArrived</c> in bulk (Dapr bulk subscribe; the
+/// answer lists a status per entry), <c>PartialReady</c> and <c>ModelPublished</c> one CloudEvent
+/// at a time. Each answers <c>{"status":"SUCCESS|RETRY|DROP"}</c>, with the reason for a drop or retry.
+/// </summary>
+public static class AggregatorFunctionEndpoints
+{
+    /// <summary>Entries of one bulk delivery handled at once.</summary>
+    public const int BulkParallelism = 8;
+
+    /// <summary>Maps the three subscription routes.</summary>
+    public static IEndpointRouteBuilder MapOffloadAggregatorFunctions(this IEndpointRouteBuilder endpoints)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        endpoints.MapPost(DaprNames.UpdateArrivedRoute, (Delegate)((HttpContext context) => DeliverAsync<UpdateArrived>(context, DaprNames.UpdateArrivedTopic,
+                (e, sp, ct) => sp.GetRequiredService<LeafFunction>().HandleAsync(e, ct))))
+            .WithTopic(DaprNames.PubSub, DaprNames.UpdateArrivedTopic)
+            .WithMetadata(new BulkSubscribeAttribute(DaprNames.UpdateArrivedTopic, DaprNames.BulkMaxMessages, DaprNames.BulkMaxAwaitMilliseconds));
+        endpoints.MapPost(DaprNames.PartialReadyRoute, (Delegate)((HttpContext context) => DeliverAsync<PartialReady>(context, DaprNames.PartialReadyTopic,
+                (e, sp, ct) => sp.GetRequiredService<PartialFunction>().HandleAsync(e, ct))))
+            .WithTopic(DaprNames.PubSub, DaprNames.PartialReadyTopic);
+        endpoints.MapPost(DaprNames.ModelPublishedRoute, (Delegate)((HttpContext context) => DeliverAsync<ModelPublished>(context, DaprNames.ModelPublishedTopic,
+                (e, sp, ct) => sp.GetRequiredService<GatewayModelFunction>().HandleAsync(e, ct))))
+            .WithTopic(DaprNames.PubSub, DaprNames.ModelPublishedTopic);
+        return endpoints;
+    }
+
+    private static async Task<IResult> DeliverAsync<TEvent>(HttpContext context, string topic,
+        Func<TEvent, IServiceProvider, CancellationToken, Task<Delivery>> handle) where TEvent : class
+    {
+        var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(AggregatorFunctionEndpoints).FullName!);
+        JsonDocument document;
+        try
+        {
+            document = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (JsonException e)
+        {
+            return Answer(Log(logger, topic, Delivery.Drop($"The body is not JSON: {e.Message}")));
+        }
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("entries", out var entries) && entries.ValueKind == JsonValueKind.Array)
+            {
+                // A bulk delivery: one status per entry, by entry id. Entries are independent (the
+                // round's actor orders arrivals), so a few are handled at once.
+                var items = entries.EnumerateArray().ToArray();
+                var deliveries = new Delivery[items.Length];
+                await Parallel.ForAsync(0, items.Length, new ParallelOptions { MaxDegreeOfParallelism = BulkParallelism, CancellationToken = context.RequestAborted },
+                    async (i, _) => deliveries[i] = items[i].TryGetProperty("event", out var @event)
+                        ? await HandleOneAsync(EventJson.Unwrap(@event), context, handle).ConfigureAwait(false)
+                        : Delivery.Drop("The bulk entry has no event.")).ConfigureAwait(false);
+                var statuses = new JsonArray();
+                for (int i = 0; i < items.Length; i++)
+                {
+                    string entryId = items[i].TryGetProperty("entryId", out var id) && id.ValueKind == JsonValueKind.String ? id.GetString()! : "";
+                    var delivery = Log(logger, topic, deliveries[i]);
+                    var status = new JsonObject { ["entryId"] = entryId, ["status"] = delivery.DaprStatus };
+                    if (delivery.Reason is not null) status["reason"] = delivery.Reason;
+                    statuses.Add(status);
+                }
+                return Results.Json(new JsonObject { ["statuses"] = statuses });
+            }
+            return Answer(Log(logger, topic, await HandleOneAsync(EventJson.Unwrap(root), context, handle).ConfigureAwait(false)));
+        }
+    }
+
+    private static async Task<Delivery> HandleOneAsync<TEvent>(JsonElement element, HttpContext context,
+        Func<TEvent, IServiceProvider, CancellationToken, Task<Delivery>> handle) where TEvent : class
+    {
+        TEvent? @event;
+        try
+        {
+            @event = element.Deserialize<TEvent>(EventJson.Options);
+        }
+        catch (Exception e) when (e is JsonException or ArgumentException or InvalidOperationException)
+        {
+            return Delivery.Drop($"The event is not a valid {typeof(TEvent).Name}: {e.Message}");
+        }
+        if (@event is null) return Delivery.Drop($"The event is not a {typeof(TEvent).Name}.");
+        return await handle(@event, context.RequestServices, context.RequestAborted).ConfigureAwait(false);
+    }
+
+    private static Delivery Log(ILogger logger, string topic, Delivery delivery)
+    {
+        if (delivery.Status == DeliveryStatus.Drop) logger.LogWarning("Dropped an event of '{Topic}': {Reason}", topic, delivery.Reason);
+        else if (delivery.Status == DeliveryStatus.Retry) logger.LogWarning("Asked for redelivery of an event of '{Topic}': {Reason}", topic, delivery.Reason);
+        return delivery;
+    }
+
+    private static IResult Answer(Delivery delivery) =>
+        Results.Json(delivery.Reason is null
+            ? new JsonObject { ["status"] = delivery.DaprStatus }
+            : new JsonObject { ["status"] = delivery.DaprStatus, ["reason"] = delivery.Reason });
+}

@@ -1,0 +1,126 @@
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
+using Offload.Aggregator.Events;
+using Offload.Functions.Hosting;
+
+namespace Offload.Functions.Tests.Aggregation;
+
+/// <summary>A round through the functions as the sidecar drives them: CloudEvents in, actor calls, events out, delivered again.</summary>
+public sealed class EventDrivenRoundTests
+{
+    [Fact]
+    public async Task Bulk_and_single_deliveries_aggregate_hierarchically_and_publish_the_weighted_mean()
+    {
+        var observer = new CapturingModelObserver();
+        await using var app = await FunctionsApp.StartAsync(services: s => s.AddSingleton<Offload.Functions.Aggregation.IModelPublishedObserver>(observer));
+        var round = new RoundScenario(app);
+        var status = await round.OpenAsync(expected: 5, maxFanIn: 2);
+        Assert.Equal(new[] { 3, 2, 1 }, status["aggregatorsPerLevel"]!.AsArray().Select(n => n!.GetValue<int>()));
+
+        float[][] deltas = [[1, 0, 0, 0], [0, 2, 0, 0], [0, 0, 3, 0], [0, 0, 0, 4], [1, 1, 1, 1]];
+        long[] samples = [1, 2, 3, 4, 10];
+        var events = new UpdateArrived[5];
+        for (int i = 0; i < 5; i++) events[i] = await round.StoreUpdateAsync($"c{i}", deltas[i], samples[i]);
+
+        var bulk = await round.PostBulkAsync(events[0], events[1], events[2]);
+        var statuses = bulk["statuses"]!.AsArray();
+        Assert.Equal(["e0", "e1", "e2"], statuses.Select(s => s!["entryId"]!.GetValue<string>()));
+        Assert.True(statuses.All(s => s!["status"]!.GetValue<string>() == "SUCCESS"), bulk.ToJsonString());
+        foreach (var e in events[3..])
+            Assert.Equal("SUCCESS", (await round.PostCloudEventAsync(DaprNames.UpdateArrivedRoute, DaprNames.UpdateArrivedTopic, e))["status"]!.GetValue<string>());
+
+        var answers = await app.Sidecar.DeliverPendingAsync();
+        Assert.All(answers, a => Assert.Contains("SUCCESS", a));
+        var topics = app.Sidecar.Published.Select(p => p.Topic).ToList();
+        Assert.Equal(3 + 2, topics.Count(t => t == DaprNames.PartialReadyTopic));
+        Assert.Single(topics, DaprNames.ModelPublishedTopic);
+
+        // FedAvg: initial + sum(n_i * delta_i) / sum(n_i).
+        double total = samples.Sum();
+        var expected = new float[4];
+        for (int j = 0; j < 4; j++)
+            expected[j] = RoundScenario.Initial[j] + (float)(Enumerable.Range(0, 5).Sum(i => samples[i] * deltas[i][j]) / total);
+        var model = await round.ModelAsync(1);
+        for (int j = 0; j < 4; j++) Assert.Equal(expected[j], model[j], 5);
+
+        // The gateway function received ModelPublished and read the same model back.
+        var (published, weights) = Assert.Single(observer.Seen);
+        Assert.Equal((1L, 1L, 5), (published.Round, published.Version.Value, published.Updates));
+        Assert.Equal(model, weights);
+
+        var final = await round.CallActorAsync("GetStatus");
+        Assert.True(final["published"]!.GetValue<bool>());
+        Assert.Equal(5, final["arrivals"]!.GetValue<int>());
+        // Payloads and partials are gone once folded; only the two models remain.
+        Assert.All(app.Sidecar.StateKeys, k => Assert.StartsWith("model/", k));
+    }
+
+    [Fact]
+    public async Task A_duplicate_delivery_counts_once()
+    {
+        await using var app = await FunctionsApp.StartAsync();
+        var round = new RoundScenario(app);
+        await round.OpenAsync(expected: 2, maxFanIn: 4);
+        var first = await round.StoreUpdateAsync("c0", [1, 1, 1, 1], 1);
+        var second = await round.StoreUpdateAsync("c1", [3, 3, 3, 3], 1);
+
+        var bulk = await round.PostBulkAsync(first, first);
+        Assert.All(bulk["statuses"]!.AsArray(), s => Assert.Equal("SUCCESS", s!["status"]!.GetValue<string>()));
+        Assert.Equal("SUCCESS", (await round.PostCloudEventAsync(DaprNames.UpdateArrivedRoute, DaprNames.UpdateArrivedTopic, first))["status"]!.GetValue<string>());
+        Assert.Equal(1, (await round.CallActorAsync("GetStatus"))["arrivals"]!.GetValue<int>());
+
+        await round.PostCloudEventAsync(DaprNames.UpdateArrivedRoute, DaprNames.UpdateArrivedTopic, second);
+        await app.Sidecar.DeliverPendingAsync();
+        // Delivered again after the round closed: still counted once, nothing republished.
+        int published = app.Sidecar.Published.Count;
+        var again = await round.PostCloudEventAsync(DaprNames.UpdateArrivedRoute, DaprNames.UpdateArrivedTopic, second);
+        Assert.NotEqual("RETRY", again["status"]!.GetValue<string>());
+        Assert.Equal(published, app.Sidecar.Published.Count);
+
+        var model = await round.ModelAsync(1);
+        Assert.Equal(RoundScenario.Initial.Select(w => w + 2f), model);
+    }
+
+    [Fact]
+    public async Task The_deadline_reminder_closes_a_round_with_what_arrived()
+    {
+        await using var app = await FunctionsApp.StartAsync();
+        var round = new RoundScenario(app);
+        await round.OpenAsync(expected: 4, maxFanIn: 2);
+        Assert.Contains(app.Sidecar.Reminders.Keys, k => k.EndsWith("/" + DaprNames.DeadlineReminder, StringComparison.Ordinal));
+        await round.PostCloudEventAsync(DaprNames.UpdateArrivedRoute, DaprNames.UpdateArrivedTopic, await round.StoreUpdateAsync("c0", [2, 2, 2, 2], 5));
+
+        // The sidecar fires the reminder on the actor's reminder route.
+        var remind = await app.Client.PutAsync($"/actors/{DaprNames.RoundActorType}/round-1/method/remind/{DaprNames.DeadlineReminder}",
+            new StringContent("""{"data":null,"dueTime":"0h0m0s0ms","period":"0h0m30s0ms"}""", System.Text.Encoding.UTF8, "application/json"));
+        Assert.True(remind.IsSuccessStatusCode, await remind.Content.ReadAsStringAsync());
+        await app.Sidecar.DeliverPendingAsync();
+
+        var status = await round.CallActorAsync("GetStatus");
+        Assert.True(status["deadlinePassed"]!.GetValue<bool>());
+        Assert.Equal(1, status["publishedVersion"]!.GetValue<long>());
+        Assert.Equal(RoundScenario.Initial.Select(w => w + 2f), await round.ModelAsync(1));
+        Assert.Empty(app.Sidecar.Reminders);
+
+        // Late arrivals are not folded into a closed round.
+        var lateUpdate = await round.StoreUpdateAsync("c1", [9, 9, 9, 9], 5);
+        var late = await round.PostCloudEventAsync(DaprNames.UpdateArrivedRoute, DaprNames.UpdateArrivedTopic, lateUpdate);
+        Assert.Equal("SUCCESS", late["status"]!.GetValue<string>());
+        Assert.Equal(-1, await round.Store.GetLengthAsync(lateUpdate.Reference));
+        Assert.Equal(1, (await round.CallActorAsync("GetStatus"))["arrivals"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task The_close_method_closes_a_round_with_no_update_and_keeps_the_model()
+    {
+        await using var app = await FunctionsApp.StartAsync();
+        var round = new RoundScenario(app);
+        await round.OpenAsync(expected: 3, maxFanIn: 2);
+        var closed = await round.CallActorAsync("Close");
+        Assert.True(closed["deadlinePassed"]!.GetValue<bool>());
+        await app.Sidecar.DeliverPendingAsync();
+        var model = app.Sidecar.Published.Single(p => p.Topic == DaprNames.ModelPublishedTopic);
+        Assert.Equal(0, JsonNode.Parse(model.Json)!["updates"]!.GetValue<int>());
+        Assert.Equal(RoundScenario.Initial, await round.ModelAsync(1));
+    }
+}

@@ -1,0 +1,37 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Offload.Functions.Hosting;
+
+namespace Offload.Functions.Tests.Hosting;
+
+public sealed class AggregatorFunctionsHostTests
+{
+    [Fact]
+    public async Task Serve_dapr_host_answers_the_sidecars_discovery_calls_on_its_port()
+    {
+        await using var app = await AggregatorFunctionsHost.StartAsync(IPAddress.Loopback, 0);
+        using var http = new HttpClient { BaseAddress = new Uri(app.Urls.Single()) };
+        var subscriptions = JsonNode.Parse(await http.GetStringAsync("/dapr/subscribe"))!.AsArray();
+        Assert.Equal([DaprNames.ModelPublishedTopic, DaprNames.PartialReadyTopic, DaprNames.UpdateArrivedTopic],
+            subscriptions.Select(s => s!["topic"]!.GetValue<string>()).Order());
+        var config = JsonNode.Parse(await http.GetStringAsync("/dapr/config"))!;
+        Assert.Contains(DaprNames.RoundActorType, config["entities"]!.AsArray().Select(e => e!.GetValue<string>()));
+    }
+
+    [Fact]
+    public async Task Offload_serve_dapr_parses_and_rejects_a_bad_port()
+    {
+        var root = Offload.Cli.Commands.ServeCommand.Create();
+        var parsed = root.Parse(["--dapr", "--port", "5100"]);
+        Assert.Empty(parsed.Errors);
+        var bad = root.Parse(["--dapr", "--port", "70000"]);
+        try
+        {
+            Assert.NotEqual(0, await bad.InvokeAsync(new System.CommandLine.InvocationConfiguration { EnableDefaultExceptionHandler = false, Error = TextWriter.Null, Output = TextWriter.Null }));
+        }
+        catch (Offload.Cli.InvalidOptionException e)
+        {
+            Assert.Contains("--port", e.Message);
+        }
+    }
+}

@@ -1,0 +1,60 @@
+using Offload.Functions.Hosting;
+using Offload.Functions.Rounds;
+using Offload.Functions.Tests.Aggregation;
+using Offload.Aggregator.Storage;
+
+namespace Offload.Functions.Tests.Rounds;
+
+/// <summary>The actor through its method routes, as the sidecar invokes it.</summary>
+public sealed class RoundActorTests
+{
+    [Fact]
+    public async Task A_due_leaf_goes_to_one_emitter_at_a_time_and_again_once_released()
+    {
+        await using var app = await FunctionsApp.StartAsync(new InMemoryUpdateStore());
+        var round = new RoundScenario(app);
+        await round.OpenAsync(expected: 1, maxFanIn: 2);
+        var arrived = await round.StoreUpdateAsync("c0", [1, 1, 1, 1], 1);
+
+        // An emitter takes the leaf, then dies before emitting it.
+        var ticket = await round.CallActorAsync(nameof(IRoundActor.Arrive), new Arrival(arrived.Reference.Key, "c0", 1, 0));
+        Assert.True(ticket["complete"]!.GetValue<bool>());
+        Assert.Equal("update/c0/t1", ticket["updates"]![0]!["contributionId"]!.GetValue<string>());
+
+        // A redelivery within the lease counts once and does not hand the leaf to a second emitter.
+        Assert.Equal("SUCCESS", (await round.PostCloudEventAsync(DaprNames.UpdateArrivedRoute, DaprNames.UpdateArrivedTopic, arrived))["status"]!.GetValue<string>());
+        Assert.Empty(app.Sidecar.Published);
+
+        // Given back (or after the lease), the next redelivery emits it.
+        await round.CallActorAsync(nameof(IRoundActor.Release), new AggregatorSlot(0, 0));
+        Assert.Equal("SUCCESS", (await round.PostCloudEventAsync(DaprNames.UpdateArrivedRoute, DaprNames.UpdateArrivedTopic, arrived))["status"]!.GetValue<string>());
+        await app.Sidecar.DeliverPendingAsync();
+        Assert.Equal(RoundScenario.Initial.Select(w => w + 1f), await round.ModelAsync(1));
+    }
+
+    [Fact]
+    public async Task Opening_is_idempotent_and_validated()
+    {
+        await using var app = await FunctionsApp.StartAsync(new InMemoryUpdateStore());
+        var round = new RoundScenario(app);
+        var first = await round.OpenAsync(expected: 3, maxFanIn: 2);
+        var again = await round.OpenAsync(expected: 9, maxFanIn: 4);
+        Assert.Equal(3, again["expectedUpdates"]!.GetValue<int>());
+        Assert.Equal(first.ToJsonString(), again.ToJsonString());
+        Assert.Single(app.Sidecar.Reminders);
+
+        var bad = new RoundOpening(2, 0, 2, 10, "model/v0", 0, TensorShape.Of(RoundScenario.Layout));
+        try
+        {
+            // Kestrel answers the sidecar 500; the in-memory test server rethrows the actor's exception instead.
+            var response = await app.Client.PutAsync($"/actors/{DaprNames.RoundActorType}/{RoundActor.IdFor(2)}/method/Open",
+                new StringContent(System.Text.Json.JsonSerializer.Serialize(bad, Offload.Functions.Subscriptions.EventJson.Options), System.Text.Encoding.UTF8, "application/json"));
+            Assert.False(response.IsSuccessStatusCode);
+        }
+        catch (ArgumentException e)
+        {
+            Assert.Contains("ExpectedUpdates", e.Message);
+        }
+        Assert.False((await new RoundScenario(app, round: 2).CallActorAsync(nameof(IRoundActor.GetStatus)))["known"]!.GetValue<bool>());
+    }
+}

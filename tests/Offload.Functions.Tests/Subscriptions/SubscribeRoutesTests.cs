@@ -1,0 +1,36 @@
+using System.Text.Json.Nodes;
+using Offload.Functions.Hosting;
+
+namespace Offload.Functions.Tests.Subscriptions;
+
+public sealed class SubscribeRoutesTests
+{
+    [Fact]
+    public async Task Subscribe_lists_the_three_topics_their_routes_and_bulk_metadata()
+    {
+        await using var app = await FunctionsApp.StartAsync();
+        var subscriptions = JsonNode.Parse(await app.Client.GetStringAsync("/dapr/subscribe"))!.AsArray();
+
+        Assert.Equal(3, subscriptions.Count);
+        var byTopic = subscriptions.ToDictionary(s => s!["topic"]!.GetValue<string>());
+        foreach (var (topic, route) in new[] { (DaprNames.UpdateArrivedTopic, DaprNames.UpdateArrivedRoute), (DaprNames.PartialReadyTopic, DaprNames.PartialReadyRoute), (DaprNames.ModelPublishedTopic, DaprNames.ModelPublishedRoute) })
+        {
+            var s = byTopic[topic]!;
+            Assert.Equal(DaprNames.PubSub, s["pubsubName"]!.GetValue<string>());
+            Assert.Equal(route.TrimStart('/'), (s["routes"]?["default"]?.GetValue<string>() ?? s["route"]!.GetValue<string>()).TrimStart('/'));
+        }
+        var bulk = byTopic[DaprNames.UpdateArrivedTopic]!["bulkSubscribe"]!;
+        Assert.True(bulk["enabled"]!.GetValue<bool>());
+        Assert.Equal(DaprNames.BulkMaxMessages, bulk["maxMessagesCount"]!.GetValue<int>());
+        Assert.Equal(DaprNames.BulkMaxAwaitMilliseconds, bulk["maxAwaitDurationMs"]!.GetValue<int>());
+        Assert.Null(byTopic[DaprNames.PartialReadyTopic]!["bulkSubscribe"]);
+    }
+
+    [Fact]
+    public async Task Config_lists_the_round_actor()
+    {
+        await using var app = await FunctionsApp.StartAsync();
+        var config = JsonNode.Parse(await app.Client.GetStringAsync("/dapr/config"))!;
+        Assert.Contains(DaprNames.RoundActorType, config["entities"]!.AsArray().Select(e => e!.GetValue<string>()));
+    }
+}
