@@ -161,34 +161,35 @@ public sealed class AsyncSimulation : IDisposable
             {
                 int slot = Interlocked.Increment(ref next);
                 if (slot >= arrivals.Count) return;
-                var arrival = arrivals[slot];
-                if ((uint)arrival.Client >= (uint)_partitions.Count)
-                    throw new ArgumentException($"The schedule names client {arrival.Client}; there are {_partitions.Count} partitions.", nameof(arrivals));
-                bool inWindow = server.History.TryGet(arrival.BaseVersion, out var baseWeights);
                 try
                 {
+                    var arrival = arrivals[slot];
+                    if ((uint)arrival.Client >= (uint)_partitions.Count)
+                        throw new ArgumentException($"The schedule names client {arrival.Client}; there are {_partitions.Count} partitions.", nameof(arrivals));
+                    bool inWindow = server.History.TryGet(arrival.BaseVersion, out var baseWeights);
                     if (inWindow)
                         _trainers[worker].Train(baseWeights.Span, _train, _partitions[arrival.Client].Indices, _options.Training,
                             SeedMix.Of(_options.Seed, version, arrival.Client), deltas[slot], cancellationToken);
+                    commit.InTurn(slot, () =>
+                    {
+                        if (!inWindow)
+                        {
+                            pending[slot] = (true, null);
+                            return;
+                        }
+                        if (arrival.BaseVersion.Equals(current) || ModelUpdate.FirstNonFinite(deltas[slot]) >= 0) return;
+                        var update = new StaleUpdate(arrival.Client, Layout, deltas[slot], _partitions[arrival.Client].Count,
+                            arrival.BaseVersion, baseWeights, current, currentWeights);
+                        // Waits only when the queue is full: the queue pushes back on ingest.
+                        pending[slot] = (false, queue.EnqueueAsync(update, cancellationToken).AsTask().GetAwaiter().GetResult());
+                    });
                 }
-                catch (Exception) when (!commit.Failed)
+                catch
                 {
+                    // Release the workers waiting for this slot's turn; the run is abandoned.
                     commit.Fail();
                     throw;
                 }
-                commit.InTurn(slot, () =>
-                {
-                    if (!inWindow)
-                    {
-                        pending[slot] = (true, null);
-                        return;
-                    }
-                    if (arrival.BaseVersion.Equals(current) || ModelUpdate.FirstNonFinite(deltas[slot]) >= 0) return;
-                    var update = new StaleUpdate(arrival.Client, Layout, deltas[slot], _partitions[arrival.Client].Count,
-                        arrival.BaseVersion, baseWeights, current, currentWeights);
-                    // Waits only when the queue is full: the queue pushes back on ingest.
-                    pending[slot] = (false, queue.EnqueueAsync(update, cancellationToken).AsTask().GetAwaiter().GetResult());
-                });
             }
         }
 
