@@ -1,3 +1,5 @@
+using Offload.Client.Tests.Inversion;
+using Offload.Core.Federation;
 using Offload.Aggregator.Staleness;
 using Offload.Client.Inversion;
 using Offload.Client.Training;

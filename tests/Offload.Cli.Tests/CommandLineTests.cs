@@ -4,6 +4,7 @@ using Offload.Cli.Commands;
 
 namespace Offload.Cli.Tests;
 
+[Collection(ConsoleCommands.Name)]
 public class CommandLineTests
 {
     private static (int Code, string Error) Run(params string[] args)

@@ -18,7 +18,7 @@ public sealed record RoundOptions
     public int Rounds { get; init; } = 10;
 
     /// <summary>Local training every task asks for.</summary>
-    public TrainingPlan Plan { get; init; } = new(1, 16, 0.1);
+    public TrainingOptions Plan { get; init; } = new(1, 16, 0.1);
 
     /// <summary>How long a client told to wait should wait before asking again.</summary>
     public TimeSpan WaitRetry { get; init; } = TimeSpan.FromMilliseconds(200);

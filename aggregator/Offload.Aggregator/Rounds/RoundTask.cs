@@ -10,4 +10,4 @@ namespace Offload.Aggregator.Rounds;
 /// <param name="BaseVersion">The global model version to train from.</param>
 /// <param name="Deadline">When the round stops waiting for updates.</param>
 /// <param name="Plan">Local training hyper-parameters.</param>
-public sealed record RoundTask(string TaskId, string ClientId, long Round, ModelVersion BaseVersion, DateTimeOffset Deadline, TrainingPlan Plan);
+public sealed record RoundTask(string TaskId, string ClientId, long Round, ModelVersion BaseVersion, DateTimeOffset Deadline, TrainingOptions Plan);

@@ -141,7 +141,7 @@ public static class ServeCommand
             ClientsPerRound = o.ClientsPerRound,
             RoundDeadline = TimeSpan.FromSeconds(o.RoundDeadlineSeconds),
             Rounds = o.Rounds,
-            Plan = new TrainingPlan(o.LocalEpochs, o.BatchSize, o.LearningRate),
+            Plan = new TrainingOptions(o.LocalEpochs, o.BatchSize, o.LearningRate),
             HierarchyFanIn = o.HierarchyFanIn,
         };
         await using var coordinator = new SynchronousRoundCoordinator(evaluator.Layout, initial, roundOptions, new FedAvg(), store, bus,

@@ -1,3 +1,4 @@
+using Offload.Core.Federation;
 using Offload.Client.Training;
 using Offload.Core.Codec;
 

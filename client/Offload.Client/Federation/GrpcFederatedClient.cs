@@ -1,3 +1,4 @@
+using Offload.Core.Federation;
 using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;

@@ -1,3 +1,4 @@
+using Offload.Core.Federation;
 using Offload.Core.Data;
 using Offload.Core.Model;
 

@@ -1,3 +1,4 @@
+using Offload.Core.Federation;
 using System.Buffers;
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;

@@ -1,3 +1,4 @@
+using Offload.Core.Federation;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
@@ -69,7 +70,7 @@ internal sealed class FederationGateway(
                 reply.TaskId = task.TaskId;
                 reply.Round = task.Round;
                 reply.ModelVersion = task.BaseVersion.Value;
-                reply.Plan = new TrainingPlan { LocalEpochs = task.Plan.LocalEpochs, BatchSize = task.Plan.BatchSize, LearningRate = task.Plan.LearningRate };
+                reply.Plan = new Core.Protos.TrainingPlan { LocalEpochs = task.Plan.LocalEpochs, BatchSize = task.Plan.BatchSize, LearningRate = task.Plan.LearningRate };
                 reply.Deadline = Timestamp.FromDateTimeOffset(task.Deadline);
                 break;
             case TaskOfferKind.Wait:

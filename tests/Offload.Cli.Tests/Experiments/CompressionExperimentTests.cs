@@ -6,6 +6,7 @@ using Offload.Core.Model;
 
 namespace Offload.Cli.Tests.Experiments;
 
+[Collection(ConsoleCommands.Name)]
 public class CompressionExperimentTests
 {
     private static readonly TensorLayout Layout = TensorLayout.Create(new[] { ("w", new[] { 4000 }), ("b", new[] { 40 }) });

@@ -61,7 +61,7 @@ public class FederatedTrainingTests
             Rounds = options.Rounds,
             RoundDeadline = TimeSpan.FromHours(1),
             WaitRetry = TimeSpan.FromMilliseconds(50),
-            Plan = new TrainingPlan(options.LocalEpochs, options.BatchSize, options.LearningRate),
+            Plan = new TrainingOptions(options.LocalEpochs, options.BatchSize, options.LearningRate),
         };
         return await TestFederation.StartAsync(initial.Layout, weights, rounds, options.Clients, gateway);
     }

@@ -1,3 +1,4 @@
+using Offload.Core.Federation;
 using Offload.Aggregator.Buffered;
 using Offload.Client.Training;
 

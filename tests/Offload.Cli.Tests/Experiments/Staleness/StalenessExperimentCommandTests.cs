@@ -4,6 +4,7 @@ using Offload.Cli.Experiments.Staleness;
 
 namespace Offload.Cli.Tests.Experiments.Staleness;
 
+[Collection(ConsoleCommands.Name)]
 public class StalenessExperimentCommandTests
 {
     private static (int Code, string Error) Run(params string[] args)

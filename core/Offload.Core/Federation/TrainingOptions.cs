@@ -1,11 +1,11 @@
 namespace Offload.Core.Federation;
 
-/// <summary>The hyper-parameters a round's task asks a device to train with, validated at construction.</summary>
-public sealed record TrainingPlan
+/// <summary>Hyper-parameters of one client's local training (what a round's task asks a device to train with), validated at construction.</summary>
+public sealed record TrainingOptions
 {
-    /// <summary>Creates a plan.</summary>
+    /// <summary>Creates options.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A count is not positive or the learning rate is not a positive finite number.</exception>
-    public TrainingPlan(int localEpochs, int batchSize, double learningRate)
+    public TrainingOptions(int localEpochs = 1, int batchSize = 32, double learningRate = 0.05)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(localEpochs);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
@@ -16,12 +16,12 @@ public sealed record TrainingPlan
         LearningRate = learningRate;
     }
 
-    /// <summary>Passes over the device's data (E).</summary>
+    /// <summary>Passes over the client's data per round (E in the FedAvg paper).</summary>
     public int LocalEpochs { get; }
 
-    /// <summary>Samples per SGD step (B).</summary>
+    /// <summary>Samples per SGD step (B in the FedAvg paper).</summary>
     public int BatchSize { get; }
 
-    /// <summary>Local SGD step size.</summary>
+    /// <summary>SGD step size.</summary>
     public double LearningRate { get; }
 }
