@@ -38,7 +38,7 @@ public static class InspectCommand
         output.Write(description.ToString());
         if (!description.ChecksumValid)
         {
-            error.WriteLine($"offload: {path} is damaged: its CRC-32 does not match its contents.");
+            error.WriteLine($"offload: {path} is damaged: its CRC-32C does not match its contents.");
             return CommandLineEntry.UsageError;
         }
         return 0;

@@ -4,7 +4,7 @@ namespace Offload.Core.Codec;
 
 /// <summary>
 /// The update as raw little-endian float32, one dense record per tensor, in the same framed format
-/// as FedZip (header, optional layout, CRC-32). The baseline every compressed codec is measured against,
+/// as FedZip (header, optional layout, CRC-32C). The baseline every compressed codec is measured against,
 /// and the codec to use when the network is not the bottleneck.
 /// </summary>
 public sealed class IdentityCodec : IUpdateCodec

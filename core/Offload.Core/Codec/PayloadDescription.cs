@@ -10,7 +10,7 @@ namespace Offload.Core.Codec;
 /// renders it as a plain-text table for <c>offload inspect</c>.
 /// </summary>
 /// <param name="Header">The fixed header.</param>
-/// <param name="ChecksumValid">Whether the CRC-32 matches; inspection reports a mismatch instead of failing.</param>
+/// <param name="ChecksumValid">Whether the CRC-32C matches; inspection reports a mismatch instead of failing.</param>
 /// <param name="Layout">The embedded layout, or null when the payload carries only its hash.</param>
 /// <param name="TopZ">The top-z the encoder used (FedZip only).</param>
 /// <param name="Clusters">The cluster count the encoder was asked for (FedZip only).</param>
@@ -38,7 +38,7 @@ public sealed record PayloadDescription(
     {
         var c = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
-        sb.Append(c, $"codec {Header.Codec}, format v{Header.Version}, {Header.PayloadLength} bytes (dense {DenseBytes} bytes, ratio {CompressionRatio:0.0#}x), CRC-32 {(ChecksumValid ? "ok" : "MISMATCH")}").AppendLine();
+        sb.Append(c, $"codec {Header.Codec}, format v{Header.Version}, {Header.PayloadLength} bytes (dense {DenseBytes} bytes, ratio {CompressionRatio:0.0#}x), CRC-32C {(ChecksumValid ? "ok" : "MISMATCH")}").AppendLine();
         sb.Append(c, $"layout {Header.LayoutHash:X16}: {Header.TensorCount} tensors, {Header.ParameterCount} parameters{(Layout is null ? " (not embedded)" : "")}").AppendLine();
         if (TopZ is { } z)
             sb.Append(c, $"top-z {z:0.#####}, clusters {Clusters}, encoding {Encoding}, dense below {DenseThreshold} elements").AppendLine();

@@ -48,7 +48,7 @@ internal sealed class PayloadReader
                 : $"The payload has trailing bytes: the header declares {header.PayloadLength} bytes but {payload.Length} arrived.");
         bool checksumValid = PayloadFormat.ChecksumMatches(payload);
         bool strict = expected is not null;
-        if (strict && !checksumValid) throw new InvalidPayloadException("The payload's CRC-32 does not match its contents: it was corrupted.");
+        if (strict && !checksumValid) throw new InvalidPayloadException("The payload's CRC-32C does not match its contents: it was corrupted.");
         if (expectedCodec is { } codec && header.Codec != codec)
             throw new InvalidPayloadException($"The payload was written by the {header.Codec} codec, not the {codec} codec.");
         if (expected is not null)

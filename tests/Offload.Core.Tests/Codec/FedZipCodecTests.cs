@@ -23,7 +23,7 @@ public class FedZipCodecTests
         + "02" + "04" + "0200" + "10000000" + "04000000" + "02000000" + "01000000" // w: positions, width 4, k 2, n 16, kept 4, P 2, V 1
         + "CDCC4CBF" + "3333333F" + "40C5" + "0B" // centroids -0.8, 0.7; positions; indices
         + "00" + "00" + "0000" + "02000000" + "02000000" + "00000000" + "08000000" + "0000803F" + "000080BF" // b: dense
-        + "ED4BA6E5"; // CRC-32
+        + "20E8DEF4"; // CRC-32C (Castagnoli)
 
     private static FedZipCodec TinyCodec(FedZipEncoding encoding = FedZipEncoding.Auto) =>
         new(new FedZipOptions { TopZ = 0.25, Clusters = 2, DenseThreshold = 4, Encoding = encoding });
@@ -72,7 +72,7 @@ public class FedZipCodecTests
         + "03" + "01" + "0300" + "10000000" + "04000000" + "02000000" + "01000000" // w: gaps, Rice 1, k 3, n 16, kept 4, P 2, V 1
         + "CDCC4CBF" + "0000003F" + "3333533F" + "020201" + "3904" + "0B" // centroids -0.8, 0.5, 0.825; code lengths; gaps; indices
         + "00" + "00" + "0000" + "02000000" + "02000000" + "00000000" + "08000000" + "0000803F" + "000080BF" // b: dense
-        + "584F11C5"; // CRC-32
+        + "DE9563D0"; // CRC-32C (Castagnoli)
 
     [Theory]
     [InlineData(FedZipEncoding.Huffman)]

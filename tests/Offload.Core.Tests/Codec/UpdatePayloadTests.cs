@@ -47,7 +47,7 @@ public class UpdatePayloadTests
         string text = d.ToString();
         Assert.Contains("encoder.weight", text);
         Assert.Contains("32x16", text);
-        Assert.Contains("CRC-32 ok", text);
+        Assert.Contains("CRC-32C ok", text);
     }
 
     [Fact]
