@@ -274,22 +274,7 @@ public sealed class FederatedSimulation : IDisposable
     }
 
     /// <summary>Evaluates <paramref name="weights"/> on the test set, split over the workers.</summary>
-    public EvaluationResult Evaluate(ReadOnlySpan<float> weights)
-    {
-        int parts = _trainers.Length;
-        int size = (_test.Count + parts - 1) / parts;
-        var results = new EvaluationResult[parts];
-        var copy = weights.ToArray();
-        Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, p =>
-        {
-            int start = Math.Min(p * size, _test.Count);
-            int count = Math.Min(size, _test.Count - start);
-            results[p] = _trainers[p].Evaluate(copy, _test, start, count);
-        });
-        var total = results[0];
-        for (int p = 1; p < parts; p++) total = total.Merge(results[p]);
-        return total;
-    }
+    public EvaluationResult Evaluate(ReadOnlySpan<float> weights) => SplitEvaluation.Run(_trainers, weights, _test, _test.Count);
 
     public void Dispose()
     {

@@ -216,23 +216,9 @@ public sealed class AsyncSimulation : IDisposable
     }
 
     /// <summary>Evaluates <paramref name="weights"/> on the test set (or its first <see cref="AsyncSimulationOptions.EvaluationSamples"/>), split over the workers.</summary>
-    public EvaluationResult Evaluate(ReadOnlySpan<float> weights)
-    {
-        int total = _options.EvaluationSamples == 0 ? _test.Count : Math.Min(_options.EvaluationSamples, _test.Count);
-        int parts = _trainers.Length;
-        int size = (total + parts - 1) / parts;
-        var results = new EvaluationResult[parts];
-        var copy = weights.ToArray();
-        Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, p =>
-        {
-            int start = Math.Min(p * size, total);
-            int count = Math.Min(size, total - start);
-            results[p] = _trainers[p].Evaluate(copy, _test, start, count);
-        });
-        var sum = results[0];
-        for (int p = 1; p < parts; p++) sum = sum.Merge(results[p]);
-        return sum;
-    }
+    public EvaluationResult Evaluate(ReadOnlySpan<float> weights) =>
+        SplitEvaluation.Run(_trainers, weights, _test,
+            _options.EvaluationSamples == 0 ? _test.Count : Math.Min(_options.EvaluationSamples, _test.Count));
 
     public void Dispose()
     {
