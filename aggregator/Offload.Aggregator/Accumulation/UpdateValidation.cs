@@ -20,7 +20,6 @@ internal static class UpdateValidation
     {
         layout.EnsureMatches(update, nameof(update));
         EnsureWeight(weight);
-        int bad = ModelUpdate.FirstNonFinite(update);
-        if (bad >= 0) throw new ArgumentException($"Update value at index {bad} is {update[bad]}; updates must be finite.", nameof(update));
+        ModelUpdate.EnsureFinite(update, nameof(update));
     }
 }

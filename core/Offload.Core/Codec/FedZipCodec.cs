@@ -64,15 +64,8 @@ public sealed class FedZipCodec : IUpdateCodec
         return FedZipEncoder.TryEncode(delta, layout, Options, destination, out bytesWritten, reconstruction);
     }
 
-    private void Validate(ReadOnlySpan<float> delta, TensorLayout layout, Span<float> reconstruction)
-    {
-        ArgumentNullException.ThrowIfNull(layout);
-        layout.EnsureMatches(delta, nameof(delta));
-        if (!reconstruction.IsEmpty) layout.EnsureMatches(reconstruction, nameof(reconstruction));
-        int bad = ModelUpdate.FirstNonFinite(delta);
-        if (bad >= 0) throw new ArgumentException($"Update value at index {bad} is {delta[bad]}; updates must be finite.", nameof(delta));
-        if (Options.EmbedLayout) PayloadFormat.EnsureEmbeddable(layout);
-    }
+    private void Validate(ReadOnlySpan<float> delta, TensorLayout layout, Span<float> reconstruction) =>
+        PayloadFormat.ValidateEncoderInput(delta, layout, reconstruction, Options.EmbedLayout);
 
     /// <inheritdoc/>
     public void Decode(ReadOnlySpan<byte> payload, TensorLayout layout, Span<float> destination) =>

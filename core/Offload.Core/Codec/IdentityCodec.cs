@@ -66,15 +66,8 @@ public sealed class IdentityCodec : IUpdateCodec
         return true;
     }
 
-    private void Validate(ReadOnlySpan<float> delta, TensorLayout layout, Span<float> reconstruction)
-    {
-        ArgumentNullException.ThrowIfNull(layout);
-        layout.EnsureMatches(delta, nameof(delta));
-        if (!reconstruction.IsEmpty) layout.EnsureMatches(reconstruction, nameof(reconstruction));
-        int bad = ModelUpdate.FirstNonFinite(delta);
-        if (bad >= 0) throw new ArgumentException($"Update value at index {bad} is {delta[bad]}; updates must be finite.", nameof(delta));
-        if (EmbedLayout) PayloadFormat.EnsureEmbeddable(layout);
-    }
+    private void Validate(ReadOnlySpan<float> delta, TensorLayout layout, Span<float> reconstruction) =>
+        PayloadFormat.ValidateEncoderInput(delta, layout, reconstruction, EmbedLayout);
 
     private void Write(ReadOnlySpan<float> delta, TensorLayout layout, Span<byte> payload, Span<float> reconstruction)
     {

@@ -81,6 +81,20 @@ internal static class PayloadFormat
         return total;
     }
 
+    /// <summary>
+    /// The checks both encoders make before writing a byte: the update and any reconstruction buffer
+    /// match the layout, every value is finite, and an embedded layout fits the format.
+    /// </summary>
+    /// <exception cref="ArgumentException">A length does not match, a value is not finite, or the layout cannot be embedded.</exception>
+    public static void ValidateEncoderInput(ReadOnlySpan<float> delta, TensorLayout layout, Span<float> reconstruction, bool embedLayout)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        layout.EnsureMatches(delta, nameof(delta));
+        if (!reconstruction.IsEmpty) layout.EnsureMatches(reconstruction, nameof(reconstruction));
+        ModelUpdate.EnsureFinite(delta, nameof(delta));
+        if (embedLayout) EnsureEmbeddable(layout);
+    }
+
     /// <summary>Throws when the layout cannot be embedded (a name over 65535 UTF-8 bytes or a rank over 32).</summary>
     public static void EnsureEmbeddable(TensorLayout layout)
     {

@@ -14,8 +14,7 @@ public sealed class ModelUpdate
         ArgumentNullException.ThrowIfNull(delta);
         layout.EnsureMatches(delta, nameof(delta));
         if (sampleCount <= 0) throw new ArgumentOutOfRangeException(nameof(sampleCount), sampleCount, "An update must be computed from at least one sample.");
-        int bad = FirstNonFinite(delta);
-        if (bad >= 0) throw new ArgumentException($"Update value at index {bad} is {delta[bad]}; updates must be finite.", nameof(delta));
+        EnsureFinite(delta, nameof(delta));
         Layout = layout;
         Delta = delta;
         SampleCount = sampleCount;
@@ -33,6 +32,14 @@ public sealed class ModelUpdate
 
     /// <summary>The global model version the client started from.</summary>
     public ModelVersion BaseVersion { get; }
+
+    /// <summary>Throws when <paramref name="values"/> holds a NaN or an infinity, naming its index.</summary>
+    /// <exception cref="ArgumentException">A value is not finite.</exception>
+    public static void EnsureFinite(ReadOnlySpan<float> values, string parameterName)
+    {
+        int bad = FirstNonFinite(values);
+        if (bad >= 0) throw new ArgumentException($"Update value at index {bad} is {values[bad]}; updates must be finite.", parameterName);
+    }
 
     /// <summary>Index of the first NaN or infinity in <paramref name="values"/>, or -1.</summary>
     public static int FirstNonFinite(ReadOnlySpan<float> values)
