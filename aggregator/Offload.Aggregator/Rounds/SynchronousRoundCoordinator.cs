@@ -29,7 +29,7 @@ namespace Offload.Aggregator.Rounds;
 /// All public members are thread-safe. Folding runs on the event bus's delivery of
 /// <see cref="UpdateArrived"/>, one event at a time.
 /// </remarks>
-public sealed class SynchronousRoundCoordinator : IAsyncDisposable
+public sealed class SynchronousRoundCoordinator : IRoundCoordinator, IAsyncDisposable
 {
     private readonly object _gate = new();
     private readonly RoundOptions _options;

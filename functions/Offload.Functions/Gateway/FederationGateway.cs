@@ -26,7 +26,7 @@ namespace Offload.Functions.Gateway;
 /// and announced with <see cref="UpdateArrived"/>.
 /// </summary>
 internal sealed class FederationGateway(
-    SynchronousRoundCoordinator coordinator,
+    IRoundCoordinator coordinator,
     IUpdateStore store,
     IEventBus bus,
     ClientTokens tokens,

@@ -40,7 +40,7 @@ public sealed class GatewayServer : IAsyncDisposable
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
     /// <exception cref="IOException">The address is in use.</exception>
     public static async Task<GatewayServer> StartAsync(GatewayOptions options, GatewayListenOptions listen, ClientTokens tokens,
-        SynchronousRoundCoordinator coordinator, IUpdateStore store, IEventBus bus,
+        IRoundCoordinator coordinator, IUpdateStore store, IEventBus bus,
         Action<ILoggingBuilder>? configureLogging = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);

@@ -20,7 +20,7 @@ public static class GatewayServiceCollectionExtensions
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
     public static IServiceCollection AddOffloadGateway(this IServiceCollection services, GatewayOptions options, ClientTokens tokens,
-        SynchronousRoundCoordinator coordinator, IUpdateStore store, IEventBus bus)
+        IRoundCoordinator coordinator, IUpdateStore store, IEventBus bus)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(options);
@@ -31,7 +31,7 @@ public static class GatewayServiceCollectionExtensions
         options.Validate();
         services.AddSingleton(options);
         services.AddSingleton(tokens);
-        services.AddSingleton(coordinator);
+        services.AddSingleton<IRoundCoordinator>(coordinator);
         services.AddSingleton(store);
         services.AddSingleton(bus);
         services.AddSingleton<GatewayMetrics>();

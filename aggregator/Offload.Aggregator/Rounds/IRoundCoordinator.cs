@@ -1,0 +1,36 @@
+using Offload.Core.Model;
+
+namespace Offload.Aggregator.Rounds;
+
+/// <summary>
+/// What the ingest gateway needs from whoever runs the rounds: tasks to hand out, the model to
+/// serve, and a reservation before it acknowledges an update, so an acknowledged update is counted
+/// exactly once. <see cref="SynchronousRoundCoordinator"/> aggregates in this process; the Dapr
+/// deployment's coordinator leaves aggregation to the event-driven functions. All members are thread-safe.
+/// </summary>
+public interface IRoundCoordinator
+{
+    /// <summary>The model's parameter layout.</summary>
+    TensorLayout Layout { get; }
+
+    /// <summary>The settings.</summary>
+    RoundOptions Options { get; }
+
+    /// <summary>The current global model.</summary>
+    GlobalModel Model { get; }
+
+    /// <summary>Where the rounds stand.</summary>
+    CoordinatorStatus Status { get; }
+
+    /// <summary>Work for <paramref name="clientId"/>: a task, wait, or done.</summary>
+    TaskOffer RequestTask(string clientId);
+
+    /// <summary>Whether <paramref name="clientId"/> may submit for <paramref name="taskId"/> now; changes nothing.</summary>
+    SubmissionCheck CheckSubmission(string clientId, string taskId, out RoundTask? task);
+
+    /// <summary>Reserves the round's room for the update to <paramref name="taskId"/>, which the caller then stores and announces.</summary>
+    SubmissionCheck TryReserve(string clientId, string taskId);
+
+    /// <summary>Gives back a reservation whose update could not be stored or announced.</summary>
+    void CancelReservation(string clientId, string taskId);
+}
