@@ -19,6 +19,13 @@ public interface IRoundCoordinator
     /// <summary>The current global model.</summary>
     GlobalModel Model { get; }
 
+    /// <summary>
+    /// The model devices download and train from, of the same version as <see cref="Model"/>: the
+    /// model itself, or with <see cref="RoundOptions.Downstream"/> FedZip the clients' view carrying its
+    /// encoded change (<see cref="ModelBroadcast"/>). Defaults to <see cref="Model"/>.
+    /// </summary>
+    GlobalModel Broadcast => Model;
+
     /// <summary>Where the rounds stand.</summary>
     CoordinatorStatus Status { get; }
 

@@ -1,3 +1,4 @@
+using Offload.Core.Codec;
 using Offload.Core.Federation;
 
 namespace Offload.Aggregator.Rounds;
@@ -29,6 +30,15 @@ public sealed record RoundOptions
     /// </summary>
     public int HierarchyFanIn { get; init; }
 
+    /// <summary>
+    /// How devices download the model: full weights only (the default), or also each version's
+    /// FedZip-encoded change from the previous one (<see cref="ModelBroadcast"/>).
+    /// </summary>
+    public DownstreamMode Downstream { get; init; } = DownstreamMode.Full;
+
+    /// <summary>The encoder's settings for <see cref="DownstreamMode.FedZip"/> (top-z fraction, clusters).</summary>
+    public FedZipOptions DownstreamFedZip { get; init; } = FedZipOptions.Default;
+
     /// <summary>Tasks handed out per round after defaults: <see cref="ClientsPerRound"/>, or <see cref="MinClients"/>.</summary>
     public int TasksPerRound => ClientsPerRound == 0 ? MinClients : ClientsPerRound;
 
@@ -45,6 +55,8 @@ public sealed record RoundOptions
         if (HierarchyFanIn != 0 && HierarchyFanIn < 2)
             throw new ArgumentOutOfRangeException(nameof(HierarchyFanIn), HierarchyFanIn, "The tree's fan-in bound must be 0 (flat) or at least 2.");
         ArgumentNullException.ThrowIfNull(Plan);
+        if (!Enum.IsDefined(Downstream)) throw new ArgumentOutOfRangeException(nameof(Downstream), Downstream, "The downstream mode must be Full or FedZip.");
+        ArgumentNullException.ThrowIfNull(DownstreamFedZip);
         return this;
     }
 }

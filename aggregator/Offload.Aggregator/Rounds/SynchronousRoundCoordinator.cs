@@ -46,6 +46,7 @@ public sealed class SynchronousRoundCoordinator : IRoundCoordinator, IAsyncDispo
     private readonly List<RoundSummary> _summaries = [];
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile GlobalModel _model;
+    private readonly ModelBroadcast _broadcast;
     private IAsyncDisposable? _subscription;
     private ITimer? _timer;
     private long _round;
@@ -82,6 +83,7 @@ public sealed class SynchronousRoundCoordinator : IRoundCoordinator, IAsyncDispo
         _time = time ?? TimeProvider.System;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _model = new GlobalModel(layout, ModelVersion.Initial, initialWeights);
+        _broadcast = new ModelBroadcast(_model, _options.Downstream, _options.DownstreamFedZip);
         _accumulator = new UpdateAccumulator(layout);
         _mean = new float[layout.TotalLength];
     }
@@ -94,6 +96,9 @@ public sealed class SynchronousRoundCoordinator : IRoundCoordinator, IAsyncDispo
 
     /// <summary>The current global model.</summary>
     public GlobalModel Model => _model;
+
+    /// <summary>The model devices download and train from (the clients' view with FedZip downstream).</summary>
+    public GlobalModel Broadcast => _broadcast.Current;
 
     /// <summary>Completes when the last round has closed.</summary>
     public Task Completion => _completion.Task;
@@ -350,7 +355,10 @@ public sealed class SynchronousRoundCoordinator : IRoundCoordinator, IAsyncDispo
             _tree = null;
         }
         var version = _model.Version.Next();
-        _model = new GlobalModel(Layout, version, weights);
+        var model = new GlobalModel(Layout, version, weights);
+        // Publish the broadcast first: a task of the new version must find its model to download.
+        _broadcast.Publish(model);
+        _model = model;
         _aggregateTicks += Stopwatch.GetTimestamp() - start;
         _summaries.Add(new RoundSummary(_round, version, _folded, _rejected, _samples, _payloadBytes,
             _time.GetElapsedTime(_roundOpened).TotalSeconds, Stopwatch.GetElapsedTime(0, _aggregateTicks).TotalSeconds, byDeadline));

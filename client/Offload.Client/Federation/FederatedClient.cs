@@ -5,6 +5,7 @@ using Offload.Client.Training;
 using Offload.Core.Data;
 using Offload.Core.Federation;
 using Offload.Core.Codec;
+using Offload.Core.Model;
 
 namespace Offload.Client.Federation;
 
@@ -33,12 +34,30 @@ public abstract class FederatedClient : IDisposable
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public abstract Task<FederatedTask> GetTaskAsync(CancellationToken cancellationToken = default);
 
-    /// <summary>Downloads the global model <paramref name="task"/> starts from, checked against its CRC-32C.</summary>
+    /// <summary>Downloads the global model <paramref name="task"/> starts from in full, checked against its CRC-32C.</summary>
     /// <exception cref="ArgumentException"><paramref name="task"/> is not an assigned task.</exception>
     /// <exception cref="RpcException">FAILED_PRECONDITION: the round moved on (ask for a new task); or another refusal.</exception>
     /// <exception cref="InvalidDataException">The bytes do not match their checksum or the task's model.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
-    public abstract Task<float[]> DownloadModelAsync(FederatedTask task, CancellationToken cancellationToken = default);
+    public async Task<float[]> DownloadModelAsync(FederatedTask task, CancellationToken cancellationToken = default) =>
+        (await DownloadModelAsync(task, null, cancellationToken).ConfigureAwait(false)).Weights;
+
+    /// <summary>
+    /// Downloads the global model <paramref name="task"/> starts from. The client keeps the last model it
+    /// received; given the <paramref name="layout"/> to decode with, it tells the gateway which version it
+    /// holds, and when the gateway answers with the encoded change from that version it decodes it, adds it
+    /// to the held weights and checks the result against the gateway's CRC-32C of the full weights. A change
+    /// that cannot be decoded or whose result does not match is discarded (logged as a warning) and the full
+    /// weights are downloaded once instead.
+    /// </summary>
+    /// <param name="task">The assigned task.</param>
+    /// <param name="layout">The model's layout (the trainer's), needed to decode a change; null downloads full weights.</param>
+    /// <param name="cancellationToken">Stops the download.</param>
+    /// <exception cref="ArgumentException"><paramref name="task"/> is not an assigned task, or <paramref name="layout"/> is not the task's model.</exception>
+    /// <exception cref="RpcException">FAILED_PRECONDITION: the round moved on (ask for a new task); or another refusal.</exception>
+    /// <exception cref="InvalidDataException">The full weights do not match their checksum or the task's model.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public abstract Task<ModelDownload> DownloadModelAsync(FederatedTask task, TensorLayout? layout, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Uploads an encoded update for <paramref name="task"/>, resuming after dropped connections, and
@@ -108,7 +127,8 @@ public abstract class FederatedClient : IDisposable
             try
             {
                 progress?.Report(new ParticipationProgress(ParticipationStage.Downloading, task.Round));
-                float[] weights = await DownloadModelAsync(task, cancellationToken).ConfigureAwait(false);
+                var download = await DownloadModelAsync(task, trainer.Layout, cancellationToken).ConfigureAwait(false);
+                float[] weights = download.Weights;
 
                 progress?.Report(new ParticipationProgress(ParticipationStage.Training, task.Round));
                 var clock = Stopwatch.StartNew();
@@ -126,7 +146,8 @@ public abstract class FederatedClient : IDisposable
 
                 var uploadProgress = progress is null ? null : new Progress<UploadProgress>(p => progress.Report(new ParticipationProgress(ParticipationStage.Uploading, task.Round, p)));
                 var receipt = await SubmitUpdateAsync(task, payload, result.SampleCount, uploadProgress, cancellationToken).ConfigureAwait(false);
-                var done = new RoundParticipation(task.Round, task.ModelVersion, result.SampleCount, result.MeanLoss, receipt, trainSeconds);
+                var done = new RoundParticipation(task.Round, task.ModelVersion, result.SampleCount, result.MeanLoss, receipt, trainSeconds,
+                    download.Bytes, download.Delta);
                 rounds.Add(done);
                 progress?.Report(new ParticipationProgress(ParticipationStage.Submitted, task.Round, Completed: done));
                 Logger.LogInformation("Round {Round}: trained on {Samples} samples (loss {Loss:F4}), update {Outcome}.", task.Round, result.SampleCount, result.MeanLoss, receipt.Duplicate ? "already counted" : "accepted");

@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using Offload.Core.Federation;
 using Google.Protobuf;
 using Grpc.Core;
@@ -5,6 +7,7 @@ using Grpc.Net.Client;
 using Microsoft.Extensions.Logging;
 using Offload.Client.Training;
 using Offload.Core.Codec;
+using Offload.Core.Model;
 using Offload.Core.Protos;
 using Offload.Core.Wire;
 
@@ -21,6 +24,7 @@ internal sealed class GrpcFederatedClient : FederatedClient
     private readonly SemaphoreSlim _enrollment = new(1, 1);
     private volatile string? _token;
     private volatile string? _clientId;
+    private volatile HeldModel? _held;
 
     public GrpcFederatedClient(FederatedClientOptions options, ILogger logger)
     {
@@ -102,40 +106,117 @@ internal sealed class GrpcFederatedClient : FederatedClient
     }
 
     /// <inheritdoc/>
-    public override Task<float[]> DownloadModelAsync(FederatedTask task, CancellationToken cancellationToken = default)
+    public override async Task<ModelDownload> DownloadModelAsync(FederatedTask task, TensorLayout? layout, CancellationToken cancellationToken = default)
     {
         EnsureAssigned(task);
-        return RetryAsync("DownloadModel", async (options, attempt) =>
+        if (layout is not null && (layout.Hash != task.LayoutHash || layout.TotalLength != task.ParameterCount))
+            throw new ArgumentException($"The layout ({layout}, {layout.Hash:X16}) is not the task's model ({task.ParameterCount} parameters, {task.LayoutHash:X16}).", nameof(layout));
+        var held = _held;
+        // A change can be applied only to a held model of this layout, and decoded only with the layout.
+        var basis = layout is not null && held is not null && held.LayoutHash == task.LayoutHash && held.Weights.Length == task.ParameterCount ? held : null;
+        var received = new StrongBox<long>();
+        ModelDownload download;
+        try
         {
-            using var call = _grpc.DownloadModel(new DownloadModelRequest { TaskId = task.TaskId, ModelVersion = task.ModelVersion, HaveVersion = -1 }, options);
+            download = await ReceiveAsync(task, layout, basis, received, cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidDataException e) when (basis is not null)
+        {
+            _logger.LogWarning("The model change to version {Version} could not be applied to the held version {Held} ({Problem}); downloading full weights.",
+                task.ModelVersion, basis.Version, e.Message);
+            _held = null;
+            download = await ReceiveAsync(task, layout, null, received, cancellationToken).ConfigureAwait(false) with { FellBack = true };
+        }
+        // The caller owns the returned array; the client keeps its own copy as the next change's base.
+        _held = new HeldModel(task.ModelVersion, task.LayoutHash, (float[])download.Weights.Clone());
+        return download with { Bytes = received.Value };
+    }
+
+    /// <summary>One download (with transient retries): full weights, or the change from <paramref name="basis"/> applied to it.</summary>
+    private Task<ModelDownload> ReceiveAsync(FederatedTask task, TensorLayout? layout, HeldModel? basis, StrongBox<long> received, CancellationToken cancellationToken) =>
+        RetryAsync("DownloadModel", async (options, attempt) =>
+        {
+            var request = new DownloadModelRequest { TaskId = task.TaskId, ModelVersion = task.ModelVersion, HaveVersion = basis?.Version ?? -1 };
+            using var call = _grpc.DownloadModel(request, options);
             byte[]? bytes = null;
             ModelDescriptor? descriptor = null;
-            long received = 0;
+            long length = 0;
             await foreach (var chunk in call.ResponseStream.ReadAllAsync(options.CancellationToken).ConfigureAwait(false))
             {
                 if (descriptor is null)
                 {
                     descriptor = chunk.Descriptor_ ?? throw new InvalidDataException("The model download did not start with a descriptor.");
-                    if (descriptor.Encoding != ModelEncoding.FullWeights || descriptor.ModelVersion != task.ModelVersion
-                        || descriptor.LayoutHash != task.LayoutHash || descriptor.ParameterCount != task.ParameterCount
-                        || descriptor.TotalLength != 4L * task.ParameterCount)
-                        throw new InvalidDataException($"The gateway sent model {descriptor.ModelVersion} ({descriptor.Encoding}, {descriptor.TotalLength} bytes); task {task.TaskId} needs full weights of version {task.ModelVersion}, {4L * task.ParameterCount} bytes.");
+                    CheckDescriptor(descriptor, task, layout, basis);
                     bytes = new byte[descriptor.TotalLength];
                 }
-                if (chunk.Offset != received || received + chunk.Data.Length > bytes!.Length)
-                    throw new InvalidDataException($"A model chunk at offset {chunk.Offset} ({chunk.Data.Length} bytes) does not follow the {received} bytes received.");
-                chunk.Data.Span.CopyTo(bytes.AsSpan((int)received));
-                received += chunk.Data.Length;
+                if (chunk.Offset != length || length + chunk.Data.Length > bytes!.Length)
+                    throw new InvalidDataException($"A model chunk at offset {chunk.Offset} ({chunk.Data.Length} bytes) does not follow the {length} bytes received.");
+                chunk.Data.Span.CopyTo(bytes.AsSpan((int)length));
+                length += chunk.Data.Length;
+                received.Value += chunk.Data.Length;
             }
-            if (descriptor is null || received != bytes!.Length)
-                throw new InvalidDataException($"The model download ended after {received} of {descriptor?.TotalLength ?? 0} bytes.");
+            if (descriptor is null || length != bytes!.Length)
+                throw new InvalidDataException($"The model download ended after {length} of {descriptor?.TotalLength ?? 0} bytes.");
             uint crc = Crc32C.HashToUInt32(bytes);
             if (crc != descriptor.Crc32C)
-                throw new InvalidDataException($"The model's CRC-32C is {crc:X8}; the gateway declared {descriptor.Crc32C:X8}.");
+                throw new InvalidDataException($"The model download's CRC-32C is {crc:X8}; the gateway declared {descriptor.Crc32C:X8}.");
             var weights = new float[task.ParameterCount];
-            WeightBytes.Read(bytes, weights);
-            return weights;
+            if (descriptor.Encoding == ModelEncoding.FullWeights)
+            {
+                WeightBytes.Read(bytes, weights);
+                return new ModelDownload(weights, task.ModelVersion, Delta: false, 0, FellBack: false);
+            }
+            ApplyChange(bytes, layout!, basis!, weights, descriptor.WeightsCrc32C);
+            return new ModelDownload(weights, task.ModelVersion, Delta: true, 0, FellBack: false);
         }, authenticated: true, cancellationToken);
+
+    /// <summary>Checks the first chunk's descriptor against the task and what was asked for, before any allocation.</summary>
+    private static void CheckDescriptor(ModelDescriptor descriptor, FederatedTask task, TensorLayout? layout, HeldModel? basis)
+    {
+        if (descriptor.ModelVersion != task.ModelVersion || descriptor.LayoutHash != task.LayoutHash || descriptor.ParameterCount != task.ParameterCount)
+            throw new InvalidDataException($"The gateway sent model {descriptor.ModelVersion} (layout {descriptor.LayoutHash:X16}, {descriptor.ParameterCount} parameters); task {task.TaskId} needs version {task.ModelVersion} (layout {task.LayoutHash:X16}, {task.ParameterCount} parameters).");
+        switch (descriptor.Encoding)
+        {
+            case ModelEncoding.FullWeights:
+                if (descriptor.TotalLength != 4L * task.ParameterCount)
+                    throw new InvalidDataException($"The gateway sent {descriptor.TotalLength} bytes of full weights; task {task.TaskId} needs {4L * task.ParameterCount}.");
+                return;
+            case ModelEncoding.Delta when basis is not null && layout is not null:
+                if (descriptor.BaseVersion != basis.Version)
+                    throw new InvalidDataException($"The gateway sent a change from version {descriptor.BaseVersion}; this client holds version {basis.Version}.");
+                if (!WireCodec.TryFromWire(descriptor.Codec, out _))
+                    throw new InvalidDataException($"The gateway sent a change encoded with {descriptor.Codec}, which this client does not know.");
+                // Bounds the allocation: no codec's change is larger than twice the raw weights plus framing.
+                long limit = 2L * IdentityCodec.Instance.GetMaxEncodedLength(layout) + 64 * 1024;
+                if (descriptor.TotalLength < UpdatePayload.HeaderLength || descriptor.TotalLength > limit)
+                    throw new InvalidDataException($"The gateway declared a change of {descriptor.TotalLength} bytes, outside {UpdatePayload.HeaderLength}..{limit}.");
+                return;
+            default:
+                throw new InvalidDataException($"The gateway sent a model encoded as {descriptor.Encoding}{(descriptor.Encoding == ModelEncoding.Delta ? " though this client asked for full weights" : "")}.");
+        }
+    }
+
+    /// <summary>
+    /// Decodes the change into <paramref name="weights"/>, adds the held weights element by element in
+    /// float (the order and arithmetic of the gateway's <c>ModelBroadcast</c>, so the sum is bit-exact),
+    /// and checks the result's CRC-32C.
+    /// </summary>
+    private static void ApplyChange(byte[] payload, TensorLayout layout, HeldModel basis, float[] weights, uint expectedCrc)
+    {
+        try
+        {
+            UpdatePayload.CodecFor(payload).Decode(payload, layout, weights);
+        }
+        catch (InvalidPayloadException e)
+        {
+            throw new InvalidDataException($"The model change does not decode: {e.Message}", e);
+        }
+        TensorPrimitives.Add(basis.Weights, weights, weights);
+        var bytes = new byte[4L * weights.Length];
+        WeightBytes.Write(weights, bytes);
+        uint crc = Crc32C.HashToUInt32(bytes);
+        if (crc != expectedCrc)
+            throw new InvalidDataException($"The held weights plus the change hash to {crc:X8}; the gateway's model hashes to {expectedCrc:X8}.");
     }
 
     /// <inheritdoc/>
@@ -258,6 +339,14 @@ internal sealed class GrpcFederatedClient : FederatedClient
         ArgumentNullException.ThrowIfNull(task);
         if (task.State != FederatedTaskState.Assigned || string.IsNullOrEmpty(task.TaskId))
             throw new ArgumentException($"The task is in state {task.State}; only an assigned task has a model and takes an update.", nameof(task));
+    }
+
+    /// <summary>The last model this client received: the base a change from the gateway applies to.</summary>
+    private sealed class HeldModel(long version, ulong layoutHash, float[] weights)
+    {
+        public long Version { get; } = version;
+        public ulong LayoutHash { get; } = layoutHash;
+        public float[] Weights { get; } = weights;
     }
 
     protected override void Dispose(bool disposing)

@@ -7,4 +7,7 @@ namespace Offload.Client.Federation;
 /// <param name="MeanLoss">Mean training loss of the last local epoch.</param>
 /// <param name="Receipt">The gateway's acknowledgement.</param>
 /// <param name="TrainSeconds">Local training time.</param>
-public sealed record RoundParticipation(long Round, long ModelVersion, int SampleCount, double MeanLoss, UploadReceipt Receipt, double TrainSeconds);
+/// <param name="DownloadBytes">Model bytes downloaded for the round (see <see cref="ModelDownload.Bytes"/>).</param>
+/// <param name="DownloadedDelta">Whether the model came as an encoded change rather than full weights.</param>
+public sealed record RoundParticipation(long Round, long ModelVersion, int SampleCount, double MeanLoss, UploadReceipt Receipt, double TrainSeconds,
+    long DownloadBytes = 0, bool DownloadedDelta = false);

@@ -87,31 +87,38 @@ internal sealed class FederationGateway(
     public override async Task DownloadModel(DownloadModelRequest request, IServerStreamWriter<ModelChunk> responseStream, ServerCallContext context)
     {
         Caller(context);
-        var model = coordinator.Model;
+        var model = coordinator.Broadcast;
         if (request.ModelVersion != model.Version.Value)
             throw new RpcException(new Status(StatusCode.FailedPrecondition,
                 $"Model version {request.ModelVersion} is no longer served (current: {model.Version.Value}); ask for a new task."));
-        var bytes = model.Bytes;
+        // A delta only for a device that holds exactly the change's base; any other have_version
+        // (-1, unknown, negative, stale) gets full weights.
+        var change = model.Change is { } c && request.HaveVersion >= 0 && request.HaveVersion == c.BaseVersion.Value ? c : null;
+        var bytes = change?.Payload ?? model.Bytes;
+        var descriptor = new ModelDescriptor
+        {
+            ModelVersion = model.Version.Value,
+            Encoding = change is null ? ModelEncoding.FullWeights : ModelEncoding.Delta,
+            BaseVersion = change?.BaseVersion.Value ?? -1,
+            Codec = change is null ? UpdateCodec.Unspecified : WireCodec.ToWire(change.Codec),
+            TotalLength = bytes.Length,
+            Crc32C = change?.Crc32C ?? model.Crc32C,
+            LayoutHash = model.Layout.Hash,
+            ParameterCount = model.Layout.TotalLength,
+            WeightsCrc32C = model.Crc32C,
+        };
         int chunk = options.DownloadChunkBytes;
         for (int offset = 0; offset < bytes.Length || offset == 0; offset += chunk)
         {
             int n = Math.Min(chunk, bytes.Length - offset);
             var message = new ModelChunk { Offset = offset, Data = UnsafeByteOperations.UnsafeWrap(bytes.Slice(offset, n)) };
-            if (offset == 0)
-                message.Descriptor_ = new ModelDescriptor
-                {
-                    ModelVersion = model.Version.Value,
-                    Encoding = ModelEncoding.FullWeights,
-                    BaseVersion = -1,
-                    Codec = UpdateCodec.Unspecified,
-                    TotalLength = bytes.Length,
-                    Crc32C = model.Crc32C,
-                    LayoutHash = model.Layout.Hash,
-                    ParameterCount = model.Layout.TotalLength,
-                };
+            if (offset == 0) message.Descriptor_ = descriptor;
             await responseStream.WriteAsync(message, context.CancellationToken).ConfigureAwait(false);
+            metrics.CountBytesSent(n);
             if (n == 0) break;
         }
+        if (change is null) metrics.CountFullDownload();
+        else metrics.CountDeltaDownload();
     }
 
     public override Task<GetUploadOffsetReply> GetUploadOffset(GetUploadOffsetRequest request, ServerCallContext context)

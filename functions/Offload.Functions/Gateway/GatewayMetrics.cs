@@ -7,6 +7,9 @@ public sealed class GatewayMetrics
     private long _duplicates;
     private long _rejected;
     private long _bytesReceived;
+    private long _bytesSent;
+    private long _fullDownloads;
+    private long _deltaDownloads;
     private int _activeUploads;
     private int _peakActiveUploads;
     private long _busyRefusals;
@@ -22,6 +25,15 @@ public sealed class GatewayMetrics
 
     /// <summary>Payload bytes read from upload streams, resumed parts included.</summary>
     public long BytesReceived => Interlocked.Read(ref _bytesReceived);
+
+    /// <summary>Model bytes written to download streams (full weights and encoded changes).</summary>
+    public long BytesSent => Interlocked.Read(ref _bytesSent);
+
+    /// <summary>Downloads completed as full weights.</summary>
+    public long FullDownloads => Interlocked.Read(ref _fullDownloads);
+
+    /// <summary>Downloads completed as an encoded change from the device's model.</summary>
+    public long DeltaDownloads => Interlocked.Read(ref _deltaDownloads);
 
     /// <summary>Uploads streaming now.</summary>
     public int ActiveUploads => Volatile.Read(ref _activeUploads);
@@ -39,6 +51,12 @@ public sealed class GatewayMetrics
     internal void CountRejected() => Interlocked.Increment(ref _rejected);
 
     internal void CountBytes(long bytes) => Interlocked.Add(ref _bytesReceived, bytes);
+
+    internal void CountBytesSent(long bytes) => Interlocked.Add(ref _bytesSent, bytes);
+
+    internal void CountFullDownload() => Interlocked.Increment(ref _fullDownloads);
+
+    internal void CountDeltaDownload() => Interlocked.Increment(ref _deltaDownloads);
 
     internal bool TryEnterUpload(int limit)
     {
