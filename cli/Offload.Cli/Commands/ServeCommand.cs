@@ -46,11 +46,12 @@ public static class ServeCommand
         var output = new Option<string>("--out") { Description = "Output folder for rounds.csv and summary.json.", DefaultValueFactory = _ => "runs/serve" };
         var verbose = new Option<bool>("--verbose") { Description = "Log the gateway's and aggregator's information messages to stderr." };
         var dapr = new Option<bool>("--dapr") { Description = "Host the event-driven aggregator functions as a Dapr app on --port (the sidecar delivers events and actor calls there) instead of the gateway with an in-process aggregator." };
+        var downstream = new Option<string>("--downstream") { Description = "Model sent to devices: full (float32 weights) | fedzip[:TOPZ[:CLUSTERS]] (the FedZip-encoded change since the device's model, e.g. fedzip:0.01:8).", DefaultValueFactory = _ => "full" };
         var hierarchy = new Option<int>("--hierarchy") { Description = "Aggregate each round through a leaf/middle/top tree with this fan-in bound (0: one flat accumulator).", DefaultValueFactory = _ => 0 };
 
         var command = new Command("serve", "Run the gRPC gateway and a synchronous FedAvg aggregator for devices running 'offload client'.")
         {
-            port, host, minClients, perRound, deadline, rounds, epochs, batch, lr, seed, codec, maxUpdate, linger, tokensFile, token, code, config, data, output, verbose, dapr, hierarchy,
+            port, host, minClients, perRound, deadline, rounds, epochs, batch, lr, seed, codec, maxUpdate, linger, tokensFile, token, code, config, data, output, verbose, dapr, hierarchy, downstream,
         };
         command.SetAction((parsed, cancellationToken) =>
         {
@@ -60,6 +61,7 @@ public static class ServeCommand
                 var daprOptions = new ServeOptions { Port = daprPort, Host = parsed.GetValue(host)! }.Validate();
                 return RunDaprAsync(daprOptions, parsed.GetValue(verbose), Console.Out, cancellationToken);
             }
+            var (downstreamMode, downstreamFedZip) = DownstreamArgument.Parse(parsed.GetValue(downstream)!);
             var options = new ServeOptions
             {
                 Port = parsed.GetResult(port) is { Implicit: false } ? parsed.GetValue(port) : EndpointsConfigured(parsed.GetValue(config)!) ? null : d.Port,
@@ -76,6 +78,8 @@ public static class ServeCommand
                 Codec = ParseCodec(parsed.GetValue(codec)!),
                 LingerSeconds = parsed.GetValue(linger),
                 HierarchyFanIn = parsed.GetValue(hierarchy),
+                Downstream = downstreamMode,
+                DownstreamFedZip = downstreamFedZip,
             }.Validate();
             var tokens = TokenArguments.Create(parsed.GetValue(tokensFile)!, parsed.GetValue(token)!, parsed.GetValue(code)!);
             var configFiles = parsed.GetValue(config)!;
@@ -143,6 +147,8 @@ public static class ServeCommand
             Rounds = o.Rounds,
             Plan = new TrainingOptions(o.LocalEpochs, o.BatchSize, o.LearningRate),
             HierarchyFanIn = o.HierarchyFanIn,
+            Downstream = o.Downstream,
+            DownstreamFedZip = o.DownstreamFedZip,
         };
         await using var coordinator = new SynchronousRoundCoordinator(evaluator.Layout, initial, roundOptions, new FedAvg(), store, bus,
             logger: loggers.CreateLogger<SynchronousRoundCoordinator>());
@@ -174,7 +180,7 @@ public static class ServeCommand
             logging => logging.AddSimpleConsole(c => c.SingleLine = true).SetMinimumLevel(verbose ? LogLevel.Information : LogLevel.Warning)
                 .AddFilter("Microsoft", LogLevel.Warning).AddFilter("Grpc", LogLevel.Warning), cancellationToken);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Listening on {server.Address} - FedAvg, {o.Codec} updates, {o.Rounds} rounds, {o.MinClients} updates close a round (deadline {o.RoundDeadlineSeconds:0.#} s), model {evaluator.Layout.TotalLength:N0} parameters, seed {o.Seed}"));
+            $"Listening on {server.Address} - FedAvg, {o.Codec} updates, {DownstreamArgument.Format(o.Downstream, o.DownstreamFedZip)} downloads, {o.Rounds} rounds, {o.MinClients} updates close a round (deadline {o.RoundDeadlineSeconds:0.#} s), model {evaluator.Layout.TotalLength:N0} parameters, seed {o.Seed}"));
         output.Flush();
 
         try
@@ -194,6 +200,7 @@ public static class ServeCommand
             ["strategy"] = "fedavg",
             ["hierarchy_fan_in"] = o.HierarchyFanIn,
             ["codec"] = o.Codec.ToString().ToLowerInvariant(),
+            ["downstream"] = DownstreamArgument.Format(o.Downstream, o.DownstreamFedZip),
             ["min_clients"] = o.MinClients,
             ["clients_per_round"] = roundOptions.TasksPerRound,
             ["round_deadline_seconds"] = o.RoundDeadlineSeconds,
@@ -212,6 +219,9 @@ public static class ServeCommand
             ["duplicates"] = metrics.Duplicates,
             ["rejected"] = metrics.Rejected,
             ["bytes_received"] = metrics.BytesReceived,
+            ["bytes_sent"] = metrics.BytesSent,
+            ["full_downloads"] = metrics.FullDownloads,
+            ["delta_downloads"] = metrics.DeltaDownloads,
             ["peak_concurrent_uploads"] = metrics.PeakActiveUploads,
         };
         ServedRound[] rows;

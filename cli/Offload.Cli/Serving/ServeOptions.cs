@@ -45,6 +45,12 @@ public sealed record ServeOptions
     /// <summary>Fan-in bound of each round's aggregation tree; 0 folds into one flat accumulator.</summary>
     public int HierarchyFanIn { get; init; }
 
+    /// <summary>How devices download the model: full weights, or FedZip-encoded changes.</summary>
+    public Offload.Aggregator.Rounds.DownstreamMode Downstream { get; init; }
+
+    /// <summary>The downstream FedZip encoder's settings (top-z fraction, clusters).</summary>
+    public Offload.Core.Codec.FedZipOptions DownstreamFedZip { get; init; } = Offload.Core.Codec.FedZipOptions.Default;
+
     /// <summary>Throws when a setting is out of range.</summary>
     /// <exception cref="InvalidOptionException">The message names the option and its allowed range.</exception>
     public ServeOptions Validate()

@@ -79,6 +79,39 @@ public class SynchronousRoundCoordinatorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task FedZip_downstream_serves_the_clients_view_with_its_change_and_aggregates_into_the_true_model()
+    {
+        _coordinator = new SynchronousRoundCoordinator(Layout, new float[8],
+            new RoundOptions
+            {
+                MinClients = 1, Rounds = 2, RoundDeadline = TimeSpan.FromSeconds(60),
+                Downstream = DownstreamMode.FedZip, DownstreamFedZip = new FedZipOptions { TopZ = 0.25, DenseThreshold = 0 },
+            },
+            new FedAvg(), _store, _bus, _clock);
+        var c = _coordinator;
+        c.Start();
+        Assert.Same(c.Model, c.Broadcast);
+        Assert.Null(c.Broadcast.Change);
+
+        float[] first = [1, 2, 3, 4, 5, 6, 7, 8];
+        await SubmitAsync(Assigned(c.RequestTask("a")), 0, 1, IdentityCodec.Instance.Encode(first, Layout));
+        await WaitForRoundsAsync(1);
+        Assert.Equal(first, c.Model.Weights.ToArray());
+        var served = c.Broadcast;
+        Assert.Equal(c.Model.Version, served.Version);
+        Assert.Equal(new ModelVersion(0), served.Change!.BaseVersion);
+        // Top 25%: only the two largest entries of the change reach the view.
+        Assert.Equal(new[] { 0f, 0, 0, 0, 0, 0 }, served.Weights.ToArray()[..6]);
+        Assert.NotEqual(0f, served.Weights.Span[7]);
+
+        await SubmitAsync(Assigned(c.RequestTask("a")), 1f, 1);
+        await WaitForRoundsAsync(2);
+        // The update applies to the true global model, not to the view the client trained from.
+        Assert.Equal(new float[] { 2, 3, 4, 5, 6, 7, 8, 9 }, c.Model.Weights.ToArray());
+        Assert.Equal(new ModelVersion(1), c.Broadcast.Change!.BaseVersion);
+    }
+
+    [Fact]
     public async Task The_quorum_closes_a_round_with_the_weighted_mean_and_opens_the_next()
     {
         var c = Start(minClients: 2);
