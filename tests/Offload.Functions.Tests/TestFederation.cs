@@ -41,8 +41,9 @@ internal sealed class TestFederation : IAsyncDisposable
     /// <summary>A one-tensor layout of <paramref name="parameters"/> floats, for tests that need no real model.</summary>
     public static TensorLayout FlatLayout(int parameters) => TensorLayout.Create([("w", new[] { parameters })]);
 
+    /// <param name="serve">Wraps the coordinator the gateway talks to (fault injection); null serves the coordinator itself.</param>
     public static async Task<TestFederation> StartAsync(TensorLayout layout, float[] initial, RoundOptions rounds, int clients,
-        GatewayOptions? gateway = null)
+        GatewayOptions? gateway = null, Func<IRoundCoordinator, IRoundCoordinator>? serve = null)
     {
         var store = new InMemoryUpdateStore();
         var bus = new InProcessEventBus();
@@ -50,7 +51,8 @@ internal sealed class TestFederation : IAsyncDisposable
         var tokens = new ClientTokens();
         for (int i = 0; i < clients; i++) tokens.Add(ClientIdOf(i), TokenOf(i));
         coordinator.Start();
-        var server = await GatewayServer.StartAsync(gateway ?? new GatewayOptions(), new GatewayListenOptions { Port = 0 }, tokens, coordinator, store, bus);
+        var server = await GatewayServer.StartAsync(gateway ?? new GatewayOptions(), new GatewayListenOptions { Port = 0 }, tokens,
+            serve is null ? coordinator : serve(coordinator), store, bus);
         return new TestFederation(store, bus, coordinator, server, tokens);
     }
 
