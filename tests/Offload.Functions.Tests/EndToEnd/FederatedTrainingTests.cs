@@ -7,6 +7,7 @@ using Offload.Client.Training;
 using Offload.Core.Codec;
 using Offload.Core.Data;
 using Offload.Core.Federation;
+using Offload.Core.Model;
 using Offload.Functions.Gateway;
 
 namespace Offload.Functions.Tests.EndToEnd;
@@ -50,7 +51,8 @@ public class FederatedTrainingTests
         return simulation.Run().FinalWeights;
     }
 
-    private static async Task<TestFederation> StartAsync(TrainTestDataset data, SimulationOptions options, GatewayOptions? gateway = null)
+    private static async Task<TestFederation> StartAsync(TrainTestDataset data, SimulationOptions options, GatewayOptions? gateway = null,
+        DownstreamMode downstream = DownstreamMode.Full)
     {
         using var initial = TorchTrainer.CreateDefault(options.Seed, data.Train.Rows, data.Train.Columns, data.Train.ClassCount);
         var weights = new float[initial.Layout.TotalLength];
@@ -62,6 +64,7 @@ public class FederatedTrainingTests
             RoundDeadline = TimeSpan.FromHours(1),
             WaitRetry = TimeSpan.FromMilliseconds(50),
             Plan = new TrainingOptions(options.LocalEpochs, options.BatchSize, options.LearningRate),
+            Downstream = downstream,
         };
         return await TestFederation.StartAsync(initial.Layout, weights, rounds, options.Clients, gateway);
     }
@@ -173,6 +176,67 @@ public class FederatedTrainingTests
         {
             foreach (var t in trainers) t.Dispose();
         }
+    }
+
+    [Fact]
+    public async Task FedZip_downstream_over_three_rounds_every_client_trains_from_exactly_the_servers_view()
+    {
+        var data = Data();
+        var options = Options(clients: 3, rounds: 3);
+        var partitions = ClientPartitions.Create(data.Train, options);
+        await using var federation = await StartAsync(data, options, new GatewayOptions { Codec = PayloadCodec.FedZip }, DownstreamMode.FedZip);
+        var trainers = Enumerable.Range(0, options.Clients)
+            .Select(_ => new ViewRecordingTrainer(TorchTrainer.CreateDefault(options.Seed, data.Train.Rows, data.Train.Columns, data.Train.ClassCount), federation.Coordinator)).ToArray();
+        try
+        {
+            var participations = await Task.WhenAll(Enumerable.Range(0, options.Clients).Select(i => Task.Run(() =>
+                federation.Client(i).ParticipateAsync(trainers[i], data.Train, partitions[i].Indices, i, Seed))));
+
+            Assert.Equal(3, federation.Coordinator.Rounds.Count);
+            // A round closes only when all three have submitted, so the served model cannot move while a
+            // client trains: what each client trained from must be the served view, bit for bit.
+            Assert.All(trainers, t =>
+            {
+                Assert.Equal(3, t.Starts.Count);
+                Assert.All(t.Starts, s => Assert.Equal(s.Served.Weights.ToArray(), s.Weights));
+                Assert.Equal(new long[] { 0, 1, 2 }, t.Starts.Select(s => s.Served.Version.Value));
+            });
+            long full = 4L * federation.Layout.TotalLength;
+            Assert.All(participations, p =>
+            {
+                Assert.Equal(new[] { false, true, true }, p.Select(r => r.DownloadedDelta));
+                Assert.Equal(full, p[0].DownloadBytes);
+                Assert.All(p.Skip(1), r => Assert.True(r.DownloadBytes * 10 < full, $"round {r.Round}: {r.DownloadBytes} bytes"));
+            });
+            Assert.Equal((6L, 3L), (federation.Server.Metrics.DeltaDownloads, federation.Server.Metrics.FullDownloads));
+            // The clients' view trails the true model by what compression dropped.
+            Assert.NotEqual(federation.Coordinator.Model.Weights.ToArray(), federation.Coordinator.Broadcast.Weights.ToArray());
+        }
+        finally
+        {
+            foreach (var t in trainers) t.Dispose();
+        }
+    }
+
+    /// <summary>Trains with the inner trainer and records the start weights next to the model the gateway serves at that moment.</summary>
+    private sealed class ViewRecordingTrainer(ITrainer inner, IRoundCoordinator coordinator) : ITrainer
+    {
+        public List<(float[] Weights, GlobalModel Served)> Starts { get; } = [];
+
+        public TensorLayout Layout => inner.Layout;
+
+        public void ExportWeights(Span<float> destination) => inner.ExportWeights(destination);
+
+        public TrainingResult Train(ReadOnlySpan<float> startWeights, ImageDataset data, ReadOnlySpan<int> indices,
+            TrainingOptions options, int seed, Span<float> update, CancellationToken cancellationToken = default)
+        {
+            Starts.Add((startWeights.ToArray(), coordinator.Broadcast));
+            return inner.Train(startWeights, data, indices, options, seed, update, cancellationToken);
+        }
+
+        public EvaluationResult Evaluate(ReadOnlySpan<float> weights, ImageDataset data, int start, int count) => inner.Evaluate(weights, data, start, count);
+
+        public void Dispose() => inner.Dispose();
     }
 
     private static int ModelUpdateFirstNonFinite(ReadOnlySpan<float> values) => Core.Model.ModelUpdate.FirstNonFinite(values);
