@@ -6,11 +6,13 @@
 #
 #   scripts/five-clients.sh                 # 5 rounds, identity codec, data from $OFFLOAD_DATA/Debian/bundled
 #   ROUNDS=10 CODEC=fedzip DATA=bundled scripts/five-clients.sh
+#   DOWNSTREAM=fedzip scripts/five-clients.sh   # devices download FedZip-encoded model changes
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ROUNDS="${ROUNDS:-5}"
 CODEC="${CODEC:-identity}"       # identity (exact) | fedzip (compressed)
+DOWNSTREAM="${DOWNSTREAM:-full}" # full | fedzip[:TOPZ[:CLUSTERS]]
 PORT="${PORT:-5123}"
 SEED="${SEED:-42}"
 DATA="${DATA:-}"                 # a folder, 'bundled', or empty for the default search
@@ -27,7 +29,7 @@ token_args=()
 for i in $(seq 0 $((CLIENTS - 1))); do token_args+=(--token "device-$i=five-clients-token-$i"); done
 
 "${OFFLOAD[@]}" serve --port "$PORT" --min-clients "$CLIENTS" --rounds "$ROUNDS" --round-deadline 120 \
-  --codec "$CODEC" --seed "$SEED" --linger 3 --out "$OUT" "${token_args[@]}" "${data_args[@]}" >"$OUT/serve.log" 2>&1 &
+  --codec "$CODEC" --downstream "$DOWNSTREAM" --seed "$SEED" --linger 3 --out "$OUT" "${token_args[@]}" "${data_args[@]}" >"$OUT/serve.log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null || true' EXIT
 
