@@ -19,7 +19,9 @@ namespace Offload.Aggregator.Rounds;
 /// aggregation: memory stays at one model however many updates come), and closes the round when
 /// <see cref="RoundOptions.MinClients"/> updates are in, or at the deadline if at least one is. It
 /// then applies the strategy's step, publishes a new <see cref="GlobalModel"/> and a
-/// <see cref="RoundClosed"/> event, and opens the next round.
+/// <see cref="RoundClosed"/> event, and opens the next round. What devices download and train from is
+/// <see cref="Broadcast"/> (<see cref="ModelBroadcast"/>): the model itself, or with FedZip downstream the
+/// clients' view and its encoded change; updates always apply to the true model, <see cref="Model"/>.
 /// </summary>
 /// <remarks>
 /// Exactly once: a gateway calls <see cref="TryReserve"/> before it acknowledges an update, and a
@@ -356,7 +358,7 @@ public sealed class SynchronousRoundCoordinator : IRoundCoordinator, IAsyncDispo
         }
         var version = _model.Version.Next();
         var model = new GlobalModel(Layout, version, weights);
-        // Publish the broadcast first: a task of the new version must find its model to download.
+        // The broadcast first: a device that sees the new version (GetStatus reads Model) finds its download.
         _broadcast.Publish(model);
         _model = model;
         _aggregateTicks += Stopwatch.GetTimestamp() - start;
