@@ -67,6 +67,8 @@ public sealed record ServeOptions
         Require(double.IsFinite(MaxUpdateMegabytes) && MaxUpdateMegabytes > 0, MaxUpdateMegabytes, "--max-update-mb must be positive");
         Require(HierarchyFanIn == 0 || HierarchyFanIn >= 2, HierarchyFanIn, "--hierarchy must be 0 (flat) or a fan-in bound of at least 2");
         Require(double.IsFinite(LingerSeconds) && LingerSeconds >= 0, LingerSeconds, "--linger must be a non-negative number of seconds");
+        Require(Enum.IsDefined(Downstream), Downstream, "--downstream must be full or fedzip");
+        Require(DownstreamFedZip is not null, "null", "--downstream needs FedZip settings");
         return this;
     }
 

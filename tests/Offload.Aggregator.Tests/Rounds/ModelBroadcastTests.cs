@@ -96,6 +96,18 @@ public class ModelBroadcastTests
     }
 
     [Fact]
+    public void An_unchanged_model_is_served_with_an_empty_change_that_rebuilds_it()
+    {
+        var initial = Versions(1)[0];
+        var broadcast = new ModelBroadcast(initial, DownstreamMode.FedZip);
+        var served = broadcast.Publish(new GlobalModel(Layout, new ModelVersion(1), initial.Weights.Span));
+        Assert.Equal(initial.Weights.ToArray(), served.Weights.ToArray());
+        var decoded = new float[Layout.TotalLength];
+        UpdatePayload.CodecFor(served.Change!.Payload.Span).Decode(served.Change.Payload.Span, Layout, decoded);
+        Assert.All(decoded, d => Assert.Equal(0f, d));
+    }
+
+    [Fact]
     public void A_model_of_another_layout_is_refused()
     {
         var broadcast = new ModelBroadcast(Versions(1)[0], DownstreamMode.FedZip);
