@@ -28,6 +28,10 @@ public sealed class RoundActors
         return Proxy(opening.Round).InvokeMethodAsync<RoundOpening, RoundStatus>(nameof(IRoundActor.Open), opening, cancellationToken);
     }
 
+    /// <summary>Closes the round at its deadline: every leaf emits what it has.</summary>
+    public Task<RoundStatus> CloseAsync(long round, CancellationToken cancellationToken) =>
+        Proxy(round).InvokeMethodAsync<RoundStatus>(nameof(IRoundActor.Close), cancellationToken);
+
     /// <summary>Registers an update.</summary>
     public Task<FoldTicket> ArriveAsync(long round, Arrival arrival, CancellationToken cancellationToken) =>
         Proxy(round).InvokeMethodAsync<Arrival, FoldTicket>(nameof(IRoundActor.Arrive), arrival, cancellationToken);
