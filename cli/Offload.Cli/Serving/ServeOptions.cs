@@ -45,6 +45,15 @@ public sealed record ServeOptions
     /// <summary>Fan-in bound of each round's aggregation tree; 0 folds into one flat accumulator.</summary>
     public int HierarchyFanIn { get; init; }
 
+    /// <summary>
+    /// Where updates are aggregated: false in this process; true by the aggregator functions of the
+    /// Dapr deployment, reached through this app's sidecar (<c>--aggregator dapr</c>).
+    /// </summary>
+    public bool DaprAggregator { get; init; }
+
+    /// <summary>With <see cref="DaprAggregator"/>: the port the sidecar delivers <c>ModelPublished</c> to (its app port).</summary>
+    public int DaprAppPort { get; init; } = Offload.Functions.Hosting.DaprNames.GatewayAppPort;
+
     /// <summary>Throws when a setting is out of range.</summary>
     /// <exception cref="InvalidOptionException">The message names the option and its allowed range.</exception>
     public ServeOptions Validate()
@@ -61,6 +70,8 @@ public sealed record ServeOptions
         Require(double.IsFinite(MaxUpdateMegabytes) && MaxUpdateMegabytes > 0, MaxUpdateMegabytes, "--max-update-mb must be positive");
         Require(HierarchyFanIn == 0 || HierarchyFanIn >= 2, HierarchyFanIn, "--hierarchy must be 0 (flat) or a fan-in bound of at least 2");
         Require(double.IsFinite(LingerSeconds) && LingerSeconds >= 0, LingerSeconds, "--linger must be a non-negative number of seconds");
+        Require(DaprAppPort is >= 1 and <= 65535, DaprAppPort, "--app-port must be in 1..65535");
+        Require(!DaprAggregator || DaprAppPort != Port, DaprAppPort, "--app-port must differ from --port");
         return this;
     }
 
