@@ -22,17 +22,20 @@ public sealed class AggregatorStep
     private readonly IUpdateStore _store;
     private readonly IEventBus _bus;
     private readonly IAggregationStrategy _strategy;
+    private readonly WarmLeaves _warm;
     private readonly ILogger _logger;
 
     /// <summary>Creates the step.</summary>
-    public AggregatorStep(IUpdateStore store, IEventBus bus, IAggregationStrategy strategy, ILogger<AggregatorStep> logger)
+    public AggregatorStep(IUpdateStore store, IEventBus bus, IAggregationStrategy strategy, WarmLeaves warm, ILogger<AggregatorStep> logger)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(bus);
         ArgumentNullException.ThrowIfNull(strategy);
+        ArgumentNullException.ThrowIfNull(warm);
         _store = store;
         _bus = bus;
         _strategy = strategy;
+        _warm = warm;
         _logger = logger;
     }
 
@@ -109,12 +112,19 @@ public sealed class AggregatorStep
     private async ValueTask<AggregatorCore> FoldLeafAsync(FoldTicket ticket, TensorLayout layout, AggregatorAddress address, CancellationToken cancellationToken)
     {
         var inputs = ticket.Updates ?? [];
-        var core = new LeafAggregator(layout, address, Math.Max(1, inputs.Length)).Core;
+        // The leaf's warm sum, if this instance folded some of its updates on arrival; the rest come from the store.
+        var core = _warm.Take(ticket.Round, ticket.Index) ?? new LeafAggregator(layout, address, Math.Max(1, inputs.Length)).Core;
         try
         {
             var current = new ModelVersion(ticket.ModelVersion);
+            int warm = 0;
             foreach (var arrival in inputs)
             {
+                if (core.Contains(arrival.ContributionId))
+                {
+                    warm++;
+                    continue;
+                }
                 var payload = await _store.TryReadAllAsync(new UpdateReference(arrival.ContributionId), cancellationToken).ConfigureAwait(false);
                 if (payload is null)
                 {
@@ -131,6 +141,7 @@ public sealed class AggregatorStep
                     _logger.LogWarning(e, "Update {Reference} of {Address} could not be folded and is left out.", arrival.ContributionId, address);
                 }
             }
+            _logger.LogDebug("Leaf {Address}: {Warm} of {Inputs} updates were folded on arrival.", address, warm, inputs.Length);
             return core;
         }
         catch

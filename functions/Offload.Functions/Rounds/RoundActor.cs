@@ -77,7 +77,7 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
         if (leaf < 0 || state.Emitted.Contains(RoundState.AggregatorKey(0, leaf)))
             return new FoldTicket(FoldStatus.Late, $"Round {Round(state)} already has its {plan.ExpectedUpdates} updates.", Round: Round(state));
         state.Arrivals.Add(arrival with { Index = index });
-        var ticket = new FoldTicket(FoldStatus.Accepted, Round: Round(state), Level: 0, Index: leaf);
+        var ticket = new FoldTicket(FoldStatus.Accepted, Round: Round(state), Level: 0, Index: leaf, ModelVersion: state.Opening.ModelVersion);
         if (LeafInputs(state, plan, leaf).Length >= plan.ExpectedInputs(0, leaf))
             ticket = Due(state, plan, 0, leaf);
         await StateManager.SetStateAsync(StateKey, state).ConfigureAwait(false);
