@@ -95,8 +95,12 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
             return new FoldTicket(FoldStatus.Invalid, $"Round {Round(state)} has no aggregator l{partial.Level}/a{partial.Index} below its top (tree {plan}).");
         int parentLevel = partial.Level + 1;
         int parent = plan.ParentOf(partial.Level, partial.Index);
-        if (state.Partials.Exists(p => p.Level == partial.Level && p.Index == partial.Index))
-            return await AgainOrDuplicateAsync(state, Redeliverable(state, plan, parentLevel, parent)).ConfigureAwait(false);
+        if (state.Partials.Find(p => p.Level == partial.Level && p.Index == partial.Index) is { } recorded)
+        {
+            // Another attempt's partial for this child was registered first; the caller learns which, to discard its own.
+            var again = await AgainOrDuplicateAsync(state, Redeliverable(state, plan, parentLevel, parent)).ConfigureAwait(false);
+            return again.Complete ? again : again with { Partials = [recorded] };
+        }
         if (state.Emitted.Contains(RoundState.AggregatorKey(parentLevel, parent)))
             return new FoldTicket(FoldStatus.Late, $"Aggregator l{parentLevel}/a{parent} of round {Round(state)} already emitted.", Round: Round(state));
         state.Partials.Add(partial);
