@@ -40,6 +40,7 @@ public sealed class LeafFunction
     }
 
     /// <summary>Handles one delivery.</summary>
+    /// <remarks>An update that comes after its round closed goes to the next round (see <see cref="CarryOverAsync"/>).</remarks>
     public async Task<Delivery> HandleAsync(UpdateArrived arrived, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(arrived);
@@ -92,10 +93,7 @@ public sealed class LeafFunction
                     await _store.DeleteAsync(arrived.Reference, cancellationToken).ConfigureAwait(false);
                     return Delivery.Drop(ticket.Reason ?? ticket.Status.ToString());
                 case FoldStatus.Late:
-                    // Not part of this round, and never will be: the payload goes, as in the in-process coordinator.
-                    _logger.LogWarning("Update {Reference} came late and is left out: {Reason}", arrived.Reference, ticket.Reason);
-                    await _store.DeleteAsync(arrived.Reference, cancellationToken).ConfigureAwait(false);
-                    return Delivery.Success;
+                    return await CarryOverAsync(arrived, status, ticket.Reason, cancellationToken).ConfigureAwait(false);
                 case FoldStatus.Duplicate when !ticket.Complete:
                     _logger.LogInformation("Update {Reference} was delivered again; it counts once.", arrived.Reference);
                     return Delivery.Success;
@@ -112,5 +110,25 @@ public sealed class LeafFunction
         {
             return Delivery.Drop($"Update {arrived.Reference}: {e.Message}");
         }
+    }
+
+    /// <summary>
+    /// An update that came after its round closed is never dropped silently: it is registered with the
+    /// next round once that round is open (redelivery is asked for until then), and only after the
+    /// last round is it deleted, with a warning.
+    /// </summary>
+    private async Task<Delivery> CarryOverAsync(UpdateArrived arrived, RoundStatus round, string? reason, CancellationToken cancellationToken)
+    {
+        if (round.Last)
+        {
+            _logger.LogWarning("Update {Reference} came after the last round ({Round}) closed and is left out: {Reason}", arrived.Reference, arrived.Round, reason);
+            await _store.DeleteAsync(arrived.Reference, cancellationToken).ConfigureAwait(false);
+            return Delivery.Success;
+        }
+        var next = await _rounds.GetStatusAsync(arrived.Round + 1, cancellationToken).ConfigureAwait(false);
+        if (!next.Known)
+            return Delivery.Retry($"Update {arrived.Reference} came after round {arrived.Round} closed ({reason}); round {arrived.Round + 1}, where it goes, is not open yet.");
+        _logger.LogInformation("Update {Reference} came after round {Round} closed; it goes to round {Next}.", arrived.Reference, arrived.Round, arrived.Round + 1);
+        return await HandleAsync(arrived with { Round = arrived.Round + 1 }, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -202,7 +202,8 @@ public sealed class DaprRoundCoordinator : IRoundCoordinator, IModelPublishedObs
                 throw new InvalidDataException($"Model {published.Version} has {weights.Length} weights; the layout has {Layout.TotalLength}.");
             _model = new GlobalModel(Layout, published.Version, weights.Span);
             _modelReference = published.Reference;
-            _summaries.Add(new RoundSummary(_round, published.Version, published.Updates, _reservedTasks.Count - published.Updates, 0, 0,
+            // Updates carried over from the round before count here; reserved ones missing were refused by the leaf.
+            _summaries.Add(new RoundSummary(_round, published.Version, published.Updates, Math.Max(0, _reservedTasks.Count - published.Updates), 0, 0,
                 _time.GetElapsedTime(_roundOpened).TotalSeconds, 0, _deadlinePassed));
             _updatesTotal += published.Updates;
             closed = new RoundClosed(_round, published.Version, published.Updates, _round >= _options.Rounds);
@@ -236,7 +237,7 @@ public sealed class DaprRoundCoordinator : IRoundCoordinator, IModelPublishedObs
             _reservedTasks.Clear();
             int fanIn = _options.HierarchyFanIn > 0 ? _options.HierarchyFanIn : DefaultFanIn;
             opening = new RoundOpening(round, _options.MinClients, fanIn, (_options.RoundDeadline + ArrivalGrace).TotalSeconds,
-                _modelReference.Key, _model.Version.Value, _shapes);
+                _modelReference.Key, _model.Version.Value, _shapes, Last: round >= _options.Rounds);
         }
         while (true)
         {

@@ -244,5 +244,5 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
 
     private static RoundStatus StatusOf(RoundState state) => new(
         true, state.Opening.Round, state.Opening.ExpectedUpdates, state.Arrivals.Count, state.DeadlinePassed,
-        state.PublishedVersion is not null, state.PublishedVersion, PlanOf(state).AggregatorsPerLevel.ToArray(), state.Opening.Layout);
+        state.PublishedVersion is not null, state.PublishedVersion, PlanOf(state).AggregatorsPerLevel.ToArray(), state.Opening.Layout, state.Opening.Last);
 }

@@ -25,10 +25,10 @@ internal sealed class RoundScenario(FunctionsApp app, long round = 1)
 
     public IUpdateStore Store => app.Services.GetRequiredService<IUpdateStore>();
 
-    public async Task<JsonNode> OpenAsync(int expected, int maxFanIn, double deadlineSeconds = 300, string[]? clients = null)
+    public async Task<JsonNode> OpenAsync(int expected, int maxFanIn, double deadlineSeconds = 300, string[]? clients = null, bool last = false)
     {
         await Store.WriteAllAsync(AggregatorStep.ModelReference(0), ModelWeightsFormat.Encode(Initial));
-        var opening = new RoundOpening(Round, expected, maxFanIn, deadlineSeconds, AggregatorStep.ModelReference(0).Key, 0, TensorShape.Of(Layout), clients);
+        var opening = new RoundOpening(Round, expected, maxFanIn, deadlineSeconds, AggregatorStep.ModelReference(0).Key, 0, TensorShape.Of(Layout), clients, last);
         return await CallActorAsync("Open", opening);
     }
 
