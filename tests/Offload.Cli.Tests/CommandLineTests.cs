@@ -100,6 +100,8 @@ public class CommandLineTests
     [InlineData("serve", "--downstream", "zip")]
     [InlineData("serve", "--downstream", "fedzip:2")]
     [InlineData("serve", "--downstream", "fedzip:0.01:0")]
+    [InlineData("serve", "--aggregator", "lambda")]
+    [InlineData("serve", "--app-port", "0")]
     [InlineData("client", "--partition", "5/5")]
     [InlineData("client", "--partition", "one-of-five")]
     [InlineData("client", "--server", "ftp://x")]
@@ -117,6 +119,21 @@ public class CommandLineTests
         Assert.Single(error.TrimEnd().Split('\n'));
         Assert.DoesNotContain("   at ", error);
         Assert.DoesNotContain("Required command", error);
+    }
+
+    [Fact]
+    public void Serve_with_the_dapr_aggregator_but_no_sidecar_exits_2_naming_dapr_run()
+    {
+        using var closed = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        closed.Start();
+        int appPort = ((System.Net.IPEndPoint)closed.LocalEndpoint).Port;
+        closed.Stop();
+        var (code, error) = Run("serve", "--aggregator", "dapr", "--port", "0", "--app-port", appPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--token", "long-enough-token", "--data", "bundled", "--rounds", "1");
+        Assert.Equal(2, code);
+        Assert.Contains("no Dapr sidecar answered", error);
+        Assert.Contains("dapr run", error);
+        Assert.DoesNotContain("   at ", error);
     }
 
     [Fact]

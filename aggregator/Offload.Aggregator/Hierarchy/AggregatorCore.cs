@@ -51,6 +51,12 @@ public sealed class AggregatorCore : IDisposable
         get { lock (_gate) return _seen.Count; }
     }
 
+    /// <summary>Whether an input under <paramref name="contributionId"/> has been folded.</summary>
+    public bool Contains(string contributionId)
+    {
+        lock (_gate) return _seen.Contains(contributionId);
+    }
+
     /// <summary>Whether the fan-in has been reached.</summary>
     public bool IsComplete
     {

@@ -26,6 +26,12 @@ public interface IRoundCoordinator
     /// </summary>
     GlobalModel Broadcast => Model;
 
+    /// <summary>Completes when the last round's model has been published.</summary>
+    Task Completion { get; }
+
+    /// <summary>The rounds closed so far, in order.</summary>
+    IReadOnlyList<RoundSummary> Rounds { get; }
+
     /// <summary>Where the rounds stand.</summary>
     CoordinatorStatus Status { get; }
 

@@ -47,11 +47,14 @@ public static class ServeCommand
         var verbose = new Option<bool>("--verbose") { Description = "Log the gateway's and aggregator's information messages to stderr." };
         var dapr = new Option<bool>("--dapr") { Description = "Host the event-driven aggregator functions as a Dapr app on --port (the sidecar delivers events and actor calls there) instead of the gateway with an in-process aggregator." };
         var downstream = new Option<string>("--downstream") { Description = "Model sent to devices: full (float32 weights) | fedzip[:TOPZ[:CLUSTERS]] (the FedZip-encoded change since the device's model, e.g. fedzip:0.01:8).", DefaultValueFactory = _ => "full" };
-        var hierarchy = new Option<int>("--hierarchy") { Description = "Aggregate each round through a leaf/middle/top tree with this fan-in bound (0: one flat accumulator).", DefaultValueFactory = _ => 0 };
+        var hierarchy = new Option<int>("--hierarchy") { Description = "Aggregate each round through a leaf/middle/top tree with this fan-in bound (0: one flat accumulator; with --aggregator dapr, the functions' default).", DefaultValueFactory = _ => 0 };
+        var aggregator = new Option<string>("--aggregator") { Description = "Where updates are aggregated: in-process, or dapr (the aggregator functions, through this app's Dapr sidecar; see docs/dapr.md).", DefaultValueFactory = _ => "in-process" };
+        var appPort = new Option<int>("--app-port") { Description = "With --aggregator dapr: the HTTP port the sidecar delivers ModelPublished to (its app-port).", DefaultValueFactory = _ => d.DaprAppPort };
 
         var command = new Command("serve", "Run the gRPC gateway and a synchronous FedAvg aggregator for devices running 'offload client'.")
         {
-            port, host, minClients, perRound, deadline, rounds, epochs, batch, lr, seed, codec, maxUpdate, linger, tokensFile, token, code, config, data, output, verbose, dapr, hierarchy, downstream,
+            port, host, minClients, perRound, deadline, rounds, epochs, batch, lr, seed, codec, maxUpdate, linger, tokensFile, token, code, config, data, output, verbose, dapr, hierarchy,
+            aggregator, appPort, downstream,
         };
         command.SetAction((parsed, cancellationToken) =>
         {
@@ -80,6 +83,8 @@ public static class ServeCommand
                 HierarchyFanIn = parsed.GetValue(hierarchy),
                 Downstream = downstreamMode,
                 DownstreamFedZip = downstreamFedZip,
+                DaprAggregator = ParseAggregator(parsed.GetValue(aggregator)!),
+                DaprAppPort = parsed.GetValue(appPort),
             }.Validate();
             var tokens = TokenArguments.Create(parsed.GetValue(tokensFile)!, parsed.GetValue(token)!, parsed.GetValue(code)!);
             var configFiles = parsed.GetValue(config)!;
@@ -102,6 +107,15 @@ public static class ServeCommand
         "identity" => PayloadCodec.Identity,
         "fedzip" => PayloadCodec.FedZip,
         _ => throw new InvalidOptionException($"--codec must be identity or fedzip (got '{value}')."),
+    };
+
+    /// <summary>Maps the <c>--aggregator</c> word: true for the Dapr functions.</summary>
+    /// <exception cref="InvalidOptionException">The word is not in-process or dapr.</exception>
+    public static bool ParseAggregator(string value) => value.ToLowerInvariant() switch
+    {
+        "in-process" => false,
+        "dapr" => true,
+        _ => throw new InvalidOptionException($"--aggregator must be in-process or dapr (got '{value}')."),
     };
 
     /// <summary><c>serve --dapr</c>: the aggregator functions as a Dapr app until cancelled.</summary>
@@ -134,11 +148,9 @@ public static class ServeCommand
         var initial = new float[evaluator.Layout.TotalLength];
         evaluator.ExportWeights(initial);
 
-        using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(c => c.SingleLine = true)
-            .SetMinimumLevel(verbose ? LogLevel.Information : LogLevel.Warning)
-            .AddFilter("Microsoft", verbose ? LogLevel.Information : LogLevel.Warning));
-        var store = new InMemoryUpdateStore();
-        await using var bus = new InProcessEventBus(loggers.CreateLogger<InProcessEventBus>());
+        Action<ILoggingBuilder> logging = b => b.AddSimpleConsole(c => c.SingleLine = true).SetMinimumLevel(verbose ? LogLevel.Information : LogLevel.Warning)
+            .AddFilter("Microsoft", LogLevel.Warning).AddFilter("Grpc", LogLevel.Warning);
+        using var loggers = LoggerFactory.Create(logging);
         var roundOptions = new RoundOptions
         {
             MinClients = o.MinClients,
@@ -150,12 +162,25 @@ public static class ServeCommand
             Downstream = o.Downstream,
             DownstreamFedZip = o.DownstreamFedZip,
         };
-        await using var coordinator = new SynchronousRoundCoordinator(evaluator.Layout, initial, roundOptions, new FedAvg(), store, bus,
-            logger: loggers.CreateLogger<SynchronousRoundCoordinator>());
+        var gatewayOptions = new GatewayOptions { MaxUpdateBytes = (long)(o.MaxUpdateMegabytes * 1024 * 1024), Codec = o.Codec };
+        var listen = new GatewayListenOptions
+        {
+            Address = IPAddress.Parse(o.Host),
+            Port = o.Port,
+            JsonFiles = configFiles,
+            DaprAppPort = o.DaprAggregator ? o.DaprAppPort : null,
+        };
+
+        // Either the in-process aggregator or the Dapr functions behind this app's sidecar; the rest is the same.
+        await using var hosted = o.DaprAggregator
+            ? await HostedRounds.StartDaprAsync(gatewayOptions, listen, tokens, evaluator.Layout, initial, roundOptions, logging, cancellationToken)
+            : await HostedRounds.StartInProcessAsync(gatewayOptions, listen, tokens, evaluator.Layout, initial, roundOptions, logging, loggers, cancellationToken);
+        var coordinator = hosted.Coordinator;
+        var server = hosted.Server;
 
         var served = new List<ServedRound>();
         var evaluated = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var onRound = bus.Subscribe<RoundClosed>((closed, _) =>
+        await using var onRound = hosted.RoundEvents.Subscribe<RoundClosed>((closed, _) =>
         {
             var model = coordinator.Model;
             var summary = coordinator.Rounds.First(r => r.Round == closed.Round);
@@ -166,21 +191,9 @@ public static class ServeCommand
             if (closed.Final) evaluated.TrySetResult();
             return ValueTask.CompletedTask;
         });
-
-        var gatewayOptions = new GatewayOptions { MaxUpdateBytes = (long)(o.MaxUpdateMegabytes * 1024 * 1024), Codec = o.Codec };
-        var listen = new GatewayListenOptions
-        {
-            Address = IPAddress.Parse(o.Host),
-            Port = o.Port,
-            JsonFiles = configFiles,
-        };
-        coordinator.Start();
         var wall = Stopwatch.StartNew();
-        await using var server = await GatewayServer.StartAsync(gatewayOptions, listen, tokens, coordinator, store, bus,
-            logging => logging.AddSimpleConsole(c => c.SingleLine = true).SetMinimumLevel(verbose ? LogLevel.Information : LogLevel.Warning)
-                .AddFilter("Microsoft", LogLevel.Warning).AddFilter("Grpc", LogLevel.Warning), cancellationToken);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Listening on {server.Address} - FedAvg, {o.Codec} updates, {DownstreamArgument.Format(o.Downstream, o.DownstreamFedZip)} downloads, {o.Rounds} rounds, {o.MinClients} updates close a round (deadline {o.RoundDeadlineSeconds:0.#} s), model {evaluator.Layout.TotalLength:N0} parameters, seed {o.Seed}"));
+            $"Listening on {server.Address} - FedAvg {(o.DaprAggregator ? $"by the Dapr aggregator functions (ModelPublished on port {o.DaprAppPort})" : "in process")}, {o.Codec} updates, {DownstreamArgument.Format(o.Downstream, o.DownstreamFedZip)} downloads, {o.Rounds} rounds, {o.MinClients} updates close a round (deadline {o.RoundDeadlineSeconds:0.#} s), model {evaluator.Layout.TotalLength:N0} parameters, seed {o.Seed}"));
         output.Flush();
 
         try
@@ -198,6 +211,7 @@ public static class ServeCommand
         var configuration = new JsonObject
         {
             ["strategy"] = "fedavg",
+            ["aggregator"] = o.DaprAggregator ? "dapr" : "in-process",
             ["hierarchy_fan_in"] = o.HierarchyFanIn,
             ["codec"] = o.Codec.ToString().ToLowerInvariant(),
             ["downstream"] = DownstreamArgument.Format(o.Downstream, o.DownstreamFedZip),

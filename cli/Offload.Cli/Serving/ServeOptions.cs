@@ -51,6 +51,15 @@ public sealed record ServeOptions
     /// <summary>The downstream FedZip encoder's settings (top-z fraction, clusters).</summary>
     public Offload.Core.Codec.FedZipOptions DownstreamFedZip { get; init; } = Offload.Core.Codec.FedZipOptions.Default;
 
+    /// <summary>
+    /// Where updates are aggregated: false in this process; true by the aggregator functions of the
+    /// Dapr deployment, reached through this app's sidecar (<c>--aggregator dapr</c>).
+    /// </summary>
+    public bool DaprAggregator { get; init; }
+
+    /// <summary>With <see cref="DaprAggregator"/>: the port the sidecar delivers <c>ModelPublished</c> to (its app port).</summary>
+    public int DaprAppPort { get; init; } = Offload.Functions.Hosting.DaprNames.GatewayAppPort;
+
     /// <summary>Throws when a setting is out of range.</summary>
     /// <exception cref="InvalidOptionException">The message names the option and its allowed range.</exception>
     public ServeOptions Validate()
@@ -69,6 +78,8 @@ public sealed record ServeOptions
         Require(double.IsFinite(LingerSeconds) && LingerSeconds >= 0, LingerSeconds, "--linger must be a non-negative number of seconds");
         Require(Enum.IsDefined(Downstream), Downstream, "--downstream must be full or fedzip");
         Require(DownstreamFedZip is not null, "null", "--downstream needs FedZip settings");
+        Require(DaprAppPort is >= 1 and <= 65535, DaprAppPort, "--app-port must be in 1..65535");
+        Require(!DaprAggregator || DaprAppPort != Port, DaprAppPort, "--app-port must differ from --port");
         return this;
     }
 

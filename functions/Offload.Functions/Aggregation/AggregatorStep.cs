@@ -12,45 +12,63 @@ namespace Offload.Functions.Aggregation;
 
 /// <summary>
 /// Emits one due aggregator of a round's tree, statelessly: reads the inputs its ticket names from
-/// the <see cref="IUpdateStore"/>, folds them with the hierarchical engine (<see cref="LeafAggregator"/>,
-/// <see cref="MiddleAggregator"/>, <see cref="TopAggregator"/>), stores the result and publishes
-/// <see cref="PartialReady"/> or, at the top, <see cref="ModelPublished"/>. Idempotent: a result
-/// already stored (a retried step) is published again, not recomputed.
+/// the <see cref="IUpdateStore"/> (a leaf starts from its warm sum, <see cref="WarmLeaves"/>), folds
+/// them with the hierarchical engine (<see cref="LeafAggregator"/>, <see cref="MiddleAggregator"/>,
+/// <see cref="TopAggregator"/>), stores the result and publishes <see cref="PartialReady"/> or, at
+/// the top, <see cref="ModelPublished"/>, and only then deletes the inputs.
 /// </summary>
+/// <remarks>
+/// Two functions may emit the same aggregator (the round's actor hands it out again when the first
+/// one's lease runs out while it is merely slow). Each attempt therefore stores its output under a
+/// key of its own, so neither overwrites the other; the actor registers the first
+/// <see cref="PartialReady"/> of a child and the parent folds that one. An attempt that finds an
+/// input gone stands down without publishing: inputs are deleted only after another attempt stored
+/// and announced its output.
+/// </remarks>
 public sealed class AggregatorStep
 {
     private readonly IUpdateStore _store;
     private readonly IEventBus _bus;
     private readonly IAggregationStrategy _strategy;
+    private readonly WarmLeaves _warm;
     private readonly ILogger _logger;
 
     /// <summary>Creates the step.</summary>
-    public AggregatorStep(IUpdateStore store, IEventBus bus, IAggregationStrategy strategy, ILogger<AggregatorStep> logger)
+    public AggregatorStep(IUpdateStore store, IEventBus bus, IAggregationStrategy strategy, WarmLeaves warm, ILogger<AggregatorStep> logger)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(bus);
         ArgumentNullException.ThrowIfNull(strategy);
+        ArgumentNullException.ThrowIfNull(warm);
         _store = store;
         _bus = bus;
         _strategy = strategy;
+        _warm = warm;
         _logger = logger;
     }
 
-    /// <summary>Where aggregator (<paramref name="level"/>, <paramref name="index"/>) of <paramref name="round"/> stores its partial sum.</summary>
-    public static UpdateReference PartialReference(long round, int level, int index) => new($"partial/r{round}/l{level}/a{index}");
+    /// <summary>Where one attempt (<paramref name="attempt"/>) at aggregator (<paramref name="level"/>, <paramref name="index"/>) of <paramref name="round"/> stores its partial sum.</summary>
+    public static UpdateReference PartialReference(long round, int level, int index, string attempt) => new($"partial/r{round}/l{level}/a{index}/{attempt}");
 
-    /// <summary>Where global model <paramref name="version"/> is stored.</summary>
+    /// <summary>Where the initial global model (version 0) is stored; later versions go under <see cref="ModelReference(long, string)"/>.</summary>
     public static UpdateReference ModelReference(long version) => new($"model/v{version}");
 
-    /// <summary>Emits the aggregator <paramref name="ticket"/> hands out; returns the event it published.</summary>
+    /// <summary>Where one attempt at publishing global model <paramref name="version"/> stores it.</summary>
+    public static UpdateReference ModelReference(long version, string attempt) => new($"model/v{version}/{attempt}");
+
+    /// <summary>
+    /// Emits the aggregator <paramref name="ticket"/> hands out; returns the event it published, or
+    /// null when it stood down because another attempt already emitted the aggregator.
+    /// </summary>
     /// <exception cref="ArgumentException">The ticket is not complete or lacks its inputs.</exception>
     /// <exception cref="InvalidDataException">A stored partial or model is malformed.</exception>
-    public async ValueTask<object> EmitAsync(FoldTicket ticket, CancellationToken cancellationToken)
+    public async ValueTask<object?> EmitAsync(FoldTicket ticket, CancellationToken cancellationToken)
     {
-        var (published, inputsOf) = await EmitUnpublishedAsync(ticket, cancellationToken).ConfigureAwait(false);
+        var published = await EmitUnpublishedAsync(ticket, cancellationToken).ConfigureAwait(false);
+        if (published is null) return null;
         if (published is PartialReady ready) await _bus.PublishAsync(ready, cancellationToken).ConfigureAwait(false);
         else await _bus.PublishAsync((ModelPublished)published, cancellationToken).ConfigureAwait(false);
-        await DeleteInputsAsync(inputsOf, cancellationToken).ConfigureAwait(false);
+        await DeleteInputsAsync(ticket, cancellationToken).ConfigureAwait(false);
         return published;
     }
 
@@ -63,64 +81,67 @@ public sealed class AggregatorStep
     {
         ArgumentNullException.ThrowIfNull(tickets);
         var ready = new List<PartialReady>(tickets.Count);
+        var emitted = new List<FoldTicket>(tickets.Count);
         foreach (var ticket in tickets)
         {
             if (ticket.IsTop) throw new ArgumentException("The top publishes a model; emit it with EmitAsync.", nameof(tickets));
-            ready.Add((PartialReady)(await EmitUnpublishedAsync(ticket, cancellationToken).ConfigureAwait(false)).Published);
+            if (await EmitUnpublishedAsync(ticket, cancellationToken).ConfigureAwait(false) is not PartialReady partial) continue;
+            ready.Add(partial);
+            emitted.Add(ticket);
         }
         if (_bus is Events.DaprEventBus dapr) await dapr.PublishManyAsync(ready, cancellationToken).ConfigureAwait(false);
         else foreach (var r in ready) await _bus.PublishAsync(r, cancellationToken).ConfigureAwait(false);
-        foreach (var ticket in tickets) await DeleteInputsAsync(ticket, cancellationToken).ConfigureAwait(false);
+        foreach (var ticket in emitted) await DeleteInputsAsync(ticket, cancellationToken).ConfigureAwait(false);
         return ready;
     }
 
-    /// <summary>Folds and stores the aggregator's output; returns the event announcing it, not yet published.</summary>
-    private async ValueTask<(object Published, FoldTicket InputsOf)> EmitUnpublishedAsync(FoldTicket ticket, CancellationToken cancellationToken)
+    /// <summary>Folds and stores the aggregator's output; returns the event announcing it, not yet published, or null when an input is gone.</summary>
+    private async ValueTask<object?> EmitUnpublishedAsync(FoldTicket ticket, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(ticket);
         if (!ticket.Complete || ticket.Layout is null || ticket.ModelReference is null)
             throw new ArgumentException("Only a complete ticket with its layout and model names an aggregator to emit.", nameof(ticket));
         var layout = TensorShape.ToLayout(ticket.Layout);
         var address = new AggregatorAddress(ticket.Round, ticket.Level, ticket.Index);
-        if (ticket.IsTop) return (await StoreModelAsync(ticket, layout, address, cancellationToken).ConfigureAwait(false), ticket);
-
-        var reference = PartialReference(ticket.Round, ticket.Level, ticket.Index);
-        var stored = await _store.TryReadAllAsync(reference, cancellationToken).ConfigureAwait(false);
-        int updates;
-        double weight;
-        if (stored is null)
+        string attempt = Guid.NewGuid().ToString("N")[..12];
+        try
         {
+            if (ticket.IsTop) return await StoreModelAsync(ticket, layout, address, attempt, cancellationToken).ConfigureAwait(false);
+
+            var reference = PartialReference(ticket.Round, ticket.Level, ticket.Index, attempt);
             using var core = ticket.Level == 0
                 ? await FoldLeafAsync(ticket, layout, address, cancellationToken).ConfigureAwait(false)
                 : await FoldMiddleAsync(ticket, layout, address, cancellationToken).ConfigureAwait(false);
             using var partial = core.Emit();
             await _store.WriteAllAsync(reference, PartialSumFormat.Encode(partial), cancellationToken).ConfigureAwait(false);
-            (updates, weight) = (partial.UpdateCount, partial.TotalWeight);
+            _logger.LogInformation("Aggregator {Address} emitted {Updates} updates (weight {Weight}).", address, partial.UpdateCount, partial.TotalWeight);
+            return new PartialReady(reference, ticket.Round, ticket.Level, ticket.Index, partial.UpdateCount, partial.TotalWeight);
         }
-        else
+        catch (UpdateNotFoundException e)
         {
-            using var partial = PartialSumFormat.Decode(stored, address, layout.TotalLength);
-            (updates, weight) = (partial.UpdateCount, partial.TotalWeight);
+            _logger.LogInformation("Aggregator {Address} stands down: its input '{Reference}' is gone, so another attempt emitted it.", address, e.Reference);
+            return null;
         }
-        _logger.LogInformation("Aggregator {Address} emitted {Updates} updates (weight {Weight}).", address, updates, weight);
-        return (new PartialReady(reference, ticket.Round, ticket.Level, ticket.Index, updates, weight), ticket);
     }
 
     private async ValueTask<AggregatorCore> FoldLeafAsync(FoldTicket ticket, TensorLayout layout, AggregatorAddress address, CancellationToken cancellationToken)
     {
         var inputs = ticket.Updates ?? [];
-        var core = new LeafAggregator(layout, address, Math.Max(1, inputs.Length)).Core;
+        // The leaf's warm sum, if this instance folded some of its updates on arrival; the rest come from the store.
+        var core = _warm.Take(ticket.Round, ticket.Index) ?? new LeafAggregator(layout, address, Math.Max(1, inputs.Length)).Core;
         try
         {
             var current = new ModelVersion(ticket.ModelVersion);
+            int warm = 0;
             foreach (var arrival in inputs)
             {
-                var payload = await _store.TryReadAllAsync(new UpdateReference(arrival.ContributionId), cancellationToken).ConfigureAwait(false);
-                if (payload is null)
+                if (core.Contains(arrival.ContributionId))
                 {
-                    _logger.LogWarning("Update {Reference} of {Address} is no longer stored; it is left out.", arrival.ContributionId, address);
+                    warm++;
                     continue;
                 }
+                // Gone only if another attempt stored and announced this leaf: UpdateNotFoundException stands this one down.
+                var payload = await _store.ReadAllAsync(new UpdateReference(arrival.ContributionId), cancellationToken).ConfigureAwait(false);
                 try
                 {
                     double weight = _strategy.WeightOf(new UpdateReceipt(arrival.SampleCount, new ModelVersion(arrival.BaseVersion), current));
@@ -131,6 +152,7 @@ public sealed class AggregatorStep
                     _logger.LogWarning(e, "Update {Reference} of {Address} could not be folded and is left out.", arrival.ContributionId, address);
                 }
             }
+            _logger.LogDebug("Leaf {Address}: {Warm} of {Inputs} updates were folded on arrival.", address, warm, inputs.Length);
             return core;
         }
         catch
@@ -165,24 +187,20 @@ public sealed class AggregatorStep
         }
     }
 
-    private async ValueTask<ModelPublished> StoreModelAsync(FoldTicket ticket, TensorLayout layout, AggregatorAddress address, CancellationToken cancellationToken)
+    private async ValueTask<ModelPublished> StoreModelAsync(FoldTicket ticket, TensorLayout layout, AggregatorAddress address, string attempt, CancellationToken cancellationToken)
     {
         var version = new ModelVersion(ticket.ModelVersion).Next();
-        var reference = ModelReference(version.Value);
-        int updates = (ticket.Partials ?? []).Sum(p => p.UpdateCount);
-        if (await _store.TryReadAllAsync(reference, cancellationToken).ConfigureAwait(false) is null)
-        {
-            var weights = ModelWeightsFormat.Decode(await _store.ReadAllAsync(new UpdateReference(ticket.ModelReference!), cancellationToken).ConfigureAwait(false), layout.TotalLength);
-            using var top = new TopAggregator(layout, address, Math.Max(1, (ticket.Partials ?? []).Length));
-            await FoldPartialsAsync(ticket, layout, top.Fold, cancellationToken).ConfigureAwait(false);
-            updates = top.Publish(_strategy, weights);
-            await _store.WriteAllAsync(reference, ModelWeightsFormat.Encode(weights), cancellationToken).ConfigureAwait(false);
-        }
+        var reference = ModelReference(version.Value, attempt);
+        var weights = ModelWeightsFormat.Decode(await _store.ReadAllAsync(new UpdateReference(ticket.ModelReference!), cancellationToken).ConfigureAwait(false), layout.TotalLength);
+        using var top = new TopAggregator(layout, address, Math.Max(1, (ticket.Partials ?? []).Length));
+        await FoldPartialsAsync(ticket, layout, top.Fold, cancellationToken).ConfigureAwait(false);
+        int updates = top.Publish(_strategy, weights);
+        await _store.WriteAllAsync(reference, ModelWeightsFormat.Encode(weights), cancellationToken).ConfigureAwait(false);
         _logger.LogInformation("Round {Round} stored model {Version} from {Updates} updates.", ticket.Round, version, updates);
         return new ModelPublished(reference, ticket.Round, version, updates);
     }
 
-    /// <summary>Inputs are deleted only after the output is stored and announced, so a retried step never finds them missing before that.</summary>
+    /// <summary>Inputs are deleted only after the output is stored and announced, so an attempt that finds one missing knows another attempt finished.</summary>
     private async ValueTask DeleteInputsAsync(FoldTicket ticket, CancellationToken cancellationToken)
     {
         foreach (var arrival in ticket.Updates ?? [])

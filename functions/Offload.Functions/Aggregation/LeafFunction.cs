@@ -1,35 +1,46 @@
+using System.Buffers;
 using Microsoft.Extensions.Logging;
 using Offload.Aggregator.Events;
 using Offload.Aggregator.Storage;
+using Offload.Aggregator.Strategies;
 using Offload.Core.Codec;
+using Offload.Core.Model;
 using Offload.Functions.Rounds;
 using Offload.Functions.Storage;
 
 namespace Offload.Functions.Aggregation;
 
 /// <summary>
-/// The leaf aggregator function, triggered by <see cref="UpdateArrived"/>. Stateless: it checks the
-/// payload against the round's layout, registers the arrival with the round's actor (which makes a
-/// repeated delivery count once), and when the arrival completes its leaf, emits that leaf through
-/// <see cref="AggregatorStep"/>. Any instance can take any event.
+/// The leaf aggregator function, triggered by <see cref="UpdateArrived"/>. It decodes the payload
+/// against the round's layout (refusing one that cannot be folded before it takes a place), registers
+/// the arrival with the round's actor (which makes a repeated delivery count once and names its
+/// leaf), folds it at once into that leaf's warm sum (<see cref="WarmLeaves"/>: eager aggregation),
+/// and when the arrival completes its leaf, emits the leaf through <see cref="AggregatorStep"/>.
+/// Nothing that scaling to zero would lose is held in memory: the payload stays in the store until
+/// the leaf's partial is announced, so any instance can take any event.
 /// </summary>
 public sealed class LeafFunction
 {
     private readonly RoundActors _rounds;
     private readonly IUpdateStore _store;
     private readonly AggregatorStep _step;
+    private readonly WarmLeaves _warm;
+    private readonly IAggregationStrategy _strategy;
     private readonly ILogger _logger;
 
     /// <summary>Creates the function.</summary>
-    public LeafFunction(RoundActors rounds, IUpdateStore store, AggregatorStep step, ILogger<LeafFunction> logger)
+    public LeafFunction(RoundActors rounds, IUpdateStore store, AggregatorStep step, WarmLeaves warm, IAggregationStrategy strategy, ILogger<LeafFunction> logger)
     {
         _rounds = rounds;
         _store = store;
         _step = step;
+        _warm = warm;
+        _strategy = strategy;
         _logger = logger;
     }
 
     /// <summary>Handles one delivery.</summary>
+    /// <remarks>An update that comes after its round closed goes to the next round (see <see cref="CarryOverAsync"/>).</remarks>
     public async Task<Delivery> HandleAsync(UpdateArrived arrived, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(arrived);
@@ -39,6 +50,7 @@ public sealed class LeafFunction
         if (arrived.SampleCount < 1) return Delivery.Drop($"UpdateArrived reports {arrived.SampleCount} samples; at least 1 is needed.");
         try
         {
+            FoldTicket ticket;
             var status = await _rounds.GetStatusAsync(arrived.Round, cancellationToken).ConfigureAwait(false);
             if (!status.Known || status.Layout is null) return Delivery.Drop($"Round {arrived.Round} is not open.");
             var payload = await _store.TryReadAllAsync(arrived.Reference, cancellationToken).ConfigureAwait(false);
@@ -46,29 +58,42 @@ public sealed class LeafFunction
             if (payload.Length != arrived.PayloadBytes)
                 return Delivery.Drop($"'{arrived.Reference}' holds {payload.Length} bytes; the event announced {arrived.PayloadBytes}.");
             var layout = TensorShape.ToLayout(status.Layout);
+            int n = layout.TotalLength;
+            var update = ArrayPool<float>.Shared.Rent(n);
             try
             {
-                // Decode once into scratch: a payload that cannot be folded is refused before it takes a place in the round.
-                UpdatePayload.CodecFor(payload).DecodeAndAccumulate(payload, layout, new float[layout.TotalLength], 1f);
-            }
-            catch (Exception e) when (e is InvalidPayloadException or ArgumentException)
-            {
-                await _store.DeleteAsync(arrived.Reference, cancellationToken).ConfigureAwait(false);
-                return Delivery.Drop($"'{arrived.Reference}' is not a valid update for round {arrived.Round}: {e.Message}");
-            }
+                try
+                {
+                    // Decode once: a payload that cannot be folded is refused before it takes a place in the round.
+                    Array.Clear(update, 0, n);
+                    UpdatePayload.CodecFor(payload).DecodeAndAccumulate(payload, layout, update.AsSpan(0, n), 1f);
+                    ModelUpdate.EnsureFinite(update.AsSpan(0, n), "update");
+                }
+                catch (Exception e) when (e is InvalidPayloadException or ArgumentException)
+                {
+                    await _store.DeleteAsync(arrived.Reference, cancellationToken).ConfigureAwait(false);
+                    return Delivery.Drop($"'{arrived.Reference}' is not a valid update for round {arrived.Round}: {e.Message}");
+                }
 
-            var ticket = await _rounds.ArriveAsync(arrived.Round,
-                new Arrival(arrived.Reference.Key, arrived.ClientId, arrived.SampleCount, arrived.BaseVersion.Value), cancellationToken).ConfigureAwait(false);
+                ticket = await _rounds.ArriveAsync(arrived.Round,
+                    new Arrival(arrived.Reference.Key, arrived.ClientId, arrived.SampleCount, arrived.BaseVersion.Value), cancellationToken).ConfigureAwait(false);
+                if (ticket.Status == FoldStatus.Accepted)
+                {
+                    double weight = _strategy.WeightOf(new UpdateReceipt(arrived.SampleCount, arrived.BaseVersion, new ModelVersion(ticket.ModelVersion)));
+                    _warm.Fold(arrived.Round, ticket.Index, layout, arrived.Reference.Key, update.AsSpan(0, n), weight);
+                }
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(update);
+            }
             switch (ticket.Status)
             {
                 case FoldStatus.UnknownRound or FoldStatus.Invalid:
                     await _store.DeleteAsync(arrived.Reference, cancellationToken).ConfigureAwait(false);
                     return Delivery.Drop(ticket.Reason ?? ticket.Status.ToString());
                 case FoldStatus.Late:
-                    // Not part of this round, and never will be: the payload goes, as in the in-process coordinator.
-                    _logger.LogInformation("Update {Reference} came late and is left out: {Reason}", arrived.Reference, ticket.Reason);
-                    await _store.DeleteAsync(arrived.Reference, cancellationToken).ConfigureAwait(false);
-                    return Delivery.Success;
+                    return await CarryOverAsync(arrived, status, ticket.Reason, cancellationToken).ConfigureAwait(false);
                 case FoldStatus.Duplicate when !ticket.Complete:
                     _logger.LogInformation("Update {Reference} was delivered again; it counts once.", arrived.Reference);
                     return Delivery.Success;
@@ -85,5 +110,25 @@ public sealed class LeafFunction
         {
             return Delivery.Drop($"Update {arrived.Reference}: {e.Message}");
         }
+    }
+
+    /// <summary>
+    /// An update that came after its round closed is never dropped silently: it is registered with the
+    /// next round once that round is open (redelivery is asked for until then), and only after the
+    /// last round is it deleted, with a warning.
+    /// </summary>
+    private async Task<Delivery> CarryOverAsync(UpdateArrived arrived, RoundStatus round, string? reason, CancellationToken cancellationToken)
+    {
+        if (round.Last)
+        {
+            _logger.LogWarning("Update {Reference} came after the last round ({Round}) closed and is left out: {Reason}", arrived.Reference, arrived.Round, reason);
+            await _store.DeleteAsync(arrived.Reference, cancellationToken).ConfigureAwait(false);
+            return Delivery.Success;
+        }
+        var next = await _rounds.GetStatusAsync(arrived.Round + 1, cancellationToken).ConfigureAwait(false);
+        if (!next.Known)
+            return Delivery.Retry($"Update {arrived.Reference} came after round {arrived.Round} closed ({reason}); round {arrived.Round + 1}, where it goes, is not open yet.");
+        _logger.LogInformation("Update {Reference} came after round {Round} closed; it goes to round {Next}.", arrived.Reference, arrived.Round, arrived.Round + 1);
+        return await HandleAsync(arrived with { Round = arrived.Round + 1 }, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -56,6 +56,14 @@ public sealed class PartialFunction
             }
             var ticket = await _rounds.PartialArrivedAsync(ready.Round,
                 new PartialClaim(ready.Level, ready.Index, ready.Reference.Key, ready.UpdateCount, ready.TotalWeight), cancellationToken).ConfigureAwait(false);
+            if (ticket.Status == FoldStatus.Duplicate
+                && Array.Find(ticket.Partials ?? [], p => p.Level == ready.Level && p.Index == ready.Index) is { } recorded
+                && recorded.Reference != ready.Reference.Key)
+            {
+                // A second attempt at the same child: its parent folds the first one, so this output goes.
+                _logger.LogInformation("Partial {Reference} lost to {Recorded}; deleting it.", ready.Reference, recorded.Reference);
+                await _store.DeleteAsync(ready.Reference, cancellationToken).ConfigureAwait(false);
+            }
             switch (ticket.Status)
             {
                 case FoldStatus.UnknownRound or FoldStatus.Invalid:

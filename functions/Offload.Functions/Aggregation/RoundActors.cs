@@ -28,6 +28,10 @@ public sealed class RoundActors
         return Proxy(opening.Round).InvokeMethodAsync<RoundOpening, RoundStatus>(nameof(IRoundActor.Open), opening, cancellationToken);
     }
 
+    /// <summary>Closes the round at its deadline: every leaf emits what it has.</summary>
+    public Task<RoundStatus> CloseAsync(long round, CancellationToken cancellationToken) =>
+        Proxy(round).InvokeMethodAsync<RoundStatus>(nameof(IRoundActor.Close), cancellationToken);
+
     /// <summary>Registers an update.</summary>
     public Task<FoldTicket> ArriveAsync(long round, Arrival arrival, CancellationToken cancellationToken) =>
         Proxy(round).InvokeMethodAsync<Arrival, FoldTicket>(nameof(IRoundActor.Arrive), arrival, cancellationToken);
@@ -41,10 +45,11 @@ public sealed class RoundActors
         Proxy(round).InvokeMethodAsync<AggregatorSlot, RoundStatus>(nameof(IRoundActor.Release), slot, cancellationToken);
 
     /// <summary>
-    /// Emits the aggregator <paramref name="ticket"/> hands out; if the step fails, gives the
-    /// aggregator back (best effort) so the redelivery the caller asks for can emit it at once.
+    /// Emits the aggregator <paramref name="ticket"/> hands out (null: another attempt had emitted it);
+    /// if the step fails, gives the aggregator back (best effort) so the redelivery the caller asks
+    /// for can emit it at once.
     /// </summary>
-    public async Task<object> EmitOrReleaseAsync(AggregatorStep step, FoldTicket ticket, CancellationToken cancellationToken)
+    public async Task<object?> EmitOrReleaseAsync(AggregatorStep step, FoldTicket ticket, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(step);
         ArgumentNullException.ThrowIfNull(ticket);

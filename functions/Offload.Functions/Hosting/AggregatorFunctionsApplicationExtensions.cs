@@ -20,4 +20,21 @@ public static class AggregatorFunctionsApplicationExtensions
         app.MapOffloadAggregatorFunctions();
         return app;
     }
+
+    /// <summary>
+    /// The gateway's Dapr side in the Dapr deployment: CloudEvents unwrapping, <c>GET /dapr/subscribe</c>
+    /// and the <c>ModelPublished</c> route, answering on <paramref name="appPort"/> only (the port
+    /// the sidecar calls), so devices reaching the gRPC port cannot post events.
+    /// </summary>
+    public static WebApplication UseOffloadGatewaySubscription(this WebApplication app, int appPort)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(appPort);
+        string host = $"*:{appPort}";
+        app.Use(MalformedCloudEventGuard.InvokeAsync);
+        app.UseCloudEvents();
+        app.MapSubscribeHandler().RequireHost(host);
+        app.MapModelPublished().RequireHost(host);
+        return app;
+    }
 }

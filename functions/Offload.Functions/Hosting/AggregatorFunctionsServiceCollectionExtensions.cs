@@ -35,6 +35,7 @@ public static class AggregatorFunctionsServiceCollectionExtensions
         services.TryAddSingleton<IEventBus>(sp => new DaprEventBus(sp.GetRequiredService<DaprClient>()));
         services.TryAddSingleton<IUpdateStore>(sp => new DaprUpdateStore(sp.GetRequiredService<DaprClient>()));
         services.TryAddSingleton<IAggregationStrategy>(new FedAvg());
+        services.TryAddSingleton(new WarmLeaves());
         services.TryAddSingleton<AggregatorStep>();
         services.TryAddSingleton<RoundActors>();
         services.TryAddSingleton<LeafFunction>();

@@ -31,6 +31,9 @@ public static class DaprNames
     /// <summary>Port the gateway listens on (gRPC, HTTP/2).</summary>
     public const int GatewayPort = 5000;
 
+    /// <summary>Port the gateway's sidecar delivers <c>ModelPublished</c> to (HTTP; the gateway's Dapr app port).</summary>
+    public const int GatewayAppPort = 5001;
+
     /// <summary>Port the aggregator functions listen on for their sidecar (HTTP).</summary>
     public const int FunctionsPort = 5100;
 

@@ -23,11 +23,20 @@ public sealed record GatewayListenOptions
     /// <summary>JSON configuration files to read, in order (e.g. one with a <c>Kestrel:Endpoints</c> section and certificates).</summary>
     public IReadOnlyList<string> JsonFiles { get; init; } = [];
 
-    /// <summary>Throws when the port is out of range.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">The port is outside 0..65535.</exception>
+    /// <summary>
+    /// The Dapr app port (HTTP/1.1 on <see cref="Address"/>) where the gateway's sidecar delivers
+    /// <c>ModelPublished</c>, when the gateway runs in the Dapr deployment; null otherwise. Its routes
+    /// answer on this port only, so devices on the gRPC port cannot post events.
+    /// </summary>
+    public int? DaprAppPort { get; init; }
+
+    /// <summary>Throws when a port is out of range.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A port is outside 0..65535, or the Dapr app port is 0 or equals the gRPC port.</exception>
     public GatewayListenOptions Validate()
     {
         if (Port is < 0 or > 65535) throw new ArgumentOutOfRangeException(nameof(Port), Port, "The port must be in 0..65535.");
+        if (DaprAppPort is < 1 or > 65535) throw new ArgumentOutOfRangeException(nameof(DaprAppPort), DaprAppPort, "The Dapr app port must be in 1..65535.");
+        if (DaprAppPort is int app && app == Port) throw new ArgumentOutOfRangeException(nameof(DaprAppPort), DaprAppPort, "The Dapr app port must differ from the gRPC port.");
         ArgumentNullException.ThrowIfNull(Address);
         return this;
     }

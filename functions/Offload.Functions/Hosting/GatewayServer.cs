@@ -9,6 +9,7 @@ using Microsoft.Extensions.Logging;
 using Offload.Aggregator.Events;
 using Offload.Aggregator.Rounds;
 using Offload.Aggregator.Storage;
+using Offload.Functions.Aggregation;
 using Offload.Functions.Authentication;
 using Offload.Functions.Gateway;
 
@@ -37,11 +38,12 @@ public sealed class GatewayServer : IAsyncDisposable
 
     /// <summary>Builds and starts the server; the coordinator must be started by the caller.</summary>
     /// <param name="configureLogging">Adds log providers; without it the server logs nothing.</param>
+    /// <param name="roundEvents">Where the coordinator announces <c>RoundClosed</c>, if not on <paramref name="bus"/>.</param>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
     /// <exception cref="IOException">The address is in use.</exception>
     public static async Task<GatewayServer> StartAsync(GatewayOptions options, GatewayListenOptions listen, ClientTokens tokens,
         IRoundCoordinator coordinator, IUpdateStore store, IEventBus bus,
-        Action<ILoggingBuilder>? configureLogging = null, CancellationToken cancellationToken = default)
+        Action<ILoggingBuilder>? configureLogging = null, CancellationToken cancellationToken = default, IEventBus? roundEvents = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(listen);
@@ -59,10 +61,18 @@ public sealed class GatewayServer : IAsyncDisposable
             kestrel.Limits.Http2.MaxStreamsPerConnection = 1000;
             if (listen.Port is int port)
                 kestrel.Listen(listen.Address, port, endpoint => endpoint.Protocols = HttpProtocols.Http2);
+            if (listen.DaprAppPort is int appPort)
+                kestrel.Listen(listen.Address, appPort, endpoint => endpoint.Protocols = HttpProtocols.Http1);
         });
-        builder.Services.AddOffloadGateway(options, tokens, coordinator, store, bus);
+        builder.Services.AddOffloadGateway(options, tokens, coordinator, store, bus, roundEvents);
+        if (listen.DaprAppPort is not null)
+        {
+            if (coordinator is IModelPublishedObserver observer) builder.Services.AddSingleton(observer);
+            builder.Services.AddSingleton<GatewayModelFunction>();
+        }
         var app = builder.Build();
         app.MapOffloadGateway();
+        if (listen.DaprAppPort is int daprPort) app.UseOffloadGatewaySubscription(daprPort);
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses;
         string first = addresses?.FirstOrDefault() ?? throw new InvalidOperationException("The server started without an address; configure Kestrel endpoints or a port.");

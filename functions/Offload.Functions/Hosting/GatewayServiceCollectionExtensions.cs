@@ -18,9 +18,16 @@ public static class GatewayServiceCollectionExtensions
     /// <paramref name="coordinator"/>, <paramref name="store"/> and <paramref name="bus"/>; the host
     /// owns those three and starts the coordinator. <see cref="GatewayMetrics"/> is registered too.
     /// </summary>
+    /// <param name="services">The host's services.</param>
+    /// <param name="options">Limits and codec.</param>
+    /// <param name="tokens">Device credentials.</param>
+    /// <param name="coordinator">The rounds.</param>
+    /// <param name="store">Where accepted payloads go.</param>
+    /// <param name="bus">Where <c>UpdateArrived</c> is published.</param>
+    /// <param name="roundEvents">Where the coordinator announces <c>RoundClosed</c>, if not on <paramref name="bus"/> (it must support subscribing).</param>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
     public static IServiceCollection AddOffloadGateway(this IServiceCollection services, GatewayOptions options, ClientTokens tokens,
-        IRoundCoordinator coordinator, IUpdateStore store, IEventBus bus)
+        IRoundCoordinator coordinator, IUpdateStore store, IEventBus bus, IEventBus? roundEvents = null)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(options);
@@ -34,6 +41,7 @@ public static class GatewayServiceCollectionExtensions
         services.AddSingleton<IRoundCoordinator>(coordinator);
         services.AddSingleton(store);
         services.AddSingleton(bus);
+        services.AddSingleton(new RoundEvents(roundEvents ?? bus));
         services.AddSingleton<GatewayMetrics>();
         services.AddSingleton<UploadLedger>();
         services.AddSingleton<BearerTokenInterceptor>();

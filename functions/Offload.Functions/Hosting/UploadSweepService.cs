@@ -5,13 +5,13 @@ using Offload.Functions.Ingest;
 namespace Offload.Functions.Hosting;
 
 /// <summary>Listens for <see cref="RoundClosed"/> and drops the partial uploads of closed rounds.</summary>
-internal sealed class UploadSweepService(IEventBus bus, UploadLedger ledger) : IHostedService
+internal sealed class UploadSweepService(RoundEvents roundEvents, UploadLedger ledger) : IHostedService
 {
     private IAsyncDisposable? _subscription;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        _subscription = bus.Subscribe<RoundClosed>((closed, _) => new ValueTask(ledger.SweepBeforeAsync(closed.Round + 1)));
+        _subscription = roundEvents.Bus.Subscribe<RoundClosed>((closed, _) => new ValueTask(ledger.SweepBeforeAsync(closed.Round + 1)));
         return Task.CompletedTask;
     }
 
@@ -20,3 +20,6 @@ internal sealed class UploadSweepService(IEventBus bus, UploadLedger ledger) : I
         if (_subscription is not null) await _subscription.DisposeAsync().ConfigureAwait(false);
     }
 }
+
+/// <summary>The in-process bus the coordinator announces <see cref="RoundClosed"/> on (the Dapr deployment publishes updates on another).</summary>
+internal sealed record RoundEvents(IEventBus Bus);

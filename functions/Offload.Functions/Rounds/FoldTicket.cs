@@ -14,7 +14,7 @@ namespace Offload.Functions.Rounds;
 /// <param name="Index">Its index.</param>
 /// <param name="IsTop">Whether it is the top (emitting publishes the next model).</param>
 /// <param name="Updates">A due leaf's updates.</param>
-/// <param name="Partials">A due parent's children's partials.</param>
+/// <param name="Partials">A due parent's children's partials; for a <see cref="FoldStatus.Duplicate"/> partial, the claim registered first for that child.</param>
 /// <param name="Layout">The model's tensors.</param>
 /// <param name="ModelReference">Store key of the model the round trains from.</param>
 /// <param name="ModelVersion">Its version.</param>

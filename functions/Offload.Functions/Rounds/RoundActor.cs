@@ -77,7 +77,7 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
         if (leaf < 0 || state.Emitted.Contains(RoundState.AggregatorKey(0, leaf)))
             return new FoldTicket(FoldStatus.Late, $"Round {Round(state)} already has its {plan.ExpectedUpdates} updates.", Round: Round(state));
         state.Arrivals.Add(arrival with { Index = index });
-        var ticket = new FoldTicket(FoldStatus.Accepted, Round: Round(state), Level: 0, Index: leaf);
+        var ticket = new FoldTicket(FoldStatus.Accepted, Round: Round(state), Level: 0, Index: leaf, ModelVersion: state.Opening.ModelVersion);
         if (LeafInputs(state, plan, leaf).Length >= plan.ExpectedInputs(0, leaf))
             ticket = Due(state, plan, 0, leaf);
         await StateManager.SetStateAsync(StateKey, state).ConfigureAwait(false);
@@ -95,8 +95,12 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
             return new FoldTicket(FoldStatus.Invalid, $"Round {Round(state)} has no aggregator l{partial.Level}/a{partial.Index} below its top (tree {plan}).");
         int parentLevel = partial.Level + 1;
         int parent = plan.ParentOf(partial.Level, partial.Index);
-        if (state.Partials.Exists(p => p.Level == partial.Level && p.Index == partial.Index))
-            return await AgainOrDuplicateAsync(state, Redeliverable(state, plan, parentLevel, parent)).ConfigureAwait(false);
+        if (state.Partials.Find(p => p.Level == partial.Level && p.Index == partial.Index) is { } recorded)
+        {
+            // Another attempt's partial for this child was registered first; the caller learns which, to discard its own.
+            var again = await AgainOrDuplicateAsync(state, Redeliverable(state, plan, parentLevel, parent)).ConfigureAwait(false);
+            return again.Complete ? again : again with { Partials = [recorded] };
+        }
         if (state.Emitted.Contains(RoundState.AggregatorKey(parentLevel, parent)))
             return new FoldTicket(FoldStatus.Late, $"Aggregator l{parentLevel}/a{parent} of round {Round(state)} already emitted.", Round: Round(state));
         state.Partials.Add(partial);
@@ -240,5 +244,5 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
 
     private static RoundStatus StatusOf(RoundState state) => new(
         true, state.Opening.Round, state.Opening.ExpectedUpdates, state.Arrivals.Count, state.DeadlinePassed,
-        state.PublishedVersion is not null, state.PublishedVersion, PlanOf(state).AggregatorsPerLevel.ToArray(), state.Opening.Layout);
+        state.PublishedVersion is not null, state.PublishedVersion, PlanOf(state).AggregatorsPerLevel.ToArray(), state.Opening.Layout, state.Opening.Last);
 }

@@ -9,6 +9,7 @@ namespace Offload.Functions.Rounds;
 /// <param name="ModelVersion">That model's version.</param>
 /// <param name="Layout">The model's tensors.</param>
 /// <param name="Clients">The clients given a task this round; empty accepts any client.</param>
+/// <param name="Last">Whether no round follows (an update arriving after it closed has no round to go to).</param>
 public sealed record RoundOpening(
     long Round,
     int ExpectedUpdates,
@@ -17,7 +18,8 @@ public sealed record RoundOpening(
     string ModelReference,
     long ModelVersion,
     TensorShape[] Layout,
-    string[]? Clients = null)
+    string[]? Clients = null,
+    bool Last = false)
 {
     /// <summary>Throws when a field is out of range.</summary>
     /// <exception cref="ArgumentException">The message names the field and its allowed range.</exception>

@@ -10,6 +10,7 @@ namespace Offload.Functions.Rounds;
 /// <param name="PublishedVersion">The published model version, when published.</param>
 /// <param name="AggregatorsPerLevel">The tree plan, leaves first.</param>
 /// <param name="Layout">The model's tensors.</param>
+/// <param name="Last">Whether no round follows.</param>
 public sealed record RoundStatus(
     bool Known,
     long Round = 0,
@@ -19,4 +20,5 @@ public sealed record RoundStatus(
     bool Published = false,
     long? PublishedVersion = null,
     int[]? AggregatorsPerLevel = null,
-    TensorShape[]? Layout = null);
+    TensorShape[]? Layout = null,
+    bool Last = false);

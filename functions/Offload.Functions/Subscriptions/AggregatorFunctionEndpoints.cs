@@ -24,7 +24,7 @@ public static class AggregatorFunctionEndpoints
     /// <summary>Entries of one bulk delivery handled at once.</summary>
     public const int BulkParallelism = 8;
 
-    /// <summary>Maps the three subscription routes.</summary>
+    /// <summary>Maps the three subscription routes (the aggregator functions' app).</summary>
     public static IEndpointRouteBuilder MapOffloadAggregatorFunctions(this IEndpointRouteBuilder endpoints)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
@@ -35,10 +35,17 @@ public static class AggregatorFunctionEndpoints
         endpoints.MapPost(DaprNames.PartialReadyRoute, (Delegate)((HttpContext context) => DeliverAsync<PartialReady>(context, DaprNames.PartialReadyTopic,
                 (e, sp, ct) => sp.GetRequiredService<PartialFunction>().HandleAsync(e, ct))))
             .WithTopic(DaprNames.PubSub, DaprNames.PartialReadyTopic);
-        endpoints.MapPost(DaprNames.ModelPublishedRoute, (Delegate)((HttpContext context) => DeliverAsync<ModelPublished>(context, DaprNames.ModelPublishedTopic,
+        endpoints.MapModelPublished();
+        return endpoints;
+    }
+
+    /// <summary>Maps the <c>ModelPublished</c> route alone (<see cref="GatewayModelFunction"/>): what the gateway's app subscribes to.</summary>
+    public static IEndpointConventionBuilder MapModelPublished(this IEndpointRouteBuilder endpoints)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        return endpoints.MapPost(DaprNames.ModelPublishedRoute, (Delegate)((HttpContext context) => DeliverAsync<ModelPublished>(context, DaprNames.ModelPublishedTopic,
                 (e, sp, ct) => sp.GetRequiredService<GatewayModelFunction>().HandleAsync(e, ct))))
             .WithTopic(DaprNames.PubSub, DaprNames.ModelPublishedTopic);
-        return endpoints;
     }
 
     private static async Task<IResult> DeliverAsync<TEvent>(HttpContext context, string topic,

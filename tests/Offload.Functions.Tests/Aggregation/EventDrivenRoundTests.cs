@@ -86,7 +86,7 @@ public sealed class EventDrivenRoundTests
     {
         await using var app = await FunctionsApp.StartAsync();
         var round = new RoundScenario(app);
-        await round.OpenAsync(expected: 4, maxFanIn: 2);
+        await round.OpenAsync(expected: 4, maxFanIn: 2, last: true);
         Assert.Contains(app.Sidecar.Reminders.Keys, k => k.EndsWith("/" + DaprNames.DeadlineReminder, StringComparison.Ordinal));
         await round.PostCloudEventAsync(DaprNames.UpdateArrivedRoute, DaprNames.UpdateArrivedTopic, await round.StoreUpdateAsync("c0", [2, 2, 2, 2], 5));
 
@@ -102,7 +102,7 @@ public sealed class EventDrivenRoundTests
         Assert.Equal(RoundScenario.Initial.Select(w => w + 2f), await round.ModelAsync(1));
         Assert.Empty(app.Sidecar.Reminders);
 
-        // Late arrivals are not folded into a closed round.
+        // Late arrivals are not folded into a closed round; after the last round they have nowhere to go.
         var lateUpdate = await round.StoreUpdateAsync("c1", [9, 9, 9, 9], 5);
         var late = await round.PostCloudEventAsync(DaprNames.UpdateArrivedRoute, DaprNames.UpdateArrivedTopic, lateUpdate);
         Assert.Equal("SUCCESS", late["status"]!.GetValue<string>());
@@ -122,5 +122,30 @@ public sealed class EventDrivenRoundTests
         var model = app.Sidecar.Published.Single(p => p.Topic == DaprNames.ModelPublishedTopic);
         Assert.Equal(0, JsonNode.Parse(model.Json)!["updates"]!.GetValue<int>());
         Assert.Equal(RoundScenario.Initial, await round.ModelAsync(1));
+    }
+
+    [Fact]
+    public async Task An_update_after_its_round_closed_goes_to_the_next_round_once_that_is_open()
+    {
+        await using var app = await FunctionsApp.StartAsync();
+        var first = new RoundScenario(app);
+        await first.OpenAsync(expected: 1, maxFanIn: 2);
+        await first.PostCloudEventAsync(DaprNames.UpdateArrivedRoute, DaprNames.UpdateArrivedTopic, await first.StoreUpdateAsync("c0", [1, 1, 1, 1], 1));
+        await app.Sidecar.DeliverPendingAsync();
+        Assert.True((await first.CallActorAsync("GetStatus"))["published"]!.GetValue<bool>());
+
+        // Round 2 is not open yet: the sidecar is asked to deliver again later, and the payload stays.
+        var late = await first.StoreUpdateAsync("c1", [3, 3, 3, 3], 1);
+        var answer = await first.PostCloudEventAsync(DaprNames.UpdateArrivedRoute, DaprNames.UpdateArrivedTopic, late);
+        Assert.Equal("RETRY", answer["status"]!.GetValue<string>());
+        Assert.True(await first.Store.GetLengthAsync(late.Reference) > 0);
+
+        var second = new RoundScenario(app, round: 2);
+        await second.OpenAsync(expected: 1, maxFanIn: 2, last: true);
+        answer = await first.PostCloudEventAsync(DaprNames.UpdateArrivedRoute, DaprNames.UpdateArrivedTopic, late);
+        Assert.Equal("SUCCESS", answer["status"]!.GetValue<string>());
+        var status = await second.CallActorAsync("GetStatus");
+        Assert.Equal(1, status["arrivals"]!.GetValue<int>());
+        Assert.Equal(1, (await first.CallActorAsync("GetStatus"))["arrivals"]!.GetValue<int>());
     }
 }

@@ -119,7 +119,7 @@ public sealed class PoisonAndTransientEventTests
         Assert.Equal("DROP", mismatch["status"]!.GetValue<string>());
 
         // A partial naming an aggregator the tree does not have.
-        var partial = AggregatorStep.PartialReference(1, 0, 9);
+        var partial = AggregatorStep.PartialReference(1, 0, 9, "attempt");
         var ghost = await round.PostCloudEventAsync(DaprNames.PartialReadyRoute, DaprNames.PartialReadyTopic, new PartialReady(partial, 1, 0, 9, 1, 1));
         Assert.Equal("DROP", ghost["status"]!.GetValue<string>());
 

@@ -25,10 +25,10 @@ internal sealed class RoundScenario(FunctionsApp app, long round = 1)
 
     public IUpdateStore Store => app.Services.GetRequiredService<IUpdateStore>();
 
-    public async Task<JsonNode> OpenAsync(int expected, int maxFanIn, double deadlineSeconds = 300, string[]? clients = null)
+    public async Task<JsonNode> OpenAsync(int expected, int maxFanIn, double deadlineSeconds = 300, string[]? clients = null, bool last = false)
     {
         await Store.WriteAllAsync(AggregatorStep.ModelReference(0), ModelWeightsFormat.Encode(Initial));
-        var opening = new RoundOpening(Round, expected, maxFanIn, deadlineSeconds, AggregatorStep.ModelReference(0).Key, 0, TensorShape.Of(Layout), clients);
+        var opening = new RoundOpening(Round, expected, maxFanIn, deadlineSeconds, AggregatorStep.ModelReference(0).Key, 0, TensorShape.Of(Layout), clients, last);
         return await CallActorAsync("Open", opening);
     }
 
@@ -75,6 +75,15 @@ internal sealed class RoundScenario(FunctionsApp app, long round = 1)
         return JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
     }
 
-    public async Task<float[]> ModelAsync(long version) =>
-        ModelWeightsFormat.Decode(await Store.ReadAllAsync(AggregatorStep.ModelReference(version)), Layout.TotalLength);
+    /// <summary>The weights of model <paramref name="version"/> (0: the initial one; later: the one its ModelPublished names).</summary>
+    public async Task<float[]> ModelAsync(long version)
+    {
+        var reference = version == 0 ? AggregatorStep.ModelReference(0) : PublishedModel(version).Reference;
+        return ModelWeightsFormat.Decode(await Store.ReadAllAsync(reference), Layout.TotalLength);
+    }
+
+    /// <summary>The single ModelPublished event of <paramref name="version"/> the functions published.</summary>
+    public ModelPublished PublishedModel(long version) =>
+        Assert.Single(app.Sidecar.Published.Where(p => p.Topic == DaprNames.ModelPublishedTopic)
+            .Select(p => JsonSerializer.Deserialize<ModelPublished>(p.Json, EventJson.Options)!), m => m.Version.Value == version);
 }

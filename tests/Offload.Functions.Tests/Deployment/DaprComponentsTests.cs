@@ -58,7 +58,13 @@ public sealed class DaprComponentsTests
         var command = ((YamlSequenceNode)functions.Child("command")).Children.Select(c => ((YamlScalarNode)c).Value).ToList();
         Assert.Contains("--dapr", command);
         Assert.Equal(DaprNames.FunctionsPort.ToString(), command[command.IndexOf("--port") + 1]);
-        Assert.Equal(DaprNames.GatewayPort.ToString(), apps[DaprNames.GatewayAppId].Scalar("appPort"));
+        var gateway = apps[DaprNames.GatewayAppId];
+        Assert.Equal(DaprNames.GatewayAppPort.ToString(), gateway.Scalar("appPort"));
+        Assert.Equal("http", gateway.Scalar("appProtocol"));
+        var gatewayCommand = ((YamlSequenceNode)gateway.Child("command")).Children.Select(c => ((YamlScalarNode)c).Value).ToList();
+        Assert.Equal("dapr", gatewayCommand[gatewayCommand.IndexOf("--aggregator") + 1]);
+        Assert.Equal(DaprNames.GatewayAppPort.ToString(), gatewayCommand[gatewayCommand.IndexOf("--app-port") + 1]);
+        Assert.Equal(DaprNames.GatewayPort.ToString(), gatewayCommand[gatewayCommand.IndexOf("--port") + 1]);
         Assert.Equal(nameof(RoundActor), DaprNames.RoundActorType);
     }
 }

@@ -37,8 +37,12 @@ public sealed class KubernetesManifestTests
 
         var gateway = Typed<V1Deployment>(documents, "Deployment", DaprNames.GatewayAppId);
         Assert.Equal(DaprNames.GatewayAppId, gateway.Spec.Template.Metadata.Annotations["dapr.io/app-id"]);
-        Assert.Equal(DaprNames.GatewayPort.ToString(), gateway.Spec.Template.Metadata.Annotations["dapr.io/app-port"]);
-        Assert.Equal("grpc", gateway.Spec.Template.Metadata.Annotations["dapr.io/app-protocol"]);
+        Assert.Equal(DaprNames.GatewayAppPort.ToString(), gateway.Spec.Template.Metadata.Annotations["dapr.io/app-port"]);
+        Assert.Equal("http", gateway.Spec.Template.Metadata.Annotations["dapr.io/app-protocol"]);
+        var gatewayContainer = Assert.Single(gateway.Spec.Template.Spec.Containers);
+        Assert.Equal("dapr", gatewayContainer.Args[gatewayContainer.Args.IndexOf("--aggregator") + 1]);
+        Assert.Equal(DaprNames.GatewayAppPort.ToString(), gatewayContainer.Args[gatewayContainer.Args.IndexOf("--app-port") + 1]);
+        Assert.Equal(DaprNames.GatewayPort.ToString(), gatewayContainer.Args[gatewayContainer.Args.IndexOf("--port") + 1]);
         var service = Typed<V1Service>(documents, "Service", DaprNames.GatewayAppId);
         Assert.Equal(gateway.Spec.Template.Metadata.Labels["app"], service.Spec.Selector["app"]);
         Assert.Equal(DaprNames.GatewayPort.ToString(), Assert.Single(service.Spec.Ports).TargetPort.Value);

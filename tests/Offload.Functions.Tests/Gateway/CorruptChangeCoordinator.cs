@@ -18,6 +18,8 @@ internal sealed class CorruptChangeCoordinator(IRoundCoordinator inner) : IRound
     public RoundOptions Options => inner.Options;
     public GlobalModel Model => inner.Model;
     public CoordinatorStatus Status => inner.Status;
+    public Task Completion => inner.Completion;
+    public IReadOnlyList<RoundSummary> Rounds => inner.Rounds;
 
     public GlobalModel Broadcast
     {

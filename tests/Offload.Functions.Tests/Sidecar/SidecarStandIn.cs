@@ -29,6 +29,10 @@ public sealed class SidecarStandIn : IAsyncDisposable
     private readonly ConcurrentDictionary<string, byte[]> _state = new();
     private readonly ConcurrentDictionary<string, string> _actorState = new();
     private readonly ConcurrentQueue<(string Topic, byte[] Data)> _outbox = new();
+    private readonly ConcurrentQueue<HttpClient> _subscribers = new();
+    private readonly SemaphoreSlim _delivering = new(1, 1);
+    private readonly CancellationTokenSource _stop = new();
+    private Task? _pump;
 
     private SidecarStandIn(WebApplication server) => _server = server;
 
@@ -73,37 +77,88 @@ public sealed class SidecarStandIn : IAsyncDisposable
     }
 
     /// <summary>
-    /// Delivers everything published so far (and whatever that triggers) to the app's subscribed
-    /// routes, until nothing is left; returns the app's answers.
+    /// Another app sharing this stand-in's pub/sub and state store (as apps with their own sidecars
+    /// share one broker and store): it gets the events its <c>/dapr/subscribe</c> lists.
+    /// </summary>
+    public void AddSubscriber(HttpClient app) => _subscribers.Enqueue(app);
+
+    /// <summary>Delivers published events in the background, as the sidecar does, until disposed; failures land in <see cref="DeliveryErrors"/>.</summary>
+    public void StartDelivering()
+    {
+        _pump ??= Task.Run(async () =>
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                try
+                {
+                    await DeliverPendingAsync();
+                    await Task.Delay(10, _stop.Token);
+                }
+                catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+                {
+                    return;
+                }
+                catch (Exception e)
+                {
+                    DeliveryErrors.Enqueue(e);
+                }
+            }
+        });
+    }
+
+    /// <summary>What went wrong in background delivery.</summary>
+    public ConcurrentQueue<Exception> DeliveryErrors { get; } = new();
+
+    /// <summary>
+    /// Delivers everything published so far (and whatever that triggers) to the subscribed routes of
+    /// <see cref="App"/> and every <see cref="AddSubscriber">subscriber</see>, until nothing is left;
+    /// returns the apps' answers.
     /// </summary>
     public async Task<List<string>> DeliverPendingAsync(int maxRounds = 100)
     {
-        var answers = new List<string>();
-        var routes = await SubscriptionsAsync();
-        for (int i = 0; i < maxRounds && !_outbox.IsEmpty; i++)
+        await _delivering.WaitAsync();
+        try
         {
-            while (_outbox.TryDequeue(out var item))
+            var answers = new List<string>();
+            var apps = new List<(HttpClient Client, Dictionary<string, (string Path, bool Bulk)> Routes)> { (App!, await SubscriptionsAsync(App!)) };
+            foreach (var subscriber in _subscribers) apps.Add((subscriber, await SubscriptionsAsync(subscriber)));
+            for (int i = 0; i < maxRounds && !_outbox.IsEmpty; i++)
             {
-                if (!routes.TryGetValue(item.Topic, out var route)) continue;
-                var cloudEvent = CloudEvent(item.Topic, JsonNode.Parse(item.Data)!);
-                HttpResponseMessage response;
-                if (route.Bulk)
+                while (_outbox.TryDequeue(out var item))
                 {
-                    var bulk = new JsonObject
+                    foreach (var (client, routes) in apps)
                     {
-                        ["id"] = Guid.NewGuid().ToString(), ["pubsubname"] = Offload.Functions.Hosting.DaprNames.PubSub, ["topic"] = item.Topic, ["type"] = "com.dapr.event.sent",
-                        ["entries"] = new JsonArray(new JsonObject { ["entryId"] = "e1", ["event"] = cloudEvent, ["contentType"] = "application/cloudevents+json", ["metadata"] = new JsonObject() }),
-                    };
-                    response = await App!.PostAsync(route.Path, new StringContent(bulk.ToJsonString(), Encoding.UTF8, "application/json"));
+                        if (!routes.TryGetValue(item.Topic, out var route)) continue;
+                        answers.Add(await DeliverAsync(client, route, item.Topic, item.Data));
+                    }
                 }
-                else
-                {
-                    response = await App!.PostAsync(route.Path, new StringContent(cloudEvent.ToJsonString(), Encoding.UTF8, "application/cloudevents+json"));
-                }
-                answers.Add(await response.Content.ReadAsStringAsync());
             }
+            return answers;
         }
-        return answers;
+        finally
+        {
+            _delivering.Release();
+        }
+    }
+
+    private static async Task<string> DeliverAsync(HttpClient app, (string Path, bool Bulk) route, string topic, byte[] data)
+    {
+        var cloudEvent = CloudEvent(topic, JsonNode.Parse(data)!);
+        HttpResponseMessage response;
+        if (route.Bulk)
+        {
+            var bulk = new JsonObject
+            {
+                ["id"] = Guid.NewGuid().ToString(), ["pubsubname"] = Offload.Functions.Hosting.DaprNames.PubSub, ["topic"] = topic, ["type"] = "com.dapr.event.sent",
+                ["entries"] = new JsonArray(new JsonObject { ["entryId"] = "e1", ["event"] = cloudEvent, ["contentType"] = "application/cloudevents+json", ["metadata"] = new JsonObject() }),
+            };
+            response = await app.PostAsync(route.Path, new StringContent(bulk.ToJsonString(), Encoding.UTF8, "application/json"));
+        }
+        else
+        {
+            response = await app.PostAsync(route.Path, new StringContent(cloudEvent.ToJsonString(), Encoding.UTF8, "application/cloudevents+json"));
+        }
+        return await response.Content.ReadAsStringAsync();
     }
 
     /// <summary>A CloudEvents 1.0 envelope as the sidecar builds it.</summary>
@@ -113,9 +168,9 @@ public sealed class SidecarStandIn : IAsyncDisposable
         ["datacontenttype"] = "application/json", ["pubsubname"] = Offload.Functions.Hosting.DaprNames.PubSub, ["topic"] = topic, ["data"] = data,
     };
 
-    private async Task<Dictionary<string, (string Path, bool Bulk)>> SubscriptionsAsync()
+    private static async Task<Dictionary<string, (string Path, bool Bulk)>> SubscriptionsAsync(HttpClient app)
     {
-        var json = JsonNode.Parse(await App!.GetStringAsync("/dapr/subscribe"))!.AsArray();
+        var json = JsonNode.Parse(await app.GetStringAsync("/dapr/subscribe"))!.AsArray();
         var routes = new Dictionary<string, (string, bool)>();
         foreach (var s in json)
         {
@@ -229,5 +284,10 @@ public sealed class SidecarStandIn : IAsyncDisposable
         context.Response.AppendTrailer("grpc-status", "0");
     }
 
-    public async ValueTask DisposeAsync() => await _server.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        if (_pump is not null) await _pump;
+        await _server.DisposeAsync();
+    }
 }

@@ -1,0 +1,81 @@
+using Microsoft.Extensions.Logging;
+using Offload.Aggregator.Events;
+using Offload.Aggregator.Rounds;
+using Offload.Aggregator.Storage;
+using Offload.Aggregator.Strategies;
+using Offload.Core.Model;
+using Offload.Functions.Authentication;
+using Offload.Functions.Gateway;
+using Offload.Functions.Hosting;
+
+namespace Offload.Cli.Serving;
+
+/// <summary>
+/// What <c>offload serve</c> runs: the gRPC gateway and its rounds, aggregated either in this process
+/// or by the Dapr aggregator functions. <see cref="RoundEvents"/> announces each closed round either way.
+/// </summary>
+internal sealed class HostedRounds : IAsyncDisposable
+{
+    private readonly Func<ValueTask> _dispose;
+
+    private HostedRounds(GatewayServer server, IRoundCoordinator coordinator, IEventBus roundEvents, Func<ValueTask> dispose)
+    {
+        Server = server;
+        Coordinator = coordinator;
+        RoundEvents = roundEvents;
+        _dispose = dispose;
+    }
+
+    public GatewayServer Server { get; }
+
+    public IRoundCoordinator Coordinator { get; }
+
+    public IEventBus RoundEvents { get; }
+
+    /// <summary>The gateway with the in-process synchronous coordinator, store and bus.</summary>
+    public static async Task<HostedRounds> StartInProcessAsync(GatewayOptions gateway, GatewayListenOptions listen, ClientTokens tokens,
+        TensorLayout layout, float[] initial, RoundOptions rounds, Action<ILoggingBuilder> logging, ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        var store = new InMemoryUpdateStore();
+        var bus = new InProcessEventBus(loggers.CreateLogger<InProcessEventBus>());
+        var coordinator = new SynchronousRoundCoordinator(layout, initial, rounds, new FedAvg(), store, bus,
+            logger: loggers.CreateLogger<SynchronousRoundCoordinator>());
+        coordinator.Start();
+        try
+        {
+            var server = await GatewayServer.StartAsync(gateway, listen, tokens, coordinator, store, bus, logging, cancellationToken);
+            return new HostedRounds(server, coordinator, bus, async () =>
+            {
+                await server.DisposeAsync();
+                await coordinator.DisposeAsync();
+                await bus.DisposeAsync();
+            });
+        }
+        catch
+        {
+            await coordinator.DisposeAsync();
+            await bus.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>The gateway of the Dapr deployment: the sidecar is found through the variables <c>dapr run</c> sets.</summary>
+    public static async Task<HostedRounds> StartDaprAsync(GatewayOptions gateway, GatewayListenOptions listen, ClientTokens tokens,
+        TensorLayout layout, float[] initial, RoundOptions rounds, Action<ILoggingBuilder> logging, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var dapr = await DaprGateway.StartAsync(gateway, listen, tokens, layout, initial, rounds, sidecar: null, logging, cancellationToken);
+            return new HostedRounds(dapr.Server, dapr.Coordinator, dapr.RoundEvents, dapr.DisposeAsync);
+        }
+        catch (Exception e) when (Functions.Aggregation.TransientFailure.Is(e))
+        {
+            string grpc = Environment.GetEnvironmentVariable("DAPR_GRPC_ENDPOINT")
+                ?? $"http://127.0.0.1:{Environment.GetEnvironmentVariable("DAPR_GRPC_PORT") ?? "50001"}";
+            throw new InvalidOptionException($"--aggregator dapr: no Dapr sidecar answered at {grpc} ({(e.InnerException ?? e).Message}). "
+                + "Start the gateway under its sidecar (`dapr run -f dapr-components/dapr.yaml`, or the Kubernetes injector), or set DAPR_GRPC_ENDPOINT and DAPR_HTTP_ENDPOINT.");
+        }
+    }
+
+    public ValueTask DisposeAsync() => _dispose();
+}

@@ -1,0 +1,100 @@
+using Dapr.Actors.Client;
+using Dapr.Client;
+using Microsoft.Extensions.Logging;
+using Offload.Aggregator.Events;
+using Offload.Aggregator.Rounds;
+using Offload.Core.Model;
+using Offload.Functions.Aggregation;
+using Offload.Functions.Authentication;
+using Offload.Functions.Events;
+using Offload.Functions.Gateway;
+using Offload.Functions.Rounds;
+using Offload.Functions.Storage;
+
+namespace Offload.Functions.Hosting;
+
+/// <summary>
+/// The ingest gateway as one app of the Dapr deployment (<c>offload serve --aggregator dapr</c>):
+/// devices reach its gRPC port directly; accepted payloads go to the Dapr state store, each
+/// <see cref="UpdateArrived"/> to the Dapr pub/sub for the leaf functions, each round opens on its
+/// <see cref="RoundActor"/>, and the sidecar delivers <see cref="ModelPublished"/> to
+/// <see cref="GatewayListenOptions.DaprAppPort"/>. Dispose it to stop.
+/// </summary>
+public sealed class DaprGateway : IAsyncDisposable
+{
+    private readonly DaprClient _client;
+    private readonly ILoggerFactory _loggers;
+
+    private DaprGateway(GatewayServer server, DaprRoundCoordinator coordinator, DaprClient client, ILoggerFactory loggers, InProcessEventBus roundEvents)
+    {
+        RoundEvents = roundEvents;
+        Server = server;
+        Coordinator = coordinator;
+        _client = client;
+        _loggers = loggers;
+    }
+
+    /// <summary>The gRPC server.</summary>
+    public GatewayServer Server { get; }
+
+    /// <summary>Where each <see cref="RoundClosed"/> is announced in this process (reports subscribe here).</summary>
+    public InProcessEventBus RoundEvents { get; }
+
+    /// <summary>The rounds, aggregated by the functions.</summary>
+    public DaprRoundCoordinator Coordinator { get; }
+
+    /// <summary>Starts the gateway and opens round 1.</summary>
+    /// <param name="options">Gateway limits and codec.</param>
+    /// <param name="listen">Where to listen; <see cref="GatewayListenOptions.DaprAppPort"/> is required.</param>
+    /// <param name="tokens">Device credentials.</param>
+    /// <param name="layout">The model's tensors.</param>
+    /// <param name="initialWeights">Model version 0.</param>
+    /// <param name="rounds">Round settings.</param>
+    /// <param name="sidecar">The sidecar's endpoints; null reads DAPR_HTTP_ENDPOINT/DAPR_GRPC_ENDPOINT (or the _PORT forms) as <c>dapr run</c> and the injector set them.</param>
+    /// <param name="configureLogging">Log providers; nothing is logged without them.</param>
+    /// <param name="cancellationToken">Cancels the start.</param>
+    /// <exception cref="ArgumentException">No Dapr app port is set.</exception>
+    public static async Task<DaprGateway> StartAsync(GatewayOptions options, GatewayListenOptions listen, ClientTokens tokens,
+        TensorLayout layout, ReadOnlyMemory<float> initialWeights, RoundOptions rounds, DaprSidecarEndpoints? sidecar = null,
+        Action<ILoggingBuilder>? configureLogging = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(listen);
+        if (listen.DaprAppPort is null) throw new ArgumentException("The Dapr gateway needs a Dapr app port for its sidecar.", nameof(listen));
+        var clientBuilder = new DaprClientBuilder();
+        if (sidecar is not null) clientBuilder.UseGrpcEndpoint(sidecar.GrpcEndpoint).UseHttpEndpoint(sidecar.HttpEndpoint);
+        var client = clientBuilder.Build();
+        var proxyOptions = new ActorProxyOptions();
+        if (sidecar is not null) proxyOptions.HttpEndpoint = sidecar.HttpEndpoint;
+        var loggers = LoggerFactory.Create(b => configureLogging?.Invoke(b));
+        var store = new DaprUpdateStore(client);
+        var roundEvents = new InProcessEventBus(loggers.CreateLogger<InProcessEventBus>());
+        var coordinator = new DaprRoundCoordinator(layout, initialWeights.Span, rounds, new RoundActors(new ActorProxyFactory(proxyOptions)), store,
+            roundEvents, logger: loggers.CreateLogger<DaprRoundCoordinator>());
+        GatewayServer? server = null;
+        try
+        {
+            server = await GatewayServer.StartAsync(options, listen, tokens, coordinator, store, new DaprEventBus(client), configureLogging, cancellationToken, roundEvents).ConfigureAwait(false);
+            await coordinator.StartAsync(cancellationToken).ConfigureAwait(false);
+            return new DaprGateway(server, coordinator, client, loggers, roundEvents);
+        }
+        catch
+        {
+            if (server is not null) await server.DisposeAsync().ConfigureAwait(false);
+            await coordinator.DisposeAsync().ConfigureAwait(false);
+            await roundEvents.DisposeAsync().ConfigureAwait(false);
+            client.Dispose();
+            loggers.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Stops the server and the coordinator.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await Server.DisposeAsync().ConfigureAwait(false);
+        await Coordinator.DisposeAsync().ConfigureAwait(false);
+        await RoundEvents.DisposeAsync().ConfigureAwait(false);
+        _client.Dispose();
+        _loggers.Dispose();
+    }
+}
