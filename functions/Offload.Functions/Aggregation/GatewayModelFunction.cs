@@ -45,5 +45,9 @@ public sealed class GatewayModelFunction
         {
             return Delivery.Retry($"{e.GetType().Name}: {e.Message}");
         }
+        catch (InvalidDataException e)
+        {
+            return Delivery.Drop($"Model {published.Version} of round {published.Round} was refused: {e.Message}");
+        }
     }
 }

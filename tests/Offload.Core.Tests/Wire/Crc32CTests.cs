@@ -43,4 +43,22 @@ public class Crc32CTests
         hasher.Reset();
         Assert.Equal(0u, hasher.GetCurrentHashAsUInt32());
     }
+
+    [Theory]
+    [InlineData(3 * Crc32C.StreamBlock - 1)]
+    [InlineData(3 * Crc32C.StreamBlock)]
+    [InlineData(3 * Crc32C.StreamBlock + 1)]
+    [InlineData(6 * Crc32C.StreamBlock + 13)]
+    [InlineData(1_000_003)]
+    public void The_interleaved_streams_of_long_inputs_equal_the_table(int length)
+    {
+        var data = new byte[length];
+        new Random(length).NextBytes(data);
+        Assert.Equal(Crc32C.HashWithTable(data), Crc32C.HashToUInt32(data));
+        // Joined at an offset that is not a multiple of the block: the start register is carried through.
+        var hasher = new Crc32C();
+        hasher.Append(data.AsSpan(0, 5));
+        hasher.Append(data.AsSpan(5));
+        Assert.Equal(Crc32C.HashWithTable(data), hasher.GetCurrentHashAsUInt32());
+    }
 }

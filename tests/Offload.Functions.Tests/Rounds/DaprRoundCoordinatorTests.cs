@@ -1,0 +1,99 @@
+using Microsoft.Extensions.DependencyInjection;
+using Offload.Aggregator.Events;
+using Offload.Aggregator.Rounds;
+using Offload.Aggregator.Storage;
+using Offload.Core.Model;
+using Offload.Functions.Aggregation;
+using Offload.Functions.Rounds;
+using Offload.Functions.Tests.Aggregation;
+
+namespace Offload.Functions.Tests.Rounds;
+
+/// <summary>The gateway's rounds in the Dapr deployment, against the functions app's real RoundActor through the sidecar stand-in.</summary>
+public sealed class DaprRoundCoordinatorTests
+{
+    private static readonly RoundOptions Options = new() { MinClients = 2, Rounds = 2, RoundDeadline = TimeSpan.FromHours(1) };
+
+    private static DaprRoundCoordinator Create(FunctionsApp app) =>
+        new(RoundScenario.Layout, RoundScenario.Initial, Options, app.Services.GetRequiredService<RoundActors>(), app.Services.GetRequiredService<IUpdateStore>());
+
+    private static async Task<RoundStatus> WaitOpenAsync(FunctionsApp app, long round)
+    {
+        var actors = app.Services.GetRequiredService<RoundActors>();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (true)
+        {
+            var status = await actors.GetStatusAsync(round, timeout.Token);
+            if (status.Known) return status;
+            await Task.Delay(20, timeout.Token);
+        }
+    }
+
+    [Fact]
+    public async Task Start_stores_the_initial_model_and_opens_round_one_on_its_actor()
+    {
+        await using var app = await FunctionsApp.StartAsync();
+        await using var coordinator = Create(app);
+        Assert.Throws<InvalidOperationException>(() => coordinator.RequestTask("c0"));
+        await coordinator.StartAsync();
+
+        var status = await WaitOpenAsync(app, 1);
+        Assert.Equal((2, false), (status.ExpectedUpdates, status.Last));
+        var stored = await app.Services.GetRequiredService<IUpdateStore>().OpenReadAsync(AggregatorStep.ModelReference(0));
+        Assert.Equal(RoundScenario.Layout.TotalLength * sizeof(float), stored.Length);
+        await stored.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Tasks_and_reservations_follow_the_in_process_rules()
+    {
+        await using var app = await FunctionsApp.StartAsync();
+        await using var coordinator = Create(app);
+        await coordinator.StartAsync();
+
+        var a = coordinator.RequestTask("a");
+        var b = coordinator.RequestTask("b");
+        Assert.Equal(TaskOfferKind.Assigned, a.Kind);
+        Assert.Equal(a.Task!.TaskId, coordinator.RequestTask("a").Task!.TaskId); // The same task again until submitted.
+        Assert.Equal(TaskOfferKind.Wait, coordinator.RequestTask("c").Kind); // Two tasks per round.
+
+        Assert.Equal(SubmissionCheck.NotHeld, coordinator.CheckSubmission("b", a.Task.TaskId, out _));
+        Assert.Equal(SubmissionCheck.Open, coordinator.TryReserve("a", a.Task.TaskId));
+        Assert.Equal(SubmissionCheck.AlreadySubmitted, coordinator.TryReserve("a", a.Task.TaskId));
+        coordinator.CancelReservation("a", a.Task.TaskId);
+        Assert.Equal(SubmissionCheck.Open, coordinator.TryReserve("a", a.Task.TaskId));
+        Assert.Equal(SubmissionCheck.Open, coordinator.TryReserve("b", b.Task!.TaskId));
+        // The quorum is reserved: the round takes no more until the functions publish its model.
+        Assert.Equal(TaskOfferKind.Wait, coordinator.RequestTask("c").Kind);
+        Assert.Equal(2, coordinator.Status.RoundUpdates);
+    }
+
+    [Fact]
+    public async Task A_published_model_opens_the_next_round_and_stale_or_malformed_ones_change_nothing()
+    {
+        await using var app = await FunctionsApp.StartAsync();
+        await using var coordinator = Create(app);
+        await coordinator.StartAsync();
+        var reference = new UpdateReference("model/v1/x");
+
+        await coordinator.OnModelPublishedAsync(new ModelPublished(reference, 2, new ModelVersion(1), 2), new float[4], CancellationToken.None);
+        Assert.Equal(0, coordinator.Model.Version.Value); // Not the current round.
+        await Assert.ThrowsAsync<InvalidDataException>(async () =>
+            await coordinator.OnModelPublishedAsync(new ModelPublished(reference, 1, new ModelVersion(1), 2), new float[3], CancellationToken.None));
+        Assert.Equal(0, coordinator.Model.Version.Value);
+
+        float[] next = [5, 6, 7, 8];
+        await coordinator.OnModelPublishedAsync(new ModelPublished(reference, 1, new ModelVersion(1), 2), next, CancellationToken.None);
+        await coordinator.OnModelPublishedAsync(new ModelPublished(reference, 1, new ModelVersion(1), 2), new float[4], CancellationToken.None); // Redelivered.
+        Assert.Equal(1, coordinator.Model.Version.Value);
+        Assert.Equal(next, coordinator.Model.Weights.ToArray());
+        Assert.Equal(2, Assert.Single(coordinator.Rounds).Updates);
+
+        var second = await WaitOpenAsync(app, 2);
+        Assert.True(second.Last);
+        Assert.False(coordinator.Completion.IsCompleted);
+        await coordinator.OnModelPublishedAsync(new ModelPublished(new UpdateReference("model/v2/y"), 2, new ModelVersion(2), 1), next, CancellationToken.None);
+        await coordinator.Completion.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(TaskOfferKind.Done, coordinator.RequestTask("a").Kind);
+    }
+}
