@@ -43,8 +43,7 @@ public sealed class SynchronousRoundCoordinator : IRoundCoordinator, IAsyncDispo
     private readonly UpdateAccumulator _accumulator;
     private AggregationTree? _tree;
     private readonly float[] _mean;
-    private readonly Dictionary<string, TaskEntry> _tasks = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, string> _taskByClient = new(StringComparer.Ordinal);
+    private readonly RoundTasks _tasks;
     private readonly List<RoundSummary> _summaries = [];
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile GlobalModel _model;
@@ -52,7 +51,6 @@ public sealed class SynchronousRoundCoordinator : IRoundCoordinator, IAsyncDispo
     private IAsyncDisposable? _subscription;
     private ITimer? _timer;
     private long _round;
-    private int _issued;
     private int _reserved;
     private int _pending;
     private int _folded;
@@ -87,6 +85,7 @@ public sealed class SynchronousRoundCoordinator : IRoundCoordinator, IAsyncDispo
         _model = new GlobalModel(layout, ModelVersion.Initial, initialWeights);
         _broadcast = new ModelBroadcast(_model, _options.Downstream, _options.DownstreamFedZip);
         _accumulator = new UpdateAccumulator(layout);
+        _tasks = new RoundTasks(_options, _time);
         _mean = new float[layout.TotalLength];
     }
 
@@ -144,19 +143,7 @@ public sealed class SynchronousRoundCoordinator : IRoundCoordinator, IAsyncDispo
         lock (_gate)
         {
             EnsureStarted();
-            if (_done) return TaskOffer.Done;
-            if (_taskByClient.TryGetValue(clientId, out string? held))
-            {
-                var entry = _tasks[held];
-                return !entry.Reserved && _accepting ? TaskOffer.Assigned(entry.Task) : TaskOffer.Wait(_options.WaitRetry);
-            }
-            if (!_accepting || _issued >= _options.TasksPerRound) return TaskOffer.Wait(_options.WaitRetry);
-            var task = new RoundTask($"r{_round}-{Guid.NewGuid():N}", clientId, _round, _model.Version,
-                _time.GetUtcNow() + (_options.RoundDeadline - _time.GetElapsedTime(_roundOpened)), _options.Plan);
-            _tasks.Add(task.TaskId, new TaskEntry(task));
-            _taskByClient[clientId] = task.TaskId;
-            _issued++;
-            return TaskOffer.Assigned(task);
+            return _tasks.Offer(clientId, _done, _accepting, _model.Version, _roundOpened);
         }
     }
 
@@ -177,7 +164,7 @@ public sealed class SynchronousRoundCoordinator : IRoundCoordinator, IAsyncDispo
         {
             var check = Check(clientId, taskId, out _);
             if (check != SubmissionCheck.Open) return check;
-            _tasks[taskId].Reserved = true;
+            _tasks.Reserve(taskId);
             _pending++;
             _reserved++;
             if (_reserved >= _options.MinClients || _deadlinePassed) _accepting = false;
@@ -191,9 +178,7 @@ public sealed class SynchronousRoundCoordinator : IRoundCoordinator, IAsyncDispo
         RoundClosed? closed;
         lock (_gate)
         {
-            if (!_tasks.TryGetValue(taskId, out var entry) || entry.Task.ClientId != clientId || !entry.Reserved || entry.Folded) return;
-            entry.Reserved = false;
-            if (entry.Task.Round != _round || _done) return;
+            if (!_tasks.Release(clientId, taskId) || _done) return;
             _pending--;
             _reserved--;
             if (_reserved < _options.MinClients && !_deadlinePassed) _accepting = true;
@@ -204,26 +189,15 @@ public sealed class SynchronousRoundCoordinator : IRoundCoordinator, IAsyncDispo
 
     private SubmissionCheck Check(string clientId, string taskId, out RoundTask? task)
     {
-        task = null;
         EnsureStarted();
-        if (string.IsNullOrEmpty(taskId) || !_tasks.TryGetValue(taskId, out var entry) || entry.Task.ClientId != clientId)
-            return SubmissionCheck.NotHeld;
-        task = entry.Task;
-        if (entry.Reserved) return SubmissionCheck.AlreadySubmitted;
-        if (_done || entry.Task.Round != _round || !_accepting) return SubmissionCheck.RoundClosed;
-        return SubmissionCheck.Open;
+        return _tasks.Check(clientId, taskId, _done, _accepting, out task);
     }
 
     private async ValueTask OnUpdateArrivedAsync(UpdateArrived arrived, CancellationToken cancellationToken)
     {
-        TaskEntry? entry;
-        lock (_gate)
-        {
-            if (!_tasks.TryGetValue(arrived.TaskId, out entry) || entry.Task.ClientId != arrived.ClientId
-                || !entry.Reserved || entry.Folded || entry.Task.Round != _round || _done)
-                entry = null;
-        }
-        if (entry is null)
+        bool expected;
+        lock (_gate) expected = !_done && _tasks.AwaitsFolding(arrived.ClientId, arrived.TaskId);
+        if (!expected)
         {
             _logger.LogWarning("Ignoring update {Reference}: no reservation for it in round {Round}.", arrived.Reference, _round);
             await _store.DeleteAsync(arrived.Reference, cancellationToken).ConfigureAwait(false);
@@ -259,7 +233,7 @@ public sealed class SynchronousRoundCoordinator : IRoundCoordinator, IAsyncDispo
                     }
                 }
                 else _rejected++;
-                entry.Folded = true;
+                _tasks.MarkFolded(arrived.TaskId);
                 _pending--;
                 _aggregateTicks += Stopwatch.GetTimestamp() - start;
                 closed = MaybeClose();
@@ -308,7 +282,7 @@ public sealed class SynchronousRoundCoordinator : IRoundCoordinator, IAsyncDispo
             {
                 // Nothing to aggregate yet: the round stays open and closes at its first update;
                 // meanwhile another batch of tasks may go to clients that are still around.
-                _issued = 0;
+                _tasks.AllowAnotherBatch();
                 _logger.LogInformation("Round {Round} reached its deadline with no update; it closes at the first.", _round);
             }
             else
@@ -331,9 +305,9 @@ public sealed class SynchronousRoundCoordinator : IRoundCoordinator, IAsyncDispo
             // Every reserved update was rejected at folding: take updates again.
             _logger.LogWarning("Round {Round}: all {Count} reserved updates were rejected; reopening.", _round, _reserved);
             _reserved = 0;
-            _issued = 0;
             _rejected = 0;
-            _taskByClient.Clear();
+            _tasks.AllowAnotherBatch();
+            _tasks.ForgetHolders();
             _accepting = true;
             return null;
         }
@@ -373,7 +347,7 @@ public sealed class SynchronousRoundCoordinator : IRoundCoordinator, IAsyncDispo
         {
             _done = true;
             _accepting = false;
-            _taskByClient.Clear();
+            _tasks.ForgetHolders();
         }
         else OpenRound(_round + 1);
         return closed;
@@ -382,11 +356,11 @@ public sealed class SynchronousRoundCoordinator : IRoundCoordinator, IAsyncDispo
     private void OpenRound(long round)
     {
         _round = round;
-        _issued = _reserved = _pending = _folded = _rejected = 0;
+        _reserved = _pending = _folded = _rejected = 0;
         _samples = _payloadBytes = _aggregateTicks = 0;
         _accepting = true;
         _deadlinePassed = false;
-        _taskByClient.Clear();
+        _tasks.Open(round);
         _accumulator.Reset();
         _tree?.Dispose();
         _tree = _options.HierarchyFanIn > 0
@@ -436,12 +410,5 @@ public sealed class SynchronousRoundCoordinator : IRoundCoordinator, IAsyncDispo
             _tree = null;
         }
         _completion.TrySetCanceled();
-    }
-
-    private sealed class TaskEntry(RoundTask task)
-    {
-        public RoundTask Task { get; } = task;
-        public bool Reserved { get; set; }
-        public bool Folded { get; set; }
     }
 }

@@ -44,9 +44,7 @@ public sealed class DaprRoundCoordinator : IRoundCoordinator, IModelPublishedObs
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly TensorShape[] _shapes;
-    private readonly Dictionary<string, RoundTask> _tasks = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, string> _taskByClient = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _reservedTasks = new(StringComparer.Ordinal);
+    private readonly RoundTasks _tasks;
     private readonly List<RoundSummary> _summaries = [];
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stopping = new();
@@ -56,7 +54,7 @@ public sealed class DaprRoundCoordinator : IRoundCoordinator, IModelPublishedObs
     private ITimer? _timer;
     private long _round;
     private long _roundOpened;
-    private int _issued;
+    private int _reserved;
     private bool _accepting;
     private bool _deadlinePassed;
     private bool _closing;
@@ -85,6 +83,7 @@ public sealed class DaprRoundCoordinator : IRoundCoordinator, IModelPublishedObs
         _store = store;
         _announcements = announcements;
         _time = time ?? TimeProvider.System;
+        _tasks = new RoundTasks(_options, _time);
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _shapes = TensorShape.Of(layout);
         _model = new GlobalModel(layout, ModelVersion.Initial, initialWeights);
@@ -118,7 +117,7 @@ public sealed class DaprRoundCoordinator : IRoundCoordinator, IModelPublishedObs
     {
         get
         {
-            lock (_gate) return new CoordinatorStatus(_done, _round, _model.Version, _options.Rounds, _reservedTasks.Count, _options.MinClients, _updatesTotal);
+            lock (_gate) return new CoordinatorStatus(_done, _round, _model.Version, _options.Rounds, _reserved, _options.MinClients, _updatesTotal);
         }
     }
 
@@ -143,16 +142,7 @@ public sealed class DaprRoundCoordinator : IRoundCoordinator, IModelPublishedObs
         lock (_gate)
         {
             EnsureStarted();
-            if (_done) return TaskOffer.Done;
-            if (_taskByClient.TryGetValue(clientId, out string? held))
-                return !_reservedTasks.Contains(held) && _accepting ? TaskOffer.Assigned(_tasks[held]) : TaskOffer.Wait(_options.WaitRetry);
-            if (!_accepting || _issued >= _options.TasksPerRound) return TaskOffer.Wait(_options.WaitRetry);
-            var task = new RoundTask($"r{_round}-{Guid.NewGuid():N}", clientId, _round, _model.Version,
-                _time.GetUtcNow() + (_options.RoundDeadline - _time.GetElapsedTime(_roundOpened)), _options.Plan);
-            _tasks.Add(task.TaskId, task);
-            _taskByClient[clientId] = task.TaskId;
-            _issued++;
-            return TaskOffer.Assigned(task);
+            return _tasks.Offer(clientId, _done, _accepting, _model.Version, _roundOpened);
         }
     }
 
@@ -170,8 +160,9 @@ public sealed class DaprRoundCoordinator : IRoundCoordinator, IModelPublishedObs
         {
             var check = Check(clientId, taskId, out _);
             if (check != SubmissionCheck.Open) return check;
-            _reservedTasks.Add(taskId);
-            if (_reservedTasks.Count >= _options.MinClients) _accepting = false; // The actor completes the tree at the quorum.
+            _tasks.Reserve(taskId);
+            _reserved++;
+            if (_reserved >= _options.MinClients) _accepting = false; // The actor completes the tree at the quorum.
             close = _deadlinePassed && BeginClosing();
         }
         if (close) _ = CloseWhenArrivedAsync(_round);
@@ -183,8 +174,9 @@ public sealed class DaprRoundCoordinator : IRoundCoordinator, IModelPublishedObs
     {
         lock (_gate)
         {
-            if (!_tasks.TryGetValue(taskId, out var task) || task.ClientId != clientId || task.Round != _round || _done) return;
-            if (_reservedTasks.Remove(taskId) && !_deadlinePassed && !_closing && _reservedTasks.Count < _options.MinClients) _accepting = true;
+            if (!_tasks.Release(clientId, taskId) || _done) return;
+            _reserved--;
+            if (!_deadlinePassed && !_closing && _reserved < _options.MinClients) _accepting = true;
         }
     }
 
@@ -211,7 +203,7 @@ public sealed class DaprRoundCoordinator : IRoundCoordinator, IModelPublishedObs
             _model = model;
             _modelReference = published.Reference;
             // Updates carried over from the round before count here; reserved ones missing were refused by the leaf.
-            _summaries.Add(new RoundSummary(_round, published.Version, published.Updates, Math.Max(0, _reservedTasks.Count - published.Updates), 0, 0,
+            _summaries.Add(new RoundSummary(_round, published.Version, published.Updates, Math.Max(0, _reserved - published.Updates), 0, 0,
                 _time.GetElapsedTime(_roundOpened).TotalSeconds, 0, _deadlinePassed));
             _updatesTotal += published.Updates;
             closed = new RoundClosed(_round, published.Version, published.Updates, _round >= _options.Rounds);
@@ -221,7 +213,7 @@ public sealed class DaprRoundCoordinator : IRoundCoordinator, IModelPublishedObs
             if (closed.Final)
             {
                 _done = true;
-                _taskByClient.Clear();
+                _tasks.ForgetHolders();
             }
         }
         _logger.LogInformation("Round {Round} published model {Version} from {Updates} updates.", closed.Round, closed.Version, closed.Updates);
@@ -237,12 +229,9 @@ public sealed class DaprRoundCoordinator : IRoundCoordinator, IModelPublishedObs
         lock (_gate)
         {
             _round = round;
-            _issued = 0;
+            _reserved = 0;
             _accepting = _deadlinePassed = _closing = false;
-            // Tasks of the round before stay known, so a late submission hears "round closed", not "not held".
-            foreach (var stale in _tasks.Values.Where(t => t.Round < round - 1).Select(t => t.TaskId).ToArray()) _tasks.Remove(stale);
-            _taskByClient.Clear();
-            _reservedTasks.Clear();
+            _tasks.Open(round);
             int fanIn = _options.HierarchyFanIn > 0 ? _options.HierarchyFanIn : DefaultFanIn;
             opening = new RoundOpening(round, _options.MinClients, fanIn, (_options.RoundDeadline + ArrivalGrace).TotalSeconds,
                 _modelReference.Key, _model.Version.Value, _shapes, Last: round >= _options.Rounds);
@@ -284,10 +273,10 @@ public sealed class DaprRoundCoordinator : IRoundCoordinator, IModelPublishedObs
         {
             if (_done || (long)state! != _round) return;
             _deadlinePassed = true;
-            if (_reservedTasks.Count == 0)
+            if (_reserved == 0)
             {
                 // Nothing to aggregate yet: the round closes at its first update, and another batch of tasks may go out.
-                _issued = 0;
+                _tasks.AllowAnotherBatch();
                 _logger.LogInformation("Round {Round} reached its deadline with no update; it closes at the first.", _round);
                 return;
             }
@@ -300,7 +289,7 @@ public sealed class DaprRoundCoordinator : IRoundCoordinator, IModelPublishedObs
     private bool BeginClosing()
     {
         _accepting = false;
-        if (_closing || _reservedTasks.Count >= _options.MinClients) return false;
+        if (_closing || _reserved >= _options.MinClients) return false;
         _closing = true;
         return true;
     }
@@ -318,7 +307,7 @@ public sealed class DaprRoundCoordinator : IRoundCoordinator, IModelPublishedObs
                 lock (_gate)
                 {
                     if (_round != round || _done) return;
-                    reserved = _reservedTasks.Count;
+                    reserved = _reserved;
                 }
                 var status = await _actors.GetStatusAsync(round, token).ConfigureAwait(false);
                 if (status.Published || status.DeadlinePassed) return;
@@ -346,14 +335,8 @@ public sealed class DaprRoundCoordinator : IRoundCoordinator, IModelPublishedObs
 
     private SubmissionCheck Check(string clientId, string taskId, out RoundTask? task)
     {
-        task = null;
         EnsureStarted();
-        if (string.IsNullOrEmpty(taskId) || !_tasks.TryGetValue(taskId, out var held) || held.ClientId != clientId)
-            return SubmissionCheck.NotHeld;
-        task = held;
-        if (_reservedTasks.Contains(taskId)) return SubmissionCheck.AlreadySubmitted;
-        if (_done || held.Round != _round || !_accepting) return SubmissionCheck.RoundClosed;
-        return SubmissionCheck.Open;
+        return _tasks.Check(clientId, taskId, _done, _accepting, out task);
     }
 
     private void EnsureStarted()
