@@ -27,11 +27,6 @@ public class DaprDeploymentTests
 {
     private const int Seed = 11;
 
-    private static SimulationOptions Options(int clients, int rounds) => new()
-    {
-        Clients = clients, Rounds = rounds, Fraction = 1, LocalEpochs = 1, BatchSize = 50, LearningRate = 0.02, Seed = Seed, Workers = 2,
-    };
-
     private static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
@@ -90,129 +85,67 @@ public class DaprDeploymentTests
         return new Deployment { Functions = functions, Gateway = gateway };
     }
 
-    private static TorchTrainer[] Trainers(TrainTestDataset data, SimulationOptions options) =>
-        Enumerable.Range(0, options.Clients).Select(_ => TorchTrainer.CreateDefault(options.Seed, data.Train.Rows, data.Train.Columns, data.Train.ClassCount)).ToArray();
-
     [Fact]
     public async Task Devices_train_through_the_gateway_and_the_functions_tree_to_the_simulators_model()
     {
-        TorchSharp.torch.set_num_threads(1);
-        var data = FashionMnistCatalog.LoadBundled();
-        var options = Options(clients: 5, rounds: 2);
-        var partitions = ClientPartitions.Create(data.Train, options);
+        var data = ReferenceTraining.Data();
+        var options = ReferenceTraining.Options(clients: 5, rounds: 2, Seed);
         // Five updates under fan-in 2: leaves, middle aggregators and the top.
         await using var deployment = await StartAsync(data, options, minClients: 5, fanIn: 2, deadline: TimeSpan.FromHours(1));
-        var trainers = Trainers(data, options);
-        try
-        {
-            var participations = await Task.WhenAll(Enumerable.Range(0, options.Clients).Select(i => Task.Run(() =>
-                deployment.Client(i).ParticipateAsync(trainers[i], data.Train, partitions[i].Indices, i, Seed))))
-                .WaitAsync(TimeSpan.FromMinutes(3));
-            await deployment.Gateway.Coordinator.Completion.WaitAsync(TimeSpan.FromMinutes(1));
+        var participations = await ReferenceTraining.ParticipateAllAsync(data, options, deployment.Client);
+        await deployment.Gateway.Coordinator.Completion.WaitAsync(TimeSpan.FromMinutes(1));
 
-            Assert.Empty(deployment.Functions.Sidecar.DeliveryErrors);
-            Assert.All(participations, p => Assert.Equal([1L, 2L], p.Select(r => r.Round)));
-            var coordinator = deployment.Gateway.Coordinator;
-            Assert.Equal(2, coordinator.Model.Version.Value);
-            Assert.All(coordinator.Rounds, r => Assert.Equal((5, false), (r.Updates, r.ClosedByDeadline)));
-            var published = deployment.Functions.Sidecar.Published.ToArray();
-            Assert.Equal(10, published.Count(p => p.Topic == DaprNames.UpdateArrivedTopic));
-            int belowTop = Aggregator.Hierarchy.TreePlanner.Plan(5, 2).AggregatorsPerLevel.Sum() - 1;
-            Assert.True(belowTop >= 3, $"the tree should have middle aggregators, got {belowTop} below the top");
-            Assert.Equal(2 * belowTop, published.Count(p => p.Topic == DaprNames.PartialReadyTopic));
-            Assert.Equal(2, published.Count(p => p.Topic == DaprNames.ModelPublishedTopic));
-            // Folded payloads and partials are deleted; the models stay.
-            Assert.DoesNotContain(deployment.Functions.Sidecar.StateKeys, k => !k.StartsWith("model/", StringComparison.Ordinal));
+        Assert.Empty(deployment.Functions.Sidecar.DeliveryErrors);
+        Assert.All(participations, p => Assert.Equal([1L, 2L], p.Select(r => r.Round)));
+        var coordinator = deployment.Gateway.Coordinator;
+        Assert.Equal(2, coordinator.Model.Version.Value);
+        Assert.All(coordinator.Rounds, r => Assert.Equal((5, false), (r.Updates, r.ClosedByDeadline)));
+        var published = deployment.Functions.Sidecar.Published.ToArray();
+        Assert.Equal(10, published.Count(p => p.Topic == DaprNames.UpdateArrivedTopic));
+        int belowTop = Aggregator.Hierarchy.TreePlanner.Plan(5, 2).AggregatorsPerLevel.Sum() - 1;
+        Assert.True(belowTop >= 3, $"the tree should have middle aggregators, got {belowTop} below the top");
+        Assert.Equal(2 * belowTop, published.Count(p => p.Topic == DaprNames.PartialReadyTopic));
+        Assert.Equal(2, published.Count(p => p.Topic == DaprNames.ModelPublishedTopic));
+        // Folded payloads and partials are deleted; the models stay.
+        Assert.DoesNotContain(deployment.Functions.Sidecar.StateKeys, k => !k.StartsWith("model/", StringComparison.Ordinal));
 
-            var simulated = Simulate(data, options);
-            AssertClose(simulated, coordinator.Model.Weights.Span);
-        }
-        finally
-        {
-            foreach (var t in trainers) t.Dispose();
-        }
+        ReferenceTraining.AssertClose(ReferenceTraining.Simulate(data, options), coordinator.Model.Weights.Span);
     }
 
     [Fact]
     public async Task With_FedZip_downstream_devices_download_each_new_model_as_a_change_they_rebuild_exactly()
     {
-        TorchSharp.torch.set_num_threads(1);
-        var data = FashionMnistCatalog.LoadBundled();
-        var options = Options(clients: 3, rounds: 3);
-        var partitions = ClientPartitions.Create(data.Train, options);
+        var data = ReferenceTraining.Data();
+        var options = ReferenceTraining.Options(clients: 3, rounds: 3, Seed);
         await using var deployment = await StartAsync(data, options, minClients: 3, fanIn: 0, deadline: TimeSpan.FromHours(1), DownstreamMode.FedZip);
-        var trainers = Trainers(data, options);
-        try
-        {
-            var participations = await Task.WhenAll(Enumerable.Range(0, options.Clients).Select(i => Task.Run(() =>
-                deployment.Client(i).ParticipateAsync(trainers[i], data.Train, partitions[i].Indices, i, Seed))))
-                .WaitAsync(TimeSpan.FromMinutes(3));
-            await deployment.Gateway.Coordinator.Completion.WaitAsync(TimeSpan.FromMinutes(1));
+        var participations = await ReferenceTraining.ParticipateAllAsync(data, options, deployment.Client);
+        await deployment.Gateway.Coordinator.Completion.WaitAsync(TimeSpan.FromMinutes(1));
 
-            Assert.Empty(deployment.Functions.Sidecar.DeliveryErrors);
-            // A change counts as applied only when the rebuilt weights matched the gateway's CRC-32C.
-            Assert.All(participations, p => Assert.Equal(new[] { false, true, true }, p.Select(r => r.DownloadedDelta)));
-            var coordinator = deployment.Gateway.Coordinator;
-            Assert.Equal(3, coordinator.Model.Version.Value);
-            Assert.Equal(coordinator.Model.Version, coordinator.Broadcast.Version);
-            Assert.Equal(new ModelVersion(2), coordinator.Broadcast.Change!.BaseVersion);
-        }
-        finally
-        {
-            foreach (var t in trainers) t.Dispose();
-        }
+        Assert.Empty(deployment.Functions.Sidecar.DeliveryErrors);
+        // A change counts as applied only when the rebuilt weights matched the gateway's CRC-32C.
+        Assert.All(participations, p => Assert.Equal(new[] { false, true, true }, p.Select(r => r.DownloadedDelta)));
+        var coordinator = deployment.Gateway.Coordinator;
+        Assert.Equal(3, coordinator.Model.Version.Value);
+        Assert.Equal(coordinator.Model.Version, coordinator.Broadcast.Version);
+        Assert.Equal(new ModelVersion(2), coordinator.Broadcast.Change!.BaseVersion);
     }
 
     [Fact]
     public async Task At_the_deadline_the_gateway_closes_the_round_once_every_reserved_update_reached_the_actor()
     {
-        TorchSharp.torch.set_num_threads(1);
-        var data = FashionMnistCatalog.LoadBundled();
-        var options = Options(clients: 3, rounds: 1);
-        var partitions = ClientPartitions.Create(data.Train, options);
+        var data = ReferenceTraining.Data();
+        var options = ReferenceTraining.Options(clients: 3, rounds: 1, Seed);
         // Four updates would close the round; only three devices exist, so the deadline closes it.
         await using var deployment = await StartAsync(data, options, minClients: 4, fanIn: 2, deadline: TimeSpan.FromSeconds(2));
-        var trainers = Trainers(data, options);
-        try
-        {
-            await Task.WhenAll(Enumerable.Range(0, options.Clients).Select(i => Task.Run(() =>
-                deployment.Client(i).ParticipateAsync(trainers[i], data.Train, partitions[i].Indices, i, Seed))))
-                .WaitAsync(TimeSpan.FromMinutes(3));
-            await deployment.Gateway.Coordinator.Completion.WaitAsync(TimeSpan.FromMinutes(1));
+        await ReferenceTraining.ParticipateAllAsync(data, options, deployment.Client);
+        await deployment.Gateway.Coordinator.Completion.WaitAsync(TimeSpan.FromMinutes(1));
 
-            // Devices that finish training after the deadline hear "round closed"; every update the
-            // gateway acknowledged is in the model, however the timing fell.
-            var round = Assert.Single(deployment.Gateway.Coordinator.Rounds);
-            Assert.True(round.ClosedByDeadline);
-            Assert.InRange(round.Updates, 1, 3);
-            Assert.Equal(deployment.Gateway.Server.Metrics.Accepted, round.Updates);
-            Assert.Empty(deployment.Functions.Sidecar.DeliveryErrors);
-        }
-        finally
-        {
-            foreach (var t in trainers) t.Dispose();
-        }
-    }
-
-    private static float[] Simulate(TrainTestDataset data, SimulationOptions options)
-    {
-        var partitions = ClientPartitions.Create(data.Train, options);
-        using var simulation = new FederatedSimulation(options, data.Train, data.Test, partitions, new FedAvg(),
-            _ => TorchTrainer.CreateDefault(options.Seed, data.Train.Rows, data.Train.Columns, data.Train.ClassCount));
-        return simulation.Run().FinalWeights;
-    }
-
-    private static void AssertClose(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        double difference = 0, norm = 0;
-        for (int i = 0; i < expected.Length; i++)
-        {
-            double d = (double)expected[i] - actual[i];
-            difference += d * d;
-            norm += (double)expected[i] * expected[i];
-        }
-        double relative = Math.Sqrt(difference / norm);
-        Assert.True(relative <= 1e-4, $"relative L2 difference {relative:E3} exceeds 1e-4");
+        // Devices that finish training after the deadline hear "round closed"; every update the
+        // gateway acknowledged is in the model, however the timing fell.
+        var round = Assert.Single(deployment.Gateway.Coordinator.Rounds);
+        Assert.True(round.ClosedByDeadline);
+        Assert.InRange(round.Updates, 1, 3);
+        Assert.Equal(deployment.Gateway.Server.Metrics.Accepted, round.Updates);
+        Assert.Empty(deployment.Functions.Sidecar.DeliveryErrors);
     }
 }

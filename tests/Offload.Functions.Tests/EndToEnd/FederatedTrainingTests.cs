@@ -28,28 +28,6 @@ namespace Offload.Functions.Tests.EndToEnd;
 public class FederatedTrainingTests
 {
     private const int Seed = 7;
-    private const double RelativeTolerance = 1e-4;
-
-    private static SimulationOptions Options(int clients, int rounds) => new()
-    {
-        Clients = clients, Rounds = rounds, Fraction = 1, LocalEpochs = 1, BatchSize = 50, LearningRate = 0.02, Seed = Seed, Workers = 2,
-    };
-
-    private static TrainTestDataset Data()
-    {
-        // One libtorch thread everywhere, as the client processes use: a convolution's reductions then
-        // run in the same order in every process, and only the folding order differs.
-        TorchSharp.torch.set_num_threads(1);
-        return FashionMnistCatalog.LoadBundled();
-    }
-
-    private static float[] Simulate(TrainTestDataset data, SimulationOptions options)
-    {
-        var partitions = ClientPartitions.Create(data.Train, options);
-        using var simulation = new FederatedSimulation(options, data.Train, data.Test, partitions, new FedAvg(),
-            _ => TorchTrainer.CreateDefault(options.Seed, data.Train.Rows, data.Train.Columns, data.Train.ClassCount));
-        return simulation.Run().FinalWeights;
-    }
 
     private static async Task<TestFederation> StartAsync(TrainTestDataset data, SimulationOptions options, GatewayOptions? gateway = null,
         DownstreamMode downstream = DownstreamMode.Full)
@@ -69,53 +47,27 @@ public class FederatedTrainingTests
         return await TestFederation.StartAsync(initial.Layout, weights, rounds, options.Clients, gateway);
     }
 
-    private static void AssertClose(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        double difference = 0, norm = 0;
-        for (int i = 0; i < expected.Length; i++)
-        {
-            double d = (double)expected[i] - actual[i];
-            difference += d * d;
-            norm += (double)expected[i] * expected[i];
-        }
-        double relative = Math.Sqrt(difference / norm);
-        Assert.True(relative <= RelativeTolerance, $"relative L2 difference {relative:E3} exceeds {RelativeTolerance:E0}");
-    }
-
     [Fact]
     public async Task Ten_clients_in_separate_tasks_train_three_rounds_to_the_simulators_model()
     {
-        var data = Data();
-        var options = Options(clients: 10, rounds: 3);
-        var partitions = ClientPartitions.Create(data.Train, options);
+        var data = ReferenceTraining.Data();
+        var options = ReferenceTraining.Options(clients: 10, rounds: 3, Seed);
         await using var federation = await StartAsync(data, options);
-        // libtorch seeds through a global generator: create the trainers on one thread.
-        var trainers = Enumerable.Range(0, options.Clients)
-            .Select(_ => TorchTrainer.CreateDefault(options.Seed, data.Train.Rows, data.Train.Columns, data.Train.ClassCount)).ToArray();
-        try
-        {
-            var participations = await Task.WhenAll(Enumerable.Range(0, options.Clients).Select(i => Task.Run(() =>
-                federation.Client(i).ParticipateAsync(trainers[i], data.Train, partitions[i].Indices, i, Seed))));
+        var participations = await ReferenceTraining.ParticipateAllAsync(data, options, i => federation.Client(i));
 
-            Assert.All(participations, p => Assert.Equal(Enumerable.Range(1, options.Rounds).Select(r => (long)r), p.Select(r => r.Round)));
-            Assert.All(participations.SelectMany(p => p), r => Assert.False(r.Receipt.Duplicate));
-            Assert.Equal(10 * options.Rounds, federation.Server.Metrics.Accepted);
-            Assert.All(federation.Coordinator.Rounds, r => Assert.Equal(10, r.Updates));
-            Assert.Equal(options.Rounds, federation.Coordinator.Model.Version.Value);
-            AssertClose(Simulate(data, options), federation.Coordinator.Model.Weights.Span);
-        }
-        finally
-        {
-            foreach (var t in trainers) t.Dispose();
-        }
+        Assert.All(participations, p => Assert.Equal(Enumerable.Range(1, options.Rounds).Select(r => (long)r), p.Select(r => r.Round)));
+        Assert.All(participations.SelectMany(p => p), r => Assert.False(r.Receipt.Duplicate));
+        Assert.Equal(10 * options.Rounds, federation.Server.Metrics.Accepted);
+        Assert.All(federation.Coordinator.Rounds, r => Assert.Equal(10, r.Updates));
+        Assert.Equal(options.Rounds, federation.Coordinator.Model.Version.Value);
+        ReferenceTraining.AssertClose(ReferenceTraining.Simulate(data, options), federation.Coordinator.Model.Weights.Span);
     }
 
     [Fact]
     public async Task Client_processes_train_to_the_simulators_model()
     {
-        var data = Data();
-        var options = Options(clients: 3, rounds: 2);
+        var data = ReferenceTraining.Data();
+        var options = ReferenceTraining.Options(clients: 3, rounds: 2, Seed);
         await using var federation = await StartAsync(data, options);
         string dll = Path.Combine(AppContext.BaseDirectory, "offload.dll");
         var processes = Enumerable.Range(0, options.Clients).Select(i =>
@@ -140,7 +92,7 @@ public class FederatedTrainingTests
             Assert.All(outputs, o => Assert.Contains("done after 2 rounds", o.Out));
             await federation.Coordinator.Completion.WaitAsync(TimeSpan.FromSeconds(30));
             Assert.Equal(6, federation.Server.Metrics.Accepted);
-            AssertClose(Simulate(data, options), federation.Coordinator.Model.Weights.Span);
+            ReferenceTraining.AssertClose(ReferenceTraining.Simulate(data, options), federation.Coordinator.Model.Weights.Span);
         }
         finally
         {
@@ -155,34 +107,23 @@ public class FederatedTrainingTests
     [Fact]
     public async Task FedZip_updates_travel_compressed_and_the_rounds_complete()
     {
-        var data = Data();
-        var options = Options(clients: 3, rounds: 2);
-        var partitions = ClientPartitions.Create(data.Train, options);
+        var data = ReferenceTraining.Data();
+        var options = ReferenceTraining.Options(clients: 3, rounds: 2, Seed);
         await using var federation = await StartAsync(data, options, new GatewayOptions { Codec = PayloadCodec.FedZip });
-        var trainers = Enumerable.Range(0, options.Clients)
-            .Select(_ => TorchTrainer.CreateDefault(options.Seed, data.Train.Rows, data.Train.Columns, data.Train.ClassCount)).ToArray();
-        try
-        {
-            await Task.WhenAll(Enumerable.Range(0, options.Clients).Select(i => Task.Run(() =>
-                federation.Client(i).ParticipateAsync(trainers[i], data.Train, partitions[i].Indices, i, Seed))));
-            var rounds = federation.Coordinator.Rounds;
-            Assert.Equal(2, rounds.Count);
-            Assert.All(rounds, r => Assert.Equal((3, 0), (r.Updates, r.Rejected)));
-            long identityBytes = IdentityCodec.Instance.GetMaxEncodedLength(federation.Layout);
-            Assert.All(rounds, r => Assert.True(r.PayloadBytes < r.Updates * identityBytes / 4, $"{r.PayloadBytes} bytes for {r.Updates} updates"));
-            Assert.Equal(-1, ModelUpdateFirstNonFinite(federation.Coordinator.Model.Weights.Span));
-        }
-        finally
-        {
-            foreach (var t in trainers) t.Dispose();
-        }
+        await ReferenceTraining.ParticipateAllAsync(data, options, i => federation.Client(i));
+        var rounds = federation.Coordinator.Rounds;
+        Assert.Equal(2, rounds.Count);
+        Assert.All(rounds, r => Assert.Equal((3, 0), (r.Updates, r.Rejected)));
+        long identityBytes = IdentityCodec.Instance.GetMaxEncodedLength(federation.Layout);
+        Assert.All(rounds, r => Assert.True(r.PayloadBytes < r.Updates * identityBytes / 4, $"{r.PayloadBytes} bytes for {r.Updates} updates"));
+        Assert.Equal(-1, ModelUpdateFirstNonFinite(federation.Coordinator.Model.Weights.Span));
     }
 
     [Fact]
     public async Task FedZip_downstream_over_three_rounds_every_client_trains_from_exactly_the_servers_view()
     {
-        var data = Data();
-        var options = Options(clients: 3, rounds: 3);
+        var data = ReferenceTraining.Data();
+        var options = ReferenceTraining.Options(clients: 3, rounds: 3, Seed);
         var partitions = ClientPartitions.Create(data.Train, options);
         await using var federation = await StartAsync(data, options, new GatewayOptions { Codec = PayloadCodec.FedZip }, DownstreamMode.FedZip);
         var trainers = Enumerable.Range(0, options.Clients)
