@@ -7,7 +7,8 @@ namespace Offload.Cli.Serving;
 
 /// <summary>
 /// Reads <c>serve --downstream</c>: <c>full</c> (or <c>none</c>), or <c>fedzip</c> with optional top-z
-/// fraction and clusters, <c>fedzip:0.01:8</c>. The FedZip settings go through <see cref="CodecOptions"/>.
+/// fraction and clusters, <c>fedzip:0.01:8</c>. The FedZip settings go through <see cref="CodecOptions"/>;
+/// those left out are <see cref="RoundOptions.DefaultDownstreamFedZip"/>'s (top-z 0.1, not the uplink's 0.01).
 /// </summary>
 public static class DownstreamArgument
 {
@@ -17,11 +18,11 @@ public static class DownstreamArgument
     {
         ArgumentNullException.ThrowIfNull(value);
         var parts = value.Trim().ToLowerInvariant().Split(':');
-        if (parts.Length == 1 && parts[0] is "full" or "none") return (DownstreamMode.Full, FedZipOptions.Default);
+        if (parts.Length == 1 && parts[0] is "full" or "none") return (DownstreamMode.Full, RoundOptions.DefaultDownstreamFedZip);
         if (parts[0] != "fedzip" || parts.Length > 3)
             throw new InvalidOptionException($"--downstream must be full, fedzip, or fedzip:TOPZ[:CLUSTERS] such as fedzip:0.01:8 (got '{value}').");
-        double topZ = FedZipOptions.Default.TopZ;
-        int clusters = FedZipOptions.Default.Clusters;
+        double topZ = RoundOptions.DefaultDownstreamFedZip.TopZ;
+        int clusters = RoundOptions.DefaultDownstreamFedZip.Clusters;
         if (parts.Length > 1 && !double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out topZ))
             throw new InvalidOptionException($"--downstream: the top-z fraction must be a number in (0, 1] (got '{parts[1]}').");
         if (parts.Length > 2 && !int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out clusters))

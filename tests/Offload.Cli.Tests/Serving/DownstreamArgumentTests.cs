@@ -6,9 +6,10 @@ namespace Offload.Cli.Tests.Serving;
 public class DownstreamArgumentTests
 {
     [Theory]
-    [InlineData("full", DownstreamMode.Full, 0.01, 8, "full")]
-    [InlineData("None", DownstreamMode.Full, 0.01, 8, "full")]
-    [InlineData("fedzip", DownstreamMode.FedZip, 0.01, 8, "fedzip:0.01:8")]
+    [InlineData("full", DownstreamMode.Full, 0.1, 8, "full")]
+    [InlineData("None", DownstreamMode.Full, 0.1, 8, "full")]
+    [InlineData("fedzip", DownstreamMode.FedZip, 0.1, 8, "fedzip:0.1:8")]
+    [InlineData("fedzip:0.01", DownstreamMode.FedZip, 0.01, 8, "fedzip:0.01:8")]
     [InlineData("FedZip:0.05", DownstreamMode.FedZip, 0.05, 8, "fedzip:0.05:8")]
     [InlineData("fedzip:0.1:16", DownstreamMode.FedZip, 0.1, 16, "fedzip:0.1:16")]
     public void Reads_the_mode_and_the_fedzip_settings(string text, DownstreamMode mode, double topZ, int clusters, string formatted)
