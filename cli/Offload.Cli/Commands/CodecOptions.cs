@@ -48,15 +48,6 @@ public static class CodecOptions
         }
     }
 
-    /// <summary>Whether <c>--downstream</c> asks for a compressed model change.</summary>
-    /// <exception cref="InvalidOptionException">The word is not none or fedzip.</exception>
-    public static bool ParseDownstream(string downstream) => downstream.ToLowerInvariant() switch
-    {
-        "none" => false,
-        "fedzip" => true,
-        _ => throw new InvalidOptionException($"--downstream must be none or fedzip (got '{downstream}')."),
-    };
-
     // ArgumentException appends "(Parameter 'x')" on a new line; one line is wanted.
     private static string FirstLine(string message)
     {

@@ -36,7 +36,7 @@ public static class SimulateCommand
         var encoding = new Option<string>("--encoding") { Description = "FedZip: huffman | positions | gaps | auto.", DefaultValueFactory = _ => "auto" };
         var errorFeedback = new Option<string>("--error-feedback") { Description = "FedZip: carry what compression dropped into the next update: on | off.", DefaultValueFactory = _ => "on" };
         var denseThreshold = new Option<int>("--dense-threshold") { Description = "FedZip: tensors smaller than this go dense and exact (0: sparsify all).", DefaultValueFactory = _ => FedZipOptions.Default.DenseThreshold };
-        var downstream = new Option<string>("--downstream") { Description = "Model sent to clients: none (full float32) | fedzip (compressed change).", DefaultValueFactory = _ => "none" };
+        var downstream = new Option<string>("--downstream") { Description = "Model sent to clients: full (float32; also 'none') | fedzip[:TOPZ[:CLUSTERS]] (the FedZip-encoded change since the clients' model, as serve --downstream; top-z 0.1 and 8 clusters unless given).", DefaultValueFactory = _ => "full" };
         var output = new Option<string>("--out") { Description = "Output folder for rounds.csv, summary.json, accuracy.png.", DefaultValueFactory = _ => "runs/simulate" };
 
         var command = new Command("simulate", "Run synchronous federated learning (FedAvg) on Fashion-MNIST in this process.")
@@ -46,6 +46,7 @@ public static class SimulateCommand
         };
         command.SetAction(parsed =>
         {
+            var (downstreamMode, downstreamFedZip) = Serving.DownstreamArgument.Parse(parsed.GetValue(downstream)!);
             var options = new SimulationOptions
             {
                 Clients = parsed.GetValue(clients),
@@ -61,7 +62,8 @@ public static class SimulateCommand
                 HierarchyFanIn = parsed.GetValue(hierarchy),
                 FedZip = CodecOptions.Parse(parsed.GetValue(codec)!, parsed.GetValue(topZ), parsed.GetValue(clusters),
                     parsed.GetValue(encoding)!, parsed.GetValue(errorFeedback)!, parsed.GetValue(denseThreshold)),
-                CompressDownstream = CodecOptions.ParseDownstream(parsed.GetValue(downstream)!),
+                Downstream = downstreamMode,
+                DownstreamFedZip = downstreamFedZip,
             }.Validate();
             return Run(options, parsed.GetValue(data), parsed.GetValue(output)!);
         });

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Offload.Aggregator.Accumulation;
 using Offload.Aggregator.Hierarchy;
+using Offload.Aggregator.Rounds;
 using Offload.Aggregator.Strategies;
 using Offload.Client.Training;
 using Offload.Core.Codec;
@@ -24,7 +25,7 @@ namespace Offload.Cli.Simulation;
 /// With FedZip each client keeps an error-feedback residual (two model-sized buffers per client that
 /// has taken part: client state, which a real device holds itself). With downstream compression the
 /// server sends each round's change of the global model as a FedZip payload and tracks the model the
-/// clients reconstruct (<c>_clientView</c>); the next change includes whatever was dropped before, so
+/// clients reconstruct (<see cref="ModelBroadcast"/>); the next change includes whatever was dropped before, so
 /// the downlink carries its own error feedback. Clients are assumed to start from the seeded initial model.
 /// </summary>
 public sealed class FederatedSimulation : IDisposable
@@ -41,8 +42,7 @@ public sealed class FederatedSimulation : IDisposable
     private readonly UpdateAccumulator _accumulator;
     private readonly IUpdateCodec _codec;
     private readonly ErrorFeedback?[] _residuals;
-    private readonly float[]? _clientView;
-    private readonly float[]? _downstreamChange;
+    private readonly ModelBroadcast? _broadcast;
 
     /// <summary>Sets up workers and the initial global model (seeded).</summary>
     /// <param name="trainerFactory">Creates one trainer per worker; called on this thread with the worker index.</param>
@@ -79,11 +79,8 @@ public sealed class FederatedSimulation : IDisposable
         _accumulator = new UpdateAccumulator(Layout);
         _codec = options.FedZip is null ? IdentityCodec.Instance : new FedZipCodec(options.FedZip);
         _residuals = new ErrorFeedback?[options.Clients];
-        if (options.CompressDownstream)
-        {
-            _clientView = (float[])_global.Clone();
-            _downstreamChange = new float[_global.Length];
-        }
+        if (options.Downstream == DownstreamMode.FedZip)
+            _broadcast = new ModelBroadcast(new GlobalModel(Layout, ModelVersion.Initial, _global), DownstreamMode.FedZip, options.DownstreamFedZip);
     }
 
     /// <summary>Sees each update and its payload (for measuring other encodings), or null.</summary>
@@ -156,8 +153,7 @@ public sealed class FederatedSimulation : IDisposable
             : null;
         int folded = 0;
         long bytesUp = 0;
-        long downloadBytes = SendModel();
-        float[] startWeights = _clientView ?? _global;
+        var (startWeights, downloadBytes) = SendModel(version);
         var commit = new OrderedCommit();
         int next = -1, finished = 0, rejected = 0;
         long aggregateTicks = 0;
@@ -195,7 +191,7 @@ public sealed class FederatedSimulation : IDisposable
                 int client = selected[slot];
                 try
                 {
-                    var result = trainer.Train(startWeights, _train, _partitions[client].Indices, _training,
+                    var result = trainer.Train(startWeights.Span, _train, _partitions[client].Indices, _training,
                         ClientSeed.For(_options.Seed, round, client), update, cancellationToken);
                     byte[]? payload = Upload(client, update);
                     if (payload is not null) Tap?.Encoded(round, client, update, payload);
@@ -259,18 +255,17 @@ public sealed class FederatedSimulation : IDisposable
     }
 
     /// <summary>
-    /// What each selected client downloads this round: the whole model as a raw payload, or with
-    /// downstream compression the FedZip-encoded change since the model the clients hold, which
-    /// then moves by exactly what the payload decodes to.
+    /// What each selected client downloads this round and trains from: the whole model as a raw
+    /// payload, or with downstream compression the FedZip-encoded change since the model the clients
+    /// hold, through the gateway's own <see cref="ModelBroadcast"/> (the clients' view moves by exactly
+    /// what the payload decodes to; the change is empty in round 1, when they hold the seeded model).
     /// </summary>
-    private long SendModel()
+    private (ReadOnlyMemory<float> Weights, long Bytes) SendModel(ModelVersion version)
     {
-        if (_clientView is null) return IdentityCodec.Instance.GetMaxEncodedLength(Layout); // Fixed size: header, floats, CRC.
-        var change = _downstreamChange!;
-        System.Numerics.Tensors.TensorPrimitives.Subtract(_global, _clientView, change);
-        byte[] payload = _codec.Encode(change, Layout, change);
-        System.Numerics.Tensors.TensorPrimitives.Add(_clientView, change, _clientView);
-        return payload.Length;
+        long full = IdentityCodec.Instance.GetMaxEncodedLength(Layout); // Fixed size: header, floats, CRC.
+        if (_broadcast is null) return (_global, full);
+        var view = _broadcast.Publish(new GlobalModel(Layout, version, _global));
+        return (view.Weights, view.Change?.Payload.Length ?? full);
     }
 
     /// <summary>Evaluates <paramref name="weights"/> on the test set, split over the workers.</summary>

@@ -1,3 +1,4 @@
+using Offload.Aggregator.Rounds;
 using System.Text.Json.Nodes;
 using Offload.Core.Codec;
 
@@ -51,8 +52,14 @@ public sealed record SimulationOptions
     /// </summary>
     public FedZipOptions? FedZip { get; init; }
 
-    /// <summary>Also FedZip-compress the global model change sent down to clients (needs <see cref="FedZip"/>).</summary>
-    public bool CompressDownstream { get; init; }
+    /// <summary>
+    /// What clients download: the whole model, or with <see cref="DownstreamMode.FedZip"/> the
+    /// FedZip-encoded change since the model they hold (<see cref="ModelBroadcast"/>, as the gateway does).
+    /// </summary>
+    public DownstreamMode Downstream { get; init; } = DownstreamMode.Full;
+
+    /// <summary>The encoder's settings for a <see cref="DownstreamMode.FedZip"/> downstream (the gateway's default: top-z 0.1).</summary>
+    public FedZipOptions DownstreamFedZip { get; init; } = RoundOptions.DefaultDownstreamFedZip;
 
     /// <summary>Clients selected in each round: max(1, round(C * K)).</summary>
     public int ClientsPerRound => Math.Max(1, (int)Math.Round(Fraction * Clients));
@@ -79,7 +86,7 @@ public sealed record SimulationOptions
         ["encoding"] = FedZip?.Encoding.ToString().ToLowerInvariant(),
         ["error_feedback"] = FedZip?.ErrorFeedback,
         ["dense_threshold"] = FedZip?.DenseThreshold,
-        ["downstream"] = CompressDownstream ? "fedzip" : "none",
+        ["downstream"] = Serving.DownstreamArgument.Format(Downstream, DownstreamFedZip),
         ["data"] = dataSource,
         ["model"] = "cnn(conv5x5x16, conv5x5x32, fc64, fc10)",
     };
@@ -97,7 +104,6 @@ public sealed record SimulationOptions
         Require(double.IsFinite(Alpha) && Alpha > 0, Alpha, "--alpha must be a positive number");
         Require(Workers >= 1, Workers, "--workers must be at least 1");
         Require(HierarchyFanIn == 0 || HierarchyFanIn >= 2, HierarchyFanIn, "--hierarchy must be 0 (flat) or a fan-in of at least 2");
-        Require(!CompressDownstream || FedZip is not null, CompressDownstream, "--downstream fedzip needs --codec fedzip");
         Require(Enum.IsDefined(Partition), Partition, "--partition must be iid, dirichlet or shards");
         return this;
     }

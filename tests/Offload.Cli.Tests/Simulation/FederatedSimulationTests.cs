@@ -69,11 +69,14 @@ public class FederatedSimulationTests
         var options = new SimulationOptions
         {
             Clients = 4, Rounds = 2, Fraction = 1, Seed = 2, Workers = 2,
-            FedZip = new Offload.Core.Codec.FedZipOptions { TopZ = 0.05 }, CompressDownstream = true,
+            Downstream = Offload.Aggregator.Rounds.DownstreamMode.FedZip, DownstreamFedZip = new Offload.Core.Codec.FedZipOptions { TopZ = 0.05 },
         };
         var result = Simulate(options);
         Assert.All(result.Rounds, r => Assert.True(r.BytesDown < 4L * 46_730 * 4 / 5, $"round {r.Round}: {r.BytesDown} B down"));
-        Assert.Throws<InvalidOptionException>(() => (options with { FedZip = null }).Validate());
+        // Identity uploads with compressed downloads: the two directions are set apart.
+        var full = Simulate(options with { Downstream = Offload.Aggregator.Rounds.DownstreamMode.Full });
+        Assert.All(full.Rounds, r => Assert.True(r.BytesDown > 4L * 46_730 * 4, $"round {r.Round}: {r.BytesDown} B down"));
+        Assert.NotEqual(full.FinalWeights, result.FinalWeights);
     }
 
     [Fact]
