@@ -70,12 +70,23 @@ public sealed class TorchTrainer : ITrainer
     }
 
     /// <summary>A trainer over the default <see cref="ImageClassifier"/>, initialised from <paramref name="seed"/>.</summary>
-    /// <remarks>Seeding goes through libtorch's global generator: create trainers from one thread.</remarks>
+    /// <remarks>
+    /// Seeding goes through libtorch's default generator, of which a process has one: creation holds
+    /// a process-wide lock from seeding to the last initialised parameter, so trainers made on
+    /// concurrent threads (a host running several devices, parallel tests) still get exactly their
+    /// seed's weights.
+    /// </remarks>
     public static TorchTrainer CreateDefault(int seed, int rows = 28, int columns = 28, int classCount = 10)
     {
-        torch.manual_seed(seed);
-        return new TorchTrainer(ImageClassifier.Create(rows, columns, classCount), rows, columns, classCount);
+        lock (DefaultGeneratorGate)
+        {
+            torch.manual_seed(seed);
+            return new TorchTrainer(ImageClassifier.Create(rows, columns, classCount), rows, columns, classCount);
+        }
     }
+
+    /// <summary>Guards libtorch's process-wide default generator between seeding and initialisation.</summary>
+    private static readonly object DefaultGeneratorGate = new();
 
     /// <inheritdoc/>
     public TensorLayout Layout { get; }

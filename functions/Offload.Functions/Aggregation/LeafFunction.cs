@@ -51,13 +51,13 @@ public sealed class LeafFunction
         try
         {
             FoldTicket ticket;
-            var status = await _rounds.GetStatusAsync(arrived.Round, cancellationToken).ConfigureAwait(false);
-            if (!status.Known || status.Layout is null) return Delivery.Drop($"Round {arrived.Round} is not open.");
+            var opened = await _rounds.GetOpenedAsync(arrived.Round, cancellationToken).ConfigureAwait(false);
+            if (opened is null) return Delivery.Drop($"Round {arrived.Round} is not open.");
             var payload = await _store.TryReadAllAsync(arrived.Reference, cancellationToken).ConfigureAwait(false);
             if (payload is null) return Delivery.Drop($"No committed payload is stored under '{arrived.Reference}' (never stored, or already folded and deleted).");
             if (payload.Length != arrived.PayloadBytes)
                 return Delivery.Drop($"'{arrived.Reference}' holds {payload.Length} bytes; the event announced {arrived.PayloadBytes}.");
-            var layout = TensorShape.ToLayout(status.Layout);
+            var layout = TensorShape.ToLayout(opened.Layout);
             int n = layout.TotalLength;
             var update = ArrayPool<float>.Shared.Rent(n);
             try
@@ -93,7 +93,7 @@ public sealed class LeafFunction
                     await _store.DeleteAsync(arrived.Reference, cancellationToken).ConfigureAwait(false);
                     return Delivery.Drop(ticket.Reason ?? ticket.Status.ToString());
                 case FoldStatus.Late:
-                    return await CarryOverAsync(arrived, status, ticket.Reason, cancellationToken).ConfigureAwait(false);
+                    return await CarryOverAsync(arrived, opened, ticket.Reason, cancellationToken).ConfigureAwait(false);
                 case FoldStatus.Duplicate when !ticket.Complete:
                     _logger.LogInformation("Update {Reference} was delivered again; it counts once.", arrived.Reference);
                     return Delivery.Success;
@@ -117,7 +117,7 @@ public sealed class LeafFunction
     /// next round once that round is open (redelivery is asked for until then), and only after the
     /// last round is it deleted, with a warning.
     /// </summary>
-    private async Task<Delivery> CarryOverAsync(UpdateArrived arrived, RoundStatus round, string? reason, CancellationToken cancellationToken)
+    private async Task<Delivery> CarryOverAsync(UpdateArrived arrived, OpenedRound round, string? reason, CancellationToken cancellationToken)
     {
         if (round.Last)
         {
@@ -125,8 +125,7 @@ public sealed class LeafFunction
             await _store.DeleteAsync(arrived.Reference, cancellationToken).ConfigureAwait(false);
             return Delivery.Success;
         }
-        var next = await _rounds.GetStatusAsync(arrived.Round + 1, cancellationToken).ConfigureAwait(false);
-        if (!next.Known)
+        if (await _rounds.GetOpenedAsync(arrived.Round + 1, cancellationToken).ConfigureAwait(false) is null)
             return Delivery.Retry($"Update {arrived.Reference} came after round {arrived.Round} closed ({reason}); round {arrived.Round + 1}, where it goes, is not open yet.");
         _logger.LogInformation("Update {Reference} came after round {Round} closed; it goes to round {Next}.", arrived.Reference, arrived.Round, arrived.Round + 1);
         return await HandleAsync(arrived with { Round = arrived.Round + 1 }, cancellationToken).ConfigureAwait(false);

@@ -40,14 +40,14 @@ public sealed class PartialFunction
             return Delivery.Drop($"PartialReady reports {ready.UpdateCount} updates of weight {ready.TotalWeight}.");
         try
         {
-            var status = await _rounds.GetStatusAsync(ready.Round, cancellationToken).ConfigureAwait(false);
-            if (!status.Known || status.Layout is null) return Delivery.Drop($"Round {ready.Round} is not open.");
+            var opened = await _rounds.GetOpenedAsync(ready.Round, cancellationToken).ConfigureAwait(false);
+            if (opened is null) return Delivery.Drop($"Round {ready.Round} is not open.");
             var bytes = await _store.TryReadAllAsync(ready.Reference, cancellationToken).ConfigureAwait(false);
             if (bytes is null) return Delivery.Drop($"No committed partial is stored under '{ready.Reference}' (never stored, or already folded and deleted).");
             {
                 try
                 {
-                    using var _ = PartialSumFormat.Decode(bytes, new AggregatorAddress(ready.Round, ready.Level, ready.Index), TensorShape.ToLayout(status.Layout).TotalLength);
+                    using var _ = PartialSumFormat.Decode(bytes, new AggregatorAddress(ready.Round, ready.Level, ready.Index), TensorShape.ToLayout(opened.Layout).TotalLength);
                 }
                 catch (InvalidDataException e)
                 {

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Dapr.Actors;
 using Dapr.Actors.Client;
 using Offload.Functions.Hosting;
@@ -8,13 +9,33 @@ namespace Offload.Functions.Aggregation;
 /// <summary>Calls a round's <see cref="RoundActor"/> through the sidecar (by method name, JSON bodies).</summary>
 public sealed class RoundActors
 {
+    /// <summary>Rounds whose <see cref="OpenedRound"/> is kept, counting back from the newest asked for.</summary>
+    private const int RoundsKept = 8;
+
     private readonly IActorProxyFactory _proxies;
+    private readonly ConcurrentDictionary<long, OpenedRound> _opened = new();
 
     /// <summary>Creates the caller over <paramref name="proxies"/>.</summary>
     public RoundActors(IActorProxyFactory proxies)
     {
         ArgumentNullException.ThrowIfNull(proxies);
         _proxies = proxies;
+    }
+
+    /// <summary>
+    /// What is fixed about an open round (its layout, whether it is the last), or null when it is not
+    /// open. Kept once known, so an event costs one actor call (the arrival), not two.
+    /// </summary>
+    public async Task<OpenedRound?> GetOpenedAsync(long round, CancellationToken cancellationToken)
+    {
+        if (_opened.TryGetValue(round, out var known)) return known;
+        var status = await GetStatusAsync(round, cancellationToken).ConfigureAwait(false);
+        if (!status.Known || status.Layout is null) return null;
+        var opened = new OpenedRound(round, status.Layout, status.Last);
+        _opened[round] = opened;
+        foreach (long old in _opened.Keys)
+            if (old < round - RoundsKept) _opened.TryRemove(old, out _);
+        return opened;
     }
 
     /// <summary>The round's status.</summary>

@@ -148,4 +148,17 @@ public sealed class EventDrivenRoundTests
         Assert.Equal(1, status["arrivals"]!.GetValue<int>());
         Assert.Equal(1, (await first.CallActorAsync("GetStatus"))["arrivals"]!.GetValue<int>());
     }
+
+    [Fact]
+    public async Task After_its_first_event_an_instance_asks_the_actor_only_for_arrivals()
+    {
+        await using var app = await FunctionsApp.StartAsync();
+        var round = new RoundScenario(app);
+        await round.OpenAsync(expected: 4, maxFanIn: 4);
+        for (int i = 0; i < 3; i++)
+            await round.PostCloudEventAsync(DaprNames.UpdateArrivedRoute, DaprNames.UpdateArrivedTopic, await round.StoreUpdateAsync($"c{i}", [1, 1, 1, 1], 1));
+        var calls = app.Sidecar.ActorCalls.ToArray();
+        Assert.Equal(1, calls.Count(c => c == "round-1/GetStatus"));
+        Assert.Equal(3, calls.Count(c => c == "round-1/Arrive"));
+    }
 }

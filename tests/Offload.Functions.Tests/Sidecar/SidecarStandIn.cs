@@ -48,6 +48,9 @@ public sealed class SidecarStandIn : IAsyncDisposable
     /// <summary>Every event published, by topic, in order (JSON data).</summary>
     public ConcurrentQueue<(string Topic, string Json)> Published { get; } = new();
 
+    /// <summary>Actor methods the app called through this sidecar, as "id/method", in order.</summary>
+    public ConcurrentQueue<string> ActorCalls { get; } = new();
+
     /// <summary>Reminders registered: (actor type/id/name) to the body the app sent.</summary>
     public ConcurrentDictionary<string, string> Reminders { get; } = new();
 
@@ -240,6 +243,7 @@ public sealed class SidecarStandIn : IAsyncDisposable
         });
         app.MapMethods("/v1.0/actors/{type}/{id}/method/{method}", ["PUT", "POST"], async (HttpContext context, string type, string id, string method) =>
         {
+            ActorCalls.Enqueue($"{id}/{method}");
             // The sidecar places the actor and calls the app's actor route.
             var forward = new HttpRequestMessage(HttpMethod.Put, $"/actors/{type}/{id}/method/{method}")
             {
