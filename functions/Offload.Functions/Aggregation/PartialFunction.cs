@@ -78,7 +78,7 @@ public sealed class PartialFunction
             {
                 var published = await _rounds.EmitOrReleaseAsync(_step, ticket, cancellationToken).ConfigureAwait(false);
                 if (published is ModelPublished model)
-                    await _rounds.ConfirmPublishedAsync(ready.Round, model.Version.Value, cancellationToken).ConfigureAwait(false);
+                    await _rounds.ConfirmPublishedAsync(ready.Round, new PublishedModel(model.Version.Value, model.Reference.Key), cancellationToken).ConfigureAwait(false);
             }
             return Delivery.Success;
         }

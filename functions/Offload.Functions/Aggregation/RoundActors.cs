@@ -93,8 +93,8 @@ public sealed class RoundActors
     }
 
     /// <summary>Records the published model.</summary>
-    public Task<RoundStatus> ConfirmPublishedAsync(long round, long version, CancellationToken cancellationToken) =>
-        Proxy(round).InvokeMethodAsync<long, RoundStatus>(nameof(IRoundActor.ConfirmPublished), version, cancellationToken);
+    public Task<RoundStatus> ConfirmPublishedAsync(long round, PublishedModel model, CancellationToken cancellationToken) =>
+        Proxy(round).InvokeMethodAsync<PublishedModel, RoundStatus>(nameof(IRoundActor.ConfirmPublished), model, cancellationToken);
 
     private ActorProxy Proxy(long round) => _proxies.Create(new ActorId(RoundActor.IdFor(round)), DaprNames.RoundActorType);
 }

@@ -49,7 +49,7 @@ public sealed class DaprRoundCoordinator : IRoundCoordinator, IModelPublishedObs
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stopping = new();
     private volatile GlobalModel _model;
-    private readonly ModelBroadcast _broadcast;
+    private ModelBroadcast _broadcast;
     private UpdateReference _modelReference;
     private ITimer? _timer;
     private long _round;
@@ -121,8 +121,14 @@ public sealed class DaprRoundCoordinator : IRoundCoordinator, IModelPublishedObs
         }
     }
 
-    /// <summary>Stores model version 0 where the functions read it and opens round 1 on its actor.</summary>
+    /// <summary>
+    /// Opens round 1 on its actor after storing model version 0 where the functions read it; or,
+    /// when the rounds' actors show this federation already ran (the gateway restarted), resumes it:
+    /// from the newest round's published model (opening the next round, or done after the last), or
+    /// in the newest round itself if it has not published yet. The initial weights then go unused.
+    /// </summary>
     /// <exception cref="InvalidOperationException">Already started.</exception>
+    /// <exception cref="InvalidDataException">The stored model to resume from does not fit the layout.</exception>
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
         lock (_gate)
@@ -130,9 +136,54 @@ public sealed class DaprRoundCoordinator : IRoundCoordinator, IModelPublishedObs
             if (_started) throw new InvalidOperationException("The coordinator is already running.");
             _started = true;
         }
-        if (await _store.GetLengthAsync(_modelReference, cancellationToken).ConfigureAwait(false) < 0)
-            await _store.WriteAllAsync(_modelReference, ModelWeightsFormat.Encode(_model.Weights.Span), cancellationToken).ConfigureAwait(false);
-        await OpenAsync(1, cancellationToken).ConfigureAwait(false);
+        long newest = await NewestRoundAsync(cancellationToken).ConfigureAwait(false);
+        if (newest == 0)
+        {
+            if (await _store.GetLengthAsync(_modelReference, cancellationToken).ConfigureAwait(false) < 0)
+                await _store.WriteAllAsync(_modelReference, ModelWeightsFormat.Encode(_model.Weights.Span), cancellationToken).ConfigureAwait(false);
+            await OpenAsync(1, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        var status = await _actors.GetStatusAsync(newest, cancellationToken).ConfigureAwait(false);
+        bool published = status is { Published: true, PublishedReference: not null, PublishedVersion: not null };
+        var reference = new UpdateReference(published ? status.PublishedReference! : status.ModelReference!);
+        long version = published ? status.PublishedVersion!.Value : status.ModelVersion;
+        var weights = ModelWeightsFormat.Decode(await _store.ReadAllAsync(reference, cancellationToken).ConfigureAwait(false), Layout.TotalLength);
+        lock (_gate)
+        {
+            _model = new GlobalModel(Layout, new ModelVersion(version), weights);
+            _modelReference = reference;
+            _broadcast = new ModelBroadcast(_model, _options.Downstream, _options.DownstreamFedZip);
+            _round = newest;
+            if (published && (newest >= _options.Rounds || status.Last))
+            {
+                _done = true;
+                _completion.TrySetResult();
+            }
+        }
+        _logger.LogWarning("Resumed the federation at round {Round} from model {Version} ({State}).", newest, version,
+            published ? "published" : "in progress");
+        if (!_done) await OpenAsync(published ? newest + 1 : newest, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The newest round whose actor was opened, 0 if none: rounds open one after another, so it is found by doubling, then halving.</summary>
+    private async Task<long> NewestRoundAsync(CancellationToken cancellationToken)
+    {
+        async Task<bool> Opened(long round) => (await _actors.GetStatusAsync(round, cancellationToken).ConfigureAwait(false)).Known;
+        if (!await Opened(1).ConfigureAwait(false)) return 0;
+        long known = 1, unknown = 2;
+        while (await Opened(unknown).ConfigureAwait(false))
+        {
+            known = unknown;
+            unknown *= 2;
+        }
+        while (unknown - known > 1)
+        {
+            long middle = known + (unknown - known) / 2;
+            if (await Opened(middle).ConfigureAwait(false)) known = middle;
+            else unknown = middle;
+        }
+        return known;
     }
 
     /// <inheritdoc/>

@@ -27,8 +27,8 @@ public interface IRoundActor : IActor
     /// <summary>Gives back an aggregator handed out for emitting whose step failed, so the next delivery hands it out at once.</summary>
     Task<RoundStatus> Release(AggregatorSlot slot);
 
-    /// <summary>Records that the top published <paramref name="version"/>.</summary>
-    Task<RoundStatus> ConfirmPublished(long version);
+    /// <summary>Records the model the top published (the first one, if two attempts published).</summary>
+    Task<RoundStatus> ConfirmPublished(PublishedModel model);
 
     /// <summary>The round as it stands.</summary>
     Task<RoundStatus> GetStatus();

@@ -147,13 +147,15 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
     }
 
     /// <inheritdoc/>
-    public async Task<RoundStatus> ConfirmPublished(long version)
+    public async Task<RoundStatus> ConfirmPublished(PublishedModel model)
     {
+        ArgumentNullException.ThrowIfNull(model);
         var state = await LoadAsync().ConfigureAwait(false);
         if (state is null) return new RoundStatus(false);
         if (state.PublishedVersion is null)
         {
-            state.PublishedVersion = version;
+            state.PublishedVersion = model.Version;
+            state.PublishedReference = model.Reference;
             await StateManager.SetStateAsync(StateKey, state).ConfigureAwait(false);
             await TryUnregisterDeadlineAsync().ConfigureAwait(false);
         }
@@ -244,5 +246,6 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
 
     private static RoundStatus StatusOf(RoundState state) => new(
         true, state.Opening.Round, state.Opening.ExpectedUpdates, state.Arrivals.Count, state.DeadlinePassed,
-        state.PublishedVersion is not null, state.PublishedVersion, PlanOf(state).AggregatorsPerLevel.ToArray(), state.Opening.Layout, state.Opening.Last);
+        state.PublishedVersion is not null, state.PublishedVersion, PlanOf(state).AggregatorsPerLevel.ToArray(), state.Opening.Layout, state.Opening.Last,
+        state.PublishedReference, state.Opening.ModelReference, state.Opening.ModelVersion);
 }

@@ -33,6 +33,9 @@ public sealed record RoundState
     /// <summary>The published model version; null until the top publishes.</summary>
     public long? PublishedVersion { get; set; }
 
+    /// <summary>Where the published model is stored; null until the top publishes.</summary>
+    public string? PublishedReference { get; set; }
+
     /// <summary>The key of an aggregator.</summary>
     public static string AggregatorKey(int level, int index) => $"l{level}/a{index}";
 }

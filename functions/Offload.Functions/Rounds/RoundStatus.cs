@@ -11,6 +11,9 @@ namespace Offload.Functions.Rounds;
 /// <param name="AggregatorsPerLevel">The tree plan, leaves first.</param>
 /// <param name="Layout">The model's tensors.</param>
 /// <param name="Last">Whether no round follows.</param>
+/// <param name="PublishedReference">Where the published model is stored, when published.</param>
+/// <param name="ModelReference">Where the model the round trains from is stored.</param>
+/// <param name="ModelVersion">That model's version.</param>
 public sealed record RoundStatus(
     bool Known,
     long Round = 0,
@@ -21,4 +24,7 @@ public sealed record RoundStatus(
     long? PublishedVersion = null,
     int[]? AggregatorsPerLevel = null,
     TensorShape[]? Layout = null,
-    bool Last = false);
+    bool Last = false,
+    string? PublishedReference = null,
+    string? ModelReference = null,
+    long ModelVersion = 0);

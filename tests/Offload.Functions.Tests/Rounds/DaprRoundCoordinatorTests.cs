@@ -4,6 +4,7 @@ using Offload.Aggregator.Rounds;
 using Offload.Aggregator.Storage;
 using Offload.Core.Model;
 using Offload.Functions.Aggregation;
+using Offload.Functions.Hosting;
 using Offload.Functions.Rounds;
 using Offload.Functions.Tests.Aggregation;
 
@@ -95,5 +96,63 @@ public sealed class DaprRoundCoordinatorTests
         await coordinator.OnModelPublishedAsync(new ModelPublished(new UpdateReference("model/v2/y"), 2, new ModelVersion(2), 1), next, CancellationToken.None);
         await coordinator.Completion.WaitAsync(TimeSpan.FromSeconds(5));
         Assert.Equal(TaskOfferKind.Done, coordinator.RequestTask("a").Kind);
+    }
+
+    [Fact]
+    public async Task A_restarted_gateway_resumes_after_the_newest_published_round()
+    {
+        await using var app = await FunctionsApp.StartAsync();
+        var first = Create(app);
+        await first.StartAsync();
+        var round = new RoundScenario(app);
+        foreach (var (client, delta) in new[] { ("c0", new float[] { 1, 1, 1, 1 }), ("c1", new float[] { 3, 3, 3, 3 }) })
+            await round.PostCloudEventAsync(DaprNames.UpdateArrivedRoute, DaprNames.UpdateArrivedTopic, await round.StoreUpdateAsync(client, delta, 1));
+        await app.Sidecar.DeliverPendingAsync();
+        await first.DisposeAsync(); // The gateway goes away before ModelPublished reaches it.
+
+        await using var restarted = Create(app);
+        await restarted.StartAsync();
+        Assert.Equal(1, restarted.Model.Version.Value);
+        Assert.Equal(RoundScenario.Initial.Select(w => w + 2f), restarted.Model.Weights.ToArray());
+        Assert.True((await WaitOpenAsync(app, 2)).Last);
+        var task = restarted.RequestTask("c0").Task!;
+        Assert.Equal((2L, 1L), (task.Round, task.BaseVersion.Value));
+    }
+
+    [Fact]
+    public async Task A_restarted_gateway_resumes_a_round_in_progress_and_one_after_the_last_round_is_done()
+    {
+        await using var app = await FunctionsApp.StartAsync();
+        var first = Create(app);
+        await first.StartAsync();
+        var round = new RoundScenario(app);
+        await round.PostCloudEventAsync(DaprNames.UpdateArrivedRoute, DaprNames.UpdateArrivedTopic, await round.StoreUpdateAsync("c0", [1, 1, 1, 1], 1));
+        await first.DisposeAsync();
+
+        await using (var restarted = Create(app))
+        {
+            await restarted.StartAsync();
+            Assert.Equal((1L, 0L), (restarted.Status.Round, restarted.Model.Version.Value));
+            Assert.Equal(1, restarted.RequestTask("c1").Task!.Round);
+        }
+
+        // The round completes without the gateway, then round 2 (the last) is opened and published too.
+        await round.PostCloudEventAsync(DaprNames.UpdateArrivedRoute, DaprNames.UpdateArrivedTopic, await round.StoreUpdateAsync("c1", [3, 3, 3, 3], 1));
+        await app.Sidecar.DeliverPendingAsync();
+        await using (var second = Create(app))
+        {
+            await second.StartAsync();
+            Assert.Equal(2, (await WaitOpenAsync(app, 2)).Round);
+        }
+        var last = new RoundScenario(app, round: 2);
+        foreach (var client in new[] { "c0", "c1" })
+            await last.PostCloudEventAsync(DaprNames.UpdateArrivedRoute, DaprNames.UpdateArrivedTopic, await last.StoreUpdateAsync(client, [1, 1, 1, 1], 1));
+        await app.Sidecar.DeliverPendingAsync();
+
+        await using var done = Create(app);
+        await done.StartAsync();
+        await done.Completion.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(2, done.Model.Version.Value);
+        Assert.Equal(TaskOfferKind.Done, done.RequestTask("c0").Kind);
     }
 }
