@@ -207,6 +207,7 @@ public sealed class DaprRoundCoordinator : IRoundCoordinator, IModelPublishedObs
     public SubmissionCheck TryReserve(string clientId, string taskId)
     {
         bool close;
+        long round;
         lock (_gate)
         {
             var check = Check(clientId, taskId, out _);
@@ -215,8 +216,9 @@ public sealed class DaprRoundCoordinator : IRoundCoordinator, IModelPublishedObs
             _reserved++;
             if (_reserved >= _options.MinClients) _accepting = false; // The actor completes the tree at the quorum.
             close = _deadlinePassed && BeginClosing();
+            round = _round;
         }
-        if (close) _ = CloseWhenArrivedAsync(_round);
+        if (close) _ = CloseWhenArrivedAsync(round);
         return SubmissionCheck.Open;
     }
 
