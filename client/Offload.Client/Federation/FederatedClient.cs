@@ -91,7 +91,8 @@ public abstract class FederatedClient : IDisposable
     /// seed <see cref="ClientSeed.For"/>(<paramref name="runSeed"/>, round, <paramref name="clientIndex"/>)
     /// (the in-process simulator's), encode the update with the codec the task names (FedZip with
     /// this client's error-feedback residual carried across rounds, or the identity codec), and submit
-    /// it. A task whose round moved on is dropped and a new one asked for.
+    /// it. A task whose round moved on is dropped and a new one asked for, as is one the gateway
+    /// refuses as not held because it restarted (up to <see cref="MaxRefusedTasks"/> in a row).
     /// </summary>
     /// <exception cref="ArgumentException">No indices, or the trainer's model is not the gateway's (layout hash differs).</exception>
     /// <exception cref="RpcException">A refusal that asking again cannot fix, or a transient failure past the retries.</exception>
@@ -106,6 +107,7 @@ public abstract class FederatedClient : IDisposable
         var rounds = new List<RoundParticipation>();
         var update = new float[trainer.Layout.TotalLength];
         ErrorFeedback? feedback = null;
+        int refusedTasks = 0;
         while (true)
         {
             progress?.Report(new ParticipationProgress(ParticipationStage.WaitingForTask, rounds.Count == 0 ? 0 : rounds[^1].Round));
@@ -149,6 +151,7 @@ public abstract class FederatedClient : IDisposable
                 var done = new RoundParticipation(task.Round, task.ModelVersion, result.SampleCount, result.MeanLoss, receipt, trainSeconds,
                     download.Bytes, download.Delta);
                 rounds.Add(done);
+                refusedTasks = 0;
                 progress?.Report(new ParticipationProgress(ParticipationStage.Submitted, task.Round, Completed: done));
                 Logger.LogInformation("Round {Round}: trained on {Samples} samples (loss {Loss:F4}), update {Outcome}.", task.Round, result.SampleCount, result.MeanLoss, receipt.Duplicate ? "already counted" : "accepted");
             }
@@ -156,8 +159,18 @@ public abstract class FederatedClient : IDisposable
             {
                 Logger.LogInformation("Round {Round} moved on before this client finished ({Detail}); asking for a new task.", task.Round, e.Status.Detail);
             }
+            catch (RpcException e) when (e.StatusCode == StatusCode.PermissionDenied && ++refusedTasks <= MaxRefusedTasks)
+            {
+                // The gateway no longer knows the task it handed out: it restarted (it resumes its
+                // rounds, not the tasks in flight). A new task is the way on; a gateway that keeps
+                // refusing is a real refusal, reported after MaxRefusedTasks tries.
+                Logger.LogWarning("The gateway refused task {Task} of round {Round} ({Detail}); asking for a new task.", task.TaskId, task.Round, e.Status.Detail);
+            }
         }
     }
+
+    /// <summary>Tasks in a row the gateway may refuse as not held (after a restart) before <see cref="ParticipateAsync"/> gives up.</summary>
+    public const int MaxRefusedTasks = 3;
 
     private static TimeSpan Clamp(TimeSpan wait) =>
         wait < TimeSpan.FromMilliseconds(20) ? TimeSpan.FromMilliseconds(20) : wait > TimeSpan.FromSeconds(30) ? TimeSpan.FromSeconds(30) : wait;

@@ -30,7 +30,7 @@ public class FederatedTrainingTests
     private const int Seed = 7;
 
     private static async Task<TestFederation> StartAsync(TrainTestDataset data, SimulationOptions options, GatewayOptions? gateway = null,
-        DownstreamMode downstream = DownstreamMode.Full)
+        DownstreamMode downstream = DownstreamMode.Full, Func<IRoundCoordinator, IRoundCoordinator>? serve = null)
     {
         using var initial = TorchTrainer.CreateDefault(options.Seed, data.Train.Rows, data.Train.Columns, data.Train.ClassCount);
         var weights = new float[initial.Layout.TotalLength];
@@ -44,7 +44,7 @@ public class FederatedTrainingTests
             Plan = new TrainingOptions(options.LocalEpochs, options.BatchSize, options.LearningRate),
             Downstream = downstream,
         };
-        return await TestFederation.StartAsync(initial.Layout, weights, rounds, options.Clients, gateway);
+        return await TestFederation.StartAsync(initial.Layout, weights, rounds, options.Clients, gateway, serve);
     }
 
     [Fact]
@@ -61,6 +61,26 @@ public class FederatedTrainingTests
         Assert.All(federation.Coordinator.Rounds, r => Assert.Equal(10, r.Updates));
         Assert.Equal(options.Rounds, federation.Coordinator.Model.Version.Value);
         ReferenceTraining.AssertClose(ReferenceTraining.Simulate(data, options), federation.Coordinator.Model.Weights.Span);
+    }
+
+    [Fact]
+    public async Task A_device_whose_task_the_gateway_forgot_asks_for_a_new_one_and_gives_up_only_when_refused_again_and_again()
+    {
+        var data = ReferenceTraining.Data();
+        var options = ReferenceTraining.Options(clients: 2, rounds: 1, Seed);
+        Gateway.ForgetfulCoordinator? forgetful = null;
+        await using var federation = await StartAsync(data, options, serve: c => forgetful = new Gateway.ForgetfulCoordinator(c));
+        forgetful!.Forget = 2; // Both devices' first submissions.
+        var participations = await ReferenceTraining.ParticipateAllAsync(data, options, i => federation.Client(i));
+        Assert.All(participations, p => Assert.Equal(1, Assert.Single(p).Round));
+        Assert.Equal(2, federation.Server.Metrics.Accepted);
+        Assert.Equal(options.Rounds, federation.Coordinator.Model.Version.Value);
+
+        // A gateway that keeps refusing is reported, not retried for ever.
+        await using var refusing = await StartAsync(data, options, serve: c => forgetful = new Gateway.ForgetfulCoordinator(c));
+        forgetful!.Forget = int.MaxValue;
+        var error = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => ReferenceTraining.ParticipateAllAsync(data, options with { Clients = 1 }, i => refusing.Client(i)));
+        Assert.Equal(Grpc.Core.StatusCode.PermissionDenied, error.StatusCode);
     }
 
     [Fact]
