@@ -29,7 +29,14 @@ internal static class UpdateDecoder
         Run(payload, layout, codec, accumulator, weight, accumulate: true);
     }
 
-    private static void Run(ReadOnlySpan<byte> payload, TensorLayout layout, PayloadCodec codec, Span<float> target, float weight, bool accumulate)
+    /// <summary>Every check a decode makes, writing nothing: afterwards a decode of the same bytes for the same layout cannot fail.</summary>
+    public static void Validate(ReadOnlySpan<byte> payload, TensorLayout layout, PayloadCodec codec)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        Run(payload, layout, codec, Span<float>.Empty, weight: 0, accumulate: false, write: false);
+    }
+
+    private static void Run(ReadOnlySpan<byte> payload, TensorLayout layout, PayloadCodec codec, Span<float> target, float weight, bool accumulate, bool write = true)
     {
         var reader = PayloadReader.Read(payload, layout, codec);
         var records = reader.Records;
@@ -63,6 +70,7 @@ internal static class UpdateDecoder
             }
 
             // Everything is valid: now write.
+            if (!write) return;
             kept = clusters = 0;
             Span<float> weighted = stackalloc float[FedZipOptions.MaxClusters];
             foreach (var r in records)

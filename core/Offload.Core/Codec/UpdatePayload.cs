@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using Offload.Core.Model;
 
 namespace Offload.Core.Codec;
 
@@ -35,6 +36,19 @@ public static class UpdatePayload
     }
 
     private static readonly FedZipCodec DefaultFedZip = new();
+
+    /// <summary>
+    /// Makes every check that decoding <paramref name="payload"/> for <paramref name="layout"/> makes
+    /// (header, CRC-32C, layout, streams, finite values), writing nothing and allocating no model-sized
+    /// buffer: a payload that passes decodes without error. For refusing an update before it takes a
+    /// place anywhere.
+    /// </summary>
+    /// <exception cref="InvalidPayloadException">The payload is malformed or not for this layout.</exception>
+    public static void Validate(ReadOnlySpan<byte> payload, TensorLayout layout)
+    {
+        var codec = CodecFor(payload);
+        UpdateDecoder.Validate(payload, layout, codec is IdentityCodec ? PayloadCodec.Identity : PayloadCodec.FedZip);
+    }
 
     /// <summary>
     /// Reads a payload's header, layout, settings and per-tensor records without decoding the streams.

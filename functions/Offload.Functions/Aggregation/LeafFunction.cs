@@ -1,4 +1,3 @@
-using System.Buffers;
 using Microsoft.Extensions.Logging;
 using Offload.Aggregator.Events;
 using Offload.Aggregator.Storage;
@@ -50,7 +49,6 @@ public sealed class LeafFunction
         if (arrived.SampleCount < 1) return Delivery.Drop($"UpdateArrived reports {arrived.SampleCount} samples; at least 1 is needed.");
         try
         {
-            FoldTicket ticket;
             var opened = await _rounds.GetOpenedAsync(arrived.Round, cancellationToken).ConfigureAwait(false);
             if (opened is null) return Delivery.Drop($"Round {arrived.Round} is not open.");
             var payload = await _store.TryReadAllAsync(arrived.Reference, cancellationToken).ConfigureAwait(false);
@@ -58,34 +56,26 @@ public sealed class LeafFunction
             if (payload.Length != arrived.PayloadBytes)
                 return Delivery.Drop($"'{arrived.Reference}' holds {payload.Length} bytes; the event announced {arrived.PayloadBytes}.");
             var layout = TensorShape.ToLayout(opened.Layout);
-            int n = layout.TotalLength;
-            var update = ArrayPool<float>.Shared.Rent(n);
+            IUpdateCodec codec;
             try
             {
-                try
-                {
-                    // Decode once: a payload that cannot be folded is refused before it takes a place in the round.
-                    Array.Clear(update, 0, n);
-                    UpdatePayload.CodecFor(payload).DecodeAndAccumulate(payload, layout, update.AsSpan(0, n), 1f);
-                    ModelUpdate.EnsureFinite(update.AsSpan(0, n), "update");
-                }
-                catch (Exception e) when (e is InvalidPayloadException or ArgumentException)
-                {
-                    await _store.DeleteAsync(arrived.Reference, cancellationToken).ConfigureAwait(false);
-                    return Delivery.Drop($"'{arrived.Reference}' is not a valid update for round {arrived.Round}: {e.Message}");
-                }
-
-                ticket = await _rounds.ArriveAsync(arrived.Round,
-                    new Arrival(arrived.Reference.Key, arrived.ClientId, arrived.SampleCount, arrived.BaseVersion.Value), cancellationToken).ConfigureAwait(false);
-                if (ticket.Status == FoldStatus.Accepted)
-                {
-                    double weight = _strategy.WeightOf(new UpdateReceipt(arrived.SampleCount, arrived.BaseVersion, new ModelVersion(ticket.ModelVersion)));
-                    _warm.Fold(arrived.Round, ticket.Index, layout, arrived.Reference.Key, update.AsSpan(0, n), weight);
-                }
+                // Every check a decode makes, writing nothing: a payload that cannot be folded is refused before it takes a place in the round.
+                UpdatePayload.Validate(payload, layout);
+                codec = UpdatePayload.CodecFor(payload);
             }
-            finally
+            catch (InvalidPayloadException e)
             {
-                ArrayPool<float>.Shared.Return(update);
+                await _store.DeleteAsync(arrived.Reference, cancellationToken).ConfigureAwait(false);
+                return Delivery.Drop($"'{arrived.Reference}' is not a valid update for round {arrived.Round}: {e.Message}");
+            }
+
+            var ticket = await _rounds.ArriveAsync(arrived.Round,
+                new Arrival(arrived.Reference.Key, arrived.ClientId, arrived.SampleCount, arrived.BaseVersion.Value), cancellationToken).ConfigureAwait(false);
+            if (ticket.Status == FoldStatus.Accepted)
+            {
+                // Eager aggregation: fused decode-and-add into the leaf's warm sum (a FedZip update touches only its kept coordinates).
+                double weight = _strategy.WeightOf(new UpdateReceipt(arrived.SampleCount, arrived.BaseVersion, new ModelVersion(ticket.ModelVersion)));
+                _warm.Fold(arrived.Round, ticket.Index, layout, arrived.Reference.Key, codec, payload, weight);
             }
             switch (ticket.Status)
             {

@@ -1,4 +1,5 @@
 using Offload.Aggregator.Hierarchy;
+using Offload.Core.Codec;
 using Offload.Core.Model;
 
 namespace Offload.Functions.Aggregation;
@@ -38,14 +39,31 @@ public sealed class WarmLeaves : IDisposable
     }
 
     /// <summary>
-    /// Folds <paramref name="weight"/> * <paramref name="update"/> into leaf <paramref name="leaf"/> of
-    /// <paramref name="round"/>; false when it was not kept (the cache is full, or the leaf was just
-    /// emitted), in which case the emitter reads it from the store.
+    /// Folds <paramref name="weight"/> times the encoded update <paramref name="payload"/> into leaf
+    /// <paramref name="leaf"/> of <paramref name="round"/> by fused decode-and-add (a FedZip payload
+    /// touches only its kept coordinates); false when it was not kept (the cache is full, or the leaf
+    /// was just emitted), in which case the emitter reads it from the store.
     /// </summary>
-    /// <exception cref="ArgumentException">The update does not match the layout or is not finite.</exception>
-    public bool Fold(long round, int leaf, TensorLayout layout, string contributionId, ReadOnlySpan<float> update, double weight)
+    /// <exception cref="InvalidPayloadException">The payload does not decode for the layout; nothing is folded.</exception>
+    public bool Fold(long round, int leaf, TensorLayout layout, string contributionId, IUpdateCodec codec, ReadOnlySpan<byte> payload, double weight)
     {
         ArgumentNullException.ThrowIfNull(layout);
+        ArgumentNullException.ThrowIfNull(codec);
+        var core = SumFor(round, leaf, layout);
+        if (core is null) return false;
+        try
+        {
+            return core.FoldEncoded(contributionId, codec, payload, weight) == FoldOutcome.Folded;
+        }
+        catch (ObjectDisposedException)
+        {
+            return false; // Taken and emitted meanwhile: the emitter read this update from the store.
+        }
+    }
+
+    /// <summary>The warm sum of the leaf, created if there is room; null when it is not kept.</summary>
+    private AggregatorCore? SumFor(long round, int leaf, TensorLayout layout)
+    {
         AggregatorCore? core;
         lock (_gate)
         {
@@ -54,24 +72,16 @@ public sealed class WarmLeaves : IDisposable
                 _newestRound = round;
                 Evict(before: round - 1);
             }
-            if (round < _newestRound - 1) return false;
+            if (round < _newestRound - 1) return null;
             if (!_leaves.TryGetValue((round, leaf), out core))
             {
-                if (_leaves.Count >= Capacity) return false;
+                if (_leaves.Count >= Capacity) return null;
                 // The round's actor, not the sum, decides when the leaf is due: no fan-in bound here.
                 core = new AggregatorCore(layout, new AggregatorAddress(round, 0, leaf), int.MaxValue);
                 _leaves.Add((round, leaf), core);
             }
         }
-        if (core.Layout.TotalLength != layout.TotalLength) return false;
-        try
-        {
-            return core.FoldUpdate(contributionId, update, weight) == FoldOutcome.Folded;
-        }
-        catch (ObjectDisposedException)
-        {
-            return false; // Taken and emitted meanwhile: the emitter read this update from the store.
-        }
+        return core.Layout.TotalLength == layout.TotalLength ? core : null;
     }
 
     /// <summary>Takes the warm sum of leaf <paramref name="leaf"/> of <paramref name="round"/> out of the cache (the caller owns it), or null.</summary>

@@ -94,6 +94,48 @@ public class PayloadFuzzTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Validation_refuses_exactly_the_mutated_payloads_a_decode_refuses_and_writes_nothing()
+    {
+        var corpus = BuildCorpus();
+        var random = new Random(777);
+        var scratch = new float[1024];
+        int refused = 0;
+        for (int i = 0; i < Cases / 10; i++)
+        {
+            var c = corpus[random.Next(corpus.Count)];
+            var kind = PayloadMutation.All[random.Next(PayloadMutation.All.Length)];
+            byte[] mutated = PayloadMutation.Apply(kind, c.Payload, c.LengthFields, c.CodeLengths, c.Streams, random);
+            if (random.Next(10) < 7) PayloadMutation.FixChecksum(mutated);
+            bool valid;
+            try
+            {
+                UpdatePayload.Validate(mutated, c.Layout);
+                valid = true;
+            }
+            catch (InvalidPayloadException)
+            {
+                valid = false;
+                refused++;
+            }
+            var destination = scratch.AsSpan(0, c.Layout.TotalLength);
+            destination.Fill(7f);
+            bool decoded;
+            try
+            {
+                UpdatePayload.CodecFor(mutated).DecodeAndAccumulate(mutated, c.Layout, destination, 1f);
+                decoded = true;
+            }
+            catch (InvalidPayloadException)
+            {
+                decoded = false;
+                Assert.All(destination.ToArray(), v => Assert.Equal(7f, v)); // A refused payload leaves the sum untouched.
+            }
+            Assert.True(valid == decoded, $"Case {i} ({kind}): validation said {(valid ? "valid" : "invalid")}, decoding {(decoded ? "succeeded" : "failed")}.");
+        }
+        Assert.True(refused > Cases / 20, "Most mutations should be refused.");
+    }
+
+    [Fact]
     public void HugeDeclaredLengths_AreRejectedWithoutLargeAllocations()
     {
         var layout = TensorLayout.Create([("w", [64, 64])]);

@@ -1,3 +1,4 @@
+using Offload.Core.Codec;
 using Offload.Core.Model;
 using Offload.Functions.Aggregation;
 using Offload.Functions.Hosting;
@@ -8,14 +9,17 @@ public sealed class WarmLeavesTests
 {
     private static readonly TensorLayout Layout = TensorLayout.Create([("w", [4])]);
 
+    private static bool Fold(WarmLeaves warm, long round, int leaf, string id, float[] update, double weight) =>
+        warm.Fold(round, leaf, Layout, id, IdentityCodec.Instance, IdentityCodec.Instance.Encode(update, Layout), weight);
+
     [Fact]
     public void Folds_each_update_once_and_hands_the_sum_to_whoever_takes_it()
     {
         using var warm = new WarmLeaves();
-        Assert.True(warm.Fold(1, 0, Layout, "a", [1, 2, 3, 4], 2));
-        Assert.False(warm.Fold(1, 0, Layout, "a", [9, 9, 9, 9], 2)); // A redelivery counts once.
-        Assert.True(warm.Fold(1, 0, Layout, "b", [1, 1, 1, 1], 1));
-        Assert.True(warm.Fold(1, 1, Layout, "c", [5, 5, 5, 5], 1));
+        Assert.True(Fold(warm, 1, 0, "a", [1, 2, 3, 4], 2));
+        Assert.False(Fold(warm, 1, 0, "a", [9, 9, 9, 9], 2)); // A redelivery counts once.
+        Assert.True(Fold(warm, 1, 0, "b", [1, 1, 1, 1], 1));
+        Assert.True(Fold(warm, 1, 1, "c", [5, 5, 5, 5], 1));
 
         using var core = warm.Take(1, 0);
         Assert.NotNull(core);
@@ -31,21 +35,21 @@ public sealed class WarmLeavesTests
     public void Keeps_at_most_its_capacity_and_forgets_rounds_older_than_the_one_before_the_newest()
     {
         using var warm = new WarmLeaves(capacity: 2);
-        Assert.True(warm.Fold(1, 0, Layout, "a", [1, 1, 1, 1], 1));
-        Assert.True(warm.Fold(1, 1, Layout, "b", [1, 1, 1, 1], 1));
-        Assert.False(warm.Fold(1, 2, Layout, "c", [1, 1, 1, 1], 1)); // Full: the emitter will read it from the store.
-        Assert.False(warm.Fold(2, 0, Layout, "d", [1, 1, 1, 1], 1)); // Round 1 may still emit: kept, and still full.
-        Assert.True(warm.Fold(3, 0, Layout, "e", [1, 1, 1, 1], 1)); // Round 1 is dropped.
+        Assert.True(Fold(warm, 1, 0, "a", [1, 1, 1, 1], 1));
+        Assert.True(Fold(warm, 1, 1, "b", [1, 1, 1, 1], 1));
+        Assert.False(Fold(warm, 1, 2, "c", [1, 1, 1, 1], 1)); // Full: the emitter will read it from the store.
+        Assert.False(Fold(warm, 2, 0, "d", [1, 1, 1, 1], 1)); // Round 1 may still emit: kept, and still full.
+        Assert.True(Fold(warm, 3, 0, "e", [1, 1, 1, 1], 1)); // Round 1 is dropped.
         Assert.Equal(1, warm.Count);
         Assert.Null(warm.Take(1, 0));
-        Assert.False(warm.Fold(1, 0, Layout, "f", [1, 1, 1, 1], 1)); // Too old to keep.
+        Assert.False(Fold(warm, 1, 0, "f", [1, 1, 1, 1], 1)); // Too old to keep.
     }
 
     [Fact]
     public void An_update_folded_after_its_leaf_was_emitted_is_not_kept()
     {
         using var warm = new WarmLeaves();
-        warm.Fold(1, 0, Layout, "a", [1, 1, 1, 1], 1);
+        Fold(warm, 1, 0, "a", [1, 1, 1, 1], 1);
         var core = warm.Take(1, 0)!;
         using (core.Emit()) { }
         Assert.False(core.FoldUpdate("b", [1, 1, 1, 1], 1) == Aggregator.Hierarchy.FoldOutcome.Folded);
