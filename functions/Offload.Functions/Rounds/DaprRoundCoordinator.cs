@@ -241,6 +241,7 @@ public sealed class DaprRoundCoordinator : IRoundCoordinator, IModelPublishedObs
     {
         ArgumentNullException.ThrowIfNull(published);
         RoundClosed closed;
+        UpdateReference previous;
         lock (_gate)
         {
             if (!_started || _done || published.Round != _round || published.Version.Value <= _model.Version.Value)
@@ -254,6 +255,7 @@ public sealed class DaprRoundCoordinator : IRoundCoordinator, IModelPublishedObs
             // Devices download the broadcast (with FedZip downstream, the clients' view and its change).
             _broadcast.Publish(model);
             _model = model;
+            previous = _modelReference;
             _modelReference = published.Reference;
             // Updates carried over from the round before count here; reserved ones missing were refused by the leaf.
             _summaries.Add(new RoundSummary(_round, published.Version, published.Updates, Math.Max(0, _reserved - published.Updates), 0, 0,
@@ -271,8 +273,27 @@ public sealed class DaprRoundCoordinator : IRoundCoordinator, IModelPublishedObs
         }
         _logger.LogInformation("Round {Round} published model {Version} from {Updates} updates.", closed.Round, closed.Version, closed.Updates);
         if (_announcements is not null) await _announcements.PublishAsync(closed, cancellationToken).ConfigureAwait(false);
+        await ForgetModelAsync(previous, cancellationToken).ConfigureAwait(false);
         if (closed.Final) _completion.TrySetResult();
         else _ = OpenAsync(closed.Round + 1, _stopping.Token);
+    }
+
+    /// <summary>
+    /// Deletes the model the closed round trained from: the top has applied the round's mean to it,
+    /// devices download from this gateway's memory, and a restart resumes from the newest model, so
+    /// nothing reads it again (a straggling second top attempt stands down when it finds it gone).
+    /// Without this the state store would keep one model per round for ever.
+    /// </summary>
+    private async Task ForgetModelAsync(UpdateReference model, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _store.DeleteAsync(model, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (Aggregation.TransientFailure.Is(e))
+        {
+            _logger.LogWarning(e, "Model {Reference} could not be deleted from the store; it stays there.", model);
+        }
     }
 
     /// <summary>Opens <paramref name="round"/> on its actor, retrying while the sidecar is unreachable; tasks are handed out once it is open.</summary>

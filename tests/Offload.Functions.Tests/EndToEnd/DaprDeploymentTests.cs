@@ -106,8 +106,9 @@ public class DaprDeploymentTests
         Assert.True(belowTop >= 3, $"the tree should have middle aggregators, got {belowTop} below the top");
         Assert.Equal(2 * belowTop, published.Count(p => p.Topic == DaprNames.PartialReadyTopic));
         Assert.Equal(2, published.Count(p => p.Topic == DaprNames.ModelPublishedTopic));
-        // Folded payloads and partials are deleted; the models stay.
-        Assert.DoesNotContain(deployment.Functions.Sidecar.StateKeys, k => !k.StartsWith("model/", StringComparison.Ordinal));
+        // Folded payloads, partials and the models rounds trained from are deleted: the final model alone stays.
+        string final = System.Text.Json.Nodes.JsonNode.Parse(published.Last(p => p.Topic == DaprNames.ModelPublishedTopic).Json)!["reference"]!["key"]!.GetValue<string>();
+        Assert.All(deployment.Functions.Sidecar.StateKeys, k => Assert.StartsWith(final + "|", k));
 
         ReferenceTraining.AssertClose(ReferenceTraining.Simulate(data, options), coordinator.Model.Weights.Span);
     }

@@ -88,6 +88,8 @@ public sealed class DaprRoundCoordinatorTests
         await coordinator.OnModelPublishedAsync(new ModelPublished(reference, 1, new ModelVersion(1), 2), new float[4], CancellationToken.None); // Redelivered.
         Assert.Equal(1, coordinator.Model.Version.Value);
         Assert.Equal(next, coordinator.Model.Weights.ToArray());
+        // The model round 1 trained from is no longer needed by anyone: the store does not keep it.
+        Assert.Equal(-1, await app.Services.GetRequiredService<IUpdateStore>().GetLengthAsync(AggregatorStep.ModelReference(0)));
         Assert.Equal(2, Assert.Single(coordinator.Rounds).Updates);
 
         var second = await WaitOpenAsync(app, 2);
