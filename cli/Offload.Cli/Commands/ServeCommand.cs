@@ -187,7 +187,8 @@ public static class ServeCommand
             var score = evaluator.Evaluate(model.Weights.Span, dataset.Test, 0, dataset.Test.Count);
             lock (served) served.Add(new ServedRound(summary, score.Accuracy, score.MeanLoss));
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"round {closed.Round}/{o.Rounds}: {summary.Updates} updates ({summary.SampleCount} samples, {summary.PayloadBytes / 1024.0:F0} KiB, {(summary.ClosedByDeadline ? "deadline" : "quorum")}) in {summary.Seconds:F1} s -> model {closed.Version}, test accuracy {score.Accuracy * 100:F2}%{(model.Version == closed.Version ? "" : " (evaluated a later model)")}"));
+                // The Dapr functions report updates only; samples and bytes are known where folding happens.
+                $"round {closed.Round}/{o.Rounds}: {summary.Updates} updates ({(o.DaprAggregator ? "" : $"{summary.SampleCount} samples, {summary.PayloadBytes / 1024.0:F0} KiB, ")}{(summary.ClosedByDeadline ? "deadline" : "quorum")}) in {summary.Seconds:F1} s -> model {closed.Version}, test accuracy {score.Accuracy * 100:F2}%{(model.Version == closed.Version ? "" : " (evaluated a later model)")}"));
             if (closed.Final) evaluated.TrySetResult();
             return ValueTask.CompletedTask;
         });
