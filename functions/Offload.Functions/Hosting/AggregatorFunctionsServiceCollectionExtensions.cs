@@ -30,7 +30,8 @@ public static class AggregatorFunctionsServiceCollectionExtensions
         services.AddActors(options =>
         {
             options.Actors.RegisterActor<RoundActor>(DaprNames.RoundActorType);
-            if (sidecarHttpEndpoint is not null) options.HttpEndpoint = sidecarHttpEndpoint;
+            // The SDK turns DAPR_HTTP_ENDPOINT into a URI with a trailing slash and then asks for "//v1.0/...".
+            if ((sidecarHttpEndpoint ?? options.HttpEndpoint) is { } endpoint) options.HttpEndpoint = endpoint.TrimEnd('/');
         });
         services.TryAddSingleton<IEventBus>(sp => new DaprEventBus(sp.GetRequiredService<DaprClient>()));
         services.TryAddSingleton<IUpdateStore>(sp => new DaprUpdateStore(sp.GetRequiredService<DaprClient>()));

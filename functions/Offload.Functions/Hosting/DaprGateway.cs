@@ -64,7 +64,8 @@ public sealed class DaprGateway : IAsyncDisposable
         if (sidecar is not null) clientBuilder.UseGrpcEndpoint(sidecar.GrpcEndpoint).UseHttpEndpoint(sidecar.HttpEndpoint);
         var client = clientBuilder.Build();
         var proxyOptions = new ActorProxyOptions();
-        if (sidecar is not null) proxyOptions.HttpEndpoint = sidecar.HttpEndpoint;
+        // The SDK turns DAPR_HTTP_ENDPOINT into a URI with a trailing slash and then asks for "//v1.0/...".
+        proxyOptions.HttpEndpoint = (sidecar?.HttpEndpoint ?? proxyOptions.HttpEndpoint).TrimEnd('/');
         var loggers = LoggerFactory.Create(b => configureLogging?.Invoke(b));
         var store = new DaprUpdateStore(client);
         var roundEvents = new InProcessEventBus(loggers.CreateLogger<InProcessEventBus>());

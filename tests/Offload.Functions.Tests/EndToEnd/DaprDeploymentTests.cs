@@ -149,4 +149,73 @@ public class DaprDeploymentTests
         Assert.Equal(deployment.Gateway.Server.Metrics.Accepted, round.Updates);
         Assert.Empty(deployment.Functions.Sidecar.DeliveryErrors);
     }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task The_serve_command_runs_as_the_deployments_gateway_with_client_processes(bool endpointVariables)
+    {
+        // Processes as `dapr run -f dapr-components/dapr.yaml` starts them: `offload serve --aggregator dapr`
+        // finds its sidecar through DAPR_GRPC_PORT/DAPR_HTTP_PORT (what `dapr run` and the injector set)
+        // or the _ENDPOINT forms, and devices are `offload client`.
+        await using var functions = await FunctionsApp.StartAsync();
+        var sidecar = functions.Sidecar;
+        int port = FreePort(), appPort = FreePort();
+        string output = Directory.CreateTempSubdirectory("offload-dapr-serve").FullName;
+        string dll = Path.Combine(AppContext.BaseDirectory, "offload.dll");
+        var serve = Start([dll, "serve", "--aggregator", "dapr", "--port", $"{port}", "--app-port", $"{appPort}", "--min-clients", "2", "--rounds", "2",
+            "--batch", "50", "--lr", "0.02", "--seed", $"{Seed}", "--data", "bundled", "--linger", "1", "--out", output,
+            "--token", $"{TestFederation.ClientIdOf(0)}={TestFederation.TokenOf(0)}", "--token", $"{TestFederation.ClientIdOf(1)}={TestFederation.TokenOf(1)}"],
+            endpointVariables
+                ? [("DAPR_GRPC_ENDPOINT", sidecar.GrpcEndpoint), ("DAPR_HTTP_ENDPOINT", sidecar.HttpEndpoint)]
+                : [("DAPR_GRPC_PORT", new Uri(sidecar.GrpcEndpoint).Port.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                   ("DAPR_HTTP_PORT", new Uri(sidecar.HttpEndpoint).Port.ToString(System.Globalization.CultureInfo.InvariantCulture))]);
+        var processes = new List<System.Diagnostics.Process> { serve };
+        try
+        {
+            var serveOut = serve.StandardOutput.ReadToEndAsync();
+            var serveErr = serve.StandardError.ReadToEndAsync();
+            sidecar.AddSubscriber(new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{appPort}") });
+            sidecar.StartDelivering();
+            for (int i = 0; i < 2; i++)
+                processes.Add(Start([dll, "client", "--server", $"http://127.0.0.1:{port}", "--token", TestFederation.TokenOf(i), "--partition", $"{i}/2",
+                    "--data", "bundled", "--seed", $"{Seed}", "--threads", "1"]));
+            var clients = await Task.WhenAll(processes.Skip(1).Select(async p =>
+            {
+                var stdout = p.StandardOutput.ReadToEndAsync();
+                var stderr = p.StandardError.ReadToEndAsync();
+                using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+                await p.WaitForExitAsync(timeout.Token);
+                return (p.ExitCode, Out: await stdout, Err: await stderr);
+            }));
+            using (var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1))) await serve.WaitForExitAsync(timeout.Token);
+            string served = await serveOut;
+            Assert.True(serve.ExitCode == 0, $"serve exited {serve.ExitCode}: {await serveErr}\n{served}\nunmatched: {string.Join(", ", sidecar.Unmatched)}; actor calls: {string.Join(", ", sidecar.ActorCalls)}");
+            Assert.All(clients, c => Assert.True(c.ExitCode == 0 && c.Out.Contains("done after 2 rounds", StringComparison.Ordinal), $"exit {c.ExitCode}: {c.Err}\n{c.Out}"));
+            Assert.Contains("by the Dapr aggregator functions", served);
+            Assert.Contains("round 2/2: 2 updates", served);
+            var summary = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(output, "summary.json")))!;
+            Assert.Equal("dapr", summary["configuration"]!["aggregator"]!.GetValue<string>());
+            Assert.Equal(4, summary["gateway"]!["accepted"]!.GetValue<long>());
+            // The stand-in, like a sidecar, cannot reach the gateway before it listens or after it exits; nothing else failed.
+            Assert.All(sidecar.DeliveryErrors, e => Assert.IsType<HttpRequestException>(e));
+        }
+        finally
+        {
+            foreach (var p in processes)
+            {
+                if (!p.HasExited) p.Kill(entireProcessTree: true);
+                p.Dispose();
+            }
+            Directory.Delete(output, recursive: true);
+        }
+    }
+
+    private static System.Diagnostics.Process Start(string[] arguments, params (string Name, string Value)[] environment)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string a in arguments) start.ArgumentList.Add(a);
+        foreach (var (name, value) in environment) start.Environment[name] = value;
+        return System.Diagnostics.Process.Start(start)!;
+    }
 }

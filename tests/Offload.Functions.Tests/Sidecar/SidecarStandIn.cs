@@ -48,6 +48,9 @@ public sealed class SidecarStandIn : IAsyncDisposable
     /// <summary>Every event published, by topic, in order (JSON data).</summary>
     public ConcurrentQueue<(string Topic, string Json)> Published { get; } = new();
 
+    /// <summary>Requests to endpoints the stand-in does not implement, as "METHOD path".</summary>
+    public ConcurrentQueue<string> Unmatched { get; } = new();
+
     /// <summary>Actor methods the app called through this sidecar, as "id/method", in order.</summary>
     public ConcurrentQueue<string> ActorCalls { get; } = new();
 
@@ -217,6 +220,11 @@ public sealed class SidecarStandIn : IAsyncDisposable
             return Task.CompletedTask;
         });
 
+        app.MapFallback((HttpContext context) =>
+        {
+            Unmatched.Enqueue($"{context.Request.Method} {context.Request.Path}");
+            return Results.NotFound();
+        });
         app.MapGet("/v1.0/actors/{type}/{id}/state/{key}", (string type, string id, string key) =>
             _actorState.TryGetValue($"{type}/{id}/{key}", out var value) ? Results.Text(value, "application/json") : Results.NoContent());
         app.MapMethods("/v1.0/actors/{type}/{id}/state", ["PUT", "POST"], async (string type, string id, HttpRequest request) =>
