@@ -102,6 +102,7 @@ public class CommandLineTests
     [InlineData("serve", "--downstream", "fedzip:0.01:0")]
     [InlineData("serve", "--aggregator", "lambda")]
     [InlineData("serve", "--app-port", "0")]
+    [InlineData("serve", "--sidecar-wait", "-1")]
     [InlineData("client", "--partition", "5/5")]
     [InlineData("client", "--partition", "one-of-five")]
     [InlineData("client", "--server", "ftp://x")]
@@ -129,9 +130,9 @@ public class CommandLineTests
         int appPort = ((System.Net.IPEndPoint)closed.LocalEndpoint).Port;
         closed.Stop();
         var (code, error) = Run("serve", "--aggregator", "dapr", "--port", "0", "--app-port", appPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            "--token", "long-enough-token", "--data", "bundled", "--rounds", "1");
+            "--token", "long-enough-token", "--data", "bundled", "--rounds", "1", "--sidecar-wait", "0");
         Assert.Equal(2, code);
-        Assert.Contains("no Dapr sidecar answered", error);
+        Assert.Contains("no Dapr sidecar", error);
         Assert.Contains("dapr run", error);
         Assert.DoesNotContain("   at ", error);
     }

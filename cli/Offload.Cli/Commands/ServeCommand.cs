@@ -49,12 +49,13 @@ public static class ServeCommand
         var downstream = new Option<string>("--downstream") { Description = "Model sent to devices: full (float32 weights) | fedzip[:TOPZ[:CLUSTERS]] (the FedZip-encoded change since the device's model; top-z 0.1 and 8 clusters unless given, e.g. fedzip:0.01:8).", DefaultValueFactory = _ => "full" };
         var hierarchy = new Option<int>("--hierarchy") { Description = "Aggregate each round through a leaf/middle/top tree with this fan-in bound (0: one flat accumulator; with --aggregator dapr, the functions' default).", DefaultValueFactory = _ => 0 };
         var aggregator = new Option<string>("--aggregator") { Description = "Where updates are aggregated: in-process, or dapr (the aggregator functions, through this app's Dapr sidecar; see docs/dapr.md).", DefaultValueFactory = _ => "in-process" };
+        var sidecarWait = new Option<double>("--sidecar-wait") { Description = "With --aggregator dapr: seconds to wait at startup for the sidecar and the aggregator functions (apps start in any order).", DefaultValueFactory = _ => d.SidecarWaitSeconds };
         var appPort = new Option<int>("--app-port") { Description = "With --aggregator dapr: the HTTP port the sidecar delivers ModelPublished to (its app-port).", DefaultValueFactory = _ => d.DaprAppPort };
 
         var command = new Command("serve", "Run the gRPC gateway and a synchronous FedAvg aggregator for devices running 'offload client'.")
         {
             port, host, minClients, perRound, deadline, rounds, epochs, batch, lr, seed, codec, maxUpdate, linger, tokensFile, token, code, config, data, output, verbose, dapr, hierarchy,
-            aggregator, appPort, downstream,
+            aggregator, appPort, sidecarWait, downstream,
         };
         command.SetAction((parsed, cancellationToken) =>
         {
@@ -85,6 +86,7 @@ public static class ServeCommand
                 DownstreamFedZip = downstreamFedZip,
                 DaprAggregator = ParseAggregator(parsed.GetValue(aggregator)!),
                 DaprAppPort = parsed.GetValue(appPort),
+                SidecarWaitSeconds = parsed.GetValue(sidecarWait),
             }.Validate();
             var tokens = TokenArguments.Create(parsed.GetValue(tokensFile)!, parsed.GetValue(token)!, parsed.GetValue(code)!);
             var configFiles = parsed.GetValue(config)!;
@@ -173,7 +175,7 @@ public static class ServeCommand
 
         // Either the in-process aggregator or the Dapr functions behind this app's sidecar; the rest is the same.
         await using var hosted = o.DaprAggregator
-            ? await HostedRounds.StartDaprAsync(gatewayOptions, listen, tokens, evaluator.Layout, initial, roundOptions, logging, cancellationToken)
+            ? await HostedRounds.StartDaprAsync(gatewayOptions, listen, tokens, evaluator.Layout, initial, roundOptions, logging, TimeSpan.FromSeconds(o.SidecarWaitSeconds), cancellationToken)
             : await HostedRounds.StartInProcessAsync(gatewayOptions, listen, tokens, evaluator.Layout, initial, roundOptions, logging, loggers, cancellationToken);
         var coordinator = hosted.Coordinator;
         var server = hosted.Server;

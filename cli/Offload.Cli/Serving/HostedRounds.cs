@@ -61,18 +61,17 @@ internal sealed class HostedRounds : IAsyncDisposable
 
     /// <summary>The gateway of the Dapr deployment: the sidecar is found through the variables <c>dapr run</c> sets.</summary>
     public static async Task<HostedRounds> StartDaprAsync(GatewayOptions gateway, GatewayListenOptions listen, ClientTokens tokens,
-        TensorLayout layout, float[] initial, RoundOptions rounds, Action<ILoggingBuilder> logging, CancellationToken cancellationToken)
+        TensorLayout layout, float[] initial, RoundOptions rounds, Action<ILoggingBuilder> logging, TimeSpan sidecarWait, CancellationToken cancellationToken)
     {
         try
         {
-            var dapr = await DaprGateway.StartAsync(gateway, listen, tokens, layout, initial, rounds, sidecar: null, logging, cancellationToken);
+            var dapr = await DaprGateway.StartAsync(gateway, listen, tokens, layout, initial, rounds, sidecar: null, logging, cancellationToken, sidecarWait);
             return new HostedRounds(dapr.Server, dapr.Coordinator, dapr.RoundEvents, dapr.DisposeAsync);
         }
         catch (Exception e) when (Functions.Aggregation.TransientFailure.Is(e))
         {
-            string grpc = Environment.GetEnvironmentVariable("DAPR_GRPC_ENDPOINT")
-                ?? $"http://127.0.0.1:{Environment.GetEnvironmentVariable("DAPR_GRPC_PORT") ?? "50001"}";
-            throw new InvalidOptionException($"--aggregator dapr: no Dapr sidecar answered at {grpc} ({(e.InnerException ?? e).Message}). "
+            string grpc = DaprSidecarEndpoints.FromEnvironment().GrpcEndpoint;
+            throw new InvalidOptionException($"--aggregator dapr: no Dapr sidecar (with the aggregator functions' actors behind it) answered at {grpc} within {sidecarWait.TotalSeconds:0} s ({(e.InnerException ?? e).Message}). "
                 + "Start the gateway under its sidecar (`dapr run -f dapr-components/dapr.yaml`, or the Kubernetes injector), or set DAPR_GRPC_ENDPOINT and DAPR_HTTP_ENDPOINT.");
         }
     }

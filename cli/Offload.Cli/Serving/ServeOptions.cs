@@ -60,6 +60,9 @@ public sealed record ServeOptions
     /// <summary>With <see cref="DaprAggregator"/>: the port the sidecar delivers <c>ModelPublished</c> to (its app port).</summary>
     public int DaprAppPort { get; init; } = Offload.Functions.Hosting.DaprNames.GatewayAppPort;
 
+    /// <summary>With <see cref="DaprAggregator"/>: seconds to wait at startup for the sidecar and the aggregator functions.</summary>
+    public double SidecarWaitSeconds { get; init; } = 60;
+
     /// <summary>Throws when a setting is out of range.</summary>
     /// <exception cref="InvalidOptionException">The message names the option and its allowed range.</exception>
     public ServeOptions Validate()
@@ -79,6 +82,7 @@ public sealed record ServeOptions
         Require(Enum.IsDefined(Downstream), Downstream, "--downstream must be full or fedzip");
         Require(DownstreamFedZip is not null, "null", "--downstream needs FedZip settings");
         Require(DaprAppPort is >= 1 and <= 65535, DaprAppPort, "--app-port must be in 1..65535");
+        Require(double.IsFinite(SidecarWaitSeconds) && SidecarWaitSeconds is >= 0 and <= 3600, SidecarWaitSeconds, "--sidecar-wait must be 0..3600 seconds");
         Require(!DaprAggregator || DaprAppPort != Port, DaprAppPort, "--app-port must differ from --port");
         return this;
     }

@@ -20,7 +20,7 @@ public static class AggregatorFunctionsServiceCollectionExtensions
     /// Register an <see cref="InMemoryUpdateStore"/> first to keep payloads in the process (one instance only).
     /// </summary>
     /// <param name="services">The app's services.</param>
-    /// <param name="sidecarHttpEndpoint">The sidecar's HTTP endpoint for actor calls; null: from DAPR_HTTP_ENDPOINT/DAPR_HTTP_PORT.</param>
+    /// <param name="sidecarHttpEndpoint">The sidecar's HTTP endpoint for actor calls; null: <see cref="DaprSidecarEndpoints.FromEnvironment"/>.</param>
     /// <param name="configureClient">Adjusts the <see cref="DaprClient"/> (its gRPC endpoint, JSON options).</param>
     public static IServiceCollection AddOffloadAggregatorFunctions(this IServiceCollection services, string? sidecarHttpEndpoint = null,
         Action<DaprClientBuilder>? configureClient = null)
@@ -30,8 +30,7 @@ public static class AggregatorFunctionsServiceCollectionExtensions
         services.AddActors(options =>
         {
             options.Actors.RegisterActor<RoundActor>(DaprNames.RoundActorType);
-            // The SDK turns DAPR_HTTP_ENDPOINT into a URI with a trailing slash and then asks for "//v1.0/...".
-            if ((sidecarHttpEndpoint ?? options.HttpEndpoint) is { } endpoint) options.HttpEndpoint = endpoint.TrimEnd('/');
+            options.HttpEndpoint = (sidecarHttpEndpoint ?? DaprSidecarEndpoints.FromEnvironment().HttpEndpoint).TrimEnd('/');
         });
         services.TryAddSingleton<IEventBus>(sp => new DaprEventBus(sp.GetRequiredService<DaprClient>()));
         services.TryAddSingleton<IUpdateStore>(sp => new DaprUpdateStore(sp.GetRequiredService<DaprClient>()));

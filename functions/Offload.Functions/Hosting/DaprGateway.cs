@@ -34,6 +34,9 @@ public sealed class DaprGateway : IAsyncDisposable
         _loggers = loggers;
     }
 
+    /// <summary>How long the start waits for the sidecar and the aggregator functions (the apps of a deployment start in any order).</summary>
+    public static readonly TimeSpan DefaultSidecarWait = TimeSpan.FromSeconds(60);
+
     /// <summary>The gRPC server.</summary>
     public GatewayServer Server { get; }
 
@@ -50,22 +53,20 @@ public sealed class DaprGateway : IAsyncDisposable
     /// <param name="layout">The model's tensors.</param>
     /// <param name="initialWeights">Model version 0.</param>
     /// <param name="rounds">Round settings.</param>
-    /// <param name="sidecar">The sidecar's endpoints; null reads DAPR_HTTP_ENDPOINT/DAPR_GRPC_ENDPOINT (or the _PORT forms) as <c>dapr run</c> and the injector set them.</param>
+    /// <param name="sidecar">The sidecar's endpoints; null: <see cref="DaprSidecarEndpoints.FromEnvironment"/>.</param>
     /// <param name="configureLogging">Log providers; nothing is logged without them.</param>
     /// <param name="cancellationToken">Cancels the start.</param>
+    /// <param name="sidecarWait">How long to wait for the sidecar and the functions' actors before failing (<see cref="DefaultSidecarWait"/>).</param>
     /// <exception cref="ArgumentException">No Dapr app port is set.</exception>
     public static async Task<DaprGateway> StartAsync(GatewayOptions options, GatewayListenOptions listen, ClientTokens tokens,
         TensorLayout layout, ReadOnlyMemory<float> initialWeights, RoundOptions rounds, DaprSidecarEndpoints? sidecar = null,
-        Action<ILoggingBuilder>? configureLogging = null, CancellationToken cancellationToken = default)
+        Action<ILoggingBuilder>? configureLogging = null, CancellationToken cancellationToken = default, TimeSpan? sidecarWait = null)
     {
         ArgumentNullException.ThrowIfNull(listen);
         if (listen.DaprAppPort is null) throw new ArgumentException("The Dapr gateway needs a Dapr app port for its sidecar.", nameof(listen));
-        var clientBuilder = new DaprClientBuilder();
-        if (sidecar is not null) clientBuilder.UseGrpcEndpoint(sidecar.GrpcEndpoint).UseHttpEndpoint(sidecar.HttpEndpoint);
-        var client = clientBuilder.Build();
-        var proxyOptions = new ActorProxyOptions();
-        // The SDK turns DAPR_HTTP_ENDPOINT into a URI with a trailing slash and then asks for "//v1.0/...".
-        proxyOptions.HttpEndpoint = (sidecar?.HttpEndpoint ?? proxyOptions.HttpEndpoint).TrimEnd('/');
+        sidecar ??= DaprSidecarEndpoints.FromEnvironment();
+        var client = new DaprClientBuilder().UseGrpcEndpoint(sidecar.GrpcEndpoint).UseHttpEndpoint(sidecar.HttpEndpoint).Build();
+        var proxyOptions = new ActorProxyOptions { HttpEndpoint = sidecar.HttpEndpoint };
         var loggers = LoggerFactory.Create(b => configureLogging?.Invoke(b));
         var store = new DaprUpdateStore(client);
         var roundEvents = new InProcessEventBus(loggers.CreateLogger<InProcessEventBus>());
@@ -75,7 +76,7 @@ public sealed class DaprGateway : IAsyncDisposable
         try
         {
             server = await GatewayServer.StartAsync(options, listen, tokens, coordinator, store, new DaprEventBus(client), configureLogging, cancellationToken, roundEvents).ConfigureAwait(false);
-            await coordinator.StartAsync(cancellationToken).ConfigureAwait(false);
+            await coordinator.StartAsync(sidecarWait ?? DefaultSidecarWait, cancellationToken).ConfigureAwait(false);
             return new DaprGateway(server, coordinator, client, loggers, roundEvents);
         }
         catch

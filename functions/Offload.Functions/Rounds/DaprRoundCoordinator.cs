@@ -127,16 +127,35 @@ public sealed class DaprRoundCoordinator : IRoundCoordinator, IModelPublishedObs
     /// from the newest round's published model (opening the next round, or done after the last), or
     /// in the newest round itself if it has not published yet. The initial weights then go unused.
     /// </summary>
+    /// <param name="patience">
+    /// How long to keep trying while the sidecar or the actors' host cannot be reached yet (the apps of
+    /// a deployment start in any order); a transient failure after that is thrown. Zero: no waiting.
+    /// </param>
+    /// <param name="cancellationToken">Cancels the start.</param>
     /// <exception cref="InvalidOperationException">Already started.</exception>
     /// <exception cref="InvalidDataException">The stored model to resume from does not fit the layout.</exception>
-    public async Task StartAsync(CancellationToken cancellationToken = default)
+    public async Task StartAsync(TimeSpan patience = default, CancellationToken cancellationToken = default)
     {
         lock (_gate)
         {
             if (_started) throw new InvalidOperationException("The coordinator is already running.");
             _started = true;
         }
-        long newest = await NewestRoundAsync(cancellationToken).ConfigureAwait(false);
+        long waitingSince = _time.GetTimestamp();
+        long newest;
+        while (true)
+        {
+            try
+            {
+                newest = await NewestRoundAsync(cancellationToken).ConfigureAwait(false);
+                break;
+            }
+            catch (Exception e) when (Aggregation.TransientFailure.Is(e) && !cancellationToken.IsCancellationRequested && _time.GetElapsedTime(waitingSince) < patience)
+            {
+                _logger.LogWarning("The rounds' actors cannot be reached yet ({Problem}); trying again.", e.Message);
+                await Task.Delay(OpenRetry, _time, cancellationToken).ConfigureAwait(false);
+            }
+        }
         if (newest == 0)
         {
             if (await _store.GetLengthAsync(_modelReference, cancellationToken).ConfigureAwait(false) < 0)

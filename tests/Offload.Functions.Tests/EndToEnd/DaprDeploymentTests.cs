@@ -151,26 +151,34 @@ public class DaprDeploymentTests
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task The_serve_command_runs_as_the_deployments_gateway_with_client_processes(bool endpointVariables)
+    [InlineData(false, false)]
+    [InlineData(true, true)]
+    public async Task The_serve_command_runs_as_the_deployments_gateway_with_client_processes(bool endpointVariables, bool functionsProcess)
     {
         // Processes as `dapr run -f dapr-components/dapr.yaml` starts them: `offload serve --aggregator dapr`
-        // finds its sidecar through DAPR_GRPC_PORT/DAPR_HTTP_PORT (what `dapr run` and the injector set)
-        // or the _ENDPOINT forms, and devices are `offload client`.
-        await using var functions = await FunctionsApp.StartAsync();
-        var sidecar = functions.Sidecar;
-        int port = FreePort(), appPort = FreePort();
+        // (and, in the second case, `offload serve --dapr`) find their sidecar through DAPR_GRPC_PORT/
+        // DAPR_HTTP_PORT (what `dapr run` and the injector set) or the _ENDPOINT forms; devices are
+        // `offload client`. The gateway may start before the functions: it waits for their actors.
+        await using var functions = functionsProcess ? null : await FunctionsApp.StartAsync();
+        await using var standalone = functionsProcess ? await Sidecar.SidecarStandIn.StartAsync() : null;
+        var sidecar = functions?.Sidecar ?? standalone!;
+        (string, string)[] environment = endpointVariables
+            ? [("DAPR_GRPC_ENDPOINT", sidecar.GrpcEndpoint), ("DAPR_HTTP_ENDPOINT", sidecar.HttpEndpoint)]
+            : [("DAPR_GRPC_PORT", new Uri(sidecar.GrpcEndpoint).Port.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+               ("DAPR_HTTP_PORT", new Uri(sidecar.HttpEndpoint).Port.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+        int port = FreePort(), appPort = FreePort(), functionsPort = FreePort();
         string output = Directory.CreateTempSubdirectory("offload-dapr-serve").FullName;
         string dll = Path.Combine(AppContext.BaseDirectory, "offload.dll");
         var serve = Start([dll, "serve", "--aggregator", "dapr", "--port", $"{port}", "--app-port", $"{appPort}", "--min-clients", "2", "--rounds", "2",
             "--batch", "50", "--lr", "0.02", "--seed", $"{Seed}", "--data", "bundled", "--linger", "1", "--out", output,
             "--token", $"{TestFederation.ClientIdOf(0)}={TestFederation.TokenOf(0)}", "--token", $"{TestFederation.ClientIdOf(1)}={TestFederation.TokenOf(1)}"],
-            endpointVariables
-                ? [("DAPR_GRPC_ENDPOINT", sidecar.GrpcEndpoint), ("DAPR_HTTP_ENDPOINT", sidecar.HttpEndpoint)]
-                : [("DAPR_GRPC_PORT", new Uri(sidecar.GrpcEndpoint).Port.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-                   ("DAPR_HTTP_PORT", new Uri(sidecar.HttpEndpoint).Port.ToString(System.Globalization.CultureInfo.InvariantCulture))]);
+            environment);
         var processes = new List<System.Diagnostics.Process> { serve };
+        if (functionsProcess)
+        {
+            processes.Add(Start([dll, "serve", "--dapr", "--port", $"{functionsPort}"], environment));
+            sidecar.App = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{functionsPort}") };
+        }
         try
         {
             var serveOut = serve.StandardOutput.ReadToEndAsync();
@@ -180,7 +188,7 @@ public class DaprDeploymentTests
             for (int i = 0; i < 2; i++)
                 processes.Add(Start([dll, "client", "--server", $"http://127.0.0.1:{port}", "--token", TestFederation.TokenOf(i), "--partition", $"{i}/2",
                     "--data", "bundled", "--seed", $"{Seed}", "--threads", "1"]));
-            var clients = await Task.WhenAll(processes.Skip(1).Select(async p =>
+            var clients = await Task.WhenAll(processes.Skip(functionsProcess ? 2 : 1).Select(async p =>
             {
                 var stdout = p.StandardOutput.ReadToEndAsync();
                 var stderr = p.StandardError.ReadToEndAsync();
@@ -190,7 +198,7 @@ public class DaprDeploymentTests
             }));
             using (var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1))) await serve.WaitForExitAsync(timeout.Token);
             string served = await serveOut;
-            Assert.True(serve.ExitCode == 0, $"serve exited {serve.ExitCode}: {await serveErr}\n{served}\nunmatched: {string.Join(", ", sidecar.Unmatched)}; actor calls: {string.Join(", ", sidecar.ActorCalls)}");
+            Assert.True(serve.ExitCode == 0, $"serve exited {serve.ExitCode}: {await serveErr}\n{served}\nunimplemented sidecar calls: {string.Join(", ", sidecar.Unmatched)}");
             Assert.All(clients, c => Assert.True(c.ExitCode == 0 && c.Out.Contains("done after 2 rounds", StringComparison.Ordinal), $"exit {c.ExitCode}: {c.Err}\n{c.Out}"));
             Assert.Contains("by the Dapr aggregator functions", served);
             Assert.Contains("round 2/2: 2 updates", served);
@@ -199,6 +207,7 @@ public class DaprDeploymentTests
             Assert.Equal(4, summary["gateway"]!["accepted"]!.GetValue<long>());
             // The stand-in, like a sidecar, cannot reach the gateway before it listens or after it exits; nothing else failed.
             Assert.All(sidecar.DeliveryErrors, e => Assert.IsType<HttpRequestException>(e));
+            Assert.Empty(sidecar.Unmatched); // Every call the apps made was one the sidecar serves.
         }
         finally
         {
