@@ -132,22 +132,36 @@ internal sealed class GrpcFederatedClient : FederatedClient
         return download with { Bytes = received.Value };
     }
 
-    /// <summary>One download (with transient retries): full weights, or the change from <paramref name="basis"/> applied to it.</summary>
-    private Task<ModelDownload> ReceiveAsync(FederatedTask task, TensorLayout? layout, HeldModel? basis, StrongBox<long> received, CancellationToken cancellationToken) =>
-        RetryAsync("DownloadModel", async (options, attempt) =>
+    /// <summary>
+    /// One download (with transient retries): full weights, or the change from <paramref name="basis"/>
+    /// applied to it. A retry after the stream dropped resumes from the bytes already received, if the
+    /// gateway describes the same bytes again (else it starts over).
+    /// </summary>
+    private async Task<ModelDownload> ReceiveAsync(FederatedTask task, TensorLayout? layout, HeldModel? basis, StrongBox<long> received, CancellationToken cancellationToken)
+    {
+        byte[]? bytes = null;
+        ModelDescriptor? kept = null;
+        long length = 0;
+        return await RetryAsync("DownloadModel", async (options, attempt) =>
         {
-            var request = new DownloadModelRequest { TaskId = task.TaskId, ModelVersion = task.ModelVersion, HaveVersion = basis?.Version ?? -1 };
+            long resumeAt = kept is null ? 0 : length;
+            var request = new DownloadModelRequest { TaskId = task.TaskId, ModelVersion = task.ModelVersion, HaveVersion = basis?.Version ?? -1, Offset = resumeAt };
             using var call = _grpc.DownloadModel(request, options);
-            byte[]? bytes = null;
-            ModelDescriptor? descriptor = null;
-            long length = 0;
+            bool first = true;
             await foreach (var chunk in call.ResponseStream.ReadAllAsync(options.CancellationToken).ConfigureAwait(false))
             {
-                if (descriptor is null)
+                if (first)
                 {
-                    descriptor = chunk.Descriptor_ ?? throw new InvalidDataException("The model download did not start with a descriptor.");
-                    CheckDescriptor(descriptor, task, layout, basis);
-                    bytes = new byte[descriptor.TotalLength];
+                    first = false;
+                    var descriptor = chunk.Descriptor_ ?? throw new InvalidDataException("The model download did not start with a descriptor.");
+                    if (kept is null || !descriptor.Equals(kept) || chunk.Offset != resumeAt)
+                    {
+                        CheckDescriptor(descriptor, task, layout, basis);
+                        if (chunk.Offset != 0) throw new InvalidDataException($"The model download started at byte {chunk.Offset}, not 0.");
+                        kept = descriptor;
+                        bytes = new byte[descriptor.TotalLength];
+                        length = 0;
+                    }
                 }
                 if (chunk.Offset != length || length + chunk.Data.Length > bytes!.Length)
                     throw new InvalidDataException($"A model chunk at offset {chunk.Offset} ({chunk.Data.Length} bytes) does not follow the {length} bytes received.");
@@ -155,20 +169,21 @@ internal sealed class GrpcFederatedClient : FederatedClient
                 length += chunk.Data.Length;
                 received.Value += chunk.Data.Length;
             }
-            if (descriptor is null || length != bytes!.Length)
-                throw new InvalidDataException($"The model download ended after {length} of {descriptor?.TotalLength ?? 0} bytes.");
+            if (kept is null || length != bytes!.Length)
+                throw new InvalidDataException($"The model download ended after {length} of {kept?.TotalLength ?? 0} bytes.");
             uint crc = Crc32C.HashToUInt32(bytes);
-            if (crc != descriptor.Crc32C)
-                throw new InvalidDataException($"The model download's CRC-32C is {crc:X8}; the gateway declared {descriptor.Crc32C:X8}.");
+            if (crc != kept.Crc32C)
+                throw new InvalidDataException($"The model download's CRC-32C is {crc:X8}; the gateway declared {kept.Crc32C:X8}.");
             var weights = new float[task.ParameterCount];
-            if (descriptor.Encoding == ModelEncoding.FullWeights)
+            if (kept.Encoding == ModelEncoding.FullWeights)
             {
                 WeightBytes.Read(bytes, weights);
                 return new ModelDownload(weights, task.ModelVersion, Delta: false, 0, FellBack: false);
             }
-            ApplyChange(bytes, layout!, basis!, weights, descriptor.WeightsCrc32C);
+            ApplyChange(bytes, layout!, basis!, weights, kept.WeightsCrc32C);
             return new ModelDownload(weights, task.ModelVersion, Delta: true, 0, FellBack: false);
-        }, authenticated: true, cancellationToken);
+        }, authenticated: true, cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>Checks the first chunk's descriptor against the task and what was asked for, before any allocation.</summary>
     private static void CheckDescriptor(ModelDescriptor descriptor, FederatedTask task, TensorLayout? layout, HeldModel? basis)

@@ -107,12 +107,16 @@ internal sealed class FederationGateway(
             ParameterCount = model.Layout.TotalLength,
             WeightsCrc32C = model.Crc32C,
         };
+        if (request.Offset < 0 || request.Offset > bytes.Length)
+            throw new RpcException(new Status(StatusCode.OutOfRange,
+                $"A download cannot resume at byte {request.Offset} of {bytes.Length}."));
         int chunk = options.DownloadChunkBytes;
-        for (int offset = 0; offset < bytes.Length || offset == 0; offset += chunk)
+        int start = (int)request.Offset;
+        for (int offset = start; offset < bytes.Length || offset == start; offset += chunk)
         {
             int n = Math.Min(chunk, bytes.Length - offset);
             var message = new ModelChunk { Offset = offset, Data = UnsafeByteOperations.UnsafeWrap(bytes.Slice(offset, n)) };
-            if (offset == 0) message.Descriptor_ = descriptor;
+            if (offset == start) message.Descriptor_ = descriptor; // Resumed or not, the device checks what it receives.
             await responseStream.WriteAsync(message, context.CancellationToken).ConfigureAwait(false);
             metrics.CountBytesSent(n);
             if (n == 0) break;
