@@ -74,6 +74,11 @@ internal sealed class HostedRounds : IAsyncDisposable
             throw new InvalidOptionException($"--aggregator dapr: no Dapr sidecar (with the aggregator functions' actors behind it) answered at {grpc} within {sidecarWait.TotalSeconds:0} s ({(e.InnerException ?? e).Message}). "
                 + "Start the gateway under its sidecar (`dapr run -f dapr-components/dapr.yaml`, or the Kubernetes injector), or set DAPR_GRPC_ENDPOINT and DAPR_HTTP_ENDPOINT.");
         }
+        catch (Exception e) when (e is InvalidDataException or Aggregator.Storage.UpdateNotFoundException)
+        {
+            // Resuming a federation whose stored model is missing or is not this model's.
+            throw new InvalidOptionException($"--aggregator dapr: the federation in the state store cannot be resumed: {e.Message}");
+        }
     }
 
     public ValueTask DisposeAsync() => _dispose();

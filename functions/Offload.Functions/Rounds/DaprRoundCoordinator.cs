@@ -164,6 +164,8 @@ public sealed class DaprRoundCoordinator : IRoundCoordinator, IModelPublishedObs
             return;
         }
         var status = await _actors.GetStatusAsync(newest, cancellationToken).ConfigureAwait(false);
+        if (status.Layout is null || !TensorShape.ToLayout(status.Layout).Equals(Layout))
+            throw new InvalidDataException($"The federation in the state store (round {newest}) trains another model than this gateway's ({Layout}); clear the store or use its model.");
         bool published = status is { Published: true, PublishedReference: not null, PublishedVersion: not null };
         var reference = new UpdateReference(published ? status.PublishedReference! : status.ModelReference!);
         long version = published ? status.PublishedVersion!.Value : status.ModelVersion;

@@ -157,4 +157,15 @@ public sealed class DaprRoundCoordinatorTests
         Assert.Equal(2, done.Model.Version.Value);
         Assert.Equal(TaskOfferKind.Done, done.RequestTask("c0").Kind);
     }
+
+    [Fact]
+    public async Task A_gateway_for_another_model_refuses_to_resume_the_stored_federation()
+    {
+        await using var app = await FunctionsApp.StartAsync();
+        await using (var first = Create(app)) await first.StartAsync();
+        var other = TensorLayout.Create([("w", [3])]);
+        await using var mismatched = new DaprRoundCoordinator(other, new float[3], Options,
+            app.Services.GetRequiredService<RoundActors>(), app.Services.GetRequiredService<IUpdateStore>());
+        await Assert.ThrowsAsync<InvalidDataException>(() => mismatched.StartAsync());
+    }
 }
