@@ -43,11 +43,13 @@ public static class UpdatePayload
     /// buffer: a payload that passes decodes without error. For refusing an update before it takes a
     /// place anywhere.
     /// </summary>
+    /// <returns>The codec that decodes the payload (as <see cref="CodecFor"/>).</returns>
     /// <exception cref="InvalidPayloadException">The payload is malformed or not for this layout.</exception>
-    public static void Validate(ReadOnlySpan<byte> payload, TensorLayout layout)
+    public static IUpdateCodec Validate(ReadOnlySpan<byte> payload, TensorLayout layout)
     {
         var codec = CodecFor(payload);
         UpdateDecoder.Validate(payload, layout, codec is IdentityCodec ? PayloadCodec.Identity : PayloadCodec.FedZip);
+        return codec;
     }
 
     /// <summary>

@@ -60,8 +60,7 @@ public sealed class LeafFunction
             try
             {
                 // Every check a decode makes, writing nothing: a payload that cannot be folded is refused before it takes a place in the round.
-                UpdatePayload.Validate(payload, layout);
-                codec = UpdatePayload.CodecFor(payload);
+                codec = UpdatePayload.Validate(payload, layout);
             }
             catch (InvalidPayloadException e)
             {
