@@ -168,37 +168,25 @@ public class DaprDeploymentTests
                ("DAPR_HTTP_PORT", new Uri(sidecar.HttpEndpoint).Port.ToString(System.Globalization.CultureInfo.InvariantCulture))];
         int port = FreePort(), appPort = FreePort(), functionsPort = FreePort();
         string output = Directory.CreateTempSubdirectory("offload-dapr-serve").FullName;
-        string dll = Path.Combine(AppContext.BaseDirectory, "offload.dll");
-        var serve = Start([dll, "serve", "--aggregator", "dapr", "--port", $"{port}", "--app-port", $"{appPort}", "--min-clients", "2", "--rounds", "2",
-            "--batch", "50", "--lr", "0.02", "--seed", $"{Seed}", "--data", "bundled", "--linger", "1", "--out", output,
-            "--token", $"{TestFederation.ClientIdOf(0)}={TestFederation.TokenOf(0)}", "--token", $"{TestFederation.ClientIdOf(1)}={TestFederation.TokenOf(1)}"],
-            environment);
-        var processes = new List<System.Diagnostics.Process> { serve };
-        if (functionsProcess)
-        {
-            processes.Add(Start([dll, "serve", "--dapr", "--port", $"{functionsPort}"], environment));
-            sidecar.App = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{functionsPort}") };
-        }
+        var processes = new OffloadProcesses(); // Disposed before the output folder is deleted.
         try
         {
-            var serveOut = serve.StandardOutput.ReadToEndAsync();
-            var serveErr = serve.StandardError.ReadToEndAsync();
+            var serve = processes.Start(["serve", "--aggregator", "dapr", "--port", $"{port}", "--app-port", $"{appPort}", "--min-clients", "2", "--rounds", "2",
+                "--batch", "50", "--lr", "0.02", "--seed", $"{Seed}", "--data", "bundled", "--linger", "1", "--out", output,
+                "--token", $"{TestFederation.ClientIdOf(0)}={TestFederation.TokenOf(0)}", "--token", $"{TestFederation.ClientIdOf(1)}={TestFederation.TokenOf(1)}"],
+                environment);
+            if (functionsProcess)
+            {
+                processes.Start(["serve", "--dapr", "--port", $"{functionsPort}"], environment);
+                sidecar.App = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{functionsPort}") };
+            }
             sidecar.AddSubscriber(new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{appPort}") });
             sidecar.StartDelivering();
-            for (int i = 0; i < 2; i++)
-                processes.Add(Start([dll, "client", "--server", $"http://127.0.0.1:{port}", "--token", TestFederation.TokenOf(i), "--partition", $"{i}/2",
-                    "--data", "bundled", "--seed", $"{Seed}", "--threads", "1"]));
-            var clients = await Task.WhenAll(processes.Skip(functionsProcess ? 2 : 1).Select(async p =>
-            {
-                var stdout = p.StandardOutput.ReadToEndAsync();
-                var stderr = p.StandardError.ReadToEndAsync();
-                using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-                await p.WaitForExitAsync(timeout.Token);
-                return (p.ExitCode, Out: await stdout, Err: await stderr);
-            }));
-            using (var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1))) await serve.WaitForExitAsync(timeout.Token);
-            string served = await serveOut;
-            Assert.True(serve.ExitCode == 0, $"serve exited {serve.ExitCode}: {await serveErr}\n{served}\nunimplemented sidecar calls: {string.Join(", ", sidecar.Unmatched)}");
+            var devices = Enumerable.Range(0, 2).Select(i => processes.Start(["client", "--server", $"http://127.0.0.1:{port}", "--token", TestFederation.TokenOf(i),
+                "--partition", $"{i}/2", "--data", "bundled", "--seed", $"{Seed}", "--threads", "1"])).ToArray();
+            var clients = await Task.WhenAll(devices.Select(d => d.ExitAsync(TimeSpan.FromMinutes(3))));
+            var (exitCode, served, serveErr) = await serve.ExitAsync(TimeSpan.FromMinutes(1));
+            Assert.True(exitCode == 0, $"serve exited {exitCode}: {serveErr}\n{served}\nunimplemented sidecar calls: {string.Join(", ", sidecar.Unmatched)}");
             Assert.All(clients, c => Assert.True(c.ExitCode == 0 && c.Out.Contains("done after 2 rounds", StringComparison.Ordinal), $"exit {c.ExitCode}: {c.Err}\n{c.Out}"));
             Assert.Contains("by the Dapr aggregator functions", served);
             Assert.Contains("round 2/2: 2 updates", served);
@@ -211,20 +199,8 @@ public class DaprDeploymentTests
         }
         finally
         {
-            foreach (var p in processes)
-            {
-                if (!p.HasExited) p.Kill(entireProcessTree: true);
-                p.Dispose();
-            }
+            processes.Dispose();
             Directory.Delete(output, recursive: true);
         }
-    }
-
-    private static System.Diagnostics.Process Start(string[] arguments, params (string Name, string Value)[] environment)
-    {
-        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string a in arguments) start.ArgumentList.Add(a);
-        foreach (var (name, value) in environment) start.Environment[name] = value;
-        return System.Diagnostics.Process.Start(start)!;
     }
 }

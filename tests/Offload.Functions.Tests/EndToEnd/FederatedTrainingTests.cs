@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Offload.Aggregator.Rounds;
 using Offload.Aggregator.Strategies;
 using Offload.Cli.Simulation;
@@ -89,39 +88,16 @@ public class FederatedTrainingTests
         var data = ReferenceTraining.Data();
         var options = ReferenceTraining.Options(clients: 3, rounds: 2, Seed);
         await using var federation = await StartAsync(data, options);
-        string dll = Path.Combine(AppContext.BaseDirectory, "offload.dll");
-        var processes = Enumerable.Range(0, options.Clients).Select(i =>
-        {
-            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-            foreach (string a in new[] { dll, "client", "--server", federation.Server.Address.ToString(), "--token", TestFederation.TokenOf(i),
-                         "--partition", $"{i}/{options.Clients}", "--data", "bundled", "--seed", Seed.ToString(System.Globalization.CultureInfo.InvariantCulture), "--threads", "1" })
-                start.ArgumentList.Add(a);
-            return Process.Start(start)!;
-        }).ToArray();
-        try
-        {
-            var outputs = await Task.WhenAll(processes.Select(async p =>
-            {
-                var stdout = p.StandardOutput.ReadToEndAsync();
-                var stderr = p.StandardError.ReadToEndAsync();
-                using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-                await p.WaitForExitAsync(timeout.Token);
-                return (p.ExitCode, Out: await stdout, Err: await stderr);
-            }));
-            Assert.All(outputs, o => Assert.True(o.ExitCode == 0, $"exit {o.ExitCode}: {o.Err}\n{o.Out}"));
-            Assert.All(outputs, o => Assert.Contains("done after 2 rounds", o.Out));
-            await federation.Coordinator.Completion.WaitAsync(TimeSpan.FromSeconds(30));
-            Assert.Equal(6, federation.Server.Metrics.Accepted);
-            ReferenceTraining.AssertClose(ReferenceTraining.Simulate(data, options), federation.Coordinator.Model.Weights.Span);
-        }
-        finally
-        {
-            foreach (var p in processes)
-            {
-                if (!p.HasExited) p.Kill(entireProcessTree: true);
-                p.Dispose();
-            }
-        }
+        using var processes = new OffloadProcesses();
+        var clients = Enumerable.Range(0, options.Clients).Select(i => processes.Start(["client", "--server", federation.Server.Address.ToString(),
+            "--token", TestFederation.TokenOf(i), "--partition", $"{i}/{options.Clients}", "--data", "bundled",
+            "--seed", Seed.ToString(System.Globalization.CultureInfo.InvariantCulture), "--threads", "1"])).ToArray();
+        var outputs = await Task.WhenAll(clients.Select(c => c.ExitAsync(TimeSpan.FromMinutes(3))));
+        Assert.All(outputs, o => Assert.True(o.ExitCode == 0, $"exit {o.ExitCode}: {o.Err}\n{o.Out}"));
+        Assert.All(outputs, o => Assert.Contains("done after 2 rounds", o.Out));
+        await federation.Coordinator.Completion.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(6, federation.Server.Metrics.Accepted);
+        ReferenceTraining.AssertClose(ReferenceTraining.Simulate(data, options), federation.Coordinator.Model.Weights.Span);
     }
 
     [Fact]

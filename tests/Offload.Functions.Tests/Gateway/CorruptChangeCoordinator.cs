@@ -10,22 +10,15 @@ namespace Offload.Functions.Tests.Gateway;
 /// change is swapped for another well-formed FedZip payload (valid framing and CRC): the bytes arrive
 /// intact but do not rebuild the served weights, as when a device's base has drifted from the gateway's.
 /// </summary>
-internal sealed class CorruptChangeCoordinator(IRoundCoordinator inner) : IRoundCoordinator
+internal sealed class CorruptChangeCoordinator(IRoundCoordinator inner) : DelegatingCoordinator(inner)
 {
     public bool Corrupt { get; set; }
 
-    public TensorLayout Layout => inner.Layout;
-    public RoundOptions Options => inner.Options;
-    public GlobalModel Model => inner.Model;
-    public CoordinatorStatus Status => inner.Status;
-    public Task Completion => inner.Completion;
-    public IReadOnlyList<RoundSummary> Rounds => inner.Rounds;
-
-    public GlobalModel Broadcast
+    public override GlobalModel Broadcast
     {
         get
         {
-            var served = inner.Broadcast;
+            var served = Inner.Broadcast;
             if (!Corrupt || served.Change is not { } change) return served;
             var wrong = new float[served.Layout.TotalLength];
             wrong[0] = 1000f; // a change the device's held weights plus anything real would never produce
@@ -34,9 +27,4 @@ internal sealed class CorruptChangeCoordinator(IRoundCoordinator inner) : IRound
                 change with { Payload = payload, Crc32C = Crc32C.HashToUInt32(payload) });
         }
     }
-
-    public TaskOffer RequestTask(string clientId) => inner.RequestTask(clientId);
-    public SubmissionCheck CheckSubmission(string clientId, string taskId, out RoundTask? task) => inner.CheckSubmission(clientId, taskId, out task);
-    public SubmissionCheck TryReserve(string clientId, string taskId) => inner.TryReserve(clientId, taskId);
-    public void CancelReservation(string clientId, string taskId) => inner.CancelReservation(clientId, taskId);
 }
