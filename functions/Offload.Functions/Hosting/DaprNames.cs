@@ -10,8 +10,17 @@ public static class DaprNames
     /// <summary>The pub/sub component (Redis Streams, or Kafka in the variant).</summary>
     public const string PubSub = "offload-pubsub";
 
-    /// <summary>The state store holding payloads, partial sums, models and actor state.</summary>
+    /// <summary>
+    /// The state store holding payloads, partial sums and models, shared by both apps: its component
+    /// sets <c>keyPrefix: none</c>, or each app would see only keys prefixed with its own app id.
+    /// </summary>
     public const string StateStore = "offload-state";
+
+    /// <summary>
+    /// The actor state store (<c>actorStateStore: "true"</c>), scoped to the app that hosts the
+    /// <see cref="RoundActorType"/> (the gateway); daprd keys actor state by host app id, actor type and id.
+    /// </summary>
+    public const string ActorStateStore = "offload-actor-state";
 
     /// <summary>Topic of <c>UpdateArrived</c>: the gateway publishes, leaf functions subscribe (in bulk).</summary>
     public const string UpdateArrivedTopic = "update-arrived";
@@ -22,7 +31,13 @@ public static class DaprNames
     /// <summary>Topic of <c>ModelPublished</c>: the top publishes, the gateway subscribes.</summary>
     public const string ModelPublishedTopic = "model-published";
 
-    /// <summary>App id of the ingest gateway.</summary>
+    /// <summary>
+    /// Topic of <c>AggregatorDue</c>: a round's actor publishes one per leaf its deadline makes due;
+    /// the functions emit those leaves (so closing a round does no folding inside an actor turn).
+    /// </summary>
+    public const string AggregatorDueTopic = "aggregator-due";
+
+    /// <summary>App id of the ingest gateway, which also hosts the <see cref="RoundActorType"/> (it always runs one replica).</summary>
     public const string GatewayAppId = "offload-gateway";
 
     /// <summary>App id of the aggregator functions.</summary>
@@ -48,6 +63,9 @@ public static class DaprNames
 
     /// <summary>Route the sidecar posts <c>PartialReady</c> to.</summary>
     public const string PartialReadyRoute = "/events/partial-ready";
+
+    /// <summary>Route the sidecar posts <c>AggregatorDue</c> to.</summary>
+    public const string AggregatorDueRoute = "/events/aggregator-due";
 
     /// <summary>Route the sidecar posts <c>ModelPublished</c> to.</summary>
     public const string ModelPublishedRoute = "/events/model-published";
