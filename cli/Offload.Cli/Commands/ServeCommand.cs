@@ -125,9 +125,9 @@ public static class ServeCommand
     {
         await using var app = await Functions.Hosting.AggregatorFunctionsHost.StartAsync(IPAddress.Parse(o.Host), o.Port ?? Functions.Hosting.DaprNames.FunctionsPort,
             logging => logging.AddSimpleConsole(c => c.SingleLine = true).SetMinimumLevel(verbose ? LogLevel.Information : LogLevel.Warning)
-                .AddFilter("Microsoft", LogLevel.Warning),
-            services => services.AddSingleton<Functions.Aggregation.IModelPublishedObserver>(new ConsoleModelReport(output)), cancellationToken);
-        output.WriteLine($"Aggregator functions (Dapr app '{Functions.Hosting.DaprNames.FunctionsAppId}') listening on {string.Join(", ", app.Urls)}: topics {Functions.Hosting.DaprNames.UpdateArrivedTopic}, {Functions.Hosting.DaprNames.PartialReadyTopic}, {Functions.Hosting.DaprNames.ModelPublishedTopic} on '{Functions.Hosting.DaprNames.PubSub}', actor {Functions.Hosting.DaprNames.RoundActorType}. Ctrl+C stops.");
+                .AddFilter("Microsoft", LogLevel.Warning), cancellationToken: cancellationToken);
+        // The functions host no actor (the gateway does) and read no published model; --verbose logs each emit and model stored.
+        output.WriteLine($"Aggregator functions (Dapr app '{Functions.Hosting.DaprNames.FunctionsAppId}') listening on {string.Join(", ", app.Urls)}: topics {Functions.Hosting.DaprNames.UpdateArrivedTopic}, {Functions.Hosting.DaprNames.PartialReadyTopic}, {Functions.Hosting.DaprNames.AggregatorDueTopic} on '{Functions.Hosting.DaprNames.PubSub}'; rounds on the gateway's actor {Functions.Hosting.DaprNames.RoundActorType}. Ctrl+C stops.");
         output.Flush();
         try
         {

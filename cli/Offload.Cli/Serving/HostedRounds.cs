@@ -71,8 +71,14 @@ internal sealed class HostedRounds : IAsyncDisposable
         catch (Exception e) when (Functions.Aggregation.TransientFailure.Is(e))
         {
             string grpc = DaprSidecarEndpoints.FromEnvironment().GrpcEndpoint;
-            throw new InvalidOptionException($"--aggregator dapr: no Dapr sidecar (with the aggregator functions' actors behind it) answered at {grpc} within {sidecarWait.TotalSeconds:0} s ({(e.InnerException ?? e).Message}). "
+            throw new InvalidOptionException($"--aggregator dapr: no Dapr sidecar (with this app's RoundActor placed behind it) answered at {grpc} within {sidecarWait.TotalSeconds:0} s ({(e.InnerException ?? e).Message}). "
                 + "Start the gateway under its sidecar (`dapr run -f dapr-components/dapr.yaml`, or the Kubernetes injector), or set DAPR_GRPC_ENDPOINT and DAPR_HTTP_ENDPOINT.");
+        }
+        catch (Exception e) when (Functions.Aggregation.TransientFailure.IsPermanentSidecarError(e))
+        {
+            // A sidecar that answers but refuses: a component missing, not scoped to this app, or misconfigured.
+            throw new InvalidOptionException($"--aggregator dapr: the sidecar refused the gateway's first calls: {(e.InnerException ?? e).Message}. "
+                + $"Check that the components '{DaprNames.StateStore}' (keyPrefix none) and '{DaprNames.ActorStateStore}' (actorStateStore) are loaded and scoped to '{DaprNames.GatewayAppId}' (dapr-components/).");
         }
         catch (Exception e) when (e is InvalidDataException or Aggregator.Storage.UpdateNotFoundException)
         {

@@ -45,7 +45,7 @@ public sealed class GatewayModelFunction
         {
             return Delivery.Retry($"{e.GetType().Name}: {e.Message}");
         }
-        catch (InvalidDataException e)
+        catch (Exception e) when (e is InvalidDataException || TransientFailure.IsPermanentSidecarError(e))
         {
             return Delivery.Drop($"Model {published.Version} of round {published.Round} was refused: {e.Message}");
         }

@@ -4,6 +4,7 @@ using Offload.Aggregator.Storage;
 using Offload.Aggregator.Strategies;
 using Offload.Core.Codec;
 using Offload.Core.Model;
+using Offload.Functions.Events;
 using Offload.Functions.Rounds;
 using Offload.Functions.Storage;
 
@@ -95,9 +96,36 @@ public sealed class LeafFunction
             _logger.LogWarning(e, "Update {Reference}: transient failure, asking for redelivery.", arrived.Reference);
             return Delivery.Retry($"{e.GetType().Name}: {e.Message}");
         }
-        catch (Exception e) when (e is InvalidDataException or ArgumentException)
+        catch (Exception e) when (e is InvalidDataException or ArgumentException || TransientFailure.IsPermanentSidecarError(e))
         {
             return Delivery.Drop($"Update {arrived.Reference}: {e.Message}");
+        }
+    }
+
+    /// <summary>
+    /// Handles one <see cref="AggregatorDue"/>: claims the aggregator from the round's actor and, when
+    /// the actor hands it out (nobody holds it and its output never arrived), emits it.
+    /// </summary>
+    public async Task<Delivery> HandleDueAsync(AggregatorDue due, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(due);
+        if (due.Round < 1 || due.Level < 0 || due.Index < 0)
+            return Delivery.Drop($"AggregatorDue names round {due.Round}, level {due.Level}, index {due.Index}; none may be negative and rounds start at 1.");
+        try
+        {
+            var ticket = await _rounds.ClaimAsync(due.Round, new AggregatorSlot(due.Level, due.Index), cancellationToken).ConfigureAwait(false);
+            if (ticket.Status is FoldStatus.UnknownRound or FoldStatus.Invalid) return Delivery.Drop(ticket.Reason ?? ticket.Status.ToString());
+            if (ticket.Complete) await _rounds.EmitOrReleaseAsync(_step, ticket, cancellationToken).ConfigureAwait(false);
+            return Delivery.Success;
+        }
+        catch (Exception e) when (TransientFailure.Is(e))
+        {
+            _logger.LogWarning(e, "Aggregator l{Level}/a{Index} of round {Round}: transient failure, asking for redelivery.", due.Level, due.Index, due.Round);
+            return Delivery.Retry($"{e.GetType().Name}: {e.Message}");
+        }
+        catch (Exception e) when (e is InvalidDataException or ArgumentException || TransientFailure.IsPermanentSidecarError(e))
+        {
+            return Delivery.Drop($"Aggregator l{due.Level}/a{due.Index} of round {due.Round}: {e.Message}");
         }
     }
 

@@ -87,7 +87,7 @@ public sealed class PartialFunction
             _logger.LogWarning(e, "Partial {Reference}: transient failure, asking for redelivery.", ready.Reference);
             return Delivery.Retry($"{e.GetType().Name}: {e.Message}");
         }
-        catch (Exception e) when (e is InvalidDataException or ArgumentException or UpdateNotFoundException)
+        catch (Exception e) when (e is InvalidDataException or ArgumentException or UpdateNotFoundException || TransientFailure.IsPermanentSidecarError(e))
         {
             return Delivery.Drop($"Partial {ready.Reference}: {e.Message}");
         }

@@ -49,7 +49,11 @@ public sealed class RoundActors
         return Proxy(opening.Round).InvokeMethodAsync<RoundOpening, RoundStatus>(nameof(IRoundActor.Open), opening, cancellationToken);
     }
 
-    /// <summary>Closes the round at its deadline: every leaf emits what it has.</summary>
+    /// <summary>Hands out a due aggregator nobody holds.</summary>
+    public Task<FoldTicket> ClaimAsync(long round, AggregatorSlot slot, CancellationToken cancellationToken) =>
+        Proxy(round).InvokeMethodAsync<AggregatorSlot, FoldTicket>(nameof(IRoundActor.Claim), slot, cancellationToken);
+
+    /// <summary>Closes the round at its deadline: every leaf that has not emitted is made due and announced.</summary>
     public Task<RoundStatus> CloseAsync(long round, CancellationToken cancellationToken) =>
         Proxy(round).InvokeMethodAsync<RoundStatus>(nameof(IRoundActor.Close), cancellationToken);
 

@@ -14,6 +14,7 @@ public static class EventTopics
         if (eventType == typeof(UpdateArrived)) return DaprNames.UpdateArrivedTopic;
         if (eventType == typeof(PartialReady)) return DaprNames.PartialReadyTopic;
         if (eventType == typeof(ModelPublished)) return DaprNames.ModelPublishedTopic;
-        throw new ArgumentException($"{eventType.Name} has no Dapr topic; only UpdateArrived, PartialReady and ModelPublished travel over pub/sub.", nameof(eventType));
+        if (eventType == typeof(AggregatorDue)) return DaprNames.AggregatorDueTopic;
+        throw new ArgumentException($"{eventType.Name} has no Dapr topic; only UpdateArrived, PartialReady, AggregatorDue and ModelPublished travel over pub/sub.", nameof(eventType));
     }
 }

@@ -1,4 +1,7 @@
+using Dapr.Actors.Runtime;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Offload.Functions.Subscriptions;
 
 namespace Offload.Functions.Hosting;
@@ -7,8 +10,8 @@ namespace Offload.Functions.Hosting;
 public static class AggregatorFunctionsApplicationExtensions
 {
     /// <summary>
-    /// CloudEvents unwrapping, <c>GET /dapr/subscribe</c>, the actor routes (<c>GET /dapr/config</c>,
-    /// <c>PUT /actors/...</c>) and the subscription routes.
+    /// CloudEvents unwrapping, <c>GET /dapr/subscribe</c> and the subscription routes; the actor routes
+    /// too when the app hosts the <see cref="Rounds.RoundActor"/> itself (a one-process test host).
     /// </summary>
     public static WebApplication UseOffloadAggregatorFunctions(this WebApplication app)
     {
@@ -16,25 +19,39 @@ public static class AggregatorFunctionsApplicationExtensions
         app.Use(MalformedCloudEventGuard.InvokeAsync);
         app.UseCloudEvents();
         app.MapSubscribeHandler();
-        app.MapActorsHandlers();
+        if (app.Services.GetService<ActorRuntime>() is not null) app.MapActorsHandlers();
         app.MapOffloadAggregatorFunctions();
         return app;
     }
 
     /// <summary>
-    /// The gateway's Dapr side in the Dapr deployment: CloudEvents unwrapping, <c>GET /dapr/subscribe</c>
-    /// and the <c>ModelPublished</c> route, answering on <paramref name="appPort"/> only (the port
-    /// the sidecar calls), so devices reaching the gRPC port cannot post events.
+    /// The gateway's Dapr side in the Dapr deployment: CloudEvents unwrapping, <c>GET /dapr/subscribe</c>,
+    /// the <c>ModelPublished</c> route and the <see cref="Rounds.RoundActor"/>'s routes
+    /// (<c>GET /dapr/config</c>, <c>PUT /actors/...</c>), answering on <paramref name="appPort"/> only
+    /// (the port the sidecar calls). The check is on the connection's local port, not the Host header
+    /// (which <c>RequireHost</c> matches and a device could set), so devices reaching the gRPC port
+    /// can neither post events nor call the actor.
     /// </summary>
     public static WebApplication UseOffloadGatewaySubscription(this WebApplication app, int appPort)
     {
         ArgumentNullException.ThrowIfNull(app);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(appPort);
-        string host = $"*:{appPort}";
+        app.Use((context, next) =>
+        {
+            bool daprRoute = context.Request.Path.StartsWithSegments("/dapr") || context.Request.Path.StartsWithSegments("/actors")
+                || context.Request.Path.StartsWithSegments("/events") || context.Request.Path.StartsWithSegments("/healthz");
+            if (daprRoute != (context.Connection.LocalPort == appPort))
+            {
+                context.Response.StatusCode = StatusCodes.Status404NotFound;
+                return Task.CompletedTask;
+            }
+            return next(context);
+        });
         app.Use(MalformedCloudEventGuard.InvokeAsync);
         app.UseCloudEvents();
-        app.MapSubscribeHandler().RequireHost(host);
-        app.MapModelPublished().RequireHost(host);
+        app.MapSubscribeHandler();
+        if (app.Services.GetService<ActorRuntime>() is not null) app.MapActorsHandlers();
+        app.MapModelPublished();
         return app;
     }
 }

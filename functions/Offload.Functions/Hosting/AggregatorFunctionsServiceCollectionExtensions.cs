@@ -1,3 +1,4 @@
+using Dapr.Actors.Client;
 using Dapr.Client;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -6,7 +7,6 @@ using Offload.Aggregator.Storage;
 using Offload.Aggregator.Strategies;
 using Offload.Functions.Aggregation;
 using Offload.Functions.Events;
-using Offload.Functions.Rounds;
 using Offload.Functions.Storage;
 
 namespace Offload.Functions.Hosting;
@@ -15,9 +15,12 @@ namespace Offload.Functions.Hosting;
 public static class AggregatorFunctionsServiceCollectionExtensions
 {
     /// <summary>
-    /// Adds the functions, the <see cref="RoundActor"/>, a <see cref="DaprClient"/>, and, unless
-    /// already registered, the Dapr <see cref="IEventBus"/> and <see cref="IUpdateStore"/> and FedAvg.
-    /// Register an <see cref="InMemoryUpdateStore"/> first to keep payloads in the process (one instance only).
+    /// Adds the leaf, middle and top functions, a <see cref="DaprClient"/>, the caller of the rounds'
+    /// actors, and, unless already registered, the Dapr <see cref="IEventBus"/> and
+    /// <see cref="IUpdateStore"/> and FedAvg. The functions host no actor: the <see cref="Rounds.RoundActor"/>
+    /// lives in the gateway's app (<see cref="RoundActorServiceCollectionExtensions.AddOffloadRoundActors"/>),
+    /// so this app can scale to zero. Register an <see cref="InMemoryUpdateStore"/> first to keep
+    /// payloads in the process (one instance only).
     /// </summary>
     /// <param name="services">The app's services.</param>
     /// <param name="sidecarHttpEndpoint">The sidecar's HTTP endpoint for actor calls; null: <see cref="DaprSidecarEndpoints.FromEnvironment"/>.</param>
@@ -27,11 +30,8 @@ public static class AggregatorFunctionsServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         services.AddDaprClient(b => configureClient?.Invoke(b));
-        services.AddActors(options =>
-        {
-            options.Actors.RegisterActor<RoundActor>(DaprNames.RoundActorType);
-            options.HttpEndpoint = (sidecarHttpEndpoint ?? DaprSidecarEndpoints.FromEnvironment().HttpEndpoint).TrimEnd('/');
-        });
+        string http = (sidecarHttpEndpoint ?? DaprSidecarEndpoints.FromEnvironment().HttpEndpoint).TrimEnd('/');
+        services.TryAddSingleton<IActorProxyFactory>(new ActorProxyFactory(new ActorProxyOptions { HttpEndpoint = http }));
         services.TryAddSingleton<IEventBus>(sp => new DaprEventBus(sp.GetRequiredService<DaprClient>()));
         services.TryAddSingleton<IUpdateStore>(sp => new DaprUpdateStore(sp.GetRequiredService<DaprClient>()));
         services.TryAddSingleton<IAggregationStrategy>(new FedAvg());
@@ -40,7 +40,6 @@ public static class AggregatorFunctionsServiceCollectionExtensions
         services.TryAddSingleton<RoundActors>();
         services.TryAddSingleton<LeafFunction>();
         services.TryAddSingleton<PartialFunction>();
-        services.TryAddSingleton<GatewayModelFunction>();
         return services;
     }
 }

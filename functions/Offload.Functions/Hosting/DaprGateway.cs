@@ -17,8 +17,9 @@ namespace Offload.Functions.Hosting;
 /// The ingest gateway as one app of the Dapr deployment (<c>offload serve --aggregator dapr</c>):
 /// devices reach its gRPC port directly; accepted payloads go to the Dapr state store, each
 /// <see cref="UpdateArrived"/> to the Dapr pub/sub for the leaf functions, each round opens on its
-/// <see cref="RoundActor"/>, and the sidecar delivers <see cref="ModelPublished"/> to
-/// <see cref="GatewayListenOptions.DaprAppPort"/>. Dispose it to stop.
+/// <see cref="RoundActor"/>, which this app hosts (its sidecar calls the actor routes on
+/// <see cref="GatewayListenOptions.DaprAppPort"/>), and the sidecar delivers <see cref="ModelPublished"/>
+/// to that port too. Dispose it to stop.
 /// </summary>
 public sealed class DaprGateway : IAsyncDisposable
 {
@@ -75,7 +76,9 @@ public sealed class DaprGateway : IAsyncDisposable
         GatewayServer? server = null;
         try
         {
-            server = await GatewayServer.StartAsync(options, listen, tokens, coordinator, store, new DaprEventBus(client), configureLogging, cancellationToken, roundEvents).ConfigureAwait(false);
+            // This app hosts the rounds' actors: it always runs, so daprd always has a host to place them on.
+            server = await GatewayServer.StartAsync(options, listen, tokens, coordinator, store, new DaprEventBus(client), configureLogging, cancellationToken, roundEvents,
+                services => services.AddOffloadRoundActors(sidecar.HttpEndpoint)).ConfigureAwait(false);
             await coordinator.StartAsync(sidecarWait ?? DefaultSidecarWait, cancellationToken).ConfigureAwait(false);
             return new DaprGateway(server, coordinator, client, loggers, roundEvents);
         }

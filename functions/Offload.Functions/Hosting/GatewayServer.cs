@@ -39,11 +39,13 @@ public sealed class GatewayServer : IAsyncDisposable
     /// <summary>Builds and starts the server; the coordinator must be started by the caller.</summary>
     /// <param name="configureLogging">Adds log providers; without it the server logs nothing.</param>
     /// <param name="roundEvents">Where the coordinator announces <c>RoundClosed</c>, if not on <paramref name="bus"/>.</param>
+    /// <param name="configureServices">Adds services after the gateway's (the Dapr gateway hosts the round actors).</param>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
     /// <exception cref="IOException">The address is in use.</exception>
     public static async Task<GatewayServer> StartAsync(GatewayOptions options, GatewayListenOptions listen, ClientTokens tokens,
         IRoundCoordinator coordinator, IUpdateStore store, IEventBus bus,
-        Action<ILoggingBuilder>? configureLogging = null, CancellationToken cancellationToken = default, IEventBus? roundEvents = null)
+        Action<ILoggingBuilder>? configureLogging = null, CancellationToken cancellationToken = default, IEventBus? roundEvents = null,
+        Action<IServiceCollection>? configureServices = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(listen);
@@ -70,6 +72,7 @@ public sealed class GatewayServer : IAsyncDisposable
             if (coordinator is IModelPublishedObserver observer) builder.Services.AddSingleton(observer);
             builder.Services.AddSingleton<GatewayModelFunction>();
         }
+        configureServices?.Invoke(builder.Services);
         var app = builder.Build();
         app.MapOffloadGateway();
         if (listen.DaprAppPort is int daprPort) app.UseOffloadGatewaySubscription(daprPort);

@@ -21,8 +21,15 @@ public interface IRoundActor : IActor
     /// <summary>Registers a child's partial; the ticket says whether its parent is now due.</summary>
     Task<FoldTicket> PartialArrived(PartialClaim partial);
 
-    /// <summary>The deadline path: every leaf that has not emitted emits what it has, so the tree completes.</summary>
+    /// <summary>
+    /// The deadline path: every leaf that has not emitted is made due and announced with an
+    /// <c>AggregatorDue</c> event, so the functions emit what it has and the tree completes. Repeated,
+    /// it announces again the due leaves no function claimed or delivered.
+    /// </summary>
     Task<RoundStatus> Close();
+
+    /// <summary>Hands out a due aggregator nobody holds (the answer to <c>AggregatorDue</c>); <see cref="FoldStatus.Duplicate"/> when there is nothing to emit.</summary>
+    Task<FoldTicket> Claim(AggregatorSlot slot);
 
     /// <summary>Gives back an aggregator handed out for emitting whose step failed, so the next delivery hands it out at once.</summary>
     Task<RoundStatus> Release(AggregatorSlot slot);

@@ -1,35 +1,45 @@
 using Dapr.Actors.Runtime;
 using Microsoft.Extensions.Logging;
+using Offload.Aggregator.Events;
 using Offload.Aggregator.Hierarchy;
-using Offload.Functions.Aggregation;
+using Offload.Functions.Events;
 using Offload.Functions.Hosting;
 
 namespace Offload.Functions.Rounds;
 
 /// <summary>
 /// <see cref="IRoundActor"/> on the Dapr actor runtime. State: one <see cref="RoundState"/> under
-/// <see cref="StateKey"/>; the deadline is a reminder (<see cref="DaprNames.DeadlineReminder"/>),
-/// which survives the app scaling to zero. The payloads and partial sums themselves never pass
-/// through the actor: it hands out tickets naming them, and the functions fold from the store.
+/// <see cref="StateKey"/>; the deadline is a reminder (<see cref="DaprNames.DeadlineReminder"/>).
+/// The payloads and partial sums themselves never pass through the actor: it hands out tickets
+/// naming them, and the functions fold from the store. Every turn is bookkeeping on that one value
+/// (daprd runs one turn at a time per actor id, so a slow turn would hold every arrival of the
+/// round): at the deadline the actor publishes one <see cref="AggregatorDue"/> per leaf it made due
+/// and the functions emit them, rather than folding inside the turn. Hosted by the gateway's app,
+/// which always runs, so calls never find the actor type without a host while the functions scale to zero.
 /// </summary>
 public sealed class RoundActor : Actor, IRoundActor, IRemindable
 {
     /// <summary>The actor-state key of the round.</summary>
     public const string StateKey = "round";
 
-    /// <summary>How often the deadline reminder fires again if closing failed (a transient store error).</summary>
+    /// <summary>
+    /// How often the deadline reminder fires again until the round publishes: each firing announces
+    /// again every leaf the deadline made due whose emitter never delivered it (a lost event, a dead function).
+    /// </summary>
     public static readonly TimeSpan DeadlineRetryPeriod = TimeSpan.FromSeconds(30);
 
     /// <summary>How long an aggregator handed to a function stays with it before a repeated delivery may hand it to another.</summary>
     public static readonly TimeSpan EmitLease = TimeSpan.FromSeconds(30);
 
-    private readonly AggregatorStep _step;
+    private readonly IEventBus _bus;
 
     /// <summary>Created by the actor runtime.</summary>
-    public RoundActor(ActorHost host, AggregatorStep step) : base(host)
+    /// <param name="host">The actor's host.</param>
+    /// <param name="bus">Where <see cref="AggregatorDue"/> is published (Dapr pub/sub in the deployment).</param>
+    public RoundActor(ActorHost host, IEventBus bus) : base(host)
     {
-        ArgumentNullException.ThrowIfNull(step);
-        _step = step;
+        ArgumentNullException.ThrowIfNull(bus);
+        _bus = bus;
     }
 
     /// <summary>The actor id of round <paramref name="round"/>.</summary>
@@ -116,23 +126,56 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
     {
         var state = await LoadAsync().ConfigureAwait(false);
         if (state is null) return new RoundStatus(false);
+        if (state.PublishedVersion is not null)
+        {
+            await TryUnregisterDeadlineAsync().ConfigureAwait(false);
+            return StatusOf(state);
+        }
         var plan = PlanOf(state);
         if (!state.DeadlinePassed)
         {
             state.DeadlinePassed = true;
             // Every leaf that has not emitted emits what it has (possibly nothing: a zero-weight
-            // partial), so every parent completes; their partials go out in one bulk publish.
-            var due = new List<FoldTicket>();
+            // partial), so every parent completes. Marked due here; claimed and folded by the functions.
+            int forced = 0;
             for (int leaf = 0; leaf < plan.AggregatorsPerLevel[0]; leaf++)
-                if (!state.Emitted.Contains(RoundState.AggregatorKey(0, leaf))) due.Add(Due(state, plan, 0, leaf));
-            await _step.EmitManyAsync(due, CancellationToken.None).ConfigureAwait(false);
-            int forced = due.Count;
-            await StateManager.SetStateAsync(StateKey, state).ConfigureAwait(false);
-            Logger.LogInformation("Round {Round} reached its deadline with {Arrivals} of {Expected} updates; {Forced} leaves emitted early.",
+            {
+                string key = RoundState.AggregatorKey(0, leaf);
+                if (state.Emitted.Contains(key)) continue;
+                state.Emitted.Add(key);
+                forced++;
+            }
+            Logger.LogInformation("Round {Round} reached its deadline with {Arrivals} of {Expected} updates; {Forced} leaves made due.",
                 Round(state), state.Arrivals.Count, plan.ExpectedUpdates, forced);
         }
-        await TryUnregisterDeadlineAsync().ConfigureAwait(false);
+        // Saved before announcing, so a function's claim finds the leaves due; announced again at every
+        // firing of the reminder while a leaf is due, unclaimed (or its lease ran out) and undelivered.
+        await StateManager.SetStateAsync(StateKey, state).ConfigureAwait(false);
+        await StateManager.SaveStateAsync().ConfigureAwait(false);
+        var due = new List<AggregatorDue>();
+        for (int leaf = 0; leaf < plan.AggregatorsPerLevel[0]; leaf++)
+            if (Claimable(state, plan, 0, leaf)) due.Add(new AggregatorDue(Round(state), 0, leaf));
+        if (due.Count > 0)
+        {
+            if (_bus is DaprEventBus dapr) await dapr.PublishManyAsync(due, CancellationToken.None).ConfigureAwait(false);
+            else foreach (var d in due) await _bus.PublishAsync(d, CancellationToken.None).ConfigureAwait(false);
+        }
         return StatusOf(state);
+    }
+
+    /// <inheritdoc/>
+    public async Task<FoldTicket> Claim(AggregatorSlot slot)
+    {
+        ArgumentNullException.ThrowIfNull(slot);
+        var state = await LoadAsync().ConfigureAwait(false);
+        if (state is null) return new FoldTicket(FoldStatus.UnknownRound, $"No round is open on actor '{Id}'.");
+        var plan = PlanOf(state);
+        if (slot.Level < 0 || slot.Level >= plan.Levels || slot.Index < 0 || slot.Index >= plan.AggregatorsPerLevel[slot.Level])
+            return new FoldTicket(FoldStatus.Invalid, $"Round {Round(state)} has no aggregator l{slot.Level}/a{slot.Index} (tree {plan}).");
+        if (!Claimable(state, plan, slot.Level, slot.Index)) return new FoldTicket(FoldStatus.Duplicate, Round: Round(state));
+        var ticket = Due(state, plan, slot.Level, slot.Index);
+        await StateManager.SetStateAsync(StateKey, state).ConfigureAwait(false);
+        return ticket;
     }
 
     /// <inheritdoc/>
@@ -169,7 +212,7 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
         return state is null ? new RoundStatus(false) : StatusOf(state);
     }
 
-    /// <summary>The deadline reminder closes the round.</summary>
+    /// <summary>The deadline reminder closes the round, and fires again until the round publishes.</summary>
     public async Task ReceiveReminderAsync(string reminderName, byte[] state, TimeSpan dueTime, TimeSpan period)
     {
         if (reminderName != DaprNames.DeadlineReminder)
@@ -233,15 +276,18 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
     /// The ticket again when the aggregator was handed out but its output never arrived above it,
     /// and its emitter gave it back or its lease ran out (so two functions never emit it at once).
     /// </summary>
-    private static FoldTicket? Redeliverable(RoundState state, TreePlan plan, int level, int index)
+    private static FoldTicket? Redeliverable(RoundState state, TreePlan plan, int level, int index) =>
+        Claimable(state, plan, level, index) ? Due(state, plan, level, index) : null;
+
+    /// <summary>Whether the aggregator is due, its output never arrived above it, and no function holds its lease.</summary>
+    private static bool Claimable(RoundState state, TreePlan plan, int level, int index)
     {
         string key = RoundState.AggregatorKey(level, index);
-        if (!state.Emitted.Contains(key)) return null;
+        if (!state.Emitted.Contains(key)) return false;
         bool top = level == plan.Levels - 1;
         bool delivered = top ? state.PublishedVersion is not null : state.Partials.Exists(p => p.Level == level && p.Index == index);
-        if (delivered) return null;
-        if (state.HandedOut.TryGetValue(key, out var since) && DateTimeOffset.UtcNow - since < EmitLease) return null;
-        return Due(state, plan, level, index);
+        if (delivered) return false;
+        return !(state.HandedOut.TryGetValue(key, out var since) && DateTimeOffset.UtcNow - since < EmitLease);
     }
 
     private static RoundStatus StatusOf(RoundState state) => new(

@@ -16,15 +16,20 @@ namespace Offload.Functions.Subscriptions;
 /// <summary>
 /// The routes the sidecar delivers events to, each declared with <c>WithTopic</c> so
 /// <c>GET /dapr/subscribe</c> lists it: <c>UpdateArrived</c> in bulk (Dapr bulk subscribe; the
-/// answer lists a status per entry), <c>PartialReady</c> and <c>ModelPublished</c> one CloudEvent
-/// at a time. Each answers <c>{"status":"SUCCESS|RETRY|DROP"}</c>, with the reason for a drop or retry.
+/// answer lists a status per entry), <c>PartialReady</c>, <c>AggregatorDue</c> and (in the
+/// gateway's app) <c>ModelPublished</c> one CloudEvent at a time. Each answers
+/// <c>{"status":"SUCCESS|RETRY|DROP"}</c>, with the reason for a drop or retry. Every route takes an
+/// event in each form daprd delivers (<see cref="EventJson.Unwrap"/>), on either path.
 /// </summary>
 public static class AggregatorFunctionEndpoints
 {
     /// <summary>Entries of one bulk delivery handled at once.</summary>
     public const int BulkParallelism = 8;
 
-    /// <summary>Maps the three subscription routes (the aggregator functions' app).</summary>
+    /// <summary>
+    /// Maps the functions' subscription routes: update-arrived, partial-ready and aggregator-due. Not
+    /// model-published: only the gateway needs new models, and reading each one here was wasted work.
+    /// </summary>
     public static IEndpointRouteBuilder MapOffloadAggregatorFunctions(this IEndpointRouteBuilder endpoints)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
@@ -35,7 +40,9 @@ public static class AggregatorFunctionEndpoints
         endpoints.MapPost(DaprNames.PartialReadyRoute, (Delegate)((HttpContext context) => DeliverAsync<PartialReady>(context, DaprNames.PartialReadyTopic,
                 (e, sp, ct) => sp.GetRequiredService<PartialFunction>().HandleAsync(e, ct))))
             .WithTopic(DaprNames.PubSub, DaprNames.PartialReadyTopic);
-        endpoints.MapModelPublished();
+        endpoints.MapPost(DaprNames.AggregatorDueRoute, (Delegate)((HttpContext context) => DeliverAsync<Events.AggregatorDue>(context, DaprNames.AggregatorDueTopic,
+                (e, sp, ct) => sp.GetRequiredService<LeafFunction>().HandleDueAsync(e, ct))))
+            .WithTopic(DaprNames.PubSub, DaprNames.AggregatorDueTopic);
         return endpoints;
     }
 
@@ -72,7 +79,7 @@ public static class AggregatorFunctionEndpoints
                 var deliveries = new Delivery[items.Length];
                 await Parallel.ForAsync(0, items.Length, new ParallelOptions { MaxDegreeOfParallelism = BulkParallelism, CancellationToken = context.RequestAborted },
                     async (i, _) => deliveries[i] = items[i].TryGetProperty("event", out var @event)
-                        ? await HandleOneAsync(EventJson.Unwrap(@event), context, handle).ConfigureAwait(false)
+                        ? await HandleOneAsync(@event, context, handle).ConfigureAwait(false)
                         : Delivery.Drop("The bulk entry has no event.")).ConfigureAwait(false);
                 var statuses = new JsonArray();
                 for (int i = 0; i < items.Length; i++)
@@ -85,7 +92,7 @@ public static class AggregatorFunctionEndpoints
                 }
                 return Results.Json(new JsonObject { ["statuses"] = statuses });
             }
-            return Answer(Log(logger, topic, await HandleOneAsync(EventJson.Unwrap(root), context, handle).ConfigureAwait(false)));
+            return Answer(Log(logger, topic, await HandleOneAsync(root, context, handle).ConfigureAwait(false)));
         }
     }
 
@@ -95,9 +102,9 @@ public static class AggregatorFunctionEndpoints
         TEvent? @event;
         try
         {
-            @event = element.Deserialize<TEvent>(EventJson.Options);
+            @event = EventJson.Unwrap(element).Deserialize<TEvent>(EventJson.Options);
         }
-        catch (Exception e) when (e is JsonException or ArgumentException or InvalidOperationException)
+        catch (Exception e) when (e is JsonException or ArgumentException or InvalidOperationException or FormatException)
         {
             return Delivery.Drop($"The event is not a valid {typeof(TEvent).Name}: {e.Message}");
         }

@@ -9,12 +9,23 @@ public static class EventJson
     public static JsonSerializerOptions Options { get; } = new(JsonSerializerDefaults.Web);
 
     /// <summary>
-    /// The event inside a delivered element: a CloudEvent's <c>data</c> when the element is a
-    /// CloudEvent envelope, otherwise the element itself (raw payloads, or a body the CloudEvents
+    /// The event inside a delivered element, in each form daprd delivers: a CloudEvent's <c>data</c>;
+    /// a CloudEvent's <c>data_base64</c> (how daprd wraps a message a raw publisher sent, as
+    /// components-contrib's <c>FromRawPayload</c> does, with datacontenttype application/octet-stream),
+    /// decoded and read as JSON; otherwise the element itself (a raw payload, or a body the CloudEvents
     /// middleware already unwrapped).
     /// </summary>
-    public static JsonElement Unwrap(JsonElement element) =>
-        element.ValueKind == JsonValueKind.Object && element.TryGetProperty("specversion", out _) && element.TryGetProperty("data", out var data)
-            ? data
-            : element;
+    /// <exception cref="JsonException">data_base64 does not hold JSON.</exception>
+    /// <exception cref="FormatException">data_base64 is not base64.</exception>
+    public static JsonElement Unwrap(JsonElement element)
+    {
+        if (element.ValueKind != JsonValueKind.Object || !element.TryGetProperty("specversion", out _)) return element;
+        if (element.TryGetProperty("data", out var data)) return data;
+        if (element.TryGetProperty("data_base64", out var encoded) && encoded.ValueKind == JsonValueKind.String)
+        {
+            using var document = JsonDocument.Parse(encoded.GetBytesFromBase64());
+            return document.RootElement.Clone();
+        }
+        return element;
+    }
 }

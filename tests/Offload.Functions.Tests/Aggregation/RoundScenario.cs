@@ -35,7 +35,8 @@ internal sealed class RoundScenario(FunctionsApp app, long round = 1)
     public async Task<JsonNode> CallActorAsync(string method, object? body = null)
     {
         var content = new StringContent(body is null ? "" : JsonSerializer.Serialize(body, EventJson.Options), Encoding.UTF8, "application/json");
-        var response = await app.Client.PutAsync($"/actors/{DaprNames.RoundActorType}/{RoundActor.IdFor(Round)}/method/{method}", content);
+        // Through the functions' sidecar, as the functions call it: placed on the actor host, one turn at a time.
+        var response = await app.Actors.PutAsync($"/v1.0/actors/{DaprNames.RoundActorType}/{RoundActor.IdFor(Round)}/method/{method}", content);
         string text = await response.Content.ReadAsStringAsync();
         Assert.True(response.IsSuccessStatusCode, $"{method}: {(int)response.StatusCode} {text}");
         return JsonNode.Parse(text)!;

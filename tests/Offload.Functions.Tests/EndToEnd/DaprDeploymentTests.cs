@@ -1,4 +1,9 @@
 using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.Logging;
+using Xunit.Abstractions;
 using System.Net.Sockets;
 using Offload.Aggregator.Rounds;
 using Offload.Aggregator.Strategies;
@@ -17,17 +22,18 @@ namespace Offload.Functions.Tests.EndToEnd;
 /// <summary>
 /// The Dapr deployment end to end: devices train over real gRPC against the gateway app
 /// (<see cref="DaprGateway"/>, real Kestrel on loopback), which stores payloads and publishes
-/// <c>UpdateArrived</c> through its sidecar and opens rounds on the <c>RoundActor</c>; the aggregator
+/// <c>UpdateArrived</c> through its sidecar and hosts the <c>RoundActor</c>; the aggregator
 /// functions app folds them through its leaf, middle and top functions; the gateway's subscription
-/// receives <c>ModelPublished</c> and opens the next round. Both apps talk to one loopback
-/// <see cref="Sidecar.SidecarStandIn"/> (shared pub/sub and state store, actor calls forwarded to the
-/// functions app), which delivers events in the background as the sidecar would.
+/// receives <c>ModelPublished</c> and opens the next round. Each app has its own
+/// <see cref="Sidecar.SidecarStandIn"/> in one <see cref="Sidecar.DaprCluster"/> over the repository's
+/// dapr-components/ (per-app key prefixes, placement, one turn per actor, the body limit, batching
+/// and redelivery as daprd does them), delivering events in the background.
 /// </summary>
-public class DaprDeploymentTests
+public class DaprDeploymentTests(ITestOutputHelper output)
 {
     private const int Seed = 11;
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
@@ -40,6 +46,39 @@ public class DaprDeploymentTests
 
         public required FunctionsApp Functions { get; init; }
         public required DaprGateway Gateway { get; init; }
+        public Sidecar.DaprCluster Cluster => Functions.Cluster;
+
+        /// <summary>Waits for the last round's model; on a timeout, says what the cluster saw.</summary>
+        public async Task CompletionAsync(TimeSpan timeout)
+        {
+            try
+            {
+                await Gateway.Coordinator.Completion.WaitAsync(timeout);
+            }
+            catch (TimeoutException)
+            {
+                Assert.Fail($"No final model in {timeout}. {Explain()}");
+            }
+        }
+
+        /// <summary>What the cluster saw, for a failure message.</summary>
+        public string Explain() =>
+            $"Answers: {string.Join("; ", Cluster.Answers)}. Published: {string.Join(", ", Cluster.Published.Select(p => p.Topic))}. "
+            + $"Unmatched: {string.Join(", ", Cluster.Unmatched)}. Errors: {string.Join(" | ", Cluster.DeliveryErrors.Select(e => e.Message).Distinct())}. Calls: {string.Join(", ", Cluster.ActorCalls.TakeLast(20))}";
+
+        /// <summary>Devices' participation, failing with what the cluster saw when it does not end in time.</summary>
+        public async Task<T> WithinAsync<T>(Task<T> work, TimeSpan timeout)
+        {
+            try
+            {
+                return await work.WaitAsync(timeout);
+            }
+            catch (TimeoutException)
+            {
+                Assert.Fail($"Devices did not finish in {timeout}. {Explain()}");
+                throw;
+            }
+        }
 
         public FederatedClient Client(int client)
         {
@@ -58,9 +97,10 @@ public class DaprDeploymentTests
     }
 
     private static async Task<Deployment> StartAsync(TrainTestDataset data, SimulationOptions options, int minClients, int fanIn, TimeSpan deadline,
-        DownstreamMode downstream = DownstreamMode.Full)
+        DownstreamMode downstream = DownstreamMode.Full, string? components = null, bool deliver = true)
     {
-        var functions = await FunctionsApp.StartAsync();
+        // The functions host no actor: the gateway does, as in the deployment.
+        var functions = await FunctionsApp.StartAsync(actorHost: false, components: components);
         using var initial = TorchTrainer.CreateDefault(options.Seed, data.Train.Rows, data.Train.Columns, data.Train.ClassCount);
         var weights = new float[initial.Layout.TotalLength];
         initial.ExportWeights(weights);
@@ -77,11 +117,12 @@ public class DaprDeploymentTests
             Downstream = downstream,
         };
         int appPort = FreePort();
-        var sidecar = functions.Sidecar;
+        var sidecar = await functions.Cluster.StartSidecarAsync(DaprNames.GatewayAppId);
+        // The app channel is known before the app listens, as daprd's --app-port is; placement finds the actor host once it answers.
+        sidecar.App = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{appPort}") };
+        if (deliver) functions.Cluster.StartDelivering();
         var gateway = await DaprGateway.StartAsync(new GatewayOptions(), new GatewayListenOptions { Port = 0, DaprAppPort = appPort }, tokens,
             initial.Layout, weights, rounds, new DaprSidecarEndpoints(sidecar.HttpEndpoint, sidecar.GrpcEndpoint));
-        sidecar.AddSubscriber(new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{appPort}") });
-        sidecar.StartDelivering();
         return new Deployment { Functions = functions, Gateway = gateway };
     }
 
@@ -92,10 +133,11 @@ public class DaprDeploymentTests
         var options = ReferenceTraining.Options(clients: 5, rounds: 2, Seed);
         // Five updates under fan-in 2: leaves, middle aggregators and the top.
         await using var deployment = await StartAsync(data, options, minClients: 5, fanIn: 2, deadline: TimeSpan.FromHours(1));
-        var participations = await ReferenceTraining.ParticipateAllAsync(data, options, deployment.Client);
-        await deployment.Gateway.Coordinator.Completion.WaitAsync(TimeSpan.FromMinutes(1));
+        var participations = await deployment.WithinAsync(ReferenceTraining.ParticipateAllAsync(data, options, deployment.Client), TimeSpan.FromMinutes(2));
+        await deployment.CompletionAsync(TimeSpan.FromMinutes(1));
 
-        Assert.Empty(deployment.Functions.Sidecar.DeliveryErrors);
+        Assert.All(deployment.Cluster.DeliveryErrors, e => Assert.IsType<HttpRequestException>(e)); // Only the gateway's app port before it listened.
+        Assert.Equal(1, deployment.Cluster.MaxActorOverlap);
         Assert.All(participations, p => Assert.Equal([1L, 2L], p.Select(r => r.Round)));
         var coordinator = deployment.Gateway.Coordinator;
         Assert.Equal(2, coordinator.Model.Version.Value);
@@ -119,10 +161,10 @@ public class DaprDeploymentTests
         var data = ReferenceTraining.Data();
         var options = ReferenceTraining.Options(clients: 3, rounds: 3, Seed);
         await using var deployment = await StartAsync(data, options, minClients: 3, fanIn: 0, deadline: TimeSpan.FromHours(1), DownstreamMode.FedZip);
-        var participations = await ReferenceTraining.ParticipateAllAsync(data, options, deployment.Client);
-        await deployment.Gateway.Coordinator.Completion.WaitAsync(TimeSpan.FromMinutes(1));
+        var participations = await deployment.WithinAsync(ReferenceTraining.ParticipateAllAsync(data, options, deployment.Client), TimeSpan.FromMinutes(2));
+        await deployment.CompletionAsync(TimeSpan.FromMinutes(1));
 
-        Assert.Empty(deployment.Functions.Sidecar.DeliveryErrors);
+        Assert.All(deployment.Cluster.DeliveryErrors, e => Assert.IsType<HttpRequestException>(e));
         // A change counts as applied only when the rebuilt weights matched the gateway's CRC-32C.
         Assert.All(participations, p => Assert.Equal(new[] { false, true, true }, p.Select(r => r.DownloadedDelta)));
         var coordinator = deployment.Gateway.Coordinator;
@@ -138,8 +180,8 @@ public class DaprDeploymentTests
         var options = ReferenceTraining.Options(clients: 3, rounds: 1, Seed);
         // Four updates would close the round; only three devices exist, so the deadline closes it.
         await using var deployment = await StartAsync(data, options, minClients: 4, fanIn: 2, deadline: TimeSpan.FromSeconds(2));
-        await ReferenceTraining.ParticipateAllAsync(data, options, deployment.Client);
-        await deployment.Gateway.Coordinator.Completion.WaitAsync(TimeSpan.FromMinutes(1));
+        await deployment.WithinAsync(ReferenceTraining.ParticipateAllAsync(data, options, deployment.Client), TimeSpan.FromMinutes(2));
+        await deployment.CompletionAsync(TimeSpan.FromMinutes(1));
 
         // Devices that finish training after the deadline hear "round closed"; every update the
         // gateway acknowledged is in the model, however the timing fell.
@@ -147,60 +189,135 @@ public class DaprDeploymentTests
         Assert.True(round.ClosedByDeadline);
         Assert.InRange(round.Updates, 1, 3);
         Assert.Equal(deployment.Gateway.Server.Metrics.Accepted, round.Updates);
-        Assert.Empty(deployment.Functions.Sidecar.DeliveryErrors);
+        Assert.All(deployment.Cluster.DeliveryErrors, e => Assert.IsType<HttpRequestException>(e));
+    }
+
+    [Fact]
+    public async Task With_the_old_component_settings_the_apps_cannot_see_each_others_state_and_no_round_completes()
+    {
+        // The components before this fix: one state store with the actor flag and no keyPrefix, so
+        // daprd prefixes every key with the calling app's id.
+        string old = Directory.CreateTempSubdirectory("offload-old-components").FullName;
+        try
+        {
+            File.Copy(Offload.Functions.Tests.Deployment.Manifests.Path("dapr-components", "pubsub.yaml"), Path.Combine(old, "pubsub.yaml"));
+            File.WriteAllText(Path.Combine(old, "statestore.yaml"), """
+                apiVersion: dapr.io/v1alpha1
+                kind: Component
+                metadata:
+                  name: offload-state
+                spec:
+                  type: state.redis
+                  version: v1
+                  metadata:
+                    - name: redisHost
+                      value: localhost:6379
+                    - name: actorStateStore
+                      value: "true"
+                scopes:
+                  - offload-gateway
+                  - offload-aggregator
+                """);
+            var data = ReferenceTraining.Data();
+            var options = ReferenceTraining.Options(clients: 2, rounds: 1, Seed);
+            await using var deployment = await StartAsync(data, options, minClients: 2, fanIn: 2, deadline: TimeSpan.FromHours(1), components: old, deliver: false);
+            using var stop = new CancellationTokenSource();
+            var devices = ReferenceTraining.ParticipateAllAsync(data, options, deployment.Client).WaitAsync(stop.Token);
+            // Deterministic: the uploads are acknowledged, then every event is delivered once.
+            while (deployment.Gateway.Server.Metrics.Accepted < 2) await Task.Delay(50);
+            var answers = await deployment.Cluster.DeliverPendingAsync(maxPasses: 1);
+            Assert.Equal(["DROP", "DROP"], answers);
+            Assert.Contains(deployment.Cluster.StoredKeys(), k => k.StartsWith(DaprNames.GatewayAppId + "||update/", StringComparison.Ordinal));
+            Assert.DoesNotContain(deployment.Cluster.Published, p => p.Topic == DaprNames.PartialReadyTopic || p.Topic == DaprNames.ModelPublishedTopic);
+            Assert.False(deployment.Gateway.Coordinator.Completion.IsCompleted);
+            await stop.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => devices);
+        }
+        finally
+        {
+            Directory.Delete(old, recursive: true);
+        }
     }
 
     [Theory]
-    [InlineData(false, false)]
-    [InlineData(true, true)]
-    public async Task The_serve_command_runs_as_the_deployments_gateway_with_client_processes(bool endpointVariables, bool functionsProcess)
+    [InlineData(false, false, 64)]
+    [InlineData(true, true, 64)]
+    // fc1 512 x 22,000: 11.5M parameters, a 46 MB model, update and partial sum, none of which fits one 4 MB state call.
+    [InlineData(true, true, 22_000)]
+    public async Task The_serve_command_runs_as_the_deployments_gateway_with_client_processes(bool endpointVariables, bool functionsProcess, int hidden)
     {
-        // Processes as `dapr run -f dapr-components/dapr.yaml` starts them: `offload serve --aggregator dapr`
-        // (and, in the second case, `offload serve --dapr`) find their sidecar through DAPR_GRPC_PORT/
+        // Processes as `dapr run -f dapr-components/dapr.yaml` starts them, each app with its own
+        // sidecar: `offload serve --aggregator dapr` (the gateway and the actor host) and, in the
+        // second and third cases, `offload serve --dapr` find their sidecar through DAPR_GRPC_PORT/
         // DAPR_HTTP_PORT (what `dapr run` and the injector set) or the _ENDPOINT forms; devices are
-        // `offload client`. The gateway may start before the functions: it waits for their actors.
-        await using var functions = functionsProcess ? null : await FunctionsApp.StartAsync();
-        await using var standalone = functionsProcess ? await Sidecar.SidecarStandIn.StartAsync() : null;
-        var sidecar = functions?.Sidecar ?? standalone!;
-        (string, string)[] environment = endpointVariables
+        // `offload client`. The gateway may start before the functions.
+        await using var cluster = Sidecar.DaprCluster.FromComponents();
+        var gatewaySidecar = await cluster.StartSidecarAsync(DaprNames.GatewayAppId);
+        await using var functions = functionsProcess ? null : await StartFunctionsInProcessAsync(cluster);
+        var functionsSidecar = functions?.Sidecar ?? await cluster.StartSidecarAsync(DaprNames.FunctionsAppId);
+        static (string, string)[] Environment(Sidecar.SidecarStandIn sidecar, bool endpoints) => endpoints
             ? [("DAPR_GRPC_ENDPOINT", sidecar.GrpcEndpoint), ("DAPR_HTTP_ENDPOINT", sidecar.HttpEndpoint)]
             : [("DAPR_GRPC_PORT", new Uri(sidecar.GrpcEndpoint).Port.ToString(System.Globalization.CultureInfo.InvariantCulture)),
                ("DAPR_HTTP_PORT", new Uri(sidecar.HttpEndpoint).Port.ToString(System.Globalization.CultureInfo.InvariantCulture))];
         int port = FreePort(), appPort = FreePort(), functionsPort = FreePort();
-        string output = Directory.CreateTempSubdirectory("offload-dapr-serve").FullName;
+        string outputDirectory = Directory.CreateTempSubdirectory("offload-dapr-serve").FullName;
         var processes = new OffloadProcesses(); // Disposed before the output folder is deleted.
         try
         {
+            gatewaySidecar.App = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{appPort}") };
             var serve = processes.Start(["serve", "--aggregator", "dapr", "--port", $"{port}", "--app-port", $"{appPort}", "--min-clients", "2", "--rounds", "2",
-                "--batch", "50", "--lr", "0.02", "--seed", $"{Seed}", "--data", "bundled", "--linger", "1", "--out", output,
+                "--batch", "50", "--lr", "0.02", "--seed", $"{Seed}", "--data", "bundled", "--linger", "1", "--out", outputDirectory, "--hidden", $"{hidden}",
                 "--token", $"{TestFederation.ClientIdOf(0)}={TestFederation.TokenOf(0)}", "--token", $"{TestFederation.ClientIdOf(1)}={TestFederation.TokenOf(1)}"],
-                environment);
+                Environment(gatewaySidecar, endpointVariables));
             if (functionsProcess)
             {
-                processes.Start(["serve", "--dapr", "--port", $"{functionsPort}"], environment);
-                sidecar.App = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{functionsPort}") };
+                processes.Start(["serve", "--dapr", "--port", $"{functionsPort}"], Environment(functionsSidecar, endpointVariables));
+                functionsSidecar.App = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{functionsPort}") };
             }
-            sidecar.AddSubscriber(new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{appPort}") });
-            sidecar.StartDelivering();
+            cluster.StartDelivering();
             var devices = Enumerable.Range(0, 2).Select(i => processes.Start(["client", "--server", $"http://127.0.0.1:{port}", "--token", TestFederation.TokenOf(i),
-                "--partition", $"{i}/2", "--data", "bundled", "--seed", $"{Seed}", "--threads", "1"])).ToArray();
-            var clients = await Task.WhenAll(devices.Select(d => d.ExitAsync(TimeSpan.FromMinutes(3))));
-            var (exitCode, served, serveErr) = await serve.ExitAsync(TimeSpan.FromMinutes(1));
-            Assert.True(exitCode == 0, $"serve exited {exitCode}: {serveErr}\n{served}\nunimplemented sidecar calls: {string.Join(", ", sidecar.Unmatched)}");
+                "--partition", $"{i}/2", "--data", "bundled", "--seed", $"{Seed}", "--threads", "1", "--hidden", $"{hidden}"])).ToArray();
+            var clients = await Task.WhenAll(devices.Select(d => d.ExitAsync(TimeSpan.FromMinutes(5))));
+            var (exitCode, served, serveErr) = await serve.ExitAsync(TimeSpan.FromMinutes(2));
+            Assert.True(exitCode == 0, $"serve exited {exitCode}: {serveErr}\n{served}\nunimplemented sidecar calls: {string.Join(", ", cluster.Unmatched)}");
             Assert.All(clients, c => Assert.True(c.ExitCode == 0 && c.Out.Contains("done after 2 rounds", StringComparison.Ordinal), $"exit {c.ExitCode}: {c.Err}\n{c.Out}"));
             Assert.Contains("by the Dapr aggregator functions", served);
             Assert.Contains("round 2/2: 2 updates", served);
-            var summary = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(output, "summary.json")))!;
+            foreach (string line in served.Split('\n').Where(l => l.StartsWith("round ", StringComparison.Ordinal))) output.WriteLine($"hidden {hidden}: {line.Trim()}");
+            var summary = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(outputDirectory, "summary.json")))!;
             Assert.Equal("dapr", summary["configuration"]!["aggregator"]!.GetValue<string>());
             Assert.Equal(4, summary["gateway"]!["accepted"]!.GetValue<long>());
-            // The stand-in, like a sidecar, cannot reach the gateway before it listens or after it exits; nothing else failed.
-            Assert.All(sidecar.DeliveryErrors, e => Assert.IsType<HttpRequestException>(e));
-            Assert.Empty(sidecar.Unmatched); // Every call the apps made was one the sidecar serves.
+            // The stand-in, like a sidecar, cannot reach an app before it listens or after it exits; nothing else failed.
+            Assert.All(cluster.DeliveryErrors, e => Assert.IsType<HttpRequestException>(e));
+            Assert.Empty(cluster.Unmatched); // Every call the apps made was one the sidecar serves.
+            Assert.Equal(1, cluster.MaxActorOverlap);
+            // Payloads, partials and models stayed in pieces under the body limit, and the actor state went to the gateway's store.
+            Assert.Contains(cluster.StoredKeys(DaprNames.ActorStateStore), k => k.StartsWith($"{DaprNames.GatewayAppId}||{DaprNames.RoundActorType}||", StringComparison.Ordinal));
         }
         finally
         {
             processes.Dispose();
-            Directory.Delete(output, recursive: true);
+            Directory.Delete(outputDirectory, recursive: true);
         }
+    }
+
+    /// <summary>The functions app on a test server in this process, with its sidecar in <paramref name="cluster"/>.</summary>
+    private static async Task<InProcessFunctions> StartFunctionsInProcessAsync(Sidecar.DaprCluster cluster)
+    {
+        var sidecar = await cluster.StartSidecarAsync(DaprNames.FunctionsAppId);
+        var builder = WebApplication.CreateBuilder();
+        builder.WebHost.UseTestServer();
+        builder.Logging.ClearProviders();
+        builder.Services.AddOffloadAggregatorFunctions(sidecar.HttpEndpoint, b => b.UseGrpcEndpoint(sidecar.GrpcEndpoint).UseHttpEndpoint(sidecar.HttpEndpoint));
+        var app = builder.Build();
+        app.UseOffloadAggregatorFunctions();
+        await app.StartAsync();
+        sidecar.App = app.GetTestClient();
+        return new InProcessFunctions(app, sidecar);
+    }
+
+    private sealed record InProcessFunctions(WebApplication App, Sidecar.SidecarStandIn Sidecar) : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync() => App.DisposeAsync();
     }
 }
