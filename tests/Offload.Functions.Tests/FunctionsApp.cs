@@ -6,7 +6,10 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Offload.Aggregator.Events;
 using Offload.Aggregator.Storage;
+using Offload.Functions.Aggregation;
 using Offload.Functions.Events;
+using Offload.Functions.Storage;
+using Offload.Functions.Subscriptions;
 using Offload.Functions.Hosting;
 using Offload.Functions.Tests.Sidecar;
 
@@ -57,7 +60,9 @@ public sealed class FunctionsApp : IAsyncDisposable
     /// <param name="services">More services for the functions app.</param>
     /// <param name="actorHost">Whether to start the app hosting the RoundActor (without it, every actor call finds no host).</param>
     /// <param name="components">The component folder (default: the repository's dapr-components/).</param>
-    public static async Task<FunctionsApp> StartAsync(IUpdateStore? store = null, Action<IServiceCollection>? services = null, bool actorHost = true, string? components = null)
+    /// <param name="gateway">Services for the actor host, which also takes ModelPublished as the gateway's app does (e.g. an <see cref="IModelPublishedObserver"/>).</param>
+    public static async Task<FunctionsApp> StartAsync(IUpdateStore? store = null, Action<IServiceCollection>? services = null, bool actorHost = true, string? components = null,
+        Action<IServiceCollection>? gateway = null)
     {
         var cluster = DaprCluster.FromComponents(components);
         var sidecar = await cluster.StartSidecarAsync(DaprNames.FunctionsAppId);
@@ -83,10 +88,15 @@ public sealed class FunctionsApp : IAsyncDisposable
             hostBuilder.WebHost.UseTestServer();
             hostBuilder.Logging.ClearProviders();
             hostBuilder.Services.AddSingleton<IEventBus>(new DaprEventBus(hostClient));
+            hostBuilder.Services.AddSingleton<IUpdateStore>(new DaprUpdateStore(hostClient));
+            hostBuilder.Services.AddSingleton<GatewayModelFunction>();
+            gateway?.Invoke(hostBuilder.Services);
             hostBuilder.Services.AddOffloadRoundActors(hostSidecar.HttpEndpoint);
             host = hostBuilder.Build();
+            host.UseCloudEvents();
             host.MapSubscribeHandler();
             host.MapActorsHandlers();
+            host.MapModelPublished();
             await host.StartAsync();
             hostSidecar.App = host.GetTestClient();
         }

@@ -12,7 +12,7 @@ public sealed class EventDrivenRoundTests
     public async Task Bulk_and_single_deliveries_aggregate_hierarchically_and_publish_the_weighted_mean()
     {
         var observer = new CapturingModelObserver();
-        await using var app = await FunctionsApp.StartAsync(services: s => s.AddSingleton<Offload.Functions.Aggregation.IModelPublishedObserver>(observer));
+        await using var app = await FunctionsApp.StartAsync(gateway: s => s.AddSingleton<Offload.Functions.Aggregation.IModelPublishedObserver>(observer));
         var round = new RoundScenario(app);
         var status = await round.OpenAsync(expected: 5, maxFanIn: 2);
         Assert.Equal(new[] { 3, 2, 1 }, status["aggregatorsPerLevel"]!.AsArray().Select(n => n!.GetValue<int>()));
@@ -90,9 +90,8 @@ public sealed class EventDrivenRoundTests
         Assert.Contains(app.Sidecar.Reminders.Keys, k => k.EndsWith("/" + DaprNames.DeadlineReminder, StringComparison.Ordinal));
         await round.PostCloudEventAsync(DaprNames.UpdateArrivedRoute, DaprNames.UpdateArrivedTopic, await round.StoreUpdateAsync("c0", [2, 2, 2, 2], 5));
 
-        // The sidecar fires the reminder on the actor's reminder route.
-        var remind = await app.Client.PutAsync($"/actors/{DaprNames.RoundActorType}/round-1/method/remind/{DaprNames.DeadlineReminder}",
-            new StringContent("""{"data":null,"dueTime":"0h0m0s0ms","period":"0h0m30s0ms"}""", System.Text.Encoding.UTF8, "application/json"));
+        // The sidecar fires the reminder on the actor host's reminder route, inside the actor's turn.
+        var remind = await app.Cluster.FireReminderAsync(DaprNames.RoundActorType, "round-1", DaprNames.DeadlineReminder);
         Assert.True(remind.IsSuccessStatusCode, await remind.Content.ReadAsStringAsync());
         await app.Sidecar.DeliverPendingAsync();
 

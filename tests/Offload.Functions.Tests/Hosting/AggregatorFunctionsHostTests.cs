@@ -12,10 +12,10 @@ public sealed class AggregatorFunctionsHostTests
         await using var app = await AggregatorFunctionsHost.StartAsync(IPAddress.Loopback, 0);
         using var http = new HttpClient { BaseAddress = new Uri(app.Urls.Single()) };
         var subscriptions = JsonNode.Parse(await http.GetStringAsync("/dapr/subscribe"))!.AsArray();
-        Assert.Equal([DaprNames.ModelPublishedTopic, DaprNames.PartialReadyTopic, DaprNames.UpdateArrivedTopic],
+        Assert.Equal([DaprNames.AggregatorDueTopic, DaprNames.PartialReadyTopic, DaprNames.UpdateArrivedTopic],
             subscriptions.Select(s => s!["topic"]!.GetValue<string>()).Order());
-        var config = JsonNode.Parse(await http.GetStringAsync("/dapr/config"))!;
-        Assert.Contains(DaprNames.RoundActorType, config["entities"]!.AsArray().Select(e => e!.GetValue<string>()));
+        // No actors here: the gateway's app hosts the RoundActor.
+        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/dapr/config")).StatusCode);
     }
 
     [Fact]

@@ -61,6 +61,9 @@ public sealed class DaprCluster : IAsyncDisposable
     /// <summary>Every answer an app gave a delivery, as "topic: STATUS" per event.</summary>
     public ConcurrentQueue<string> Answers { get; } = new();
 
+    /// <summary>The size of every delivery made, as (topic, events in it).</summary>
+    public ConcurrentQueue<(string Topic, int Events)> Batches { get; } = new();
+
     /// <summary>When set, state calls fail with gRPC UNAVAILABLE (daprd's answer when Redis is down).</summary>
     public bool StateUnavailable { get; set; }
 
@@ -221,6 +224,7 @@ public sealed class DaprCluster : IAsyncDisposable
                     for (int i = 0; i < due.Count; i += batch)
                     {
                         var chunk = due.GetRange(i, Math.Min(batch, due.Count - i));
+                        Batches.Enqueue((topic, chunk.Count));
                         var statuses = await sidecar.DeliverAsync(topic, subscription, chunk, cancellationToken);
                         for (int k = 0; k < chunk.Count; k++)
                         {

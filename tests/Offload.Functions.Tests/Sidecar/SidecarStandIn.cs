@@ -420,6 +420,8 @@ public sealed class SidecarStandIn : IAsyncDisposable
     private async Task Unary<TRequest>(HttpContext context, MessageParser<TRequest> parser, Func<TRequest, IMessage> handle, bool stateCall = false)
         where TRequest : IMessage<TRequest>
     {
+        // The gRPC server answers an oversized message itself (RESOURCE_EXHAUSTED), rather than the HTTP limit resetting the stream.
+        if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = null;
         using var body = new MemoryStream();
         await context.Request.Body.CopyToAsync(body);
         var frame = body.ToArray();

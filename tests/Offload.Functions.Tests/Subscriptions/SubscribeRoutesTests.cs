@@ -6,14 +6,14 @@ namespace Offload.Functions.Tests.Subscriptions;
 public sealed class SubscribeRoutesTests
 {
     [Fact]
-    public async Task Subscribe_lists_the_three_topics_their_routes_and_bulk_metadata()
+    public async Task Subscribe_lists_the_functions_three_topics_their_routes_and_bulk_metadata()
     {
         await using var app = await FunctionsApp.StartAsync();
         var subscriptions = JsonNode.Parse(await app.Client.GetStringAsync("/dapr/subscribe"))!.AsArray();
 
         Assert.Equal(3, subscriptions.Count);
         var byTopic = subscriptions.ToDictionary(s => s!["topic"]!.GetValue<string>());
-        foreach (var (topic, route) in new[] { (DaprNames.UpdateArrivedTopic, DaprNames.UpdateArrivedRoute), (DaprNames.PartialReadyTopic, DaprNames.PartialReadyRoute), (DaprNames.ModelPublishedTopic, DaprNames.ModelPublishedRoute) })
+        foreach (var (topic, route) in new[] { (DaprNames.UpdateArrivedTopic, DaprNames.UpdateArrivedRoute), (DaprNames.PartialReadyTopic, DaprNames.PartialReadyRoute), (DaprNames.AggregatorDueTopic, DaprNames.AggregatorDueRoute) })
         {
             var s = byTopic[topic]!;
             Assert.Equal(DaprNames.PubSub, s["pubsubName"]!.GetValue<string>());
@@ -24,13 +24,14 @@ public sealed class SubscribeRoutesTests
         Assert.Equal(DaprNames.BulkMaxMessages, bulk["maxMessagesCount"]!.GetValue<int>());
         Assert.Equal(DaprNames.BulkMaxAwaitMilliseconds, bulk["maxAwaitDurationMs"]!.GetValue<int>());
         Assert.Null(byTopic[DaprNames.PartialReadyTopic]!["bulkSubscribe"]);
+        // Only the gateway reads new models.
+        Assert.False(byTopic.ContainsKey(DaprNames.ModelPublishedTopic));
     }
 
     [Fact]
-    public async Task Config_lists_the_round_actor()
+    public async Task The_functions_host_no_actor_so_they_can_scale_to_zero()
     {
-        await using var app = await FunctionsApp.StartAsync();
-        var config = JsonNode.Parse(await app.Client.GetStringAsync("/dapr/config"))!;
-        Assert.Contains(DaprNames.RoundActorType, config["entities"]!.AsArray().Select(e => e!.GetValue<string>()));
+        await using var app = await FunctionsApp.StartAsync(actorHost: false);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await app.Client.GetAsync("/dapr/config")).StatusCode);
     }
 }
