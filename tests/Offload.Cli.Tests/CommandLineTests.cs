@@ -122,6 +122,36 @@ public class CommandLineTests
         Assert.DoesNotContain("Required command", error);
     }
 
+    [Theory]
+    [InlineData("serve", "0")]
+    [InlineData("serve", "-1")]
+    [InlineData("serve", "100001")]
+    [InlineData("client", "0")]
+    [InlineData("client", "100001")]
+    public void A_hidden_width_out_of_range_exits_2_naming_the_option(string command, string value)
+    {
+        string[] args = command == "serve"
+            ? ["serve", "--token", "long-enough-token", "--data", "bundled", "--hidden", value]
+            : ["client", "--server", "http://127.0.0.1:1", "--token", "long-enough-token", "--partition", "0/2", "--data", "bundled", "--hidden", value];
+        var (code, error) = Run(args);
+        Assert.Equal(2, code);
+        Assert.Equal($"offload: --hidden must be 1..100000 (the width of the dense layer fc1) (got {value}).", error.TrimEnd());
+    }
+
+    [Theory]
+    [InlineData("serve")]
+    [InlineData("client")]
+    public void A_hidden_width_that_is_not_a_number_exits_2_naming_the_option(string command)
+    {
+        string[] args = command == "serve"
+            ? ["serve", "--token", "long-enough-token", "--data", "bundled", "--hidden", "wide"]
+            : ["client", "--server", "http://127.0.0.1:1", "--token", "long-enough-token", "--partition", "0/2", "--data", "bundled", "--hidden", "wide"];
+        var (code, error) = Run(args);
+        Assert.Equal(2, code);
+        Assert.Contains("--hidden", error);
+        Assert.Single(error.TrimEnd().Split('\n'));
+    }
+
     [Fact]
     public void Serve_with_the_dapr_aggregator_but_no_sidecar_exits_2_naming_dapr_run()
     {

@@ -21,13 +21,14 @@ public static class ClientCommand
         var scheme = new Option<string>("--scheme") { Description = "How the data is split over the n devices: iid | dirichlet | shards.", DefaultValueFactory = _ => "iid" };
         var alpha = new Option<double>("--alpha") { Description = "Dirichlet concentration (with --scheme dirichlet).", DefaultValueFactory = _ => 0.5 };
         var seed = new Option<int>("--seed") { Description = "The run's seed: the same on the server and every device.", DefaultValueFactory = _ => 42 };
+        var hidden = HiddenWidthOption.Create("The same as the server's --hidden.");
         var threads = new Option<int>("--threads") { Description = "Threads for local training.", DefaultValueFactory = _ => 1 };
         var data = new Option<string?>("--data") { Description = "Fashion-MNIST folder ('bundled' for the embedded subset; default: $OFFLOAD_DATA, the Debian package, else bundled)." };
         var verbose = new Option<bool>("--verbose") { Description = "Log retries and resumes to stderr." };
 
         var command = new Command("client", "Take part in a federation as one device: train on partition i of n, upload, repeat until done.")
         {
-            server, token, code, partition, scheme, alpha, seed, threads, data, verbose,
+            server, token, code, partition, scheme, alpha, seed, hidden, threads, data, verbose,
         };
         command.SetAction((parsed, cancellationToken) =>
         {
@@ -38,6 +39,7 @@ public static class ClientCommand
                 throw new InvalidOptionException($"--server must be an http:// or https:// address (got '{parsed.GetValue(server)}').");
             int threadCount = parsed.GetValue(threads);
             if (threadCount < 1) throw new InvalidOptionException($"--threads must be at least 1 (got {threadCount}).");
+            int width = HiddenWidthOption.Validate(parsed.GetValue(hidden));
             var options = new SimulationOptions
             {
                 Clients = count,
@@ -45,7 +47,7 @@ public static class ClientCommand
                 Partition = SimulateCommand.ParsePartition(parsed.GetValue(scheme)!),
                 Alpha = parsed.GetValue(alpha),
             }.Validate();
-            return RunAsync(address, t, c, index, options, threadCount, parsed.GetValue(data), parsed.GetValue(verbose), Console.Out, cancellationToken);
+            return RunAsync(address, t, c, index, options, width, threadCount, parsed.GetValue(data), parsed.GetValue(verbose), Console.Out, cancellationToken);
         });
         return command;
     }
@@ -63,7 +65,7 @@ public static class ClientCommand
         throw new InvalidOptionException($"--partition must be i/n with 0 <= i < n, e.g. 0/5 (got '{value}').");
     }
 
-    private static async Task<int> RunAsync(Uri server, string? token, string? code, int index, SimulationOptions split, int threads,
+    private static async Task<int> RunAsync(Uri server, string? token, string? code, int index, SimulationOptions split, int hidden, int threads,
         string? dataDirectory, bool verbose, TextWriter output, CancellationToken cancellationToken)
     {
         var dataset = SimulateCommand.LoadData(dataDirectory);
@@ -71,10 +73,11 @@ public static class ClientCommand
             throw new InvalidOptionException($"--partition asks for {split.Clients} partitions of {dataset.Train.Count} samples.");
         var indices = ClientPartitions.Create(dataset.Train, split)[index].Indices;
         string name = $"client {index}/{split.Clients}";
-        output.WriteLine($"{name}: {indices.Length} samples of {dataset.Source}, server {server}");
 
         TorchSharp.torch.set_num_threads(threads);
-        using var trainer = TorchTrainer.CreateDefault(split.Seed, dataset.Train.Rows, dataset.Train.Columns, dataset.Train.ClassCount);
+        using var trainer = TorchTrainer.CreateDefault(split.Seed, dataset.Train.Rows, dataset.Train.Columns, dataset.Train.ClassCount, hidden);
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{name}: {indices.Length} samples of {dataset.Source}, model {trainer.Layout.TotalLength:N0} parameters ({trainer.Layout.TotalLength * (double)sizeof(float) / 1e6:F1} MB, --hidden {hidden}), server {server}"));
         using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(c => c.SingleLine = true).SetMinimumLevel(verbose ? LogLevel.Information : LogLevel.Warning));
         var builder = new FederatedClientBuilder(server).WithLoggerFactory(loggers).Configure(o => o with { DeviceName = name });
         if (token is not null) builder.WithToken(token);

@@ -35,6 +35,7 @@ public static class ServeCommand
         var batch = new Option<int>("--batch") { Description = "Local batch size (B).", DefaultValueFactory = _ => d.BatchSize };
         var lr = new Option<double>("--lr") { Description = "Local SGD learning rate.", DefaultValueFactory = _ => d.LearningRate };
         var seed = new Option<int>("--seed") { Description = "Seed of the initial model; clients pass the same --seed.", DefaultValueFactory = _ => d.Seed };
+        var hidden = HiddenWidthOption.Create("Clients pass the same --hidden.");
         var codec = new Option<string>("--codec") { Description = "Codec devices encode updates with: identity (exact) | fedzip (compressed).", DefaultValueFactory = _ => "identity" };
         var maxUpdate = new Option<double>("--max-update-mb") { Description = "Largest update accepted, in MiB.", DefaultValueFactory = _ => d.MaxUpdateMegabytes };
         var linger = new Option<double>("--linger") { Description = "Seconds to keep telling clients 'done' after the last round.", DefaultValueFactory = _ => d.LingerSeconds };
@@ -54,7 +55,7 @@ public static class ServeCommand
 
         var command = new Command("serve", "Run the gRPC gateway and a synchronous FedAvg aggregator for devices running 'offload client'.")
         {
-            port, host, minClients, perRound, deadline, rounds, epochs, batch, lr, seed, codec, maxUpdate, linger, tokensFile, token, code, config, data, output, verbose, dapr, hierarchy,
+            port, host, minClients, perRound, deadline, rounds, epochs, batch, lr, seed, hidden, codec, maxUpdate, linger, tokensFile, token, code, config, data, output, verbose, dapr, hierarchy,
             aggregator, appPort, sidecarWait, downstream,
         };
         command.SetAction((parsed, cancellationToken) =>
@@ -78,6 +79,7 @@ public static class ServeCommand
                 BatchSize = parsed.GetValue(batch),
                 LearningRate = parsed.GetValue(lr),
                 Seed = parsed.GetValue(seed),
+                Hidden = parsed.GetValue(hidden),
                 MaxUpdateMegabytes = parsed.GetValue(maxUpdate),
                 Codec = ParseCodec(parsed.GetValue(codec)!),
                 LingerSeconds = parsed.GetValue(linger),
@@ -146,7 +148,7 @@ public static class ServeCommand
         var dataset = SimulateCommand.LoadData(dataDirectory);
         output.WriteLine($"Evaluation data: {dataset.Source}");
         TorchSharp.torch.set_num_threads(Math.Max(1, Environment.ProcessorCount));
-        using var evaluator = TorchTrainer.CreateDefault(o.Seed, dataset.Train.Rows, dataset.Train.Columns, dataset.Train.ClassCount);
+        using var evaluator = TorchTrainer.CreateDefault(o.Seed, dataset.Train.Rows, dataset.Train.Columns, dataset.Train.ClassCount, o.Hidden);
         var initial = new float[evaluator.Layout.TotalLength];
         evaluator.ExportWeights(initial);
 
@@ -196,7 +198,7 @@ public static class ServeCommand
         });
         var wall = Stopwatch.StartNew();
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Listening on {server.Address} - FedAvg {(o.DaprAggregator ? $"by the Dapr aggregator functions (ModelPublished on port {o.DaprAppPort})" : "in process")}, {o.Codec} updates, {DownstreamArgument.Format(o.Downstream, o.DownstreamFedZip)} downloads, {o.Rounds} rounds, {o.MinClients} updates close a round (deadline {o.RoundDeadlineSeconds:0.#} s), model {evaluator.Layout.TotalLength:N0} parameters, seed {o.Seed}"));
+            $"Listening on {server.Address} - FedAvg {(o.DaprAggregator ? $"by the Dapr aggregator functions (ModelPublished on port {o.DaprAppPort})" : "in process")}, {o.Codec} updates, {DownstreamArgument.Format(o.Downstream, o.DownstreamFedZip)} downloads, {o.Rounds} rounds, {o.MinClients} updates close a round (deadline {o.RoundDeadlineSeconds:0.#} s), model {evaluator.Layout.TotalLength:N0} parameters ({evaluator.Layout.TotalLength * (double)sizeof(float) / 1e6:F1} MB of float32, --hidden {o.Hidden}), seed {o.Seed}"));
         output.Flush();
 
         try
@@ -226,6 +228,8 @@ public static class ServeCommand
             ["batch"] = o.BatchSize,
             ["lr"] = o.LearningRate,
             ["seed"] = o.Seed,
+            ["hidden"] = o.Hidden,
+            ["parameters"] = evaluator.Layout.TotalLength,
             ["data"] = dataset.Source,
             ["address"] = server.Address.ToString(),
         };

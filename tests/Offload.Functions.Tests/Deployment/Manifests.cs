@@ -43,6 +43,48 @@ internal static class Manifests
         return current;
     }
 
+    /// <summary>Whether a mapping has <paramref name="key"/>.</summary>
+    public static bool Has(this YamlNode node, string key) =>
+        node is YamlMappingNode mapping && mapping.Children.ContainsKey(new YamlScalarNode(key));
+
+    /// <summary>The keys of a mapping, in file order.</summary>
+    public static List<string> Keys(this YamlNode node) =>
+        ((YamlMappingNode)node).Children.Keys.Select(k => ((YamlScalarNode)k).Value!).ToList();
+
+    /// <summary>The values of a sequence of scalars.</summary>
+    public static List<string> Strings(this YamlNode node) =>
+        ((YamlSequenceNode)node).Children.Select(c => ((YamlScalarNode)c).Value!).ToList();
+
+    /// <summary>A component's scopes (the app ids that load it), sorted.</summary>
+    public static List<string> Scopes(YamlMappingNode component) => component.Child("scopes").Strings().Order().ToList();
+
+    /// <summary>
+    /// Every scalar of a document as "path=value", in order: two documents flatten alike exactly when
+    /// they hold the same settings, whatever their comments and layout.
+    /// </summary>
+    public static List<string> Flatten(YamlNode node)
+    {
+        var lines = new List<string>();
+        Walk(node, "", lines);
+        return lines;
+
+        static void Walk(YamlNode node, string path, List<string> lines)
+        {
+            switch (node)
+            {
+                case YamlScalarNode scalar:
+                    lines.Add($"{path}={scalar.Value}");
+                    break;
+                case YamlSequenceNode sequence:
+                    for (int i = 0; i < sequence.Children.Count; i++) Walk(sequence.Children[i], $"{path}[{i}]", lines);
+                    break;
+                case YamlMappingNode mapping:
+                    foreach (var (key, value) in mapping.Children) Walk(value, $"{path}/{((YamlScalarNode)key).Value}", lines);
+                    break;
+            }
+        }
+    }
+
     /// <summary>A component's metadata entries (name to value).</summary>
     public static Dictionary<string, string> ComponentMetadata(YamlMappingNode component) =>
         ((YamlSequenceNode)component.Child("spec", "metadata")).Children.ToDictionary(e => e.Scalar("name"), e => e.Scalar("value"));
