@@ -44,17 +44,41 @@ public sealed class RoundActorTests
         Assert.Single(app.Sidecar.Reminders);
 
         var bad = new RoundOpening(2, 0, 2, 10, "model/v0", 0, TensorShape.Of(RoundScenario.Layout));
-        try
-        {
-            // Kestrel answers the sidecar 500; the in-memory test server rethrows the actor's exception instead.
-            var response = await app.Client.PutAsync($"/actors/{DaprNames.RoundActorType}/{RoundActor.IdFor(2)}/method/Open",
-                new StringContent(System.Text.Json.JsonSerializer.Serialize(bad, Offload.Functions.Subscriptions.EventJson.Options), System.Text.Encoding.UTF8, "application/json"));
-            Assert.False(response.IsSuccessStatusCode);
-        }
-        catch (ArgumentException e)
-        {
-            Assert.Contains("ExpectedUpdates", e.Message);
-        }
+        // Through the sidecar as the gateway calls it: the actor refuses, daprd answers ERR_ACTOR_INVOKE_METHOD with the reason.
+        var response = await app.Actors.PutAsync($"/v1.0/actors/{DaprNames.RoundActorType}/{RoundActor.IdFor(2)}/method/Open",
+            new StringContent(System.Text.Json.JsonSerializer.Serialize(bad, Offload.Functions.Subscriptions.EventJson.Options), System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(500, (int)response.StatusCode);
+        var error = System.Text.Json.Nodes.JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        Assert.Equal("ERR_ACTOR_INVOKE_METHOD", error["errorCode"]!.GetValue<string>());
+        Assert.Contains("ExpectedUpdates", error["message"]!.GetValue<string>());
         Assert.False((await new RoundScenario(app, round: 2).CallActorAsync(nameof(IRoundActor.GetStatus)))["known"]!.GetValue<bool>());
+    }
+
+    [Fact]
+    public async Task A_deadline_announces_each_unclaimed_due_leaf_until_the_round_publishes_and_no_turn_folds()
+    {
+        await using var app = await FunctionsApp.StartAsync(new InMemoryUpdateStore());
+        var round = new RoundScenario(app);
+        await round.OpenAsync(expected: 4, maxFanIn: 2);
+        int Due() => app.Sidecar.Published.Count(p => p.Topic == DaprNames.AggregatorDueTopic);
+
+        await round.CallActorAsync(nameof(IRoundActor.Close));
+        Assert.Equal(2, Due());
+        Assert.DoesNotContain(app.Sidecar.Published, p => p.Topic == DaprNames.PartialReadyTopic); // Nothing folded inside the turn.
+        // Unclaimed (the announcements were lost, or no function ran): the next firing announces them again.
+        await app.Cluster.FireReminderAsync(DaprNames.RoundActorType, RoundActor.IdFor(1), DaprNames.DeadlineReminder);
+        Assert.Equal(4, Due());
+        // One claim hands a leaf out once; a second finds it held.
+        var claim = await round.CallActorAsync(nameof(IRoundActor.Claim), new AggregatorSlot(0, 0));
+        Assert.True(claim["complete"]!.GetValue<bool>());
+        Assert.False((await round.CallActorAsync(nameof(IRoundActor.Claim), new AggregatorSlot(0, 0)))["complete"]!.GetValue<bool>());
+        await round.CallActorAsync(nameof(IRoundActor.Release), new AggregatorSlot(0, 0));
+
+        await app.Sidecar.DeliverPendingAsync();
+        Assert.True((await round.CallActorAsync(nameof(IRoundActor.GetStatus)))["published"]!.GetValue<bool>());
+        Assert.Empty(app.Sidecar.Reminders);
+        int announced = Due();
+        await round.CallActorAsync(nameof(IRoundActor.Close));
+        Assert.Equal(announced, Due());
     }
 }

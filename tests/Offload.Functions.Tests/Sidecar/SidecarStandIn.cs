@@ -362,9 +362,17 @@ public sealed class SidecarStandIn : IAsyncDisposable
                 foreach (var header in context.Request.Headers)
                     if (header.Key.StartsWith("X-Dapr", StringComparison.OrdinalIgnoreCase)) forward.Headers.TryAddWithoutValidation(header.Key, header.Value.ToArray());
                 forward.Content.Headers.TryAddWithoutValidation("Content-Type", context.Request.ContentType ?? "application/json");
-                using var response = await host.App!.SendAsync(forward);
-                var daprHeaders = response.Headers.Where(h => h.Key.StartsWith("X-Dapr", StringComparison.OrdinalIgnoreCase)).ToArray();
-                return ((int)response.StatusCode, daprHeaders, await response.Content.ReadAsByteArrayAsync());
+                try
+                {
+                    using var response = await host.App!.SendAsync(forward);
+                    var daprHeaders = response.Headers.Where(h => h.Key.StartsWith("X-Dapr", StringComparison.OrdinalIgnoreCase)).ToArray();
+                    return ((int)response.StatusCode, daprHeaders, await response.Content.ReadAsByteArrayAsync());
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // An in-memory test server rethrows the actor's exception where Kestrel would answer 500.
+                    return (500, Array.Empty<KeyValuePair<string, IEnumerable<string>>>(), Encoding.UTF8.GetBytes(e.Message));
+                }
             });
             if (status is < 200 or > 299)
             {
