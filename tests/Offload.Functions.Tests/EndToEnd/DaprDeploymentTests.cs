@@ -197,30 +197,11 @@ public class DaprDeploymentTests(ITestOutputHelper output)
     {
         // The components before this fix: one state store with the actor flag and no keyPrefix, so
         // daprd prefixes every key with the calling app's id.
-        string old = Directory.CreateTempSubdirectory("offload-old-components").FullName;
-        try
+        using var old = Sidecar.ComponentsFolder.WithStateStore(keyPrefix: null, actorStateStore: true, DaprNames.GatewayAppId, DaprNames.FunctionsAppId);
         {
-            File.Copy(Offload.Functions.Tests.Deployment.Manifests.Path("dapr-components", "pubsub.yaml"), Path.Combine(old, "pubsub.yaml"));
-            File.WriteAllText(Path.Combine(old, "statestore.yaml"), """
-                apiVersion: dapr.io/v1alpha1
-                kind: Component
-                metadata:
-                  name: offload-state
-                spec:
-                  type: state.redis
-                  version: v1
-                  metadata:
-                    - name: redisHost
-                      value: localhost:6379
-                    - name: actorStateStore
-                      value: "true"
-                scopes:
-                  - offload-gateway
-                  - offload-aggregator
-                """);
             var data = ReferenceTraining.Data();
             var options = ReferenceTraining.Options(clients: 2, rounds: 1, Seed);
-            await using var deployment = await StartAsync(data, options, minClients: 2, fanIn: 2, deadline: TimeSpan.FromHours(1), components: old, deliver: false);
+            await using var deployment = await StartAsync(data, options, minClients: 2, fanIn: 2, deadline: TimeSpan.FromHours(1), components: old.Path, deliver: false);
             using var stop = new CancellationTokenSource();
             var devices = ReferenceTraining.ParticipateAllAsync(data, options, deployment.Client).WaitAsync(stop.Token);
             // Deterministic: the uploads are acknowledged, then every event is delivered once.
@@ -232,10 +213,6 @@ public class DaprDeploymentTests(ITestOutputHelper output)
             Assert.False(deployment.Gateway.Coordinator.Completion.IsCompleted);
             await stop.CancelAsync();
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => devices);
-        }
-        finally
-        {
-            Directory.Delete(old, recursive: true);
         }
     }
 

@@ -18,29 +18,6 @@ namespace Offload.Functions.Tests.Sidecar;
 /// <summary>The stand-in fails where daprd would: each behaviour the apps depend on, checked on its own.</summary>
 public sealed class SidecarStandInTests
 {
-    private static string Components(string statestore)
-    {
-        string dir = Directory.CreateTempSubdirectory("offload-components").FullName;
-        File.WriteAllText(Path.Combine(dir, "statestore.yaml"), statestore);
-        File.Copy(Deployment.Manifests.Path("dapr-components", "pubsub.yaml"), Path.Combine(dir, "pubsub.yaml"));
-        return dir;
-    }
-
-    private static string Store(string? keyPrefix, string scopes = "  - offload-gateway\n  - offload-aggregator\n") => $"""
-        apiVersion: dapr.io/v1alpha1
-        kind: Component
-        metadata:
-          name: offload-state
-        spec:
-          type: state.redis
-          version: v1
-          metadata:
-            - name: redisHost
-              value: localhost:6379
-        {(keyPrefix is null ? "" : $"    - name: keyPrefix\n      value: {keyPrefix}\n")}scopes:
-        {scopes}
-        """;
-
     private static DaprClient Client(SidecarStandIn sidecar) => new DaprClientBuilder().UseGrpcEndpoint(sidecar.GrpcEndpoint).UseHttpEndpoint(sidecar.HttpEndpoint).Build();
 
     [Theory]
@@ -50,10 +27,9 @@ public sealed class SidecarStandInTests
     [InlineData("name", true)]
     public async Task State_keys_are_prefixed_per_app_by_the_components_key_prefix(string? keyPrefix, bool shared)
     {
-        string dir = Components(Store(keyPrefix));
-        try
+        using var components = ComponentsFolder.WithStateStore(keyPrefix, actorStateStore: false, DaprNames.GatewayAppId, DaprNames.FunctionsAppId);
         {
-            await using var cluster = DaprCluster.FromComponents(dir);
+            await using var cluster = DaprCluster.FromComponents(components.Path);
             using var gateway = Client(await cluster.StartSidecarAsync(DaprNames.GatewayAppId));
             using var functions = Client(await cluster.StartSidecarAsync(DaprNames.FunctionsAppId));
             await gateway.SaveByteStateAsync(DaprNames.StateStore, "update/a", new byte[] { 1, 2, 3 });
@@ -62,28 +38,19 @@ public sealed class SidecarStandInTests
             string stored = Assert.Single(cluster.StoredKeys());
             Assert.Equal(keyPrefix switch { "none" => "update/a", "name" => "offload-state||update/a", _ => "offload-gateway||update/a" }, stored);
         }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
     }
 
     [Fact]
     public async Task A_store_not_scoped_to_the_app_is_not_found_and_that_is_permanent()
     {
-        string dir = Components(Store("none", scopes: "  - offload-gateway\n"));
-        try
+        using var components = ComponentsFolder.WithStateStore("none", actorStateStore: false, DaprNames.GatewayAppId);
         {
-            await using var cluster = DaprCluster.FromComponents(dir);
+            await using var cluster = DaprCluster.FromComponents(components.Path);
             using var functions = Client(await cluster.StartSidecarAsync(DaprNames.FunctionsAppId));
             var e = await Assert.ThrowsAnyAsync<DaprException>(() => functions.GetByteStateAsync(DaprNames.StateStore, "k"));
             Assert.Equal(StatusCode.InvalidArgument, Assert.IsType<RpcException>(e.InnerException).StatusCode);
             Assert.False(TransientFailure.Is(e));
             Assert.True(TransientFailure.IsPermanentSidecarError(e));
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
         }
     }
 
