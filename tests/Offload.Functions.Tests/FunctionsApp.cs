@@ -26,9 +26,11 @@ public sealed class FunctionsApp : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly WebApplication? _actorHost;
     private readonly DaprClient? _actorHostClient;
+    private readonly bool _ownsCluster;
 
-    private FunctionsApp(WebApplication app, WebApplication? actorHost, DaprClient? actorHostClient, DaprCluster cluster, SidecarStandIn sidecar, SidecarStandIn? actorSidecar)
+    private FunctionsApp(WebApplication app, WebApplication? actorHost, DaprClient? actorHostClient, DaprCluster cluster, bool ownsCluster, SidecarStandIn sidecar, SidecarStandIn? actorSidecar)
     {
+        _ownsCluster = ownsCluster;
         _app = app;
         _actorHost = actorHost;
         _actorHostClient = actorHostClient;
@@ -61,10 +63,12 @@ public sealed class FunctionsApp : IAsyncDisposable
     /// <param name="actorHost">Whether to start the app hosting the RoundActor (without it, every actor call finds no host).</param>
     /// <param name="components">The component folder (default: the repository's dapr-components/).</param>
     /// <param name="gateway">Services for the actor host, which also takes ModelPublished as the gateway's app does (e.g. an <see cref="IModelPublishedObserver"/>).</param>
+    /// <param name="cluster">The installation to join (the caller disposes it); null: one of its own over <paramref name="components"/>.</param>
     public static async Task<FunctionsApp> StartAsync(IUpdateStore? store = null, Action<IServiceCollection>? services = null, bool actorHost = true, string? components = null,
-        Action<IServiceCollection>? gateway = null)
+        Action<IServiceCollection>? gateway = null, DaprCluster? cluster = null)
     {
-        var cluster = DaprCluster.FromComponents(components);
+        bool ownsCluster = cluster is null;
+        cluster ??= DaprCluster.FromComponents(components);
         var sidecar = await cluster.StartSidecarAsync(DaprNames.FunctionsAppId);
         var builder = WebApplication.CreateBuilder();
         builder.WebHost.UseTestServer();
@@ -100,7 +104,7 @@ public sealed class FunctionsApp : IAsyncDisposable
             await host.StartAsync();
             hostSidecar.App = host.GetTestClient();
         }
-        return new FunctionsApp(app, host, hostClient, cluster, sidecar, hostSidecar);
+        return new FunctionsApp(app, host, hostClient, cluster, ownsCluster, sidecar, hostSidecar);
     }
 
     public async ValueTask DisposeAsync()
@@ -109,6 +113,6 @@ public sealed class FunctionsApp : IAsyncDisposable
         await _app.DisposeAsync();
         if (_actorHost is not null) await _actorHost.DisposeAsync();
         _actorHostClient?.Dispose();
-        await Cluster.DisposeAsync();
+        if (_ownsCluster) await Cluster.DisposeAsync();
     }
 }

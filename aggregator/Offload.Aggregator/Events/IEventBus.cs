@@ -13,6 +13,17 @@ public interface IEventBus
     ValueTask PublishAsync<TEvent>(TEvent @event, CancellationToken cancellationToken = default) where TEvent : class;
 
     /// <summary>
+    /// Delivers several events of one type, in order. By default one <see cref="PublishAsync{TEvent}"/>
+    /// each; a bus with a batch call (Dapr's bulk publish) sends them in one.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The bus was disposed.</exception>
+    async ValueTask PublishManyAsync<TEvent>(IReadOnlyList<TEvent> events, CancellationToken cancellationToken = default) where TEvent : class
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        foreach (var e in events) await PublishAsync(e, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
     /// Calls <paramref name="handler"/> for each <typeparamref name="TEvent"/> published from now on,
     /// one call at a time. Disposing the returned handle stops delivery after the events already queued.
     /// </summary>

@@ -72,29 +72,6 @@ public sealed class AggregatorStep
         return published;
     }
 
-    /// <summary>
-    /// Emits several due aggregators below the top (the deadline path: every open leaf at once), then
-    /// announces their partials in one bulk publish when the bus is Dapr's.
-    /// </summary>
-    /// <exception cref="ArgumentException">A ticket is not complete, lacks its inputs, or names the top.</exception>
-    public async ValueTask<IReadOnlyList<PartialReady>> EmitManyAsync(IReadOnlyList<FoldTicket> tickets, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(tickets);
-        var ready = new List<PartialReady>(tickets.Count);
-        var emitted = new List<FoldTicket>(tickets.Count);
-        foreach (var ticket in tickets)
-        {
-            if (ticket.IsTop) throw new ArgumentException("The top publishes a model; emit it with EmitAsync.", nameof(tickets));
-            if (await EmitUnpublishedAsync(ticket, cancellationToken).ConfigureAwait(false) is not PartialReady partial) continue;
-            ready.Add(partial);
-            emitted.Add(ticket);
-        }
-        if (_bus is Events.DaprEventBus dapr) await dapr.PublishManyAsync(ready, cancellationToken).ConfigureAwait(false);
-        else foreach (var r in ready) await _bus.PublishAsync(r, cancellationToken).ConfigureAwait(false);
-        foreach (var ticket in emitted) await DeleteInputsAsync(ticket, cancellationToken).ConfigureAwait(false);
-        return ready;
-    }
-
     /// <summary>Folds and stores the aggregator's output; returns the event announcing it, not yet published, or null when an input is gone.</summary>
     private async ValueTask<object?> EmitUnpublishedAsync(FoldTicket ticket, CancellationToken cancellationToken)
     {

@@ -31,7 +31,7 @@ public sealed class DaprEventBus : IEventBus
         await _client.PublishEventAsync(_pubSub, EventTopics.For(typeof(TEvent)), @event, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Publishes several events of one type in one call to the sidecar (Dapr bulk publish).</summary>
+    /// <summary>Publishes several events of one type in one call to the sidecar (Dapr bulk publish), for <see cref="IEventBus.PublishManyAsync{TEvent}"/>.</summary>
     /// <exception cref="IOException">The sidecar reported entries it could not publish; the message counts them.</exception>
     public async ValueTask PublishManyAsync<TEvent>(IReadOnlyList<TEvent> events, CancellationToken cancellationToken = default) where TEvent : class
     {

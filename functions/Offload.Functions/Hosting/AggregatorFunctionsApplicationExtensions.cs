@@ -10,8 +10,8 @@ namespace Offload.Functions.Hosting;
 public static class AggregatorFunctionsApplicationExtensions
 {
     /// <summary>
-    /// CloudEvents unwrapping, <c>GET /dapr/subscribe</c> and the subscription routes; the actor routes
-    /// too when the app hosts the <see cref="Rounds.RoundActor"/> itself (a one-process test host).
+    /// CloudEvents unwrapping, <c>GET /dapr/subscribe</c> and the subscription routes. No actor routes:
+    /// the <see cref="Rounds.RoundActor"/> lives in the gateway's app (<see cref="UseOffloadGatewaySubscription"/>).
     /// </summary>
     public static WebApplication UseOffloadAggregatorFunctions(this WebApplication app)
     {
@@ -19,7 +19,6 @@ public static class AggregatorFunctionsApplicationExtensions
         app.Use(MalformedCloudEventGuard.InvokeAsync);
         app.UseCloudEvents();
         app.MapSubscribeHandler();
-        if (app.Services.GetService<ActorRuntime>() is not null) app.MapActorsHandlers();
         app.MapOffloadAggregatorFunctions();
         return app;
     }

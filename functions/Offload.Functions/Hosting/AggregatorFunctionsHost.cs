@@ -19,7 +19,7 @@ public static class AggregatorFunctionsHost
     /// <param name="address">Address to bind.</param>
     /// <param name="port">Port the sidecar calls (its app-port).</param>
     /// <param name="logging">Configures logging (nothing is logged otherwise).</param>
-    /// <param name="services">Adds services before the functions' defaults, e.g. an <see cref="Aggregation.IModelPublishedObserver"/>.</param>
+    /// <param name="services">Adds services before the functions' defaults, e.g. an <see cref="Aggregator.Storage.IUpdateStore"/> to use instead of the Dapr state store.</param>
     /// <param name="cancellationToken">Cancels the start.</param>
     public static async Task<WebApplication> StartAsync(IPAddress address, int port, Action<ILoggingBuilder>? logging = null,
         Action<IServiceCollection>? services = null, CancellationToken cancellationToken = default)

@@ -155,11 +155,7 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
         var due = new List<AggregatorDue>();
         for (int leaf = 0; leaf < plan.AggregatorsPerLevel[0]; leaf++)
             if (Claimable(state, plan, 0, leaf)) due.Add(new AggregatorDue(Round(state), 0, leaf));
-        if (due.Count > 0)
-        {
-            if (_bus is DaprEventBus dapr) await dapr.PublishManyAsync(due, CancellationToken.None).ConfigureAwait(false);
-            else foreach (var d in due) await _bus.PublishAsync(d, CancellationToken.None).ConfigureAwait(false);
-        }
+        if (due.Count > 0) await _bus.PublishManyAsync(due, CancellationToken.None).ConfigureAwait(false);
         return StatusOf(state);
     }
 
@@ -172,8 +168,7 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
         var plan = PlanOf(state);
         if (slot.Level < 0 || slot.Level >= plan.Levels || slot.Index < 0 || slot.Index >= plan.AggregatorsPerLevel[slot.Level])
             return new FoldTicket(FoldStatus.Invalid, $"Round {Round(state)} has no aggregator l{slot.Level}/a{slot.Index} (tree {plan}).");
-        if (!Claimable(state, plan, slot.Level, slot.Index)) return new FoldTicket(FoldStatus.Duplicate, Round: Round(state));
-        var ticket = Due(state, plan, slot.Level, slot.Index);
+        if (Redeliverable(state, plan, slot.Level, slot.Index) is not { } ticket) return new FoldTicket(FoldStatus.Duplicate, Round: Round(state));
         await StateManager.SetStateAsync(StateKey, state).ConfigureAwait(false);
         return ticket;
     }

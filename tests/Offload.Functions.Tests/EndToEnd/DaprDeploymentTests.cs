@@ -1,8 +1,4 @@
 using System.Net;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.TestHost;
-using Microsoft.Extensions.Logging;
 using Xunit.Abstractions;
 using System.Net.Sockets;
 using Offload.Aggregator.Rounds;
@@ -198,22 +194,20 @@ public class DaprDeploymentTests(ITestOutputHelper output)
         // The components before this fix: one state store with the actor flag and no keyPrefix, so
         // daprd prefixes every key with the calling app's id.
         using var old = Sidecar.ComponentsFolder.WithStateStore(keyPrefix: null, actorStateStore: true, DaprNames.GatewayAppId, DaprNames.FunctionsAppId);
-        {
-            var data = ReferenceTraining.Data();
-            var options = ReferenceTraining.Options(clients: 2, rounds: 1, Seed);
-            await using var deployment = await StartAsync(data, options, minClients: 2, fanIn: 2, deadline: TimeSpan.FromHours(1), components: old.Path, deliver: false);
-            using var stop = new CancellationTokenSource();
-            var devices = ReferenceTraining.ParticipateAllAsync(data, options, deployment.Client).WaitAsync(stop.Token);
-            // Deterministic: the uploads are acknowledged, then every event is delivered once.
-            while (deployment.Gateway.Server.Metrics.Accepted < 2) await Task.Delay(50);
-            var answers = await deployment.Cluster.DeliverPendingAsync(maxPasses: 1);
-            Assert.Equal(["DROP", "DROP"], answers);
-            Assert.Contains(deployment.Cluster.StoredKeys(), k => k.StartsWith(DaprNames.GatewayAppId + "||update/", StringComparison.Ordinal));
-            Assert.DoesNotContain(deployment.Cluster.Published, p => p.Topic == DaprNames.PartialReadyTopic || p.Topic == DaprNames.ModelPublishedTopic);
-            Assert.False(deployment.Gateway.Coordinator.Completion.IsCompleted);
-            await stop.CancelAsync();
-            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => devices);
-        }
+        var data = ReferenceTraining.Data();
+        var options = ReferenceTraining.Options(clients: 2, rounds: 1, Seed);
+        await using var deployment = await StartAsync(data, options, minClients: 2, fanIn: 2, deadline: TimeSpan.FromHours(1), components: old.Path, deliver: false);
+        using var stop = new CancellationTokenSource();
+        var devices = ReferenceTraining.ParticipateAllAsync(data, options, deployment.Client).WaitAsync(stop.Token);
+        // Deterministic: the uploads are acknowledged, then every event is delivered once.
+        while (deployment.Gateway.Server.Metrics.Accepted < 2) await Task.Delay(50);
+        var answers = await deployment.Cluster.DeliverPendingAsync(maxPasses: 1);
+        Assert.Equal(["DROP", "DROP"], answers);
+        Assert.Contains(deployment.Cluster.StoredKeys(), k => k.StartsWith(DaprNames.GatewayAppId + "||update/", StringComparison.Ordinal));
+        Assert.DoesNotContain(deployment.Cluster.Published, p => p.Topic == DaprNames.PartialReadyTopic || p.Topic == DaprNames.ModelPublishedTopic);
+        Assert.False(deployment.Gateway.Coordinator.Completion.IsCompleted);
+        await stop.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => devices);
     }
 
     [Theory]
@@ -230,7 +224,7 @@ public class DaprDeploymentTests(ITestOutputHelper output)
         // `offload client`. The gateway may start before the functions.
         await using var cluster = Sidecar.DaprCluster.FromComponents();
         var gatewaySidecar = await cluster.StartSidecarAsync(DaprNames.GatewayAppId);
-        await using var functions = functionsProcess ? null : await StartFunctionsInProcessAsync(cluster);
+        await using var functions = functionsProcess ? null : await FunctionsApp.StartAsync(actorHost: false, cluster: cluster);
         var functionsSidecar = functions?.Sidecar ?? await cluster.StartSidecarAsync(DaprNames.FunctionsAppId);
         static (string, string)[] Environment(Sidecar.SidecarStandIn sidecar, bool endpoints) => endpoints
             ? [("DAPR_GRPC_ENDPOINT", sidecar.GrpcEndpoint), ("DAPR_HTTP_ENDPOINT", sidecar.HttpEndpoint)]
@@ -276,25 +270,5 @@ public class DaprDeploymentTests(ITestOutputHelper output)
             processes.Dispose();
             Directory.Delete(outputDirectory, recursive: true);
         }
-    }
-
-    /// <summary>The functions app on a test server in this process, with its sidecar in <paramref name="cluster"/>.</summary>
-    private static async Task<InProcessFunctions> StartFunctionsInProcessAsync(Sidecar.DaprCluster cluster)
-    {
-        var sidecar = await cluster.StartSidecarAsync(DaprNames.FunctionsAppId);
-        var builder = WebApplication.CreateBuilder();
-        builder.WebHost.UseTestServer();
-        builder.Logging.ClearProviders();
-        builder.Services.AddOffloadAggregatorFunctions(sidecar.HttpEndpoint, b => b.UseGrpcEndpoint(sidecar.GrpcEndpoint).UseHttpEndpoint(sidecar.HttpEndpoint));
-        var app = builder.Build();
-        app.UseOffloadAggregatorFunctions();
-        await app.StartAsync();
-        sidecar.App = app.GetTestClient();
-        return new InProcessFunctions(app, sidecar);
-    }
-
-    private sealed record InProcessFunctions(WebApplication App, Sidecar.SidecarStandIn Sidecar) : IAsyncDisposable
-    {
-        public ValueTask DisposeAsync() => App.DisposeAsync();
     }
 }

@@ -28,30 +28,26 @@ public sealed class SidecarStandInTests
     public async Task State_keys_are_prefixed_per_app_by_the_components_key_prefix(string? keyPrefix, bool shared)
     {
         using var components = ComponentsFolder.WithStateStore(keyPrefix, actorStateStore: false, DaprNames.GatewayAppId, DaprNames.FunctionsAppId);
-        {
-            await using var cluster = DaprCluster.FromComponents(components.Path);
-            using var gateway = Client(await cluster.StartSidecarAsync(DaprNames.GatewayAppId));
-            using var functions = Client(await cluster.StartSidecarAsync(DaprNames.FunctionsAppId));
-            await gateway.SaveByteStateAsync(DaprNames.StateStore, "update/a", new byte[] { 1, 2, 3 });
-            var seen = await functions.GetByteStateAsync(DaprNames.StateStore, "update/a");
-            Assert.Equal(shared, !seen.IsEmpty);
-            string stored = Assert.Single(cluster.StoredKeys());
-            Assert.Equal(keyPrefix switch { "none" => "update/a", "name" => "offload-state||update/a", _ => "offload-gateway||update/a" }, stored);
-        }
+        await using var cluster = DaprCluster.FromComponents(components.Path);
+        using var gateway = Client(await cluster.StartSidecarAsync(DaprNames.GatewayAppId));
+        using var functions = Client(await cluster.StartSidecarAsync(DaprNames.FunctionsAppId));
+        await gateway.SaveByteStateAsync(DaprNames.StateStore, "update/a", new byte[] { 1, 2, 3 });
+        var seen = await functions.GetByteStateAsync(DaprNames.StateStore, "update/a");
+        Assert.Equal(shared, !seen.IsEmpty);
+        string stored = Assert.Single(cluster.StoredKeys());
+        Assert.Equal(keyPrefix switch { "none" => "update/a", "name" => "offload-state||update/a", _ => "offload-gateway||update/a" }, stored);
     }
 
     [Fact]
     public async Task A_store_not_scoped_to_the_app_is_not_found_and_that_is_permanent()
     {
         using var components = ComponentsFolder.WithStateStore("none", actorStateStore: false, DaprNames.GatewayAppId);
-        {
-            await using var cluster = DaprCluster.FromComponents(components.Path);
-            using var functions = Client(await cluster.StartSidecarAsync(DaprNames.FunctionsAppId));
-            var e = await Assert.ThrowsAnyAsync<DaprException>(() => functions.GetByteStateAsync(DaprNames.StateStore, "k"));
-            Assert.Equal(StatusCode.InvalidArgument, Assert.IsType<RpcException>(e.InnerException).StatusCode);
-            Assert.False(TransientFailure.Is(e));
-            Assert.True(TransientFailure.IsPermanentSidecarError(e));
-        }
+        await using var cluster = DaprCluster.FromComponents(components.Path);
+        using var functions = Client(await cluster.StartSidecarAsync(DaprNames.FunctionsAppId));
+        var e = await Assert.ThrowsAnyAsync<DaprException>(() => functions.GetByteStateAsync(DaprNames.StateStore, "k"));
+        Assert.Equal(StatusCode.InvalidArgument, Assert.IsType<RpcException>(e.InnerException).StatusCode);
+        Assert.False(TransientFailure.Is(e));
+        Assert.True(TransientFailure.IsPermanentSidecarError(e));
     }
 
     [Fact]
