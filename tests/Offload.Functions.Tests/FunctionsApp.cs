@@ -8,9 +8,10 @@ using Offload.Aggregator.Events;
 using Offload.Aggregator.Storage;
 using Offload.Functions.Aggregation;
 using Offload.Functions.Events;
+using Offload.Functions.Hosting;
+using Offload.Functions.Names;
 using Offload.Functions.Storage;
 using Offload.Functions.Subscriptions;
-using Offload.Functions.Hosting;
 using Offload.Functions.Tests.Sidecar;
 
 namespace Offload.Functions.Tests;

@@ -62,7 +62,7 @@ public static class ServeCommand
         {
             if (parsed.GetValue(dapr))
             {
-                int daprPort = parsed.GetResult(port) is { Implicit: false } ? parsed.GetValue(port) ?? Functions.Hosting.DaprNames.FunctionsPort : Functions.Hosting.DaprNames.FunctionsPort;
+                int daprPort = parsed.GetResult(port) is { Implicit: false } ? parsed.GetValue(port) ?? Functions.Names.DaprNames.FunctionsPort : Functions.Names.DaprNames.FunctionsPort;
                 var daprOptions = new ServeOptions { Port = daprPort, Host = parsed.GetValue(host)! }.Validate();
                 return RunDaprAsync(daprOptions, parsed.GetValue(verbose), Console.Out, cancellationToken);
             }
@@ -125,11 +125,11 @@ public static class ServeCommand
     /// <summary><c>serve --dapr</c>: the aggregator functions as a Dapr app until cancelled.</summary>
     private static async Task<int> RunDaprAsync(ServeOptions o, bool verbose, TextWriter output, CancellationToken cancellationToken)
     {
-        await using var app = await Functions.Hosting.AggregatorFunctionsHost.StartAsync(IPAddress.Parse(o.Host), o.Port ?? Functions.Hosting.DaprNames.FunctionsPort,
+        await using var app = await Functions.Hosting.AggregatorFunctionsHost.StartAsync(IPAddress.Parse(o.Host), o.Port ?? Functions.Names.DaprNames.FunctionsPort,
             logging => logging.AddSimpleConsole(c => c.SingleLine = true).SetMinimumLevel(verbose ? LogLevel.Information : LogLevel.Warning)
                 .AddFilter("Microsoft", LogLevel.Warning), cancellationToken: cancellationToken);
         // The functions host no actor (the gateway does) and read no published model; --verbose logs each emit and model stored.
-        output.WriteLine($"Aggregator functions (Dapr app '{Functions.Hosting.DaprNames.FunctionsAppId}') listening on {string.Join(", ", app.Urls)}: topics {Functions.Hosting.DaprNames.UpdateArrivedTopic}, {Functions.Hosting.DaprNames.PartialReadyTopic}, {Functions.Hosting.DaprNames.AggregatorDueTopic} on '{Functions.Hosting.DaprNames.PubSub}'; rounds on the gateway's actor {Functions.Hosting.DaprNames.RoundActorType}. Ctrl+C stops.");
+        output.WriteLine($"Aggregator functions (Dapr app '{Functions.Names.DaprNames.FunctionsAppId}') listening on {string.Join(", ", app.Urls)}: topics {Functions.Names.DaprNames.UpdateArrivedTopic}, {Functions.Names.DaprNames.PartialReadyTopic}, {Functions.Names.DaprNames.AggregatorDueTopic} on '{Functions.Names.DaprNames.PubSub}'; rounds on the gateway's actor {Functions.Names.DaprNames.RoundActorType}. Ctrl+C stops.");
         output.Flush();
         try
         {

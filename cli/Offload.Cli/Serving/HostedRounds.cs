@@ -7,6 +7,7 @@ using Offload.Core.Model;
 using Offload.Functions.Authentication;
 using Offload.Functions.Gateway;
 using Offload.Functions.Hosting;
+using Offload.Functions.Names;
 
 namespace Offload.Cli.Serving;
 

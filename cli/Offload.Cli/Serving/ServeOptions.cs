@@ -61,7 +61,7 @@ public sealed record ServeOptions
     public bool DaprAggregator { get; init; }
 
     /// <summary>With <see cref="DaprAggregator"/>: the port the sidecar delivers <c>ModelPublished</c> to (its app port).</summary>
-    public int DaprAppPort { get; init; } = Offload.Functions.Hosting.DaprNames.GatewayAppPort;
+    public int DaprAppPort { get; init; } = Offload.Functions.Names.DaprNames.GatewayAppPort;
 
     /// <summary>With <see cref="DaprAggregator"/>: seconds to wait at startup for the sidecar and the aggregator functions.</summary>
     public double SidecarWaitSeconds { get; init; } = 60;

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Dapr.Actors;
 using Dapr.Actors.Client;
-using Offload.Functions.Hosting;
+using Offload.Functions.Names;
 using Offload.Functions.Rounds;
 
 namespace Offload.Functions.Aggregation;

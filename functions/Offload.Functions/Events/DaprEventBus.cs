@@ -1,6 +1,6 @@
 using Dapr.Client;
 using Offload.Aggregator.Events;
-using Offload.Functions.Hosting;
+using Offload.Functions.Names;
 
 namespace Offload.Functions.Events;
 

@@ -1,5 +1,5 @@
 using Offload.Aggregator.Events;
-using Offload.Functions.Hosting;
+using Offload.Functions.Names;
 
 namespace Offload.Functions.Events;
 

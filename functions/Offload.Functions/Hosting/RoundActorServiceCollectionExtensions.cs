@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Offload.Functions.Names;
 using Offload.Functions.Rounds;
 
 namespace Offload.Functions.Hosting;

@@ -1,9 +1,10 @@
 using Dapr.Actors;
+using Offload.Functions.Names;
 
 namespace Offload.Functions.Rounds;
 
 /// <summary>
-/// One round's state as a Dapr actor (id <c>round-{n}</c>, type <see cref="Hosting.DaprNames.RoundActorType"/>):
+/// One round's state as a Dapr actor (id <c>round-{n}</c>, type <see cref="Names.DaprNames.RoundActorType"/>):
 /// the only place that decides arrival order, which aggregator is due, and when the round closes.
 /// Dapr runs one call at a time per actor, so these decisions need no lock, and the state lives
 /// in the actor state store, so any function instance may serve any round. Methods are invoked by

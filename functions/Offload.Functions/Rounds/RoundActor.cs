@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 using Offload.Aggregator.Events;
 using Offload.Aggregator.Hierarchy;
 using Offload.Functions.Events;
-using Offload.Functions.Hosting;
+using Offload.Functions.Names;
 
 namespace Offload.Functions.Rounds;
 

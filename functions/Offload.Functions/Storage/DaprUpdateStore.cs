@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using Dapr.Client;
 using Offload.Aggregator.Storage;
-using Offload.Functions.Hosting;
+using Offload.Functions.Names;
 
 namespace Offload.Functions.Storage;
 

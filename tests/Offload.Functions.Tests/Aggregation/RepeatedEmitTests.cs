@@ -2,7 +2,7 @@ using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Offload.Aggregator.Events;
 using Offload.Functions.Aggregation;
-using Offload.Functions.Hosting;
+using Offload.Functions.Names;
 using Offload.Functions.Rounds;
 using Offload.Functions.Storage;
 using Offload.Functions.Subscriptions;

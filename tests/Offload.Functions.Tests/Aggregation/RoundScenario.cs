@@ -8,7 +8,7 @@ using Offload.Aggregator.Storage;
 using Offload.Core.Codec;
 using Offload.Core.Model;
 using Offload.Functions.Aggregation;
-using Offload.Functions.Hosting;
+using Offload.Functions.Names;
 using Offload.Functions.Rounds;
 using Offload.Functions.Storage;
 using Offload.Functions.Subscriptions;

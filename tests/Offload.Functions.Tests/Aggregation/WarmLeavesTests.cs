@@ -1,7 +1,7 @@
 using Offload.Core.Codec;
 using Offload.Core.Model;
 using Offload.Functions.Aggregation;
-using Offload.Functions.Hosting;
+using Offload.Functions.Names;
 
 namespace Offload.Functions.Tests.Aggregation;
 

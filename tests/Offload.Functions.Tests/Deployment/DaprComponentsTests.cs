@@ -1,4 +1,4 @@
-using Offload.Functions.Hosting;
+using Offload.Functions.Names;
 using Offload.Functions.Rounds;
 using YamlDotNet.RepresentationModel;
 

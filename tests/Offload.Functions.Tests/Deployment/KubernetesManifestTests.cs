@@ -1,7 +1,7 @@
+using Offload.Functions.Names;
+using YamlDotNet.RepresentationModel;
 using k8s;
 using k8s.Models;
-using Offload.Functions.Hosting;
-using YamlDotNet.RepresentationModel;
 
 namespace Offload.Functions.Tests.Deployment;
 

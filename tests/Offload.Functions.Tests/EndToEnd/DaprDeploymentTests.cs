@@ -1,5 +1,4 @@
 using System.Net;
-using Xunit.Abstractions;
 using System.Net.Sockets;
 using Offload.Aggregator.Rounds;
 using Offload.Aggregator.Strategies;
@@ -12,6 +11,8 @@ using Offload.Core.Model;
 using Offload.Functions.Authentication;
 using Offload.Functions.Gateway;
 using Offload.Functions.Hosting;
+using Offload.Functions.Names;
+using Xunit.Abstractions;
 
 namespace Offload.Functions.Tests.EndToEnd;
 

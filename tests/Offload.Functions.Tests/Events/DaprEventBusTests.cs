@@ -4,7 +4,7 @@ using Offload.Aggregator.Events;
 using Offload.Aggregator.Storage;
 using Offload.Core.Model;
 using Offload.Functions.Events;
-using Offload.Functions.Hosting;
+using Offload.Functions.Names;
 using Offload.Functions.Tests.Sidecar;
 
 namespace Offload.Functions.Tests.Events;

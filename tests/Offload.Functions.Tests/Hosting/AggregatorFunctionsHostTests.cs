@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using Offload.Functions.Hosting;
+using Offload.Functions.Names;
 
 namespace Offload.Functions.Tests.Hosting;
 

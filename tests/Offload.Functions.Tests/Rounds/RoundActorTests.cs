@@ -1,7 +1,7 @@
-using Offload.Functions.Hosting;
+using Offload.Aggregator.Storage;
+using Offload.Functions.Names;
 using Offload.Functions.Rounds;
 using Offload.Functions.Tests.Aggregation;
-using Offload.Aggregator.Storage;
 
 namespace Offload.Functions.Tests.Rounds;
 

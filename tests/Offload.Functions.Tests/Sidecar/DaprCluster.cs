@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Offload.Functions.Hosting;
+using Offload.Functions.Names;
 
 namespace Offload.Functions.Tests.Sidecar;
 

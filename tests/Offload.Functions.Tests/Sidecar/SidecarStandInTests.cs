@@ -10,7 +10,7 @@ using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.Logging;
 using Offload.Aggregator.Storage;
 using Offload.Functions.Aggregation;
-using Offload.Functions.Hosting;
+using Offload.Functions.Names;
 using Offload.Functions.Storage;
 
 namespace Offload.Functions.Tests.Sidecar;

@@ -4,7 +4,7 @@ using System.Text.Json.Nodes;
 using Offload.Aggregator.Events;
 using Offload.Aggregator.Storage;
 using Offload.Core.Model;
-using Offload.Functions.Hosting;
+using Offload.Functions.Names;
 using Offload.Functions.Subscriptions;
 using Offload.Functions.Tests.Sidecar;
 

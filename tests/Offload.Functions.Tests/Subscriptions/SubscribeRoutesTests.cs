@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using Offload.Functions.Hosting;
+using Offload.Functions.Names;
 
 namespace Offload.Functions.Tests.Subscriptions;
 

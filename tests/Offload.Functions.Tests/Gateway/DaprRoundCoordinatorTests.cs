@@ -4,11 +4,12 @@ using Offload.Aggregator.Rounds;
 using Offload.Aggregator.Storage;
 using Offload.Core.Model;
 using Offload.Functions.Aggregation;
-using Offload.Functions.Hosting;
+using Offload.Functions.Gateway;
+using Offload.Functions.Names;
 using Offload.Functions.Rounds;
 using Offload.Functions.Tests.Aggregation;
 
-namespace Offload.Functions.Tests.Rounds;
+namespace Offload.Functions.Tests.Gateway;
 
 /// <summary>The gateway's rounds in the Dapr deployment, against the functions app's real RoundActor through the sidecar stand-in.</summary>
 public sealed class DaprRoundCoordinatorTests

@@ -5,9 +5,10 @@ using Offload.Aggregator.Rounds;
 using Offload.Aggregator.Storage;
 using Offload.Core.Model;
 using Offload.Functions.Aggregation;
+using Offload.Functions.Rounds;
 using Offload.Functions.Storage;
 
-namespace Offload.Functions.Rounds;
+namespace Offload.Functions.Gateway;
 
 /// <summary>
 /// The gateway's rounds in the Dapr deployment: it hands out tasks and reserves updates exactly as

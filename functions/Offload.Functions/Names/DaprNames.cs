@@ -1,4 +1,4 @@
-namespace Offload.Functions.Hosting;
+namespace Offload.Functions.Names;
 
 /// <summary>
 /// The names the Dapr deployment and the code must agree on: component names, topics, app ids,
