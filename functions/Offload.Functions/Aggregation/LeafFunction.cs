@@ -82,6 +82,8 @@ public sealed class LeafFunction
                 case FoldStatus.UnknownRound or FoldStatus.Invalid:
                     await _store.DeleteAsync(arrived.Reference, cancellationToken).ConfigureAwait(false);
                     return Delivery.Drop(ticket.Reason ?? ticket.Status.ToString());
+                case FoldStatus.Held:
+                    return Delivery.Retry(ticket.Reason ?? ticket.Status.ToString());
                 case FoldStatus.Late:
                     return await CarryOverAsync(arrived, opened, ticket.Reason, cancellationToken).ConfigureAwait(false);
                 case FoldStatus.Duplicate when !ticket.Complete:
@@ -115,6 +117,7 @@ public sealed class LeafFunction
         {
             var ticket = await _rounds.ClaimAsync(due.Round, new AggregatorSlot(due.Level, due.Index), cancellationToken).ConfigureAwait(false);
             if (ticket.Status is FoldStatus.UnknownRound or FoldStatus.Invalid) return Delivery.Drop(ticket.Reason ?? ticket.Status.ToString());
+            if (ticket.Status == FoldStatus.Held) return Delivery.Retry(ticket.Reason ?? ticket.Status.ToString());
             if (ticket.Complete) await _rounds.EmitOrReleaseAsync(_step, ticket, cancellationToken).ConfigureAwait(false);
             return Delivery.Success;
         }

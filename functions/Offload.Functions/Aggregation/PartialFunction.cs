@@ -56,18 +56,22 @@ public sealed class PartialFunction
             }
             var ticket = await _rounds.PartialArrivedAsync(ready.Round,
                 new PartialClaim(ready.Level, ready.Index, ready.Reference.Key, ready.UpdateCount, ready.TotalWeight), cancellationToken).ConfigureAwait(false);
-            if (ticket.Status == FoldStatus.Duplicate
+            if (ticket.Status is FoldStatus.Duplicate or FoldStatus.Held
                 && Array.Find(ticket.Partials ?? [], p => p.Level == ready.Level && p.Index == ready.Index) is { } recorded
                 && recorded.Reference != ready.Reference.Key)
             {
                 // A second attempt at the same child: its parent folds the first one, so this output goes.
                 _logger.LogInformation("Partial {Reference} lost to {Recorded}; deleting it.", ready.Reference, recorded.Reference);
                 await _store.DeleteAsync(ready.Reference, cancellationToken).ConfigureAwait(false);
+                // The parent does not wait on this attempt, so its event is done whoever holds the parent.
+                if (!ticket.Complete) return Delivery.Success;
             }
             switch (ticket.Status)
             {
                 case FoldStatus.UnknownRound or FoldStatus.Invalid:
                     return Delivery.Drop(ticket.Reason ?? ticket.Status.ToString());
+                case FoldStatus.Held:
+                    return Delivery.Retry(ticket.Reason ?? ticket.Status.ToString());
                 case FoldStatus.Late:
                     _logger.LogInformation("Partial {Reference} came late: {Reason}", ready.Reference, ticket.Reason);
                     return Delivery.Success;

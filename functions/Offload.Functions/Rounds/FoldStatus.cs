@@ -9,6 +9,12 @@ public enum FoldStatus
     /// <summary>Registered before (at-least-once delivery); counted once.</summary>
     Duplicate,
 
+    /// <summary>
+    /// Registered before, and its aggregator is being emitted by another function that has not delivered
+    /// yet: ask again later (redelivery), and take the aggregator over if that function's lease runs out.
+    /// </summary>
+    Held,
+
     /// <summary>Its aggregator already emitted, or the round is full or published: not part of this round.</summary>
     Late,
 

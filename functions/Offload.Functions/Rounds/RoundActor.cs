@@ -75,7 +75,7 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
             // At-least-once delivery: counted once. If its leaf was handed out but its partial never
             // reached the parent (the emitting instance died), hand the leaf out again.
             int leafOfKnown = plan.LeafFor(state.Arrivals[known].Index);
-            return await AgainOrDuplicateAsync(state, Redeliverable(state, plan, 0, leafOfKnown)).ConfigureAwait(false);
+            return await AgainOrDuplicateAsync(state, plan, 0, leafOfKnown).ConfigureAwait(false);
         }
         if (state.Opening.Clients is { Length: > 0 } clients && !clients.Contains(arrival.ClientId))
             return new FoldTicket(FoldStatus.Invalid, $"Client '{arrival.ClientId}' was given no task in round {Round(state)}.");
@@ -108,7 +108,7 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
         if (state.Partials.Find(p => p.Level == partial.Level && p.Index == partial.Index) is { } recorded)
         {
             // Another attempt's partial for this child was registered first; the caller learns which, to discard its own.
-            var again = await AgainOrDuplicateAsync(state, Redeliverable(state, plan, parentLevel, parent)).ConfigureAwait(false);
+            var again = await AgainOrDuplicateAsync(state, plan, parentLevel, parent).ConfigureAwait(false);
             return again.Complete ? again : again with { Partials = [recorded] };
         }
         if (state.Emitted.Contains(RoundState.AggregatorKey(parentLevel, parent)))
@@ -154,7 +154,7 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
         await StateManager.SaveStateAsync().ConfigureAwait(false);
         var due = new List<AggregatorDue>();
         for (int leaf = 0; leaf < plan.AggregatorsPerLevel[0]; leaf++)
-            if (Claimable(state, plan, 0, leaf)) due.Add(new AggregatorDue(Round(state), 0, leaf));
+            if (Owed(state, plan, 0, leaf) == Owing.Free) due.Add(new AggregatorDue(Round(state), 0, leaf));
         if (due.Count > 0) await _bus.PublishManyAsync(due, CancellationToken.None).ConfigureAwait(false);
         return StatusOf(state);
     }
@@ -168,9 +168,7 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
         var plan = PlanOf(state);
         if (slot.Level < 0 || slot.Level >= plan.Levels || slot.Index < 0 || slot.Index >= plan.AggregatorsPerLevel[slot.Level])
             return new FoldTicket(FoldStatus.Invalid, $"Round {Round(state)} has no aggregator l{slot.Level}/a{slot.Index} (tree {plan}).");
-        if (Redeliverable(state, plan, slot.Level, slot.Index) is not { } ticket) return new FoldTicket(FoldStatus.Duplicate, Round: Round(state));
-        await StateManager.SetStateAsync(StateKey, state).ConfigureAwait(false);
-        return ticket;
+        return await AgainOrDuplicateAsync(state, plan, slot.Level, slot.Index).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
@@ -218,11 +216,25 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
         await Close().ConfigureAwait(false);
     }
 
-    private async Task<FoldTicket> AgainOrDuplicateAsync(RoundState state, FoldTicket? again)
+    /// <summary>
+    /// The answer to an input seen before (or a claim): the aggregator's ticket again when its output is
+    /// owed and nobody holds it (its emitter gave it back or its lease ran out, so two functions never
+    /// emit it at once); <see cref="FoldStatus.Held"/> while another function holds it, so the caller's
+    /// event comes back and takes over if that function died; otherwise <see cref="FoldStatus.Duplicate"/>.
+    /// </summary>
+    private async Task<FoldTicket> AgainOrDuplicateAsync(RoundState state, TreePlan plan, int level, int index)
     {
-        if (again is null) return new FoldTicket(FoldStatus.Duplicate, Round: Round(state));
-        await StateManager.SetStateAsync(StateKey, state).ConfigureAwait(false);
-        return again with { Status = FoldStatus.Duplicate };
+        switch (Owed(state, plan, level, index))
+        {
+            case Owing.Free:
+                var again = Due(state, plan, level, index);
+                await StateManager.SetStateAsync(StateKey, state).ConfigureAwait(false);
+                return again with { Status = FoldStatus.Duplicate };
+            case Owing.Held:
+                return new FoldTicket(FoldStatus.Held, $"Aggregator l{level}/a{index} of round {Round(state)} is being emitted by another function (lease {EmitLease.TotalSeconds:0} s); ask again later.", Round: Round(state));
+            default:
+                return new FoldTicket(FoldStatus.Duplicate, Round: Round(state));
+        }
     }
 
     private async Task TryUnregisterDeadlineAsync()
@@ -267,22 +279,22 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
             Layout: o.Layout, ModelReference: o.ModelReference, ModelVersion: o.ModelVersion);
     }
 
-    /// <summary>
-    /// The ticket again when the aggregator was handed out but its output never arrived above it,
-    /// and its emitter gave it back or its lease ran out (so two functions never emit it at once).
-    /// </summary>
-    private static FoldTicket? Redeliverable(RoundState state, TreePlan plan, int level, int index) =>
-        Claimable(state, plan, level, index) ? Due(state, plan, level, index) : null;
-
-    /// <summary>Whether the aggregator is due, its output never arrived above it, and no function holds its lease.</summary>
-    private static bool Claimable(RoundState state, TreePlan plan, int level, int index)
+    /// <summary>Whether the aggregator's output is owed (it is due and its output never arrived above it), and whether a function holds its lease.</summary>
+    private static Owing Owed(RoundState state, TreePlan plan, int level, int index)
     {
         string key = RoundState.AggregatorKey(level, index);
-        if (!state.Emitted.Contains(key)) return false;
+        if (!state.Emitted.Contains(key)) return Owing.Nothing;
         bool top = level == plan.Levels - 1;
         bool delivered = top ? state.PublishedVersion is not null : state.Partials.Exists(p => p.Level == level && p.Index == index);
-        if (delivered) return false;
-        return !(state.HandedOut.TryGetValue(key, out var since) && DateTimeOffset.UtcNow - since < EmitLease);
+        if (delivered) return Owing.Nothing;
+        return state.HandedOut.TryGetValue(key, out var since) && DateTimeOffset.UtcNow - since < EmitLease ? Owing.Held : Owing.Free;
+    }
+
+    private enum Owing
+    {
+        Nothing,
+        Held,
+        Free,
     }
 
     private static RoundStatus StatusOf(RoundState state) => new(

@@ -216,7 +216,9 @@ public class DaprDeploymentTests(ITestOutputHelper output)
     [InlineData(true, true, 64)]
     // fc1 512 x 22,000: 11.5M parameters, a 46 MB model, update and partial sum, none of which fits one 4 MB state call.
     [InlineData(true, true, 22_000)]
-    public async Task The_serve_command_runs_as_the_deployments_gateway_with_client_processes(bool endpointVariables, bool functionsProcess, int hidden)
+    // kill -9 of the functions once they have taken an update, and a fresh instance in their place.
+    [InlineData(false, true, 64, true)]
+    public async Task The_serve_command_runs_as_the_deployments_gateway_with_client_processes(bool endpointVariables, bool functionsProcess, int hidden, bool killFunctions = false)
     {
         // Processes as `dapr run -f dapr-components/dapr.yaml` starts them, each app with its own
         // sidecar: `offload serve --aggregator dapr` (the gateway and the actor host) and, in the
@@ -241,14 +243,25 @@ public class DaprDeploymentTests(ITestOutputHelper output)
                 "--batch", "50", "--lr", "0.02", "--seed", $"{Seed}", "--data", "bundled", "--linger", "1", "--out", outputDirectory, "--hidden", $"{hidden}",
                 "--token", $"{TestFederation.ClientIdOf(0)}={TestFederation.TokenOf(0)}", "--token", $"{TestFederation.ClientIdOf(1)}={TestFederation.TokenOf(1)}"],
                 Environment(gatewaySidecar, endpointVariables));
+            OffloadProcesses.Running? functionsApp = null;
             if (functionsProcess)
             {
-                processes.Start(["serve", "--dapr", "--port", $"{functionsPort}"], Environment(functionsSidecar, endpointVariables));
+                functionsApp = processes.Start(["serve", "--dapr", "--port", $"{functionsPort}"], Environment(functionsSidecar, endpointVariables));
                 functionsSidecar.App = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{functionsPort}") };
             }
             cluster.StartDelivering();
             var devices = Enumerable.Range(0, 2).Select(i => processes.Start(["client", "--server", $"http://127.0.0.1:{port}", "--token", TestFederation.TokenOf(i),
                 "--partition", $"{i}/2", "--data", "bundled", "--seed", $"{Seed}", "--threads", "1", "--hidden", $"{hidden}"])).ToArray();
+            if (killFunctions)
+            {
+                // Whenever the kill lands (before its leaf emits, mid-emit, or later), the instance held
+                // nothing the round needs: unacknowledged events come again, claimed leaves are claimed again.
+                var limit = DateTime.UtcNow + TimeSpan.FromMinutes(2);
+                while (!cluster.Answers.Any(a => a.StartsWith(DaprNames.UpdateArrivedTopic + ": SUCCESS", StringComparison.Ordinal)) && DateTime.UtcNow < limit) await Task.Delay(20);
+                functionsApp!.Process.Kill(entireProcessTree: true);
+                await functionsApp.Process.WaitForExitAsync();
+                processes.Start(["serve", "--dapr", "--port", $"{functionsPort}"], Environment(functionsSidecar, endpointVariables));
+            }
             var clients = await Task.WhenAll(devices.Select(d => d.ExitAsync(TimeSpan.FromMinutes(5))));
             var (exitCode, served, serveErr) = await serve.ExitAsync(TimeSpan.FromMinutes(2));
             Assert.True(exitCode == 0, $"serve exited {exitCode}: {serveErr}\n{served}\nunimplemented sidecar calls: {string.Join(", ", cluster.Unmatched)}");

@@ -21,9 +21,13 @@ public sealed class RoundActorTests
         Assert.True(ticket["complete"]!.GetValue<bool>());
         Assert.Equal("update/c0/t1", ticket["updates"]![0]!["contributionId"]!.GetValue<string>());
 
-        // A redelivery within the lease counts once and does not hand the leaf to a second emitter.
-        Assert.Equal("SUCCESS", (await round.PostCloudEventAsync(DaprNames.UpdateArrivedRoute, DaprNames.UpdateArrivedTopic, arrived))["status"]!.GetValue<string>());
+        // A redelivery within the lease counts once and does not hand the leaf to a second emitter; it
+        // is answered RETRY, so the event comes back and takes the leaf over if the emitter is dead.
+        var held = await round.PostCloudEventAsync(DaprNames.UpdateArrivedRoute, DaprNames.UpdateArrivedTopic, arrived);
+        Assert.Equal("RETRY", held["status"]!.GetValue<string>());
+        Assert.Contains("being emitted by another function", held["reason"]!.GetValue<string>());
         Assert.Empty(app.Sidecar.Published);
+        Assert.Equal(1, (await round.CallActorAsync(nameof(IRoundActor.GetStatus)))["arrivals"]!.GetValue<int>());
 
         // Given back (or after the lease), the next redelivery emits it.
         await round.CallActorAsync(nameof(IRoundActor.Release), new AggregatorSlot(0, 0));
