@@ -47,7 +47,7 @@ internal sealed class TestFederation : IAsyncDisposable
     {
         var store = new InMemoryUpdateStore();
         var bus = new InProcessEventBus();
-        var coordinator = new SynchronousRoundCoordinator(layout, initial, rounds, new FedAvg(), store, bus);
+        var coordinator = new SynchronousRoundCoordinator(layout, initial, rounds, store, bus);
         var tokens = new ClientTokens();
         for (int i = 0; i < clients; i++) tokens.Add(ClientIdOf(i), TokenOf(i));
         coordinator.Start();

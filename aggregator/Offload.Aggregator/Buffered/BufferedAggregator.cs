@@ -19,6 +19,7 @@ namespace Offload.Aggregator.Buffered;
 public sealed class BufferedAggregator : IDisposable
 {
     private readonly FedBuff _strategy;
+    private readonly ServerState _state;
     private readonly UpdateAccumulator _accumulator;
     private readonly float[] _mean;
     private double _sampleTotal;
@@ -36,6 +37,7 @@ public sealed class BufferedAggregator : IDisposable
         int bad = ModelUpdate.FirstNonFinite(initialWeights);
         if (bad >= 0) throw new ArgumentException($"Initial weight at index {bad} is {initialWeights[bad]}; weights must be finite.", nameof(initialWeights));
         _strategy = new FedBuff(options.BufferSize, options.ServerLearningRate);
+        _state = _strategy.InitialState();
         Layout = layout;
         History = new ModelHistory(layout, options.HistoryWindow);
         History.Publish(ModelVersion.Initial, initialWeights.ToArray());
@@ -122,7 +124,7 @@ public sealed class BufferedAggregator : IDisposable
         if (_accumulator.Count > 0)
         {
             AggregationKernels.WeightedMean(_accumulator.Sum, _sampleTotal, _mean);
-            _strategy.Apply(_mean, next);
+            _strategy.Aggregate(_mean, _accumulator.Count, next, _state);
         }
         var version = CurrentVersion.Next();
         History.Publish(version, next);

@@ -19,11 +19,14 @@ public sealed class AggregationTree : IDisposable
     private readonly TopAggregator _top;
     private int _live;
 
-    /// <summary>Creates the (empty) tree of <paramref name="plan"/> for <paramref name="round"/>.</summary>
-    public AggregationTree(TensorLayout layout, TreePlan plan, long round)
+    private readonly AggregationStrategy? _strategy;
+
+    /// <summary>Creates the (empty) tree of <paramref name="plan"/> for <paramref name="round"/>; its leaves fold client updates as <paramref name="strategy"/> asks (null: plain weighted sum).</summary>
+    public AggregationTree(TensorLayout layout, TreePlan plan, long round, AggregationStrategy? strategy = null)
     {
         ArgumentNullException.ThrowIfNull(layout);
         ArgumentNullException.ThrowIfNull(plan);
+        _strategy = strategy;
         Layout = layout;
         Plan = plan;
         Round = round;
@@ -76,10 +79,10 @@ public sealed class AggregationTree : IDisposable
 
     /// <summary>
     /// Closes the round (at completion, or at the deadline with whatever arrived): emits every open
-    /// aggregator bottom-up, then the top applies the weighted mean through <paramref name="strategy"/>.
-    /// Returns the number of client updates in the new model.
+    /// aggregator bottom-up, then the top applies the weighted mean through <paramref name="strategy"/>'s
+    /// server step, advancing <paramref name="state"/>. Reports the client updates in the new model and the step.
     /// </summary>
-    public int Publish(IAggregationStrategy strategy, Span<float> globalWeights)
+    public AggregationMetrics Publish(AggregationStrategy strategy, Span<float> globalWeights, ServerState state)
     {
         for (int level = 0; level < Plan.Levels - 1; level++)
         {
@@ -93,7 +96,7 @@ public sealed class AggregationTree : IDisposable
             open.Sort((a, b) => a.Index.CompareTo(b.Index));
             foreach (var (index, node) in open) CascadeFrom(node, level, index, deadline: true);
         }
-        return _top.Publish(strategy, globalWeights);
+        return _top.Publish(strategy, globalWeights, state);
     }
 
     public void Dispose()
@@ -114,7 +117,7 @@ public sealed class AggregationTree : IDisposable
             if (_retired.Contains((level, index))) return null;
             if (!_nodes.TryGetValue((level, index), out var node))
             {
-                node = new AggregatorCore(Layout, new AggregatorAddress(Round, level, index), Plan.ExpectedInputs(level, index));
+                node = new AggregatorCore(Layout, new AggregatorAddress(Round, level, index), Plan.ExpectedInputs(level, index), level == 0 ? _strategy : null);
                 _nodes.Add((level, index), node);
                 PeakLiveAggregators = Math.Max(PeakLiveAggregators, ++_live);
             }

@@ -1,6 +1,8 @@
 using System.Buffers;
 using Offload.Aggregator.Accumulation;
+using System.Numerics.Tensors;
 using Offload.Aggregator.Kernels;
+using Offload.Aggregator.Strategies;
 using Offload.Core.Codec;
 using Offload.Core.Model;
 
@@ -14,19 +16,30 @@ namespace Offload.Aggregator.Hierarchy;
 /// <see cref="FoldOutcome.Late"/> so the caller can route them on; nothing is dropped silently.
 /// Thread-safe: inputs may arrive from concurrent event handlers.
 /// </summary>
+/// <remarks>
+/// A leaf given a strategy honours its two per-update hooks: updates are decoded densely and passed
+/// through <see cref="AggregationStrategy.PrepareUpdate"/> (norm clipping) when it asks, and for a
+/// <see cref="AggregationKind.Robust"/> strategy the leaf keeps every decoded update (one pooled model
+/// copy each) and combines them at emission; the partial then carries combined * total weight, so the
+/// tree above sums it like any other.
+/// </remarks>
 public sealed class AggregatorCore : IDisposable
 {
     private readonly object _gate = new();
     private readonly HashSet<string> _seen = new(StringComparer.Ordinal);
+    private readonly AggregationStrategy? _strategy;
+    private readonly List<float[]> _kept = [];
+    private readonly List<double> _keptWeights = [];
     private float[]? _sum;
     private double _totalWeight;
     private int _updates;
     private bool _emitted;
 
-    /// <summary>Creates an empty aggregator.</summary>
+    /// <summary>Creates an empty aggregator; <paramref name="strategy"/> (a leaf's) decides how client updates enter it, null folding them as a plain weighted sum.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The fan-in is not positive.</exception>
-    public AggregatorCore(TensorLayout layout, AggregatorAddress address, int fanIn)
+    public AggregatorCore(TensorLayout layout, AggregatorAddress address, int fanIn, AggregationStrategy? strategy = null)
     {
+        _strategy = strategy;
         ArgumentNullException.ThrowIfNull(layout);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(fanIn);
         Layout = layout;
@@ -80,11 +93,42 @@ public sealed class AggregatorCore : IDisposable
         {
             var outcome = Admit(contributionId);
             if (outcome != FoldOutcome.Folded) return outcome;
-            AggregationKernels.WeightedAccumulate(_sum.AsSpan(0, Layout.TotalLength), update, (float)weight);
+            if (NeedsDense)
+            {
+                var dense = RentDense();
+                update.CopyTo(dense);
+                Take(dense, weight);
+            }
+            else AggregationKernels.WeightedAccumulate(_sum.AsSpan(0, Layout.TotalLength), update, (float)weight);
             _totalWeight += weight;
             _updates++;
             return outcome;
         }
+    }
+
+    /// <summary>Whether client updates must be decoded densely first (a strategy that prepares or keeps them).</summary>
+    private bool NeedsDense => _strategy is not null && (_strategy.PreparesUpdates || _strategy.Kind == AggregationKind.Robust);
+
+    private float[] RentDense()
+    {
+        var dense = ArrayPool<float>.Shared.Rent(Layout.TotalLength);
+        Array.Clear(dense, 0, Layout.TotalLength);
+        return dense;
+    }
+
+    /// <summary>Prepares a dense update, then keeps it (robust) or adds it to the sum and returns its buffer.</summary>
+    private void Take(float[] dense, double weight)
+    {
+        var span = dense.AsSpan(0, Layout.TotalLength);
+        if (_strategy!.PreparesUpdates) _strategy.PrepareUpdate(span);
+        if (_strategy.Kind == AggregationKind.Robust)
+        {
+            _kept.Add(dense);
+            _keptWeights.Add(weight);
+            return;
+        }
+        AggregationKernels.WeightedAccumulate(_sum.AsSpan(0, Layout.TotalLength), span, (float)weight);
+        ArrayPool<float>.Shared.Return(dense);
     }
 
     /// <summary>Folds an encoded client update by fused decode-and-add, under <paramref name="contributionId"/>.</summary>
@@ -101,7 +145,21 @@ public sealed class AggregatorCore : IDisposable
             if (_emitted) return FoldOutcome.Late;
             ObjectDisposedException.ThrowIf(_sum is null, this);
             // Decode first: a rejected payload must not consume the contribution id.
-            codec.DecodeAndAccumulate(payload, Layout, _sum.AsSpan(0, Layout.TotalLength), (float)weight);
+            if (NeedsDense)
+            {
+                var dense = RentDense();
+                try
+                {
+                    codec.DecodeAndAccumulate(payload, Layout, dense.AsSpan(0, Layout.TotalLength), 1f);
+                }
+                catch
+                {
+                    ArrayPool<float>.Shared.Return(dense);
+                    throw;
+                }
+                Take(dense, weight);
+            }
+            else codec.DecodeAndAccumulate(payload, Layout, _sum.AsSpan(0, Layout.TotalLength), (float)weight);
             _seen.Add(contributionId);
             _totalWeight += weight;
             _updates++;
@@ -115,6 +173,8 @@ public sealed class AggregatorCore : IDisposable
     {
         ArgumentNullException.ThrowIfNull(partial);
         Layout.EnsureMatches(partial.Sum, nameof(partial));
+        if (_strategy?.Kind == AggregationKind.Robust)
+            throw new InvalidOperationException($"Aggregator {Address} combines client updates robustly; it takes no partial.");
         lock (_gate)
         {
             var outcome = Admit(partial.Source.ToString());
@@ -139,6 +199,7 @@ public sealed class AggregatorCore : IDisposable
             if (_emitted) throw new InvalidOperationException($"Aggregator {Address} already emitted its partial.");
             ObjectDisposedException.ThrowIf(_sum is null, this);
             _emitted = true;
+            if (_kept.Count > 0) CombineKept();
             var partial = new PartialAggregate(Address, _sum, Layout.TotalLength, _totalWeight, _updates);
             _sum = null; // Ownership moves to the partial.
             return partial;
@@ -159,10 +220,27 @@ public sealed class AggregatorCore : IDisposable
             return _emitted ? null : Emit();
     }
 
+    /// <summary>The robust combination of the kept updates, written to the sum as combined * total weight (what a weighted sum would hold).</summary>
+    private void CombineKept()
+    {
+        var sum = _sum.AsSpan(0, Layout.TotalLength);
+        _strategy!.Combine(new UpdateGroup(_kept, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_keptWeights), Layout.TotalLength), sum);
+        TensorPrimitives.Multiply(sum, (float)_totalWeight, sum);
+        ReturnKept();
+    }
+
+    private void ReturnKept()
+    {
+        foreach (var buffer in _kept) ArrayPool<float>.Shared.Return(buffer);
+        _kept.Clear();
+        _keptWeights.Clear();
+    }
+
     public void Dispose()
     {
         lock (_gate)
         {
+            ReturnKept();
             if (_sum is null) return;
             ArrayPool<float>.Shared.Return(_sum);
             _sum = null;

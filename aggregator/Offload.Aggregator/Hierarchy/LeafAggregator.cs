@@ -1,3 +1,4 @@
+using Offload.Aggregator.Strategies;
 using Offload.Core.Model;
 
 namespace Offload.Aggregator.Hierarchy;
@@ -5,9 +6,9 @@ namespace Offload.Aggregator.Hierarchy;
 /// <summary>The bottom of the tree: folds client updates, emits a partial to its parent.</summary>
 public sealed class LeafAggregator : IDisposable
 {
-    /// <summary>Creates a leaf expecting <paramref name="fanIn"/> client updates.</summary>
-    public LeafAggregator(TensorLayout layout, AggregatorAddress address, int fanIn) =>
-        Core = new AggregatorCore(layout, address, fanIn);
+    /// <summary>Creates a leaf expecting <paramref name="fanIn"/> client updates, folded as <paramref name="strategy"/> asks (null: plain weighted sum).</summary>
+    public LeafAggregator(TensorLayout layout, AggregatorAddress address, int fanIn, AggregationStrategy? strategy = null) =>
+        Core = new AggregatorCore(layout, address, fanIn, strategy);
 
     /// <summary>The shared engine (inputs, completion, emission).</summary>
     public AggregatorCore Core { get; }

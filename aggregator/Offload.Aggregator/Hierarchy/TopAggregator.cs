@@ -19,29 +19,29 @@ public sealed class TopAggregator : IDisposable
 
     /// <summary>
     /// Closes the round: applies the weighted mean of everything folded to <paramref name="globalWeights"/>
-    /// through <paramref name="strategy"/>, and returns how many client updates it covered
-    /// (0 leaves the model unchanged).
+    /// through <paramref name="strategy"/>'s server step, advancing <paramref name="state"/>, and
+    /// reports what it did (no update leaves the model and the state unchanged).
     /// </summary>
     /// <exception cref="InvalidOperationException">The round was already published.</exception>
-    public int Publish(IAggregationStrategy strategy, Span<float> globalWeights)
+    public AggregationMetrics Publish(AggregationStrategy strategy, Span<float> globalWeights, ServerState state)
     {
         ArgumentNullException.ThrowIfNull(strategy);
+        ArgumentNullException.ThrowIfNull(state);
         Core.Layout.EnsureMatches(globalWeights, nameof(globalWeights));
         using var total = Core.EmitIfOpen()
             ?? throw new InvalidOperationException($"Round of {Core.Address} was already published.");
-        if (total.UpdateCount == 0) return 0;
+        if (total.UpdateCount == 0) return default;
         float[] mean = System.Buffers.ArrayPool<float>.Shared.Rent(Core.Layout.TotalLength);
         try
         {
             var span = mean.AsSpan(0, Core.Layout.TotalLength);
             AggregationKernels.WeightedMean(total.Sum, total.TotalWeight, span);
-            strategy.Apply(span, globalWeights);
+            return strategy.Aggregate(span, total.UpdateCount, globalWeights, state);
         }
         finally
         {
             System.Buffers.ArrayPool<float>.Shared.Return(mean);
         }
-        return total.UpdateCount;
     }
 
     public void Dispose() => Core.Dispose();

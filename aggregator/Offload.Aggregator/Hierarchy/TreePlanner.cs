@@ -11,6 +11,10 @@ namespace Offload.Aggregator.Hierarchy;
 /// </summary>
 public static class TreePlanner
 {
+    /// <summary>The flat round: one leaf taking every update, under the top (what a fan-in bound of 0 means).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Updates below 1.</exception>
+    public static TreePlan Flat(int expectedUpdates) => Plan(expectedUpdates, Math.Max(2, expectedUpdates));
+
     /// <summary>Plans a tree.</summary>
     /// <exception cref="ArgumentOutOfRangeException">Updates below 1 or a fan-in bound below 2.</exception>
     public static TreePlan Plan(int expectedUpdates, int maxFanIn)

@@ -1,9 +1,10 @@
+using Offload.Aggregator.Strategies;
 using Offload.Core.Codec;
 using Offload.Core.Federation;
 
 namespace Offload.Aggregator.Rounds;
 
-/// <summary>Settings of synchronous FedAvg rounds, immutable; <see cref="Validate"/> names the first bad one.</summary>
+/// <summary>Settings of synchronous rounds, immutable; <see cref="Validate"/> names the first bad one.</summary>
 public sealed record RoundOptions
 {
     /// <summary>Updates that close a round (the quorum).</summary>
@@ -18,7 +19,13 @@ public sealed record RoundOptions
     /// <summary>Rounds to run.</summary>
     public int Rounds { get; init; } = 10;
 
-    /// <summary>Local training every task asks for.</summary>
+    /// <summary>
+    /// The algorithm (<see cref="StrategyCatalog"/>): what tasks ask clients to train with, how updates
+    /// combine and the server's step. FedAvg unless the operator picks another.
+    /// </summary>
+    public AggregationStrategy Strategy { get; init; } = new FedAvg();
+
+    /// <summary>Local training every task asks for, before the strategy configures it.</summary>
     public TrainingOptions Plan { get; init; } = new(1, 16, 0.1);
 
     /// <summary>How long a client told to wait should wait before asking again.</summary>
@@ -65,6 +72,7 @@ public sealed record RoundOptions
         if (HierarchyFanIn != 0 && HierarchyFanIn < 2)
             throw new ArgumentOutOfRangeException(nameof(HierarchyFanIn), HierarchyFanIn, "The tree's fan-in bound must be 0 (flat) or at least 2.");
         ArgumentNullException.ThrowIfNull(Plan);
+        ArgumentNullException.ThrowIfNull(Strategy);
         if (!Enum.IsDefined(Downstream)) throw new ArgumentOutOfRangeException(nameof(Downstream), Downstream, "The downstream mode must be Full or FedZip.");
         ArgumentNullException.ThrowIfNull(DownstreamFedZip);
         return this;

@@ -1,3 +1,4 @@
+using Offload.Aggregator.Strategies;
 using Offload.Core.Model;
 
 namespace Offload.Aggregator.Rounds;
@@ -12,5 +13,6 @@ namespace Offload.Aggregator.Rounds;
 /// <param name="Seconds">From the round's opening to its close.</param>
 /// <param name="AggregateSeconds">Time spent reading, decoding and folding payloads and applying the step.</param>
 /// <param name="ClosedByDeadline">Whether the deadline, not the quorum, closed it.</param>
+/// <param name="Step">What the strategy's server step did (norms of the aggregated update and of the change); zero where the step ran elsewhere and did not say.</param>
 public sealed record RoundSummary(long Round, ModelVersion Version, int Updates, int Rejected, long SampleCount, long PayloadBytes,
-    double Seconds, double AggregateSeconds, bool ClosedByDeadline);
+    double Seconds, double AggregateSeconds, bool ClosedByDeadline, AggregationMetrics Step = default);

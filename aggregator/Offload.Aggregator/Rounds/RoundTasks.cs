@@ -1,3 +1,4 @@
+using Offload.Core.Federation;
 using Offload.Core.Model;
 
 namespace Offload.Aggregator.Rounds;
@@ -16,6 +17,7 @@ public sealed class RoundTasks
     private readonly Dictionary<string, Entry> _tasks = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _taskByClient = new(StringComparer.Ordinal);
     private int _issued;
+    private TrainingOptions _plan;
 
     /// <summary>Creates an empty set; <see cref="Open"/> starts round 1.</summary>
     public RoundTasks(RoundOptions options, TimeProvider time)
@@ -24,14 +26,20 @@ public sealed class RoundTasks
         ArgumentNullException.ThrowIfNull(time);
         _options = options;
         _time = time;
+        _plan = options.Plan;
     }
 
     /// <summary>The round tasks are handed out for.</summary>
     public long Round { get; private set; }
 
-    /// <summary>Starts handing out tasks of <paramref name="round"/>: nobody holds one yet.</summary>
-    public void Open(long round)
+    /// <summary>The local training this round's tasks ask for (the strategy's configuration).</summary>
+    public TrainingOptions Plan => _plan;
+
+    /// <summary>Starts handing out tasks of <paramref name="round"/>, training with <paramref name="plan"/> (the strategy's configuration): nobody holds one yet.</summary>
+    public void Open(long round, TrainingOptions plan)
     {
+        ArgumentNullException.ThrowIfNull(plan);
+        _plan = plan;
         Round = round;
         _issued = 0;
         _taskByClient.Clear();
@@ -63,7 +71,7 @@ public sealed class RoundTasks
         }
         if (!accepting || _issued >= _options.TasksPerRound) return TaskOffer.Wait(_options.WaitRetry);
         var deadline = _time.GetUtcNow() + (_options.RoundDeadline - _time.GetElapsedTime(roundOpened));
-        var task = new RoundTask($"r{Round}-{Guid.NewGuid():N}", clientId, Round, version, deadline, _options.Plan);
+        var task = new RoundTask($"r{Round}-{Guid.NewGuid():N}", clientId, Round, version, deadline, _plan);
         _tasks.Add(task.TaskId, new Entry(task));
         _taskByClient[clientId] = task.TaskId;
         _issued++;

@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using Offload.Aggregator.Accumulation;
 using Offload.Aggregator.Events;
 using Offload.Aggregator.Hierarchy;
 using Offload.Aggregator.Storage;
@@ -13,10 +12,11 @@ using Offload.Core.Codec;
 namespace Offload.Aggregator.Rounds;
 
 /// <summary>
-/// Synchronous federated rounds (FedAvg, McMahan et al. 2017) driven by events, free of any host:
-/// hands out up to <see cref="RoundOptions.TasksPerRound"/> tasks per round, folds each
-/// <see cref="UpdateArrived"/> into an <see cref="UpdateAccumulator"/> as it arrives (eager
-/// aggregation: memory stays at one model however many updates come), and closes the round when
+/// Synchronous federated rounds driven by events, free of any host: hands out up to
+/// <see cref="RoundOptions.TasksPerRound"/> tasks per round, folds each <see cref="UpdateArrived"/>
+/// into the round's <see cref="AggregationTree"/> as it arrives (eager aggregation for a
+/// sum-decomposable strategy: memory stays at a few model copies however many updates come; a robust
+/// strategy keeps each leaf's updates), and closes the round when
 /// <see cref="RoundOptions.MinClients"/> updates are in, or at the deadline if at least one is. It
 /// then applies the strategy's step, publishes a new <see cref="GlobalModel"/> and a
 /// <see cref="RoundClosed"/> event, and opens the next round. What devices download and train from is
@@ -35,14 +35,13 @@ public sealed class SynchronousRoundCoordinator : IRoundCoordinator, IAsyncDispo
 {
     private readonly object _gate = new();
     private readonly RoundOptions _options;
-    private readonly IAggregationStrategy _strategy;
+    private readonly AggregationStrategy _strategy;
+    private ServerState _serverState;
     private readonly IUpdateStore _store;
     private readonly IEventBus _bus;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly UpdateAccumulator _accumulator;
     private AggregationTree? _tree;
-    private readonly float[] _mean;
     private readonly RoundTasks _tasks;
     private readonly List<RoundSummary> _summaries = [];
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -69,24 +68,22 @@ public sealed class SynchronousRoundCoordinator : IRoundCoordinator, IAsyncDispo
     /// <exception cref="ArgumentException">The weights do not match the layout.</exception>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
     public SynchronousRoundCoordinator(TensorLayout layout, ReadOnlySpan<float> initialWeights, RoundOptions options,
-        IAggregationStrategy strategy, IUpdateStore store, IEventBus bus, TimeProvider? time = null, ILogger<SynchronousRoundCoordinator>? logger = null)
+        IUpdateStore store, IEventBus bus, TimeProvider? time = null, ILogger<SynchronousRoundCoordinator>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(layout);
         ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(strategy);
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(bus);
         _options = options.Validate();
-        _strategy = strategy;
+        _strategy = _options.Strategy;
         _store = store;
         _bus = bus;
         _time = time ?? TimeProvider.System;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _model = new GlobalModel(layout, ModelVersion.Initial, initialWeights);
         _broadcast = new ModelBroadcast(_model, _options.Downstream, _options.DownstreamFedZip);
-        _accumulator = new UpdateAccumulator(layout);
+        _serverState = _strategy.InitialState();
         _tasks = new RoundTasks(_options, _time);
-        _mean = new float[layout.TotalLength];
     }
 
     /// <summary>The model's parameter layout.</summary>
@@ -100,6 +97,15 @@ public sealed class SynchronousRoundCoordinator : IRoundCoordinator, IAsyncDispo
 
     /// <summary>The model devices download and train from (the clients' view with FedZip downstream).</summary>
     public GlobalModel Broadcast => _broadcast.Current;
+
+    /// <summary>The strategy the rounds aggregate with.</summary>
+    public AggregationStrategy Strategy => _strategy;
+
+    /// <summary>A copy of the strategy's server state after the last closed round.</summary>
+    public ServerState ServerState
+    {
+        get { lock (_gate) return _serverState.Clone(); }
+    }
 
     /// <summary>Completes when the last round has closed.</summary>
     public Task Completion => _completion.Task;
@@ -219,8 +225,7 @@ public sealed class SynchronousRoundCoordinator : IRoundCoordinator, IAsyncDispo
                         // Fused decode and weighted add straight into the round's sum.
                         var payload = buffer.AsSpan(0, length);
                         double weight = _strategy.WeightOf(new UpdateReceipt(arrived.SampleCount, arrived.BaseVersion, _model.Version));
-                        if (_tree is null) _accumulator.AddEncoded(UpdatePayload.CodecFor(payload), payload, weight);
-                        else if (_tree.FoldEncoded(_folded, arrived.Reference.Key, UpdatePayload.CodecFor(payload), payload, weight) != FoldOutcome.Folded)
+                        if (_tree!.FoldEncoded(_folded, arrived.Reference.Key, UpdatePayload.CodecFor(payload), payload, weight) != FoldOutcome.Folded)
                             throw new ArgumentException($"The round's tree (planned for {_tree.Plan.ExpectedUpdates} updates) has no place for update {_folded + 1}.");
                         _folded++;
                         _samples += arrived.SampleCount;
@@ -318,18 +323,10 @@ public sealed class SynchronousRoundCoordinator : IRoundCoordinator, IAsyncDispo
     {
         long start = Stopwatch.GetTimestamp();
         var weights = _model.Weights.ToArray();
-        if (_tree is null)
-        {
-            _accumulator.MeanInto(_mean);
-            _strategy.Apply(_mean, weights);
-        }
-        else
-        {
-            // Emits every open aggregator bottom-up (all of them at a deadline), then the top applies the mean.
-            _tree.Publish(_strategy, weights);
-            _tree.Dispose();
-            _tree = null;
-        }
+        // Emits every open aggregator bottom-up (all of them at a deadline), then the top takes the server step.
+        var step = _tree!.Publish(_strategy, weights, _serverState);
+        _tree.Dispose();
+        _tree = null;
         var version = _model.Version.Next();
         var model = new GlobalModel(Layout, version, weights);
         // The broadcast first: a device that sees the new version (GetStatus reads Model) finds its download.
@@ -337,7 +334,7 @@ public sealed class SynchronousRoundCoordinator : IRoundCoordinator, IAsyncDispo
         _model = model;
         _aggregateTicks += Stopwatch.GetTimestamp() - start;
         _summaries.Add(new RoundSummary(_round, version, _folded, _rejected, _samples, _payloadBytes,
-            _time.GetElapsedTime(_roundOpened).TotalSeconds, Stopwatch.GetElapsedTime(0, _aggregateTicks).TotalSeconds, byDeadline));
+            _time.GetElapsedTime(_roundOpened).TotalSeconds, Stopwatch.GetElapsedTime(0, _aggregateTicks).TotalSeconds, byDeadline, step));
         _foldedTotal += _folded;
         var closed = new RoundClosed(_round, version, _folded, _round >= _options.Rounds);
         _logger.LogInformation("Round {Round} closed with {Updates} updates ({Reason}); model {Version}.", _round, _folded, byDeadline ? "deadline" : "quorum", version);
@@ -360,12 +357,11 @@ public sealed class SynchronousRoundCoordinator : IRoundCoordinator, IAsyncDispo
         _samples = _payloadBytes = _aggregateTicks = 0;
         _accepting = true;
         _deadlinePassed = false;
-        _tasks.Open(round);
-        _accumulator.Reset();
+        _tasks.Open(round, _strategy.Configure(round, _options.Plan));
         _tree?.Dispose();
-        _tree = _options.HierarchyFanIn > 0
-            ? new AggregationTree(Layout, TreePlanner.Plan(_options.MinClients, _options.HierarchyFanIn), round)
-            : null;
+        _tree = new AggregationTree(Layout, _options.HierarchyFanIn > 0
+            ? TreePlanner.Plan(_options.MinClients, _options.HierarchyFanIn)
+            : TreePlanner.Flat(_options.MinClients), round, _strategy);
         _roundOpened = _time.GetTimestamp();
         _timer?.Dispose();
         _timer = _time.CreateTimer(OnDeadline, round, _options.RoundDeadline, Timeout.InfiniteTimeSpan);
@@ -405,7 +401,6 @@ public sealed class SynchronousRoundCoordinator : IRoundCoordinator, IAsyncDispo
         if (subscription is not null) await subscription.DisposeAsync().ConfigureAwait(false);
         lock (_gate)
         {
-            _accumulator.Dispose();
             _tree?.Dispose();
             _tree = null;
         }

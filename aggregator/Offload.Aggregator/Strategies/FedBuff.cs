@@ -21,5 +21,5 @@ public sealed class FedBuff : FedAvg
     public int BufferSize { get; }
 
     /// <inheritdoc/>
-    public override string Name => "fedbuff";
+    public override string Name => StrategySettings.Format("fedbuff", ("k", BufferSize), ("eta", ServerLearningRate));
 }

@@ -92,7 +92,7 @@ public static class AggregationBenchmark
                 for (int k = 0; k < n; k++) acc.AddEncoded(codec, payloads[k % payloads.Length], 1 + k % 7);
                 var mean = new float[layout.TotalLength];
                 acc.MeanInto(mean);
-                strategy.Apply(mean, global);
+                strategy.Aggregate(mean, n, global, strategy.InitialState());
                 return 1;
             });
             rows.Add(new Measurement(n, "flat", flat.Median, flat.Min, "1 accumulator", flat.Peak));
@@ -111,7 +111,7 @@ public static class AggregationBenchmark
                         for (int k = leaf * perLeaf; k < Math.Min(n, (leaf + 1) * perLeaf); k++)
                             round.FoldEncoded(k, $"u{k}", codec, payloads[k % payloads.Length], 1 + k % 7);
                     });
-                    round.Publish(strategy, global);
+                    round.Publish(strategy, global, strategy.InitialState());
                     return round.PeakLiveAggregators;
                 });
                 rows.Add(new Measurement(n, $"tree-{t}t", tree.Median, tree.Min, plan.ToString(), tree.Peak));

@@ -105,7 +105,7 @@ public static class IngestBenchmark
         var store = new InMemoryUpdateStore();
         await using var bus = new InProcessEventBus();
         var rounds = new RoundOptions { MinClients = options.Clients, Rounds = options.Rounds + 1, RoundDeadline = TimeSpan.FromHours(1), WaitRetry = TimeSpan.FromMilliseconds(5) };
-        await using var coordinator = new SynchronousRoundCoordinator(layout, new float[parameters], rounds, new FedAvg(), store, bus);
+        await using var coordinator = new SynchronousRoundCoordinator(layout, new float[parameters], rounds, store, bus);
         var tokens = new ClientTokens();
         for (int i = 0; i < options.Clients; i++) tokens.Add($"bench-{i}", $"bench-token-{i:D5}");
 

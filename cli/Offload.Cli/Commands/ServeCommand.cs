@@ -18,7 +18,7 @@ using Offload.Functions.Hosting;
 
 namespace Offload.Cli.Commands;
 
-/// <summary><c>offload serve</c>: the gRPC gateway plus an in-process synchronous FedAvg aggregator.</summary>
+/// <summary><c>offload serve</c>: the gRPC gateway plus a synchronous aggregator (in process, or the Dapr functions) running <c>--strategy</c>.</summary>
 public static class ServeCommand
 {
     /// <summary>Builds the command with its options.</summary>
@@ -51,11 +51,12 @@ public static class ServeCommand
         var hierarchy = new Option<int>("--hierarchy") { Description = "Aggregate each round through a leaf/middle/top tree with this fan-in bound (0: one flat accumulator; with --aggregator dapr, the functions' default).", DefaultValueFactory = _ => 0 };
         var aggregator = new Option<string>("--aggregator") { Description = "Where updates are aggregated: in-process, or dapr (the aggregator functions, through this app's Dapr sidecar; see docs/dapr.md).", DefaultValueFactory = _ => "in-process" };
         var sidecarWait = new Option<double>("--sidecar-wait") { Description = "With --aggregator dapr: seconds to wait at startup for the sidecar and the aggregator functions (apps start in any order).", DefaultValueFactory = _ => d.SidecarWaitSeconds };
+        var strategy = StrategyOption.Create();
         var appPort = new Option<int>("--app-port") { Description = "With --aggregator dapr: the HTTP port the sidecar delivers ModelPublished to (its app-port).", DefaultValueFactory = _ => d.DaprAppPort };
 
-        var command = new Command("serve", "Run the gRPC gateway and a synchronous FedAvg aggregator for devices running 'offload client'.")
+        var command = new Command("serve", "Run the gRPC gateway and a synchronous aggregator (FedAvg unless --strategy) for devices running 'offload client'.")
         {
-            port, host, minClients, perRound, deadline, rounds, epochs, batch, lr, seed, hidden, codec, maxUpdate, linger, tokensFile, token, code, config, data, output, verbose, dapr, hierarchy,
+            strategy, port, host, minClients, perRound, deadline, rounds, epochs, batch, lr, seed, hidden, codec, maxUpdate, linger, tokensFile, token, code, config, data, output, verbose, dapr, hierarchy,
             aggregator, appPort, sidecarWait, downstream,
         };
         command.SetAction((parsed, cancellationToken) =>
@@ -69,6 +70,7 @@ public static class ServeCommand
             var (downstreamMode, downstreamFedZip) = DownstreamArgument.Parse(parsed.GetValue(downstream)!);
             var options = new ServeOptions
             {
+                Strategy = StrategyOption.Parse(parsed.GetValue(strategy)!),
                 Port = parsed.GetResult(port) is { Implicit: false } ? parsed.GetValue(port) : EndpointsConfigured(parsed.GetValue(config)!) ? null : d.Port,
                 Host = parsed.GetValue(host)!,
                 MinClients = parsed.GetValue(minClients),
@@ -162,6 +164,7 @@ public static class ServeCommand
             RoundDeadline = TimeSpan.FromSeconds(o.RoundDeadlineSeconds),
             Rounds = o.Rounds,
             Plan = new TrainingOptions(o.LocalEpochs, o.BatchSize, o.LearningRate),
+            Strategy = o.Strategy,
             HierarchyFanIn = o.HierarchyFanIn,
             Downstream = o.Downstream,
             DownstreamFedZip = o.DownstreamFedZip,
@@ -198,7 +201,7 @@ public static class ServeCommand
         });
         var wall = Stopwatch.StartNew();
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Listening on {server.Address} - FedAvg {(o.DaprAggregator ? $"by the Dapr aggregator functions (ModelPublished on port {o.DaprAppPort})" : "in process")}, {o.Codec} updates, {DownstreamArgument.Format(o.Downstream, o.DownstreamFedZip)} downloads, {o.Rounds} rounds, {o.MinClients} updates close a round (deadline {o.RoundDeadlineSeconds:0.#} s), model {evaluator.Layout.TotalLength:N0} parameters ({evaluator.Layout.TotalLength * (double)sizeof(float) / 1e6:F1} MB of float32, --hidden {o.Hidden}), seed {o.Seed}"));
+            $"Listening on {server.Address} - {o.Strategy.Name} {(o.DaprAggregator ? $"by the Dapr aggregator functions (ModelPublished on port {o.DaprAppPort})" : "in process")}, {o.Codec} updates, {DownstreamArgument.Format(o.Downstream, o.DownstreamFedZip)} downloads, {o.Rounds} rounds, {o.MinClients} updates close a round (deadline {o.RoundDeadlineSeconds:0.#} s), model {evaluator.Layout.TotalLength:N0} parameters ({evaluator.Layout.TotalLength * (double)sizeof(float) / 1e6:F1} MB of float32, --hidden {o.Hidden}), seed {o.Seed}"));
         output.Flush();
 
         try
@@ -215,7 +218,7 @@ public static class ServeCommand
 
         var configuration = new JsonObject
         {
-            ["strategy"] = "fedavg",
+            ["strategy"] = o.Strategy.Name,
             ["aggregator"] = o.DaprAggregator ? "dapr" : "in-process",
             ["hierarchy_fan_in"] = o.HierarchyFanIn,
             ["codec"] = o.Codec.ToString().ToLowerInvariant(),

@@ -11,7 +11,7 @@ using Spectre.Console;
 
 namespace Offload.Cli.Commands;
 
-/// <summary><c>offload simulate</c>: synchronous FedAvg on Fashion-MNIST in one process.</summary>
+/// <summary><c>offload simulate</c>: synchronous federated learning (any <c>--strategy</c>) on Fashion-MNIST in one process.</summary>
 public static class SimulateCommand
 {
     /// <summary>Builds the command with its options.</summary>
@@ -38,10 +38,11 @@ public static class SimulateCommand
         var denseThreshold = new Option<int>("--dense-threshold") { Description = "FedZip: tensors smaller than this go dense and exact (0: sparsify all).", DefaultValueFactory = _ => FedZipOptions.Default.DenseThreshold };
         var downstream = new Option<string>("--downstream") { Description = "Model sent to clients: full (float32; also 'none') | fedzip[:TOPZ[:CLUSTERS]] (the FedZip-encoded change since the clients' model, as serve --downstream; top-z 0.1 and 8 clusters unless given).", DefaultValueFactory = _ => "full" };
         var output = new Option<string>("--out") { Description = "Output folder for rounds.csv, summary.json, accuracy.png.", DefaultValueFactory = _ => "runs/simulate" };
+        var strategy = StrategyOption.Create();
 
-        var command = new Command("simulate", "Run synchronous federated learning (FedAvg) on Fashion-MNIST in this process.")
+        var command = new Command("simulate", "Run synchronous federated learning (FedAvg unless --strategy) on Fashion-MNIST in this process.")
         {
-            clients, rounds, fraction, epochs, batch, lr, partition, alpha, seed, workers, hierarchy,
+            strategy, clients, rounds, fraction, epochs, batch, lr, partition, alpha, seed, workers, hierarchy,
             codec, topZ, clusters, encoding, errorFeedback, denseThreshold, downstream, data, output,
         };
         command.SetAction(parsed =>
@@ -49,6 +50,7 @@ public static class SimulateCommand
             var (downstreamMode, downstreamFedZip) = Serving.DownstreamArgument.Parse(parsed.GetValue(downstream)!);
             var options = new SimulationOptions
             {
+                Strategy = StrategyOption.Parse(parsed.GetValue(strategy)!),
                 Clients = parsed.GetValue(clients),
                 Rounds = parsed.GetValue(rounds),
                 Fraction = parsed.GetValue(fraction),
@@ -88,7 +90,7 @@ public static class SimulateCommand
         var sample = new LastRoundSample(options.Rounds);
         using var simulation = FederatedSimulation.OnImages(options, dataset, ClientPartitions.Create(dataset.Train, options), sample);
         console.MarkupLine(string.Create(CultureInfo.InvariantCulture,
-            $"FedAvg: {options.Clients} clients ({options.Partition.ToString().ToLowerInvariant()}), {options.ClientsPerRound} per round, {options.Rounds} rounds, {simulation.Layout.TotalLength:N0} parameters, {simulation.Workers} workers"));
+            $"{Markup.Escape(options.Strategy.Name)}: {options.Clients} clients ({options.Partition.ToString().ToLowerInvariant()}), {options.ClientsPerRound} per round, {options.Rounds} rounds, {simulation.Layout.TotalLength:N0} parameters, {simulation.Workers} workers"));
 
         SimulationResult result = null!;
         console.Progress()

@@ -173,14 +173,4 @@ public static class CompressionExperiment
             ["runs"] = rows,
         };
     }
-
-    /// <summary>Advances a progress bar by one per round.</summary>
-    private sealed class RoundTicker(ProgressTask task) : ISimulationObserver
-    {
-        public void RoundStarted(int round, int selected) { }
-
-        public void ClientFinished(int round, int finished, int selected) { }
-
-        public void RoundFinished(RoundRecord record) => task.Increment(1);
-    }
 }

@@ -39,7 +39,7 @@ internal sealed class HostedRounds : IAsyncDisposable
     {
         var store = new InMemoryUpdateStore();
         var bus = new InProcessEventBus(loggers.CreateLogger<InProcessEventBus>());
-        var coordinator = new SynchronousRoundCoordinator(layout, initial, rounds, new FedAvg(), store, bus,
+        var coordinator = new SynchronousRoundCoordinator(layout, initial, rounds, store, bus,
             logger: loggers.CreateLogger<SynchronousRoundCoordinator>());
         coordinator.Start();
         try

@@ -9,6 +9,9 @@ public sealed record ServeOptions
     /// <summary>Address to bind with <see cref="Port"/>.</summary>
     public string Host { get; init; } = "127.0.0.1";
 
+    /// <summary>The algorithm (<c>--strategy</c>); with the Dapr aggregator the functions run whatever each round names.</summary>
+    public Offload.Aggregator.Strategies.AggregationStrategy Strategy { get; init; } = new Offload.Aggregator.Strategies.FedAvg();
+
     /// <summary>Updates that close a round.</summary>
     public int MinClients { get; init; } = 2;
 

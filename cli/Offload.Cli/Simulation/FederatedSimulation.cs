@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Offload.Aggregator.Accumulation;
 using Offload.Aggregator.Hierarchy;
 using Offload.Aggregator.Rounds;
 using Offload.Aggregator.Strategies;
@@ -34,12 +33,12 @@ public sealed class FederatedSimulation : IDisposable
     private readonly ImageDataset _train;
     private readonly ImageDataset _test;
     private readonly IReadOnlyList<Partition> _partitions;
-    private readonly IAggregationStrategy _strategy;
+    private readonly AggregationStrategy _strategy;
+    private readonly ServerState _serverState;
     private readonly TrainingOptions _training;
     private readonly ITrainer[] _trainers;
     private readonly float[][] _updateBuffers;
     private readonly float[] _global;
-    private readonly UpdateAccumulator _accumulator;
     private readonly IUpdateCodec _codec;
     private readonly ErrorFeedback?[] _residuals;
     private readonly ModelBroadcast? _broadcast;
@@ -48,13 +47,12 @@ public sealed class FederatedSimulation : IDisposable
     /// <param name="trainerFactory">Creates one trainer per worker; called on this thread with the worker index.</param>
     /// <exception cref="ArgumentException">The partitions do not match the client count or name samples outside the training set.</exception>
     public FederatedSimulation(SimulationOptions options, ImageDataset train, ImageDataset test,
-        IReadOnlyList<Partition> partitions, IAggregationStrategy strategy, Func<int, ITrainer> trainerFactory)
+        IReadOnlyList<Partition> partitions, Func<int, ITrainer> trainerFactory)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(test);
         ArgumentNullException.ThrowIfNull(partitions);
-        ArgumentNullException.ThrowIfNull(strategy);
         ArgumentNullException.ThrowIfNull(trainerFactory);
         _options = options.Validate();
         if (partitions.Count != options.Clients)
@@ -62,7 +60,8 @@ public sealed class FederatedSimulation : IDisposable
         _train = train;
         _test = test;
         _partitions = partitions;
-        _strategy = strategy;
+        _strategy = _options.Strategy;
+        _serverState = _strategy.InitialState();
         _training = new TrainingOptions(options.LocalEpochs, options.BatchSize, options.LearningRate);
 
         int workers = Math.Min(options.Workers, options.ClientsPerRound);
@@ -76,12 +75,14 @@ public sealed class FederatedSimulation : IDisposable
         Layout = _trainers[0].Layout;
         _global = new float[Layout.TotalLength];
         _trainers[0].ExportWeights(_global);
-        _accumulator = new UpdateAccumulator(Layout);
         _codec = options.FedZip is null ? IdentityCodec.Instance : new FedZipCodec(options.FedZip);
         _residuals = new ErrorFeedback?[options.Clients];
         if (options.Downstream == DownstreamMode.FedZip)
             _broadcast = new ModelBroadcast(new GlobalModel(Layout, ModelVersion.Initial, _global), DownstreamMode.FedZip, options.DownstreamFedZip);
     }
+
+    /// <summary>Byzantine clients, which replace their update before it is encoded, or null (every client honest).</summary>
+    public ByzantineClients? Attack { get; set; }
 
     /// <summary>Sees each update and its payload (for measuring other encodings), or null.</summary>
     public IUpdateTap? Tap { get; set; }
@@ -96,7 +97,7 @@ public sealed class FederatedSimulation : IDisposable
         ArgumentNullException.ThrowIfNull(data);
         TorchSharp.torch.set_num_threads(Math.Max(1, Environment.ProcessorCount / Math.Min(options.Workers, options.ClientsPerRound)));
         var train = data.Train;
-        return new FederatedSimulation(options, train, data.Test, partitions, new FedAvg(),
+        return new FederatedSimulation(options, train, data.Test, partitions,
             _ => TorchTrainer.CreateDefault(options.Seed, train.Rows, train.Columns, train.ClassCount))
         {
             Tap = tap,
@@ -147,10 +148,10 @@ public sealed class FederatedSimulation : IDisposable
         var roundClock = Stopwatch.StartNew();
         int[] selected = SelectClients(round);
         observer?.RoundStarted(round, selected.Length);
-        _accumulator.Reset();
-        using var tree = _options.HierarchyFanIn > 0
-            ? new AggregationTree(Layout, TreePlanner.Plan(selected.Length, _options.HierarchyFanIn), round)
-            : null;
+        var training = _strategy.Configure(round, _training);
+        using var tree = new AggregationTree(Layout, _options.HierarchyFanIn > 0
+            ? TreePlanner.Plan(selected.Length, _options.HierarchyFanIn)
+            : TreePlanner.Flat(selected.Length), round, _strategy);
         int folded = 0;
         long bytesUp = 0;
         var (startWeights, downloadBytes) = SendModel(version);
@@ -171,8 +172,7 @@ public sealed class FederatedSimulation : IDisposable
             else
             {
                 bytesUp += payload.Length;
-                if (tree is null) _accumulator.AddEncoded(_codec, payload, weight);
-                else tree.FoldEncoded(slot, $"client-{client}", _codec, payload, weight);
+                tree.FoldEncoded(slot, $"client-{client}", _codec, payload, weight);
                 folded++;
                 trainLossSum += result.MeanLoss;
             }
@@ -191,8 +191,10 @@ public sealed class FederatedSimulation : IDisposable
                 int client = selected[slot];
                 try
                 {
-                    var result = trainer.Train(startWeights.Span, _train, _partitions[client].Indices, _training,
+                    var result = trainer.Train(startWeights.Span, _train, _partitions[client].Indices, training,
                         ClientSeed.For(_options.Seed, round, client), update, cancellationToken);
+                    // A Byzantine client sends something else than it trained (the robustness experiments).
+                    Attack?.Tamper(round, client, update);
                     byte[]? payload = Upload(client, update);
                     if (payload is not null) Tap?.Encoded(round, client, update, payload);
                     commit.InTurn(slot, () => Fold(slot, client, result, payload));
@@ -217,16 +219,7 @@ public sealed class FederatedSimulation : IDisposable
         double trainSeconds = trainClock.Elapsed.TotalSeconds;
 
         long applyStart = Stopwatch.GetTimestamp();
-        if (tree is not null)
-        {
-            tree.Publish(_strategy, _global);
-        }
-        else if (_accumulator.Count > 0)
-        {
-            var mean = _updateBuffers[0];
-            _accumulator.MeanInto(mean);
-            _strategy.Apply(mean, _global);
-        }
+        var step = tree.Publish(_strategy, _global, _serverState);
         aggregateTicks += Stopwatch.GetTimestamp() - applyStart;
 
         var evalClock = Stopwatch.StartNew();
@@ -238,7 +231,7 @@ public sealed class FederatedSimulation : IDisposable
             Seconds: roundClock.Elapsed.TotalSeconds, TrainSeconds: trainSeconds,
             AggregateSeconds: Stopwatch.GetElapsedTime(0, aggregateTicks).TotalSeconds,
             EvaluateSeconds: evalSeconds, Clients: folded, Rejected: rejected,
-            TrainLoss: folded == 0 ? double.NaN : trainLossSum / folded);
+            TrainLoss: folded == 0 ? double.NaN : trainLossSum / folded, UpdateNorm: step.UpdateNorm, StepNorm: step.StepNorm);
     }
 
     /// <summary>
@@ -274,6 +267,5 @@ public sealed class FederatedSimulation : IDisposable
     public void Dispose()
     {
         foreach (var trainer in _trainers) trainer.Dispose();
-        _accumulator.Dispose();
     }
 }

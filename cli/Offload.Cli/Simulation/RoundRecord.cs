@@ -13,6 +13,9 @@ namespace Offload.Cli.Simulation;
 /// <param name="Clients">Clients whose updates were folded in.</param>
 /// <param name="Rejected">Updates refused by validation (for example a diverged client's NaN).</param>
 /// <param name="TrainLoss">Mean local training loss over the round's clients.</param>
+/// <param name="UpdateNorm">L2 norm of the round's aggregated update.</param>
+/// <param name="StepNorm">L2 norm of the change the server step made to the model.</param>
 public sealed record RoundRecord(
     int Round, double Accuracy, double Loss, long BytesUp, long BytesDown, double Seconds,
-    double TrainSeconds, double AggregateSeconds, double EvaluateSeconds, int Clients, int Rejected, double TrainLoss);
+    double TrainSeconds, double AggregateSeconds, double EvaluateSeconds, int Clients, int Rejected, double TrainLoss,
+    double UpdateNorm = 0, double StepNorm = 0);

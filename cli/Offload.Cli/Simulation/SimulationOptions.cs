@@ -1,15 +1,19 @@
 using Offload.Aggregator.Rounds;
+using Offload.Aggregator.Strategies;
 using System.Text.Json.Nodes;
 using Offload.Core.Codec;
 
 namespace Offload.Cli.Simulation;
 
 /// <summary>
-/// Settings of an in-process synchronous FedAvg simulation. Immutable; <see cref="Validate"/> names
+/// Settings of an in-process synchronous simulation. Immutable; <see cref="Validate"/> names
 /// the first bad setting. The defaults finish in a few minutes on two cores.
 /// </summary>
 public sealed record SimulationOptions
 {
+    /// <summary>The algorithm (<c>--strategy</c>, <see cref="StrategyCatalog"/>); FedAvg by default.</summary>
+    public AggregationStrategy Strategy { get; init; } = new FedAvg();
+
     /// <summary>Number of simulated clients (K).</summary>
     public int Clients { get; init; } = 20;
 
@@ -67,7 +71,7 @@ public sealed record SimulationOptions
     /// <summary>The settings as summary.json records them.</summary>
     public JsonObject ToJson(string dataSource) => new()
     {
-        ["strategy"] = "fedavg",
+        ["strategy"] = Strategy.Name,
         ["clients"] = Clients,
         ["rounds"] = Rounds,
         ["fraction"] = Fraction,

@@ -93,9 +93,13 @@ internal sealed class GrpcFederatedClient : FederatedClient
             if (reply.Plan is null || string.IsNullOrEmpty(reply.TaskId)) throw new InvalidDataException("The gateway assigned a task without an id or training plan.");
             try
             {
-                training = new TrainingOptions(reply.Plan.LocalEpochs, reply.Plan.BatchSize, reply.Plan.LearningRate);
+                training = new TrainingOptions(reply.Plan.LocalEpochs, reply.Plan.BatchSize, reply.Plan.LearningRate)
+                {
+                    ProximalMu = reply.Plan.ProximalMu,
+                    Settings = reply.Plan.Settings,
+                };
             }
-            catch (ArgumentOutOfRangeException e)
+            catch (ArgumentException e)
             {
                 throw new InvalidDataException($"The gateway's training plan is out of range: {e.Message}", e);
             }

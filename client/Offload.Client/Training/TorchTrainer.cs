@@ -138,6 +138,7 @@ public sealed class TorchTrainer : ITrainer
 
         ImportWeights(startWeights);
         int[] order = ArrayPool<int>.Shared.Rent(indices.Length);
+        torch.Tensor[]? anchors = null;
         int steps = 0;
         double lossSum = 0;
         int lossSteps = 0;
@@ -147,6 +148,8 @@ public sealed class TorchTrainer : ITrainer
             var random = new Random(seed);
             _model.train();
             using var optimizer = torch.optim.SGD(_model.parameters(), options.LearningRate);
+            // FedProx: the start weights as constants, for the proximal term (mu / 2) * ||w - w_start||^2.
+            if (options.ProximalMu > 0) anchors = Anchors();
             for (int epoch = 0; epoch < options.LocalEpochs; epoch++)
             {
                 random.Shuffle(order.AsSpan(0, indices.Length));
@@ -160,9 +163,10 @@ public sealed class TorchTrainer : ITrainer
                     var (input, target) = Batch(data, order.AsSpan(start, count));
                     optimizer.zero_grad();
                     var loss = nn.functional.cross_entropy(_model.forward(input), target);
+                    lossSum += loss.item<float>();
+                    if (anchors is not null) loss = loss + ProximalTerm(anchors, options.ProximalMu);
                     loss.backward();
                     optimizer.step();
-                    lossSum += loss.item<float>();
                     lossSteps++;
                     steps++;
                 }
@@ -171,6 +175,8 @@ public sealed class TorchTrainer : ITrainer
         finally
         {
             ArrayPool<int>.Shared.Return(order);
+            if (anchors is not null)
+                foreach (var anchor in anchors) anchor.Dispose();
         }
 
         ExportWeights(update);
@@ -218,6 +224,23 @@ public sealed class TorchTrainer : ITrainer
         if (_disposed) return;
         _disposed = true;
         _model.Dispose();
+    }
+
+    /// <summary>Detached copies of the parameters: the start weights the proximal term pulls towards.</summary>
+    private torch.Tensor[] Anchors()
+    {
+        var anchors = new torch.Tensor[_parameters.Length];
+        using var noGrad = torch.no_grad();
+        for (int i = 0; i < anchors.Length; i++) anchors[i] = _parameters[i].detach().clone().DetachFromDisposeScope();
+        return anchors;
+    }
+
+    /// <summary>(mu / 2) * sum over parameters of ||w - w_start||^2, differentiable in w.</summary>
+    private torch.Tensor ProximalTerm(torch.Tensor[] anchors, double mu)
+    {
+        var total = (_parameters[0] - anchors[0]).square().sum();
+        for (int i = 1; i < anchors.Length; i++) total = total + (_parameters[i] - anchors[i]).square().sum();
+        return total * (mu / 2);
     }
 
     private Span<float> ParameterView(int i) => MemoryMarshal.Cast<byte, float>(_parameters[i].bytes);

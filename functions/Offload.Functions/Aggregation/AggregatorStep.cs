@@ -29,20 +29,20 @@ public sealed class AggregatorStep
 {
     private readonly IUpdateStore _store;
     private readonly IEventBus _bus;
-    private readonly IAggregationStrategy _strategy;
+    private readonly RoundStrategies _strategies;
     private readonly WarmLeaves _warm;
     private readonly ILogger _logger;
 
     /// <summary>Creates the step.</summary>
-    public AggregatorStep(IUpdateStore store, IEventBus bus, IAggregationStrategy strategy, WarmLeaves warm, ILogger<AggregatorStep> logger)
+    public AggregatorStep(IUpdateStore store, IEventBus bus, RoundStrategies strategies, WarmLeaves warm, ILogger<AggregatorStep> logger)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(bus);
-        ArgumentNullException.ThrowIfNull(strategy);
+        ArgumentNullException.ThrowIfNull(strategies);
         ArgumentNullException.ThrowIfNull(warm);
         _store = store;
         _bus = bus;
-        _strategy = strategy;
+        _strategies = strategies;
         _warm = warm;
         _logger = logger;
     }
@@ -55,6 +55,13 @@ public sealed class AggregatorStep
 
     /// <summary>Where one attempt at publishing global model <paramref name="version"/> stores it.</summary>
     public static UpdateReference ModelReference(long version, string attempt) => new($"model/v{version}/{attempt}");
+
+    /// <summary>
+    /// Where the strategy's server state that goes with <paramref name="model"/> is stored: beside it,
+    /// written by the same top attempt, so whichever attempt's model the round registers, its state is
+    /// the one the next round's top (on any instance) reads. Absent for version 0: the initial state.
+    /// </summary>
+    public static UpdateReference ServerStateReference(UpdateReference model) => new($"{model.Key}/state");
 
     /// <summary>
     /// Emits the aggregator <paramref name="ticket"/> hands out; returns the event it published, or
@@ -105,7 +112,8 @@ public sealed class AggregatorStep
     {
         var inputs = ticket.Updates ?? [];
         // The leaf's warm sum, if this instance folded some of its updates on arrival; the rest come from the store.
-        var core = _warm.Take(ticket.Round, ticket.Index) ?? new LeafAggregator(layout, address, Math.Max(1, inputs.Length)).Core;
+        var strategy = _strategies.For(ticket.Strategy);
+        var core = _warm.Take(ticket.Round, ticket.Index) ?? new LeafAggregator(layout, address, Math.Max(1, inputs.Length), strategy).Core;
         try
         {
             var current = new ModelVersion(ticket.ModelVersion);
@@ -121,7 +129,7 @@ public sealed class AggregatorStep
                 var payload = await _store.ReadAllAsync(new UpdateReference(arrival.ContributionId), cancellationToken).ConfigureAwait(false);
                 try
                 {
-                    double weight = _strategy.WeightOf(new UpdateReceipt(arrival.SampleCount, new ModelVersion(arrival.BaseVersion), current));
+                    double weight = strategy.WeightOf(new UpdateReceipt(arrival.SampleCount, new ModelVersion(arrival.BaseVersion), current));
                     core.FoldEncoded(arrival.ContributionId, UpdatePayload.CodecFor(payload), payload, weight);
                 }
                 catch (Exception e) when (e is InvalidPayloadException or ArgumentException)
@@ -168,13 +176,27 @@ public sealed class AggregatorStep
     {
         var version = new ModelVersion(ticket.ModelVersion).Next();
         var reference = ModelReference(version.Value, attempt);
-        var weights = ModelWeightsFormat.Decode(await _store.ReadAllAsync(new UpdateReference(ticket.ModelReference!), cancellationToken).ConfigureAwait(false), layout.TotalLength);
+        var strategy = _strategies.For(ticket.Strategy);
+        var trainedFrom = new UpdateReference(ticket.ModelReference!);
+        var weights = ModelWeightsFormat.Decode(await _store.ReadAllAsync(trainedFrom, cancellationToken).ConfigureAwait(false), layout.TotalLength);
+        var state = await ReadServerStateAsync(trainedFrom, strategy, layout, cancellationToken).ConfigureAwait(false);
         using var top = new TopAggregator(layout, address, Math.Max(1, (ticket.Partials ?? []).Length));
         await FoldPartialsAsync(ticket, layout, top.Fold, cancellationToken).ConfigureAwait(false);
-        int updates = top.Publish(_strategy, weights);
+        var step = top.Publish(strategy, weights, state);
+        // The state first: a model that is stored and announced always finds its state beside it.
+        await _store.WriteAllAsync(ServerStateReference(reference), state.Encode(), cancellationToken).ConfigureAwait(false);
         await _store.WriteAllAsync(reference, ModelWeightsFormat.Encode(weights), cancellationToken).ConfigureAwait(false);
-        _logger.LogInformation("Round {Round} stored model {Version} from {Updates} updates.", ticket.Round, version, updates);
-        return new ModelPublished(reference, ticket.Round, version, updates);
+        _logger.LogInformation("Round {Round} stored model {Version} from {Updates} updates ({Strategy}, step norm {StepNorm:G4}).",
+            ticket.Round, version, step.Updates, strategy.Name, step.StepNorm);
+        return new ModelPublished(reference, ticket.Round, version, step.Updates);
+    }
+
+    /// <summary>The server state stored beside the model the round trained from, or the strategy's initial state where none is (version 0).</summary>
+    private async ValueTask<ServerState> ReadServerStateAsync(UpdateReference model, AggregationStrategy strategy, TensorLayout layout, CancellationToken cancellationToken)
+    {
+        var bytes = await _store.TryReadAllAsync(ServerStateReference(model), cancellationToken).ConfigureAwait(false);
+        if (bytes is null) return strategy.InitialState();
+        return ServerState.Decode(bytes, strategy.Name, layout.TotalLength);
     }
 
     /// <summary>Inputs are deleted only after the output is stored and announced, so an attempt that finds one missing knows another attempt finished.</summary>

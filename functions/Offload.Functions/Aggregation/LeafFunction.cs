@@ -25,17 +25,17 @@ public sealed class LeafFunction
     private readonly IUpdateStore _store;
     private readonly AggregatorStep _step;
     private readonly WarmLeaves _warm;
-    private readonly IAggregationStrategy _strategy;
+    private readonly RoundStrategies _strategies;
     private readonly ILogger _logger;
 
     /// <summary>Creates the function.</summary>
-    public LeafFunction(RoundActors rounds, IUpdateStore store, AggregatorStep step, WarmLeaves warm, IAggregationStrategy strategy, ILogger<LeafFunction> logger)
+    public LeafFunction(RoundActors rounds, IUpdateStore store, AggregatorStep step, WarmLeaves warm, RoundStrategies strategies, ILogger<LeafFunction> logger)
     {
         _rounds = rounds;
         _store = store;
         _step = step;
         _warm = warm;
-        _strategy = strategy;
+        _strategies = strategies;
         _logger = logger;
     }
 
@@ -74,8 +74,9 @@ public sealed class LeafFunction
             if (ticket.Status == FoldStatus.Accepted)
             {
                 // Eager aggregation: fused decode-and-add into the leaf's warm sum (a FedZip update touches only its kept coordinates).
-                double weight = _strategy.WeightOf(new UpdateReceipt(arrived.SampleCount, arrived.BaseVersion, new ModelVersion(ticket.ModelVersion)));
-                _warm.Fold(arrived.Round, ticket.Index, layout, arrived.Reference.Key, codec, payload, weight);
+                var strategy = _strategies.For(opened.Strategy);
+                double weight = strategy.WeightOf(new UpdateReceipt(arrived.SampleCount, arrived.BaseVersion, new ModelVersion(ticket.ModelVersion)));
+                _warm.Fold(arrived.Round, ticket.Index, layout, strategy, arrived.Reference.Key, codec, payload, weight);
             }
             switch (ticket.Status)
             {

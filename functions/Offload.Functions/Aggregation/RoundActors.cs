@@ -31,7 +31,7 @@ public sealed class RoundActors
         if (_opened.TryGetValue(round, out var known)) return known;
         var status = await GetStatusAsync(round, cancellationToken).ConfigureAwait(false);
         if (!status.Known || status.Layout is null) return null;
-        var opened = new OpenedRound(round, status.Layout, status.Last);
+        var opened = new OpenedRound(round, status.Layout, status.Last, status.Strategy ?? "fedavg");
         _opened[round] = opened;
         foreach (long old in _opened.Keys)
             if (old < round - RoundsKept) _opened.TryRemove(old, out _);

@@ -1,3 +1,4 @@
+using Offload.Aggregator.Strategies;
 using Offload.Aggregator.Hierarchy;
 using Offload.Core.Codec;
 using Offload.Core.Model;
@@ -45,11 +46,12 @@ public sealed class WarmLeaves : IDisposable
     /// was just emitted), in which case the emitter reads it from the store.
     /// </summary>
     /// <exception cref="InvalidPayloadException">The payload does not decode for the layout; nothing is folded.</exception>
-    public bool Fold(long round, int leaf, TensorLayout layout, string contributionId, IUpdateCodec codec, ReadOnlySpan<byte> payload, double weight)
+    public bool Fold(long round, int leaf, TensorLayout layout, AggregationStrategy strategy, string contributionId, IUpdateCodec codec, ReadOnlySpan<byte> payload, double weight)
     {
         ArgumentNullException.ThrowIfNull(layout);
+        ArgumentNullException.ThrowIfNull(strategy);
         ArgumentNullException.ThrowIfNull(codec);
-        var core = SumFor(round, leaf, layout);
+        var core = SumFor(round, leaf, layout, strategy);
         if (core is null) return false;
         try
         {
@@ -62,7 +64,7 @@ public sealed class WarmLeaves : IDisposable
     }
 
     /// <summary>The warm sum of the leaf, created if there is room; null when it is not kept.</summary>
-    private AggregatorCore? SumFor(long round, int leaf, TensorLayout layout)
+    private AggregatorCore? SumFor(long round, int leaf, TensorLayout layout, AggregationStrategy strategy)
     {
         AggregatorCore? core;
         lock (_gate)
@@ -77,7 +79,7 @@ public sealed class WarmLeaves : IDisposable
             {
                 if (_leaves.Count >= Capacity) return null;
                 // The round's actor, not the sum, decides when the leaf is due: no fan-in bound here.
-                core = new AggregatorCore(layout, new AggregatorAddress(round, 0, leaf), int.MaxValue);
+                core = new AggregatorCore(layout, new AggregatorAddress(round, 0, leaf), int.MaxValue, strategy);
                 _leaves.Add((round, leaf), core);
             }
         }

@@ -311,6 +311,7 @@ public sealed class DaprRoundCoordinator : IRoundCoordinator, IModelPublishedObs
         try
         {
             await _store.DeleteAsync(model, cancellationToken).ConfigureAwait(false);
+            await _store.DeleteAsync(AggregatorStep.ServerStateReference(model), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (Aggregation.TransientFailure.Is(e))
         {
@@ -327,10 +328,10 @@ public sealed class DaprRoundCoordinator : IRoundCoordinator, IModelPublishedObs
             _round = round;
             _reserved = 0;
             _accepting = _deadlinePassed = _closing = false;
-            _tasks.Open(round);
+            _tasks.Open(round, _options.Strategy.Configure(round, _options.Plan));
             int fanIn = _options.HierarchyFanIn > 0 ? _options.HierarchyFanIn : DefaultFanIn;
             opening = new RoundOpening(round, _options.MinClients, fanIn, (_options.RoundDeadline + ArrivalGrace).TotalSeconds,
-                _modelReference.Key, _model.Version.Value, _shapes, Last: round >= _options.Rounds);
+                _modelReference.Key, _model.Version.Value, _shapes, Last: round >= _options.Rounds, Strategy: _options.Strategy.Name);
         }
         while (true)
         {

@@ -70,7 +70,14 @@ internal sealed class FederationGateway(
                 reply.TaskId = task.TaskId;
                 reply.Round = task.Round;
                 reply.ModelVersion = task.BaseVersion.Value;
-                reply.Plan = new Core.Protos.TrainingPlan { LocalEpochs = task.Plan.LocalEpochs, BatchSize = task.Plan.BatchSize, LearningRate = task.Plan.LearningRate };
+                reply.Plan = new Core.Protos.TrainingPlan
+                {
+                    LocalEpochs = task.Plan.LocalEpochs,
+                    BatchSize = task.Plan.BatchSize,
+                    LearningRate = task.Plan.LearningRate,
+                    ProximalMu = task.Plan.ProximalMu,
+                };
+                foreach (var (key, value) in task.Plan.Settings) reply.Plan.Settings[key] = value;
                 reply.Deadline = Timestamp.FromDateTimeOffset(task.Deadline);
                 break;
             case TaskOfferKind.Wait:

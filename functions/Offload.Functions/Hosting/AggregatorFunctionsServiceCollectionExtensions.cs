@@ -17,7 +17,7 @@ public static class AggregatorFunctionsServiceCollectionExtensions
     /// <summary>
     /// Adds the leaf, middle and top functions, a <see cref="DaprClient"/>, the caller of the rounds'
     /// actors, and, unless already registered, the Dapr <see cref="IEventBus"/> and
-    /// <see cref="IUpdateStore"/> and FedAvg. The functions host no actor: the <see cref="Rounds.RoundActor"/>
+    /// <see cref="IUpdateStore"/>. Each round's strategy comes with its tickets (<see cref="RoundStrategies"/>). The functions host no actor: the <see cref="Rounds.RoundActor"/>
     /// lives in the gateway's app (<see cref="RoundActorServiceCollectionExtensions.AddOffloadRoundActors"/>),
     /// so this app can scale to zero. Register an <see cref="InMemoryUpdateStore"/> first to keep
     /// payloads in the process (one instance only).
@@ -34,7 +34,7 @@ public static class AggregatorFunctionsServiceCollectionExtensions
         services.TryAddSingleton<IActorProxyFactory>(new ActorProxyFactory(new ActorProxyOptions { HttpEndpoint = http }));
         services.TryAddSingleton<IEventBus>(sp => new DaprEventBus(sp.GetRequiredService<DaprClient>()));
         services.TryAddSingleton<IUpdateStore>(sp => new DaprUpdateStore(sp.GetRequiredService<DaprClient>()));
-        services.TryAddSingleton<IAggregationStrategy>(new FedAvg());
+        services.TryAddSingleton(new RoundStrategies());
         services.TryAddSingleton(new WarmLeaves());
         services.TryAddSingleton<AggregatorStep>();
         services.TryAddSingleton<RoundActors>();

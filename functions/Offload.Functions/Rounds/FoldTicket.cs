@@ -18,6 +18,7 @@ namespace Offload.Functions.Rounds;
 /// <param name="Layout">The model's tensors.</param>
 /// <param name="ModelReference">Store key of the model the round trains from.</param>
 /// <param name="ModelVersion">Its version.</param>
+/// <param name="Strategy">The round's strategy by name (how a leaf folds its updates, how the top steps).</param>
 public sealed record FoldTicket(
     FoldStatus Status,
     string? Reason = null,
@@ -30,4 +31,5 @@ public sealed record FoldTicket(
     PartialClaim[]? Partials = null,
     TensorShape[]? Layout = null,
     string? ModelReference = null,
-    long ModelVersion = 0);
+    long ModelVersion = 0,
+    string? Strategy = null);

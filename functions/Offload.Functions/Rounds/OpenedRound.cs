@@ -4,4 +4,5 @@ namespace Offload.Functions.Rounds;
 /// <param name="Round">The round.</param>
 /// <param name="Layout">The model's tensors.</param>
 /// <param name="Last">Whether no round follows.</param>
-public sealed record OpenedRound(long Round, TensorShape[] Layout, bool Last);
+/// <param name="Strategy">The round's strategy by name.</param>
+public sealed record OpenedRound(long Round, TensorShape[] Layout, bool Last, string Strategy = "fedavg");

@@ -276,7 +276,7 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
         return new FoldTicket(FoldStatus.Accepted, Complete: true, Round: o.Round, Level: level, Index: index, IsTop: level == plan.Levels - 1,
             Updates: level == 0 ? LeafInputs(state, plan, index) : null,
             Partials: level == 0 ? null : ChildPartials(state, plan, level, index),
-            Layout: o.Layout, ModelReference: o.ModelReference, ModelVersion: o.ModelVersion);
+            Layout: o.Layout, ModelReference: o.ModelReference, ModelVersion: o.ModelVersion, Strategy: o.Strategy);
     }
 
     /// <summary>Whether the aggregator's output is owed (it is due and its output never arrived above it), and whether a function holds its lease.</summary>
@@ -300,5 +300,5 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
     private static RoundStatus StatusOf(RoundState state) => new(
         true, state.Opening.Round, state.Opening.ExpectedUpdates, state.Arrivals.Count, state.DeadlinePassed,
         state.PublishedVersion is not null, state.PublishedVersion, PlanOf(state).AggregatorsPerLevel.ToArray(), state.Opening.Layout, state.Opening.Last,
-        state.PublishedReference, state.Opening.ModelReference, state.Opening.ModelVersion);
+        state.PublishedReference, state.Opening.ModelReference, state.Opening.ModelVersion, state.Opening.Strategy);
 }

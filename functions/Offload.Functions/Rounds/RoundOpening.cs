@@ -1,3 +1,5 @@
+using Offload.Aggregator.Strategies;
+
 namespace Offload.Functions.Rounds;
 
 /// <summary>What opens a round on its <see cref="RoundActor"/>: who is expected, the tree bound, the deadline and the model it starts from.</summary>
@@ -10,6 +12,7 @@ namespace Offload.Functions.Rounds;
 /// <param name="Layout">The model's tensors.</param>
 /// <param name="Clients">The clients given a task this round; empty accepts any client.</param>
 /// <param name="Last">Whether no round follows (an update arriving after it closed has no round to go to).</param>
+/// <param name="Strategy">The round's strategy by name (<see cref="StrategyCatalog"/>): every function instance rebuilds it from the ticket, so the gateway's choice reaches them all.</param>
 public sealed record RoundOpening(
     long Round,
     int ExpectedUpdates,
@@ -19,7 +22,8 @@ public sealed record RoundOpening(
     long ModelVersion,
     TensorShape[] Layout,
     string[]? Clients = null,
-    bool Last = false)
+    bool Last = false,
+    string Strategy = "fedavg")
 {
     /// <summary>Throws when a field is out of range.</summary>
     /// <exception cref="ArgumentException">The message names the field and its allowed range.</exception>
@@ -33,6 +37,14 @@ public sealed record RoundOpening(
         if (ModelVersion < 0) throw new ArgumentException($"ModelVersion must not be negative (got {ModelVersion}).", nameof(ModelVersion));
         if (Layout is null || Layout.Length == 0) throw new ArgumentException("Layout must list the model's tensors.", nameof(Layout));
         TensorShape.ToLayout(Layout);
+        try
+        {
+            StrategyCatalog.Parse(Strategy ?? "");
+        }
+        catch (FormatException e)
+        {
+            throw new ArgumentException($"Strategy '{Strategy}' is not a strategy: {e.Message}", nameof(Strategy), e);
+        }
         return this;
     }
 }

@@ -14,6 +14,7 @@ namespace Offload.Functions.Rounds;
 /// <param name="PublishedReference">Where the published model is stored, when published.</param>
 /// <param name="ModelReference">Where the model the round trains from is stored.</param>
 /// <param name="ModelVersion">That model's version.</param>
+/// <param name="Strategy">The round's strategy by name.</param>
 public sealed record RoundStatus(
     bool Known,
     long Round = 0,
@@ -27,4 +28,5 @@ public sealed record RoundStatus(
     bool Last = false,
     string? PublishedReference = null,
     string? ModelReference = null,
-    long ModelVersion = 0);
+    long ModelVersion = 0,
+    string? Strategy = null);

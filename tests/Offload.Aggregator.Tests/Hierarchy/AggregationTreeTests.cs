@@ -47,8 +47,8 @@ public class AggregationTreeTests
                 }
                 var mean = new float[length];
                 flat.MeanInto(mean);
-                new FedAvg().Apply(mean, flatModel);
-                Assert.Equal(arriving, tree.Publish(new FedAvg(), treeModel));
+                new FedAvg().Aggregate(mean, arriving, flatModel, new FedAvg().InitialState());
+                Assert.Equal(arriving, tree.Publish(new FedAvg(), treeModel, new FedAvg().InitialState()).Updates);
             }
 
             for (int e = 0; e < length; e++)
@@ -78,7 +78,7 @@ public class AggregationTreeTests
         Assert.Equal(FoldOutcome.Late, tree.Fold(2, "c", new float[] { 9, 9 }, 1));
         Assert.Equal(FoldOutcome.Late, tree.Fold(1, "d", new float[] { 9, 9 }, 1));
         var model = new float[2];
-        Assert.Equal(2, tree.Publish(new FedAvg(), model));
+        Assert.Equal(2, tree.Publish(new FedAvg(), model, new FedAvg().InitialState()).Updates);
         Assert.Equal(new float[] { 2, 2 }, model);
     }
 
@@ -88,9 +88,9 @@ public class AggregationTreeTests
         var layout = TensorLayout.Create(new[] { ("w", new[] { 2 }) });
         using var tree = new AggregationTree(layout, TreePlanner.Plan(10, 3), round: 1);
         var model = new float[] { 5, 6 };
-        Assert.Equal(0, tree.Publish(new FedAvg(), model));
+        Assert.Equal(0, tree.Publish(new FedAvg(), model, new FedAvg().InitialState()).Updates);
         Assert.Equal(new float[] { 5, 6 }, model);
-        Assert.Throws<InvalidOperationException>(() => tree.Publish(new FedAvg(), model));
+        Assert.Throws<InvalidOperationException>(() => tree.Publish(new FedAvg(), model, new FedAvg().InitialState()).Updates);
     }
 
     [Fact]
@@ -103,7 +103,7 @@ public class AggregationTreeTests
         // One leaf, one middle and the top at a time (plus one being created), not 111 aggregators.
         Assert.InRange(tree.PeakLiveAggregators, 3, 4);
         var model = new float[4];
-        Assert.Equal(1_000, tree.Publish(new FedAvg(), model));
+        Assert.Equal(1_000, tree.Publish(new FedAvg(), model, new FedAvg().InitialState()).Updates);
         for (int i = 0; i < 4; i++) Assert.Equal(i + 1, model[i], 5);
     }
 
@@ -115,7 +115,7 @@ public class AggregationTreeTests
         Parallel.For(0, 2_000, k => tree.Fold(k, $"c{k}", new float[] { 1, 1, 1, 1, 1, 1, 1, 1 }, 1 + k % 3));
         Assert.True(tree.IsComplete);
         var model = new float[8];
-        Assert.Equal(2_000, tree.Publish(new FedAvg(), model));
+        Assert.Equal(2_000, tree.Publish(new FedAvg(), model, new FedAvg().InitialState()).Updates);
         Assert.All(model, v => Assert.Equal(1f, v, 5));
     }
 

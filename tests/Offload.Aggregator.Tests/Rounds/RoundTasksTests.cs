@@ -8,7 +8,7 @@ public sealed class RoundTasksTests
     private static RoundTasks Create(int perRound = 2)
     {
         var tasks = new RoundTasks(new RoundOptions { MinClients = perRound, RoundDeadline = TimeSpan.FromMinutes(1) }, TimeProvider.System);
-        tasks.Open(1);
+        tasks.Open(1, new Offload.Core.Federation.TrainingOptions());
         return tasks;
     }
 
@@ -61,12 +61,12 @@ public sealed class RoundTasksTests
     {
         var tasks = Create();
         var first = Assign(tasks, "a");
-        tasks.Open(2);
+        tasks.Open(2, new Offload.Core.Federation.TrainingOptions());
         Assert.Equal(SubmissionCheck.RoundClosed, tasks.Check("a", first.TaskId, false, true, out _));
         var second = Assign(tasks, "a");
         Assert.NotEqual(first.TaskId, second.TaskId);
         Assert.Equal(2, second.Round);
-        tasks.Open(3);
+        tasks.Open(3, new Offload.Core.Federation.TrainingOptions());
         Assert.Equal(SubmissionCheck.NotHeld, tasks.Check("a", first.TaskId, false, true, out _));
         Assert.Equal(SubmissionCheck.RoundClosed, tasks.Check("a", second.TaskId, false, true, out _));
     }

@@ -27,7 +27,7 @@ public class SynchronousRoundCoordinatorTests : IAsyncLifetime
     {
         _coordinator = new SynchronousRoundCoordinator(Layout, new float[8],
             new RoundOptions { MinClients = minClients, ClientsPerRound = perRound, Rounds = rounds, RoundDeadline = TimeSpan.FromSeconds(60), HierarchyFanIn = hierarchy },
-            new FedAvg(), _store, _bus, _clock);
+            _store, _bus, _clock);
         _coordinator.Start();
         return _coordinator;
     }
@@ -87,7 +87,7 @@ public class SynchronousRoundCoordinatorTests : IAsyncLifetime
                 MinClients = 1, Rounds = 2, RoundDeadline = TimeSpan.FromSeconds(60),
                 Downstream = DownstreamMode.FedZip, DownstreamFedZip = new FedZipOptions { TopZ = 0.25, DenseThreshold = 0 },
             },
-            new FedAvg(), _store, _bus, _clock);
+            _store, _bus, _clock);
         var c = _coordinator;
         c.Start();
         Assert.Same(c.Model, c.Broadcast);

@@ -20,7 +20,7 @@ public class FedAvgTests
         acc.Add(new float[] { 0, 0, 1 }, strategy.WeightOf(new UpdateReceipt(60, v, v)));
         var mean = new float[3];
         acc.MeanInto(mean);
-        strategy.Apply(mean, global);
+        strategy.Aggregate(mean, 3, global, strategy.InitialState());
         Assert.Equal(1.1f, global[0], 6);
         Assert.Equal(1.3f, global[1], 6);
         Assert.Equal(1.6f, global[2], 6);
@@ -30,7 +30,8 @@ public class FedAvgTests
     public void Server_learning_rate_scales_the_step_and_is_validated()
     {
         float[] global = { 0, 0 };
-        new FedAvg(serverLearningRate: 0.5).Apply(new float[] { 2, -4 }, global);
+        var half = new FedAvg(serverLearningRate: 0.5);
+        half.Aggregate(new float[] { 2, -4 }, 1, global, half.InitialState());
         Assert.Equal(new float[] { 1, -2 }, global);
         Assert.Throws<ArgumentOutOfRangeException>(() => new FedAvg(0));
         Assert.Throws<ArgumentOutOfRangeException>(() => new FedAvg(double.NaN));

@@ -12,7 +12,7 @@ public class FederatedSimulationTests
     private static SimulationResult Simulate(SimulationOptions options)
     {
         var partitions = ClientPartitions.Create(Bundled.Train, options);
-        using var simulation = new FederatedSimulation(options, Bundled.Train, Bundled.Test, partitions, new FedAvg(),
+        using var simulation = new FederatedSimulation(options, Bundled.Train, Bundled.Test, partitions,
             _ => TorchTrainer.CreateDefault(options.Seed));
         return simulation.Run();
     }
@@ -91,7 +91,7 @@ public class FederatedSimulationTests
     {
         var options = new SimulationOptions { Clients = 10, Rounds = 2, Fraction = 0.3, Seed = 9, Workers = 1 };
         var partitions = ClientPartitions.Create(Bundled.Train, options);
-        using var simulation = new FederatedSimulation(options, Bundled.Train, Bundled.Test, partitions, new FedAvg(), _ => TorchTrainer.CreateDefault(9));
+        using var simulation = new FederatedSimulation(options, Bundled.Train, Bundled.Test, partitions, _ => TorchTrainer.CreateDefault(9));
         var round1 = simulation.SelectClients(1);
         Assert.Equal(3, round1.Length);
         Assert.Equal(round1.Order(), round1);
@@ -104,7 +104,7 @@ public class FederatedSimulationTests
     {
         var options = new SimulationOptions { Clients = 3, Workers = 1 };
         var wrong = ClientPartitions.Create(Bundled.Train, options with { Clients = 2 });
-        Assert.Throws<ArgumentException>(() => new FederatedSimulation(options, Bundled.Train, Bundled.Test, wrong, new FedAvg(), _ => TorchTrainer.CreateDefault(1)));
+        Assert.Throws<ArgumentException>(() => new FederatedSimulation(options, Bundled.Train, Bundled.Test, wrong, _ => TorchTrainer.CreateDefault(1)));
     }
 
     [Theory]

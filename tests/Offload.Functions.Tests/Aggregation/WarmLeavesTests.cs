@@ -10,7 +10,7 @@ public sealed class WarmLeavesTests
     private static readonly TensorLayout Layout = TensorLayout.Create([("w", [4])]);
 
     private static bool Fold(WarmLeaves warm, long round, int leaf, string id, float[] update, double weight) =>
-        warm.Fold(round, leaf, Layout, id, IdentityCodec.Instance, IdentityCodec.Instance.Encode(update, Layout), weight);
+        warm.Fold(round, leaf, Layout, new Offload.Aggregator.Strategies.FedAvg(), id, IdentityCodec.Instance, IdentityCodec.Instance.Encode(update, Layout), weight);
 
     [Fact]
     public void Folds_each_update_once_and_hands_the_sum_to_whoever_takes_it()

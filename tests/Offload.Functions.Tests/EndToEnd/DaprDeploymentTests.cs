@@ -145,9 +145,11 @@ public class DaprDeploymentTests(ITestOutputHelper output)
         Assert.True(belowTop >= 3, $"the tree should have middle aggregators, got {belowTop} below the top");
         Assert.Equal(2 * belowTop, published.Count(p => p.Topic == DaprNames.PartialReadyTopic));
         Assert.Equal(2, published.Count(p => p.Topic == DaprNames.ModelPublishedTopic));
-        // Folded payloads, partials and the models rounds trained from are deleted: the final model alone stays.
+        // Folded payloads, partials and the models rounds trained from (with their server states) are deleted:
+        // the final model and the strategy's state beside it alone stay.
         string final = System.Text.Json.Nodes.JsonNode.Parse(published.Last(p => p.Topic == DaprNames.ModelPublishedTopic).Json)!["reference"]!["key"]!.GetValue<string>();
-        Assert.All(deployment.Functions.Sidecar.StateKeys, k => Assert.StartsWith(final + "|", k));
+        Assert.All(deployment.Functions.Sidecar.StateKeys, k => Assert.True(k.StartsWith(final + "|", StringComparison.Ordinal) || k.StartsWith(final + "/state|", StringComparison.Ordinal), k));
+        Assert.Contains(deployment.Functions.Sidecar.StateKeys, k => k.StartsWith(final + "/state|", StringComparison.Ordinal));
 
         ReferenceTraining.AssertClose(ReferenceTraining.Simulate(data, options), coordinator.Model.Weights.Span);
     }

@@ -56,7 +56,7 @@ internal static class ReferenceTraining
     public static float[] Simulate(TrainTestDataset data, SimulationOptions options)
     {
         var partitions = ClientPartitions.Create(data.Train, options);
-        using var simulation = new FederatedSimulation(options, data.Train, data.Test, partitions, new FedAvg(),
+        using var simulation = new FederatedSimulation(options, data.Train, data.Test, partitions,
             _ => TorchTrainer.CreateDefault(options.Seed, data.Train.Rows, data.Train.Columns, data.Train.ClassCount));
         return simulation.Run().FinalWeights;
     }
