@@ -11,8 +11,8 @@ using Offload.Functions.Storage;
 namespace Offload.Functions.Gateway;
 
 /// <summary>
-/// The gateway's rounds in the Dapr deployment: it hands out tasks and reserves updates exactly as
-/// <see cref="SynchronousRoundCoordinator"/> does, but aggregates nothing itself. Each round is
+/// The gateway's rounds in the Dapr deployment: the shared <see cref="RoundLifecycle"/> hands out
+/// tasks and reserves updates, but this coordinator aggregates nothing itself. Each round is
 /// opened on its <see cref="RoundActor"/> (expected updates, tree bound, the stored model); the
 /// gateway publishes <see cref="UpdateArrived"/> over Dapr, the leaf, middle and top functions fold
 /// them, and the next round opens when <see cref="ModelPublished"/> reaches
@@ -26,7 +26,7 @@ namespace Offload.Functions.Gateway;
 /// <see cref="ArrivalGrace"/> later, as the safety net if this gateway is gone. Task bookkeeping
 /// lives in this process: run one gateway replica per federation.
 /// </remarks>
-public sealed class DaprRoundCoordinator : IRoundCoordinator, IModelPublishedObserver, IAsyncDisposable
+public sealed class DaprRoundCoordinator : RoundLifecycle, IModelPublishedObserver, IAsyncDisposable
 {
     /// <summary>Fan-in bound of the functions' tree when <see cref="RoundOptions.HierarchyFanIn"/> is 0 (flat in process).</summary>
     public const int DefaultFanIn = 32;
@@ -37,36 +37,18 @@ public sealed class DaprRoundCoordinator : IRoundCoordinator, IModelPublishedObs
     private static readonly TimeSpan ArrivalPoll = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan OpenRetry = TimeSpan.FromSeconds(1);
 
-    private readonly object _gate = new();
-    private readonly RoundOptions _options;
     private readonly RoundActors _actors;
     private readonly IUpdateStore _store;
     private readonly IEventBus? _announcements;
-    private readonly TimeProvider _time;
-    private readonly ILogger _logger;
     private readonly TensorShape[] _shapes;
-    private readonly RoundTasks _tasks;
-    private readonly List<RoundSummary> _summaries = [];
-    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stopping = new();
-    private volatile GlobalModel _model;
-    private ModelBroadcast _broadcast;
     private UpdateReference _modelReference;
-    private ITimer? _timer;
-    private long _round;
-    private long _roundOpened;
-    private int _reserved;
-    private bool _accepting;
-    private bool _deadlinePassed;
     private bool _closing;
-    private bool _done;
-    private bool _started;
-    private long _updatesTotal;
 
     /// <summary>Creates a coordinator holding <paramref name="initialWeights"/> as version 0; <see cref="StartAsync"/> opens round 1.</summary>
     /// <param name="layout">The model's tensors.</param>
     /// <param name="initialWeights">Version 0.</param>
-    /// <param name="options">Round settings; <see cref="RoundOptions.HierarchyFanIn"/> bounds the functions' tree.</param>
+    /// <param name="options">Round settings; <see cref="RoundOptions.HierarchyFanIn"/> bounds the functions' tree, <see cref="RoundOptions.Strategy"/> travels to them with each round.</param>
     /// <param name="actors">Calls the rounds' actors through the sidecar.</param>
     /// <param name="store">The store the functions share (the model of each round is put there).</param>
     /// <param name="announcements">Gets a <see cref="RoundClosed"/> per round (reporting); optional.</param>
@@ -74,53 +56,22 @@ public sealed class DaprRoundCoordinator : IRoundCoordinator, IModelPublishedObs
     /// <param name="logger">Logs round changes.</param>
     public DaprRoundCoordinator(TensorLayout layout, ReadOnlySpan<float> initialWeights, RoundOptions options, RoundActors actors, IUpdateStore store,
         IEventBus? announcements = null, TimeProvider? time = null, ILogger<DaprRoundCoordinator>? logger = null)
+        : base(layout, initialWeights, options, time, logger)
     {
-        ArgumentNullException.ThrowIfNull(layout);
-        ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(actors);
         ArgumentNullException.ThrowIfNull(store);
-        _options = options.Validate();
         _actors = actors;
         _store = store;
         _announcements = announcements;
-        _time = time ?? TimeProvider.System;
-        _tasks = new RoundTasks(_options, _time);
-        _logger = (ILogger?)logger ?? NullLogger.Instance;
         _shapes = TensorShape.Of(layout);
-        _model = new GlobalModel(layout, ModelVersion.Initial, initialWeights);
-        _broadcast = new ModelBroadcast(_model, _options.Downstream, _options.DownstreamFedZip);
         _modelReference = AggregatorStep.ModelReference(0);
     }
 
     /// <inheritdoc/>
-    public TensorLayout Layout => _model.Layout;
+    protected override int UpdatesThisRound => Reserved;
 
     /// <inheritdoc/>
-    public RoundOptions Options => _options;
-
-    /// <inheritdoc/>
-    public GlobalModel Model => _model;
-
-    /// <inheritdoc/>
-    public GlobalModel Broadcast => _broadcast.Current;
-
-    /// <summary>Completes when the last round's model has been published.</summary>
-    public Task Completion => _completion.Task;
-
-    /// <summary>The rounds closed so far, in order.</summary>
-    public IReadOnlyList<RoundSummary> Rounds
-    {
-        get { lock (_gate) return _summaries.ToArray(); }
-    }
-
-    /// <inheritdoc/>
-    public CoordinatorStatus Status
-    {
-        get
-        {
-            lock (_gate) return new CoordinatorStatus(_done, _round, _model.Version, _options.Rounds, _reserved, _options.MinClients, _updatesTotal);
-        }
-    }
+    protected override bool ReopensOnRelease => !_closing;
 
     /// <summary>
     /// Opens round 1 on its actor after storing model version 0 where the functions read it; or,
@@ -137,12 +88,12 @@ public sealed class DaprRoundCoordinator : IRoundCoordinator, IModelPublishedObs
     /// <exception cref="InvalidDataException">The stored model to resume from does not fit the layout.</exception>
     public async Task StartAsync(TimeSpan patience = default, CancellationToken cancellationToken = default)
     {
-        lock (_gate)
+        lock (Gate)
         {
-            if (_started) throw new InvalidOperationException("The coordinator is already running.");
-            _started = true;
+            if (Started) throw new InvalidOperationException("The coordinator is already running.");
+            Started = true;
         }
-        long waitingSince = _time.GetTimestamp();
+        long waitingSince = Time.GetTimestamp();
         long newest;
         while (true)
         {
@@ -151,16 +102,16 @@ public sealed class DaprRoundCoordinator : IRoundCoordinator, IModelPublishedObs
                 newest = await NewestRoundAsync(cancellationToken).ConfigureAwait(false);
                 break;
             }
-            catch (Exception e) when (Aggregation.TransientFailure.Is(e) && !cancellationToken.IsCancellationRequested && _time.GetElapsedTime(waitingSince) < patience)
+            catch (Exception e) when (Aggregation.TransientFailure.Is(e) && !cancellationToken.IsCancellationRequested && Time.GetElapsedTime(waitingSince) < patience)
             {
-                _logger.LogWarning("The rounds' actors cannot be reached yet ({Problem}); trying again.", e.Message);
-                await Task.Delay(OpenRetry, _time, cancellationToken).ConfigureAwait(false);
+                Logger.LogWarning("The rounds' actors cannot be reached yet ({Problem}); trying again.", e.Message);
+                await Task.Delay(OpenRetry, Time, cancellationToken).ConfigureAwait(false);
             }
         }
         if (newest == 0)
         {
             if (await _store.GetLengthAsync(_modelReference, cancellationToken).ConfigureAwait(false) < 0)
-                await _store.WriteAllAsync(_modelReference, ModelWeightsFormat.Encode(_model.Weights.Span), cancellationToken).ConfigureAwait(false);
+                await _store.WriteAllAsync(_modelReference, ModelWeightsFormat.Encode(Model.Weights.Span), cancellationToken).ConfigureAwait(false);
             await OpenAsync(1, cancellationToken).ConfigureAwait(false);
             return;
         }
@@ -171,21 +122,15 @@ public sealed class DaprRoundCoordinator : IRoundCoordinator, IModelPublishedObs
         var reference = new UpdateReference(published ? status.PublishedReference! : status.ModelReference!);
         long version = published ? status.PublishedVersion!.Value : status.ModelVersion;
         var weights = ModelWeightsFormat.Decode(await _store.ReadAllAsync(reference, cancellationToken).ConfigureAwait(false), Layout.TotalLength);
-        lock (_gate)
+        bool finished = published && (newest >= Options.Rounds || status.Last);
+        lock (Gate)
         {
-            _model = new GlobalModel(Layout, new ModelVersion(version), weights);
+            Resume(new GlobalModel(Layout, new ModelVersion(version), weights), newest, finished);
             _modelReference = reference;
-            _broadcast = new ModelBroadcast(_model, _options.Downstream, _options.DownstreamFedZip);
-            _round = newest;
-            if (published && (newest >= _options.Rounds || status.Last))
-            {
-                _done = true;
-                _completion.TrySetResult();
-            }
         }
-        _logger.LogWarning("Resumed the federation at round {Round} from model {Version} ({State}).", newest, version,
+        Logger.LogWarning("Resumed the federation at round {Round} from model {Version} ({State}).", newest, version,
             published ? "published" : "in progress");
-        if (!_done) await OpenAsync(published ? newest + 1 : newest, cancellationToken).ConfigureAwait(false);
+        if (!finished) await OpenAsync(published ? newest + 1 : newest, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The newest round whose actor was opened, 0 if none: rounds open one after another, so it is found by doubling, then halving.</summary>
@@ -209,50 +154,23 @@ public sealed class DaprRoundCoordinator : IRoundCoordinator, IModelPublishedObs
     }
 
     /// <inheritdoc/>
-    public TaskOffer RequestTask(string clientId)
+    protected override Action? OnReserved()
     {
-        ArgumentException.ThrowIfNullOrEmpty(clientId);
-        lock (_gate)
-        {
-            EnsureStarted();
-            return _tasks.Offer(clientId, _done, _accepting, _model.Version, _roundOpened);
-        }
+        // The actor completes the tree at the quorum; past the deadline, this reservation starts the closing.
+        if (!DeadlinePassed || !BeginClosing()) return null;
+        long round = Round;
+        return () => _ = CloseWhenArrivedAsync(round);
     }
 
     /// <inheritdoc/>
-    public SubmissionCheck CheckSubmission(string clientId, string taskId, out RoundTask? task)
-    {
-        lock (_gate) return Check(clientId, taskId, out task);
-    }
+    protected override Action? OnReleased() => null;
 
     /// <inheritdoc/>
-    public SubmissionCheck TryReserve(string clientId, string taskId)
+    protected override Action? OnDeadline()
     {
-        bool close;
-        long round;
-        lock (_gate)
-        {
-            var check = Check(clientId, taskId, out _);
-            if (check != SubmissionCheck.Open) return check;
-            _tasks.Reserve(taskId);
-            _reserved++;
-            if (_reserved >= _options.MinClients) _accepting = false; // The actor completes the tree at the quorum.
-            close = _deadlinePassed && BeginClosing();
-            round = _round;
-        }
-        if (close) _ = CloseWhenArrivedAsync(round);
-        return SubmissionCheck.Open;
-    }
-
-    /// <inheritdoc/>
-    public void CancelReservation(string clientId, string taskId)
-    {
-        lock (_gate)
-        {
-            if (!_tasks.Release(clientId, taskId) || _done) return;
-            _reserved--;
-            if (!_deadlinePassed && !_closing && _reserved < _options.MinClients) _accepting = true;
-        }
+        if (!BeginClosing()) return null;
+        long round = Round;
+        return () => _ = CloseWhenArrivedAsync(round);
     }
 
     /// <summary>
@@ -264,47 +182,32 @@ public sealed class DaprRoundCoordinator : IRoundCoordinator, IModelPublishedObs
         ArgumentNullException.ThrowIfNull(published);
         RoundClosed closed;
         UpdateReference previous;
-        lock (_gate)
+        lock (Gate)
         {
-            if (!_started || _done || published.Round != _round || published.Version.Value <= _model.Version.Value)
+            if (!Started || Done || Stopped || published.Round != Round || published.Version.Value <= Model.Version.Value)
             {
-                _logger.LogInformation("Model {Version} of round {Round} ignored: the gateway is at round {Current}.", published.Version, published.Round, _round);
+                Logger.LogInformation("Model {Version} of round {Round} ignored: the gateway is at round {Current}.", published.Version, published.Round, Round);
                 return;
             }
             if (weights.Length != Layout.TotalLength)
                 throw new InvalidDataException($"Model {published.Version} has {weights.Length} weights; the layout has {Layout.TotalLength}.");
-            var model = new GlobalModel(Layout, published.Version, weights.Span);
-            // Devices download the broadcast (with FedZip downstream, the clients' view and its change).
-            _broadcast.Publish(model);
-            _model = model;
             previous = _modelReference;
             _modelReference = published.Reference;
             // Updates carried over from the round before count here; reserved ones missing were refused by the leaf.
-            _summaries.Add(new RoundSummary(_round, published.Version, published.Updates, Math.Max(0, _reserved - published.Updates), 0, 0,
-                _time.GetElapsedTime(_roundOpened).TotalSeconds, 0, _deadlinePassed));
-            _updatesTotal += published.Updates;
-            closed = new RoundClosed(_round, published.Version, published.Updates, _round >= _options.Rounds);
-            _accepting = false;
-            _timer?.Dispose();
-            _timer = null;
-            if (closed.Final)
-            {
-                _done = true;
-                _tasks.ForgetHolders();
-            }
+            closed = PublishRound(new GlobalModel(Layout, published.Version, weights.Span), new RoundSummary(Round, published.Version, published.Updates,
+                Math.Max(0, Reserved - published.Updates), 0, 0, RoundSeconds, 0, DeadlinePassed));
         }
-        _logger.LogInformation("Round {Round} published model {Version} from {Updates} updates.", closed.Round, closed.Version, closed.Updates);
         if (_announcements is not null) await _announcements.PublishAsync(closed, cancellationToken).ConfigureAwait(false);
         await ForgetModelAsync(previous, cancellationToken).ConfigureAwait(false);
-        if (closed.Final) _completion.TrySetResult();
+        if (closed.Final) Complete();
         else _ = OpenAsync(closed.Round + 1, _stopping.Token);
     }
 
     /// <summary>
-    /// Deletes the model the closed round trained from: the top has applied the round's mean to it,
-    /// devices download from this gateway's memory, and a restart resumes from the newest model, so
-    /// nothing reads it again (a straggling second top attempt stands down when it finds it gone).
-    /// Without this the state store would keep one model per round for ever.
+    /// Deletes the model the closed round trained from, and the server state beside it: the top has
+    /// stepped from them, devices download from this gateway's memory, and a restart resumes from the
+    /// newest model, so nothing reads them again (a straggling second top attempt stands down when it
+    /// finds the model gone). Without this the state store would keep one model per round for ever.
     /// </summary>
     private async Task ForgetModelAsync(UpdateReference model, CancellationToken cancellationToken)
     {
@@ -315,7 +218,7 @@ public sealed class DaprRoundCoordinator : IRoundCoordinator, IModelPublishedObs
         }
         catch (Exception e) when (Aggregation.TransientFailure.Is(e))
         {
-            _logger.LogWarning(e, "Model {Reference} could not be deleted from the store; it stays there.", model);
+            Logger.LogWarning(e, "Model {Reference} could not be deleted from the store; it stays there.", model);
         }
     }
 
@@ -323,15 +226,13 @@ public sealed class DaprRoundCoordinator : IRoundCoordinator, IModelPublishedObs
     private async Task OpenAsync(long round, CancellationToken cancellationToken)
     {
         RoundOpening opening;
-        lock (_gate)
+        lock (Gate)
         {
-            _round = round;
-            _reserved = 0;
-            _accepting = _deadlinePassed = _closing = false;
-            _tasks.Open(round, _options.Strategy.Configure(round, _options.Plan));
-            int fanIn = _options.HierarchyFanIn > 0 ? _options.HierarchyFanIn : DefaultFanIn;
-            opening = new RoundOpening(round, _options.MinClients, fanIn, (_options.RoundDeadline + ArrivalGrace).TotalSeconds,
-                _modelReference.Key, _model.Version.Value, _shapes, Last: round >= _options.Rounds, Strategy: _options.Strategy.Name);
+            BeginRound(round);
+            _closing = false;
+            int fanIn = Options.HierarchyFanIn > 0 ? Options.HierarchyFanIn : DefaultFanIn;
+            opening = new RoundOpening(round, Options.MinClients, fanIn, (Options.RoundDeadline + ArrivalGrace).TotalSeconds,
+                _modelReference.Key, Model.Version.Value, _shapes, Last: round >= Options.Rounds, Strategy: Strategy.Name);
         }
         while (true)
         {
@@ -342,51 +243,25 @@ public sealed class DaprRoundCoordinator : IRoundCoordinator, IModelPublishedObs
             }
             catch (Exception e) when (!cancellationToken.IsCancellationRequested && Aggregation.TransientFailure.Is(e))
             {
-                _logger.LogWarning(e, "Round {Round} could not be opened on its actor yet; retrying.", round);
-                await Task.Delay(OpenRetry, _time, cancellationToken).ConfigureAwait(false);
+                Logger.LogWarning(e, "Round {Round} could not be opened on its actor yet; retrying.", round);
+                await Task.Delay(OpenRetry, Time, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (!cancellationToken.IsCancellationRequested)
             {
-                _logger.LogError(e, "Round {Round} could not be opened on its actor; the federation stops.", round);
-                _completion.TrySetException(e);
+                Logger.LogError(e, "Round {Round} could not be opened on its actor; the federation stops.", round);
+                Fail(e);
                 return;
             }
         }
-        lock (_gate)
-        {
-            if (_round != round) return;
-            _accepting = true;
-            _roundOpened = _time.GetTimestamp();
-            _timer?.Dispose();
-            _timer = _time.CreateTimer(OnDeadline, round, _options.RoundDeadline, Timeout.InfiniteTimeSpan);
-        }
-        _logger.LogInformation("Round {Round} opened on actor {Actor}: {Expected} updates from model {Version}.", round, RoundActor.IdFor(round), opening.ExpectedUpdates, opening.ModelVersion);
-    }
-
-    private void OnDeadline(object? state)
-    {
-        bool close;
-        lock (_gate)
-        {
-            if (_done || (long)state! != _round) return;
-            _deadlinePassed = true;
-            if (_reserved == 0)
-            {
-                // Nothing to aggregate yet: the round closes at its first update, and another batch of tasks may go out.
-                _tasks.AllowAnotherBatch();
-                _logger.LogInformation("Round {Round} reached its deadline with no update; it closes at the first.", _round);
-                return;
-            }
-            close = BeginClosing();
-        }
-        if (close) _ = CloseWhenArrivedAsync((long)state!);
+        lock (Gate) StartClock(round);
+        Logger.LogInformation("Round {Round} opened on actor {Actor}: {Expected} updates from model {Version}.", round, RoundActor.IdFor(round), opening.ExpectedUpdates, opening.ModelVersion);
     }
 
     /// <summary>Stops taking updates; true when the caller must start closing (once per round, never at the quorum, which the actor handles).</summary>
     private bool BeginClosing()
     {
-        _accepting = false;
-        if (_closing || _reserved >= _options.MinClients) return false;
+        Accepting = false;
+        if (_closing || Reserved >= Options.MinClients) return false;
         _closing = true;
         return true;
     }
@@ -395,62 +270,51 @@ public sealed class DaprRoundCoordinator : IRoundCoordinator, IModelPublishedObs
     private async Task CloseWhenArrivedAsync(long round)
     {
         var token = _stopping.Token;
-        long start = _time.GetTimestamp();
+        long start = Time.GetTimestamp();
         try
         {
             while (true)
             {
                 int reserved;
-                lock (_gate)
+                lock (Gate)
                 {
-                    if (_round != round || _done) return;
-                    reserved = _reserved;
+                    if (Round != round || Done) return;
+                    reserved = Reserved;
                 }
                 var status = await _actors.GetStatusAsync(round, token).ConfigureAwait(false);
                 if (status.Published || status.DeadlinePassed) return;
                 if (status.Arrivals >= reserved) break;
-                if (_time.GetElapsedTime(start) >= ArrivalGrace)
+                if (Time.GetElapsedTime(start) >= ArrivalGrace)
                 {
-                    _logger.LogWarning("Round {Round}: {Arrivals} of {Reserved} reserved updates reached the actor in {Grace}; closing without the rest.",
+                    Logger.LogWarning("Round {Round}: {Arrivals} of {Reserved} reserved updates reached the actor in {Grace}; closing without the rest.",
                         round, status.Arrivals, reserved, ArrivalGrace);
                     break;
                 }
-                await Task.Delay(ArrivalPoll, _time, token).ConfigureAwait(false);
+                await Task.Delay(ArrivalPoll, Time, token).ConfigureAwait(false);
             }
             await _actors.CloseAsync(round, token).ConfigureAwait(false);
-            _logger.LogInformation("Round {Round} closed at its deadline.", round);
+            Logger.LogInformation("Round {Round} closed at its deadline.", round);
         }
         catch (Exception e) when (e is not OperationCanceledException || !token.IsCancellationRequested)
         {
             // The actor's own deadline reminder closes the round instead.
-            _logger.LogWarning(e, "Round {Round} could not be closed from the gateway; the actor's reminder will close it.", round);
+            Logger.LogWarning(e, "Round {Round} could not be closed from the gateway; the actor's reminder will close it.", round);
         }
         catch (OperationCanceledException)
         {
         }
     }
 
-    private SubmissionCheck Check(string clientId, string taskId, out RoundTask? task)
-    {
-        EnsureStarted();
-        return _tasks.Check(clientId, taskId, _done, _accepting, out task);
-    }
-
-    private void EnsureStarted()
-    {
-        if (!_started) throw new InvalidOperationException("The coordinator has not been started.");
-    }
-
     /// <summary>Stops the deadline timer and any closing in progress.</summary>
     public async ValueTask DisposeAsync()
     {
         await _stopping.CancelAsync().ConfigureAwait(false);
-        lock (_gate)
+        lock (Gate)
         {
-            _timer?.Dispose();
-            _timer = null;
+            Stopped = true;
+            StopClock();
         }
-        _completion.TrySetCanceled();
+        Cancel();
         _stopping.Dispose();
     }
 }
