@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
 using BenchmarkDotNet.Attributes;
-using Offload.Core.Wire;
+using Offload.Core.Checksums;
 
 namespace Offload.Benchmarks;
 

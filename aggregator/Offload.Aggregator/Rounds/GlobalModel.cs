@@ -28,7 +28,7 @@ public sealed class GlobalModel
         _weights = weights.ToArray();
         _bytes = new byte[WeightBytes.ByteLength(layout)];
         WeightBytes.Write(_weights, _bytes);
-        Crc32C = Core.Wire.Crc32C.HashToUInt32(_bytes);
+        Crc32C = Core.Checksums.Crc32C.HashToUInt32(_bytes);
         Change = change;
     }
 

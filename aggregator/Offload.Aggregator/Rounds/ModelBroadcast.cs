@@ -84,7 +84,7 @@ public sealed class ModelBroadcast
             }
             TensorPrimitives.Add(view, change, view);
             _current = new GlobalModel(global.Layout, global.Version, view,
-                new ModelChange(previous.Version, PayloadCodec.FedZip, payload, Core.Wire.Crc32C.HashToUInt32(payload)));
+                new ModelChange(previous.Version, PayloadCodec.FedZip, payload, Core.Checksums.Crc32C.HashToUInt32(payload)));
             return _current;
         }
     }

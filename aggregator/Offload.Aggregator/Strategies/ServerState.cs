@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using Offload.Core.Checksums;
 using Offload.Core.Wire;
 
 namespace Offload.Aggregator.Strategies;

@@ -7,7 +7,7 @@ using System.Text.Json.Nodes;
 using Offload.Aggregator.Accumulation;
 using Offload.Aggregator.Hierarchy;
 using Offload.Aggregator.Strategies;
-using Offload.Cli.Commands;
+using Offload.Cli.Options;
 using Offload.Core.Codec;
 using Offload.Core.Model;
 using Spectre.Console;

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
+using Offload.Cli.Options;
 using Offload.Cli.Simulation;
 using Offload.Client.Federation;
 using Offload.Client.Training;
@@ -44,7 +45,7 @@ public static class ClientCommand
             {
                 Clients = count,
                 Seed = parsed.GetValue(seed),
-                Partition = SimulateCommand.ParsePartition(parsed.GetValue(scheme)!),
+                Partition = SimulationOptions.ParsePartition(parsed.GetValue(scheme)!),
                 Alpha = parsed.GetValue(alpha),
             }.Validate();
             return RunAsync(address, t, c, index, options, width, threadCount, parsed.GetValue(data), parsed.GetValue(verbose), Console.Out, cancellationToken);
@@ -68,7 +69,7 @@ public static class ClientCommand
     private static async Task<int> RunAsync(Uri server, string? token, string? code, int index, SimulationOptions split, int hidden, int threads,
         string? dataDirectory, bool verbose, TextWriter output, CancellationToken cancellationToken)
     {
-        var dataset = SimulateCommand.LoadData(dataDirectory);
+        var dataset = DataOption.LoadData(dataDirectory);
         if (split.Clients > dataset.Train.Count)
             throw new InvalidOptionException($"--partition asks for {split.Clients} partitions of {dataset.Train.Count} samples.");
         var indices = ClientPartitions.Create(dataset.Train, split)[index].Indices;

@@ -9,6 +9,7 @@ using Offload.Aggregator.Events;
 using Offload.Aggregator.Rounds;
 using Offload.Aggregator.Storage;
 using Offload.Aggregator.Strategies;
+using Offload.Cli.Options;
 using Offload.Cli.Serving;
 using Offload.Client.Training;
 using Offload.Core.Codec;
@@ -147,7 +148,7 @@ public static class ServeCommand
     private static async Task<int> RunAsync(ServeOptions o, Functions.Authentication.ClientTokens tokens, string[] configFiles,
         string? dataDirectory, string outputDirectory, bool verbose, TextWriter output, CancellationToken cancellationToken)
     {
-        var dataset = SimulateCommand.LoadData(dataDirectory);
+        var dataset = DataOption.LoadData(dataDirectory);
         output.WriteLine($"Evaluation data: {dataset.Source}");
         TorchSharp.torch.set_num_threads(Math.Max(1, Environment.ProcessorCount));
         using var evaluator = TorchTrainer.CreateDefault(o.Seed, dataset.Train.Rows, dataset.Train.Columns, dataset.Train.ClassCount, o.Hidden);

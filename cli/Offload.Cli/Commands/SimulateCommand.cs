@@ -2,11 +2,11 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Offload.Aggregator.Strategies;
+using Offload.Cli.Options;
 using Offload.Cli.Reports;
 using Offload.Cli.Simulation;
 using Offload.Client.Training;
 using Offload.Core.Codec;
-using Offload.Core.Data;
 using Spectre.Console;
 
 namespace Offload.Cli.Commands;
@@ -47,7 +47,7 @@ public static class SimulateCommand
         };
         command.SetAction(parsed =>
         {
-            var (downstreamMode, downstreamFedZip) = Serving.DownstreamArgument.Parse(parsed.GetValue(downstream)!);
+            var (downstreamMode, downstreamFedZip) = DownstreamArgument.Parse(parsed.GetValue(downstream)!);
             var options = new SimulationOptions
             {
                 Strategy = StrategyOption.Parse(parsed.GetValue(strategy)!),
@@ -57,7 +57,7 @@ public static class SimulateCommand
                 LocalEpochs = parsed.GetValue(epochs),
                 BatchSize = parsed.GetValue(batch),
                 LearningRate = parsed.GetValue(lr),
-                Partition = ParsePartition(parsed.GetValue(partition)!),
+                Partition = SimulationOptions.ParsePartition(parsed.GetValue(partition)!),
                 Alpha = parsed.GetValue(alpha),
                 Seed = parsed.GetValue(seed),
                 Workers = parsed.GetValue(workers),
@@ -72,20 +72,10 @@ public static class SimulateCommand
         return command;
     }
 
-    /// <summary>Maps the <c>--partition</c> word to its kind.</summary>
-    /// <exception cref="InvalidOptionException">The word is not iid, dirichlet or shards.</exception>
-    public static PartitionKind ParsePartition(string value) => value.ToLowerInvariant() switch
-    {
-        "iid" => PartitionKind.Iid,
-        "dirichlet" => PartitionKind.Dirichlet,
-        "shards" => PartitionKind.Shards,
-        _ => throw new InvalidOptionException($"--partition must be iid, dirichlet or shards (got '{value}')."),
-    };
-
     private static int Run(SimulationOptions options, string? dataDirectory, string outputDirectory)
     {
         var console = AnsiConsole.Console;
-        var dataset = AnnouncedData(console, dataDirectory, options.Clients);
+        var dataset = DataOption.AnnouncedData(console, dataDirectory, options.Clients);
 
         var sample = new LastRoundSample(options.Rounds);
         using var simulation = FederatedSimulation.OnImages(options, dataset, ClientPartitions.Create(dataset.Train, options), sample);
@@ -113,34 +103,6 @@ public static class SimulateCommand
             $"Final accuracy [bold]{result.FinalAccuracy * 100:F2}%[/] (best {result.BestAccuracy * 100:F2}%) in {result.WallSeconds:F1} s; wrote {Markup.Escape(Path.GetFullPath(outputDirectory))}"));
         return 0;
     }
-
-    /// <summary>Loads the data (see <see cref="LoadData"/>), says which on the first line, and checks there is a sample per client.</summary>
-    public static TrainTestDataset AnnouncedData(IAnsiConsole console, string? dataDirectory, int clients)
-    {
-        var dataset = LoadData(dataDirectory);
-        if (dataset.IsBundled && dataDirectory is null)
-            console.MarkupLine($"[yellow]Using the {Markup.Escape(dataset.Source)}: no full data set found. For the full set: {FashionMnistCatalog.InstallCommand}, or --data DIR.[/]");
-        else
-            console.MarkupLine($"Data: {Markup.Escape(dataset.Source)}");
-        if (clients > dataset.Train.Count)
-            throw new InvalidOptionException($"--clients {clients} exceeds the {dataset.Train.Count} training samples.");
-        return dataset;
-    }
-
-    /// <summary>The word that picks the bundled subset explicitly.</summary>
-    public const string BundledData = "bundled";
-
-    /// <summary>
-    /// <c>--data DIR</c> must hold the files; <c>--data bundled</c> picks the embedded subset; no option
-    /// searches $OFFLOAD_DATA and the Debian package, then falls back to the bundled subset.
-    /// </summary>
-    public static TrainTestDataset LoadData(string? dataDirectory) => dataDirectory switch
-    {
-        null => FashionMnistCatalog.FromEnvironment().ResolveOrBundled(),
-        BundledData => FashionMnistCatalog.LoadBundled(),
-        _ => FashionMnistCatalog.FromEnvironment().Resolve(dataDirectory),
-    };
-
 
     /// <summary>The file, in the output folder, holding one real upload of the last round (for <c>offload inspect</c>).</summary>
     public const string SamplePayloadFile = "update-sample.bin";

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Offload.Cli.Experiments.Staleness;
+using Offload.Cli.Options;
 using Offload.Cli.Simulation.Asynchronous;
 using Offload.Client.Inversion;
 using Spectre.Console;
@@ -145,7 +146,7 @@ public static class StalenessExperimentCommand
     private static int Run(StalenessExperimentOptions options, string? dataDirectory, string outputDirectory)
     {
         var console = AnsiConsole.Console;
-        var dataset = SimulateCommand.LoadData(dataDirectory);
+        var dataset = DataOption.LoadData(dataDirectory);
         if (dataset.IsBundled && dataDirectory is null)
             console.MarkupLine($"[yellow]Using the {Markup.Escape(dataset.Source)}: no full data set found. For the full set: {Core.Data.FashionMnistCatalog.InstallCommand}, or --data DIR.[/]");
         else

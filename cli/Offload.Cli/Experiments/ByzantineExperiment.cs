@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Offload.Aggregator.Strategies;
-using Offload.Cli.Commands;
+using Offload.Cli.Options;
 using Offload.Cli.Reports;
 using Offload.Cli.Simulation;
 using Spectre.Console;
@@ -47,7 +47,7 @@ public static class ByzantineExperiment
             {
                 Clients = parsed.GetValue(clients),
                 Rounds = parsed.GetValue(rounds),
-                Partition = SimulateCommand.ParsePartition(parsed.GetValue(partition)!),
+                Partition = SimulationOptions.ParsePartition(parsed.GetValue(partition)!),
                 Alpha = parsed.GetValue(alpha),
                 Seed = parsed.GetValue(seed),
             }.Validate();
@@ -83,7 +83,7 @@ public static class ByzantineExperiment
     private static int Run(SimulationOptions baseline, string[] defences, (string Name, ByzantineClients Clients)[] attacks, string? dataDirectory, string outputDirectory)
     {
         var console = AnsiConsole.Console;
-        var dataset = SimulateCommand.AnnouncedData(console, dataDirectory, baseline.Clients);
+        var dataset = DataOption.AnnouncedData(console, dataDirectory, baseline.Clients);
         var norms = new UpdateNormTap();
         var honest = StudyRunner.Run(console, dataset, [new StudyPlan("honest-fedavg", baseline)], outputDirectory, tap: _ => norms)[0];
         double clip = norms.MedianNorm;

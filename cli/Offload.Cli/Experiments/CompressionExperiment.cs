@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Offload.Cli.Commands;
+using Offload.Cli.Options;
 using Offload.Cli.Reports;
 using Offload.Cli.Simulation;
 using Offload.Core.Codec;
@@ -61,7 +61,7 @@ public static class CompressionExperiment
     private static int Run(SimulationOptions baseline, FedZipOptions template, double[] zs, string? dataDirectory, string outputDirectory)
     {
         var console = AnsiConsole.Console;
-        var dataset = SimulateCommand.AnnouncedData(console, dataDirectory, baseline.Clients);
+        var dataset = DataOption.AnnouncedData(console, dataDirectory, baseline.Clients);
         var partitions = ClientPartitions.Create(dataset.Train, baseline);
         var plans = new List<(string Name, SimulationOptions Options)> { ("uncompressed", baseline) };
         foreach (double z in zs)

@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Offload.Aggregator.Strategies;
-using Offload.Cli.Commands;
+using Offload.Cli.Options;
 using Offload.Cli.Reports;
 using Offload.Cli.Simulation;
 using Spectre.Console;
@@ -66,7 +66,7 @@ public static class StrategyExperiment
     private static int Run(SimulationOptions baseline, AggregationStrategy[] strategies, double[] alphas, double target, string? dataDirectory, string outputDirectory)
     {
         var console = AnsiConsole.Console;
-        var dataset = SimulateCommand.AnnouncedData(console, dataDirectory, baseline.Clients);
+        var dataset = DataOption.AnnouncedData(console, dataDirectory, baseline.Clients);
         var plans = new List<StudyPlan>();
         foreach (double alpha in alphas)
             foreach (var strategy in strategies)

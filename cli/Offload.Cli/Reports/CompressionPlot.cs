@@ -1,5 +1,3 @@
-using Offload.Cli.Experiments;
-
 namespace Offload.Cli.Reports;
 
 /// <summary>Final test accuracy against compression ratio (log scale), one point per run, labelled.</summary>

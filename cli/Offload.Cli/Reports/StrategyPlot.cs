@@ -1,5 +1,3 @@
-using Offload.Cli.Experiments;
-
 namespace Offload.Cli.Reports;
 
 /// <summary>Test accuracy per round, one line per run of a strategy study.</summary>

@@ -37,7 +37,7 @@ public sealed record ServeOptions
     public int Seed { get; init; } = 42;
 
     /// <summary>Width of the default model's dense layer fc1 (<c>--hidden</c>), which sets the model's size; clients must use the same.</summary>
-    public int Hidden { get; init; } = Commands.HiddenWidthOption.Default;
+    public int Hidden { get; init; } = Options.HiddenWidthOption.Default;
 
     /// <summary>The codec tasks ask for: identity (exact) or FedZip (compressed, lossy).</summary>
     public Offload.Core.Codec.PayloadCodec Codec { get; init; } = Offload.Core.Codec.PayloadCodec.Identity;
@@ -82,7 +82,7 @@ public sealed record ServeOptions
         Require(LocalEpochs >= 1, LocalEpochs, "--local-epochs must be at least 1");
         Require(BatchSize >= 1, BatchSize, "--batch must be at least 1");
         Require(double.IsFinite(LearningRate) && LearningRate > 0, LearningRate, "--lr must be a positive number");
-        Require(Commands.HiddenWidthOption.IsValid(Hidden), Hidden, Commands.HiddenWidthOption.Requirement);
+        Require(Options.HiddenWidthOption.IsValid(Hidden), Hidden, Options.HiddenWidthOption.Requirement);
         Require(double.IsFinite(MaxUpdateMegabytes) && MaxUpdateMegabytes > 0, MaxUpdateMegabytes, "--max-update-mb must be positive");
         Require(HierarchyFanIn == 0 || HierarchyFanIn >= 2, HierarchyFanIn, "--hierarchy must be 0 (flat) or a fan-in bound of at least 2");
         Require(double.IsFinite(LingerSeconds) && LingerSeconds >= 0, LingerSeconds, "--linger must be a non-negative number of seconds");

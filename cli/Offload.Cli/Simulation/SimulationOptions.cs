@@ -90,9 +90,19 @@ public sealed record SimulationOptions
         ["encoding"] = FedZip?.Encoding.ToString().ToLowerInvariant(),
         ["error_feedback"] = FedZip?.ErrorFeedback,
         ["dense_threshold"] = FedZip?.DenseThreshold,
-        ["downstream"] = Serving.DownstreamArgument.Format(Downstream, DownstreamFedZip),
+        ["downstream"] = Options.DownstreamArgument.Format(Downstream, DownstreamFedZip),
         ["data"] = dataSource,
         ["model"] = "cnn(conv5x5x16, conv5x5x32, fc64, fc10)",
+    };
+
+    /// <summary>Maps the <c>--partition</c> word to its kind.</summary>
+    /// <exception cref="InvalidOptionException">The word is not iid, dirichlet or shards.</exception>
+    public static PartitionKind ParsePartition(string value) => value.ToLowerInvariant() switch
+    {
+        "iid" => PartitionKind.Iid,
+        "dirichlet" => PartitionKind.Dirichlet,
+        "shards" => PartitionKind.Shards,
+        _ => throw new InvalidOptionException($"--partition must be iid, dirichlet or shards (got '{value}')."),
     };
 
     /// <summary>Throws when a setting is out of range.</summary>

@@ -6,6 +6,7 @@ using Grpc.Core;
 using Grpc.Net.Client;
 using Microsoft.Extensions.Logging;
 using Offload.Client.Training;
+using Offload.Core.Checksums;
 using Offload.Core.Codec;
 using Offload.Core.Model;
 using Offload.Core.Protos;

@@ -182,10 +182,10 @@ internal static class PayloadFormat
 
     /// <summary>Writes the CRC-32C of everything before the last four bytes into them.</summary>
     public static void WriteChecksum(Span<byte> payload) =>
-        BinaryPrimitives.WriteUInt32LittleEndian(payload[^ChecksumLength..], Wire.Crc32C.HashToUInt32(payload[..^ChecksumLength]));
+        BinaryPrimitives.WriteUInt32LittleEndian(payload[^ChecksumLength..], Checksums.Crc32C.HashToUInt32(payload[..^ChecksumLength]));
 
     public static bool ChecksumMatches(ReadOnlySpan<byte> payload) =>
-        BinaryPrimitives.ReadUInt32LittleEndian(payload[^ChecksumLength..]) == Wire.Crc32C.HashToUInt32(payload[..^ChecksumLength]);
+        BinaryPrimitives.ReadUInt32LittleEndian(payload[^ChecksumLength..]) == Checksums.Crc32C.HashToUInt32(payload[..^ChecksumLength]);
 
     public static InvalidPayloadException Truncated(string what) => new($"The payload is truncated inside the {what}.");
 }

@@ -1,6 +1,6 @@
 using Offload.Aggregator.Storage;
 using Offload.Core.Protos;
-using Offload.Core.Wire;
+using Offload.Core.Checksums;
 
 namespace Offload.Functions.Ingest;
 

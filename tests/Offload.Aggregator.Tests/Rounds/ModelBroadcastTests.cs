@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using Offload.Aggregator.Rounds;
+using Offload.Core.Checksums;
 using Offload.Core.Codec;
 using Offload.Core.Model;
 using Offload.Core.Wire;

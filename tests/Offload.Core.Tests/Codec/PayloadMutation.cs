@@ -15,7 +15,7 @@ internal static class PayloadMutation
     public static void FixChecksum(Span<byte> payload)
     {
         if (payload.Length < 4) return;
-        BinaryPrimitives.WriteUInt32LittleEndian(payload[^4..], Offload.Core.Wire.Crc32C.HashToUInt32(payload[..^4]));
+        BinaryPrimitives.WriteUInt32LittleEndian(payload[^4..], Offload.Core.Checksums.Crc32C.HashToUInt32(payload[..^4]));
     }
 
     /// <summary>Sets the header's length field to the actual length (so truncations and insertions reach the body).</summary>

@@ -1,7 +1,7 @@
 using Offload.Aggregator.Rounds;
 using Offload.Core.Codec;
 using Offload.Core.Model;
-using Offload.Core.Wire;
+using Offload.Core.Checksums;
 
 namespace Offload.Functions.Tests.Gateway;
 

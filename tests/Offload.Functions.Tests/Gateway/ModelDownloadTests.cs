@@ -4,7 +4,7 @@ using Offload.Client.Federation;
 using Offload.Core.Codec;
 using Offload.Core.Model;
 using Offload.Core.Protos;
-using Offload.Core.Wire;
+using Offload.Core.Checksums;
 
 namespace Offload.Functions.Tests.Gateway;
 

@@ -4,7 +4,7 @@ using Offload.Aggregator.Rounds;
 using Offload.Client.Federation;
 using Offload.Core.Protos;
 using Offload.Core.Codec;
-using Offload.Core.Wire;
+using Offload.Core.Checksums;
 using Offload.Functions.Gateway;
 
 namespace Offload.Functions.Tests.Gateway;

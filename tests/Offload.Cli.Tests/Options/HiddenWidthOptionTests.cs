@@ -1,8 +1,8 @@
-using Offload.Cli.Commands;
+using Offload.Cli.Options;
 using Offload.Cli.Serving;
 using Offload.Client.Training;
 
-namespace Offload.Cli.Tests.Commands;
+namespace Offload.Cli.Tests.Options;
 
 public sealed class HiddenWidthOptionTests
 {

@@ -1,6 +1,6 @@
 using Offload.Core.Codec;
 
-namespace Offload.Cli.Commands;
+namespace Offload.Cli.Options;
 
 /// <summary>Turns the codec flags shared by <c>simulate</c> and the experiments into <see cref="FedZipOptions"/>.</summary>
 public static class CodecOptions

@@ -1,7 +1,7 @@
 using Offload.Aggregator.Rounds;
-using Offload.Cli.Serving;
+using Offload.Cli.Options;
 
-namespace Offload.Cli.Tests.Serving;
+namespace Offload.Cli.Tests.Options;
 
 public class DownstreamArgumentTests
 {

@@ -1,7 +1,7 @@
 using System.Numerics;
 using System.Globalization;
 
-namespace Offload.Cli.Commands;
+namespace Offload.Cli.Options;
 
 /// <summary>Comma-separated option values (<c>--topz 0.1,0.01</c>, <c>--updates 100,1000</c>), each validated.</summary>
 public static class OptionList

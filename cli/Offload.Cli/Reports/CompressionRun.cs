@@ -1,4 +1,4 @@
-namespace Offload.Cli.Experiments;
+namespace Offload.Cli.Reports;
 
 /// <summary>One configuration of the compression experiment and what it measured.</summary>
 /// <param name="Name">Folder and row name, e.g. <c>fedzip-z0.01-ef</c>.</param>

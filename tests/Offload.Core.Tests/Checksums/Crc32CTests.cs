@@ -1,7 +1,7 @@
 using System.Text;
-using Offload.Core.Wire;
+using Offload.Core.Checksums;
 
-namespace Offload.Core.Tests.Wire;
+namespace Offload.Core.Tests.Checksums;
 
 public class Crc32CTests
 {

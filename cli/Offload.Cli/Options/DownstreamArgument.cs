@@ -1,9 +1,8 @@
 using System.Globalization;
 using Offload.Aggregator.Rounds;
-using Offload.Cli.Commands;
 using Offload.Core.Codec;
 
-namespace Offload.Cli.Serving;
+namespace Offload.Cli.Options;
 
 /// <summary>
 /// Reads <c>serve --downstream</c>: <c>full</c> (or <c>none</c>), or <c>fedzip</c> with optional top-z

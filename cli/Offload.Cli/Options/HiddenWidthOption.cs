@@ -1,6 +1,6 @@
 using System.CommandLine;
 
-namespace Offload.Cli.Commands;
+namespace Offload.Cli.Options;
 
 /// <summary>
 /// <c>--hidden N</c>, shared by <c>serve</c> and <c>client</c>: the width of the default model's dense

@@ -1,4 +1,4 @@
-namespace Offload.Cli.Experiments;
+namespace Offload.Cli.Reports;
 
 /// <summary>One run of a strategy study: which strategy, on which split, under which attack, and how it did.</summary>
 /// <param name="Name">The run's folder name.</param>

@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 using ArmCrc32 = System.Runtime.Intrinsics.Arm.Crc32;
 using System.Runtime.Intrinsics.X86;
 
-namespace Offload.Core.Wire;
+namespace Offload.Core.Checksums;
 
 /// <summary>
 /// CRC-32C (Castagnoli polynomial 0x1EDC6F41, reflected 0x82F63B78), the checksum of update uploads

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using Offload.Aggregator.Strategies;
 
-namespace Offload.Cli.Commands;
+namespace Offload.Cli.Options;
 
 /// <summary>
 /// <c>--strategy NAME[:key=value,...]</c>, shared by <c>simulate</c> and <c>serve</c> (in process and
