@@ -7,8 +7,8 @@ namespace Offload.Aggregator.Strategies;
 /// </summary>
 public sealed class FedYogi : AdaptiveOptimizer
 {
-    /// <summary>Creates the optimiser; the defaults follow the paper (beta1 0.9, beta2 0.99, tau 1e-3) with eta 0.01.</summary>
-    public FedYogi(double serverLearningRate = 0.01, double beta1 = 0.9, double beta2 = 0.99, double tau = 1e-3)
+    /// <summary>Creates the optimiser; the defaults follow the paper (beta1 0.9, beta2 0.99, tau 1e-3) with eta 0.03 (as FedAdam).</summary>
+    public FedYogi(double serverLearningRate = 0.03, double beta1 = 0.9, double beta2 = 0.99, double tau = 1e-3)
         : base(serverLearningRate, beta1, beta2, tau)
     {
     }
