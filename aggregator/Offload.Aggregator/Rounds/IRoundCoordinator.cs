@@ -1,3 +1,4 @@
+using Offload.Aggregator.Strategies;
 using Offload.Core.Model;
 
 namespace Offload.Aggregator.Rounds;
@@ -41,8 +42,12 @@ public interface IRoundCoordinator
     /// <summary>Whether <paramref name="clientId"/> may submit for <paramref name="taskId"/> now; changes nothing.</summary>
     SubmissionCheck CheckSubmission(string clientId, string taskId, out RoundTask? task);
 
-    /// <summary>Reserves the round's room for the update to <paramref name="taskId"/>, which the caller then stores and announces.</summary>
-    SubmissionCheck TryReserve(string clientId, string taskId);
+    /// <summary>
+    /// Reserves the round's room for the update to <paramref name="taskId"/>, which the caller then
+    /// stores and announces; <paramref name="evaluation"/> is the client's score of the task's model
+    /// on its own data, if it sent one (federated evaluation).
+    /// </summary>
+    SubmissionCheck TryReserve(string clientId, string taskId, ClientEvaluation? evaluation = null);
 
     /// <summary>Gives back a reservation whose update could not be stored or announced.</summary>
     void CancelReservation(string clientId, string taskId);

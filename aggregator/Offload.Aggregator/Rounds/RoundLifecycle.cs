@@ -23,6 +23,7 @@ namespace Offload.Aggregator.Rounds;
 public abstract class RoundLifecycle : IRoundCoordinator
 {
     private readonly List<RoundSummary> _summaries = [];
+    private readonly Dictionary<string, ClientEvaluation> _evaluations = new(StringComparer.Ordinal);
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile GlobalModel _model;
     private ModelBroadcast _broadcast;
@@ -146,8 +147,9 @@ public abstract class RoundLifecycle : IRoundCoordinator
     /// Reserves the round's room for the update to <paramref name="taskId"/>, which the caller then
     /// stores and announces: the round will not close without it. Call it only once the update has
     /// passed every check the gateway makes. The quorum stops the round taking more.
+    /// <paramref name="evaluation"/>, the client's score of the task's model, joins the round's federated evaluation.
     /// </summary>
-    public SubmissionCheck TryReserve(string clientId, string taskId)
+    public SubmissionCheck TryReserve(string clientId, string taskId, ClientEvaluation? evaluation = null)
     {
         Action? then;
         lock (Gate)
@@ -157,6 +159,7 @@ public abstract class RoundLifecycle : IRoundCoordinator
             if (check != SubmissionCheck.Open) return check;
             Tasks.Reserve(taskId);
             Reserved++;
+            if (evaluation is not null) _evaluations[taskId] = evaluation;
             if (Reserved >= Options.MinClients || DeadlinePassed) Accepting = false;
             then = OnReserved();
         }
@@ -172,6 +175,7 @@ public abstract class RoundLifecycle : IRoundCoordinator
         {
             if (!Tasks.Release(clientId, taskId) || Done || Stopped) return;
             Reserved--;
+            _evaluations.Remove(taskId);
             if (Reserved < Options.MinClients && !DeadlinePassed && ReopensOnRelease) Accepting = true;
             then = OnReleased();
         }
@@ -200,6 +204,7 @@ public abstract class RoundLifecycle : IRoundCoordinator
         Reserved = 0;
         Accepting = false;
         DeadlinePassed = false;
+        _evaluations.Clear();
         Tasks.Open(round, Options.Strategy.Configure(round, Options.Plan));
     }
 
@@ -243,6 +248,7 @@ public abstract class RoundLifecycle : IRoundCoordinator
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(summary);
+        if (_evaluations.Count > 0) summary = summary with { Evaluation = Strategy.Evaluate(Round, [.. _evaluations.Values]) };
         _broadcast.Publish(model);
         _model = model;
         _summaries.Add(summary);

@@ -14,5 +14,6 @@ namespace Offload.Aggregator.Rounds;
 /// <param name="AggregateSeconds">Time spent reading, decoding and folding payloads and applying the step.</param>
 /// <param name="ClosedByDeadline">Whether the deadline, not the quorum, closed it.</param>
 /// <param name="Step">What the strategy's server step did (norms of the aggregated update and of the change); zero where the step ran elsewhere and did not say.</param>
+/// <param name="Evaluation">The round's federated evaluation (clients' scores of the model they trained from), or null when none reported.</param>
 public sealed record RoundSummary(long Round, ModelVersion Version, int Updates, int Rejected, long SampleCount, long PayloadBytes,
-    double Seconds, double AggregateSeconds, bool ClosedByDeadline, AggregationMetrics Step = default);
+    double Seconds, double AggregateSeconds, bool ClosedByDeadline, AggregationMetrics Step = default, FederatedEvaluation? Evaluation = null);

@@ -13,6 +13,7 @@ namespace Offload.Aggregator.Strategies;
 /// <item><see cref="Combine"/>: for <see cref="AggregationKind.Robust"/> strategies, how a group's individual updates become one.</item>
 /// <item><see cref="Step"/>: from the round's aggregated update to the next global model, reading and
 /// writing the explicit <see cref="ServerState"/> (momentum, moments), never fields of the strategy.</item>
+/// <item><see cref="Evaluate"/> (optional): how the clients' own scores of the model combine.</item>
 /// </list>
 /// The flow of a round (selection, quorum, deadline) belongs to the round lifecycle, and where the
 /// folding happens (one process, or the Dapr functions) to the coordinators; a strategy is pure and
@@ -54,6 +55,25 @@ public abstract class AggregationStrategy
     /// <exception cref="NotSupportedException">The strategy is sum-decomposable.</exception>
     public virtual void Combine(UpdateGroup group, Span<float> destination) =>
         throw new NotSupportedException($"Strategy '{Name}' is sum-decomposable; its updates are folded as a weighted sum, not combined as a group.");
+
+    /// <summary>
+    /// Federated evaluation: combines the scores the round's clients reported for the model they were
+    /// sent, weighted by examples (Flower's default); null when none reported.
+    /// </summary>
+    public virtual FederatedEvaluation? Evaluate(long round, IReadOnlyList<ClientEvaluation> evaluations)
+    {
+        ArgumentNullException.ThrowIfNull(evaluations);
+        if (evaluations.Count == 0) return null;
+        long examples = 0;
+        double loss = 0, accuracy = 0;
+        foreach (var e in evaluations)
+        {
+            examples += e.Examples;
+            loss += e.Loss * e.Examples;
+            accuracy += e.Accuracy * e.Examples;
+        }
+        return new FederatedEvaluation(evaluations.Count, examples, loss / examples, accuracy / examples);
+    }
 
     /// <summary>A fresh server state for this strategy (round 0, no vectors yet).</summary>
     public ServerState InitialState() => new(Name);

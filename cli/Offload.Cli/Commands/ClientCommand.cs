@@ -109,7 +109,7 @@ public static class ClientCommand
         {
             if (value.Stage != ParticipationStage.Submitted || value.Completed is not { } r) return;
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{name}: round {r.Round} trained {r.SampleCount} samples from model v{r.ModelVersion} ({(r.DownloadedDelta ? "change" : "full")}, {r.DownloadBytes / 1024.0:F1} KiB) in {r.TrainSeconds:F1} s (loss {r.MeanLoss:F4}); update {(r.Receipt.Duplicate ? "already counted" : "accepted")} after {r.Receipt.Attempts} attempt(s)"));
+                $"{name}: round {r.Round} trained {r.SampleCount} samples from model v{r.ModelVersion} ({(r.DownloadedDelta ? "change" : "full")}, {r.DownloadBytes / 1024.0:F1} KiB) in {r.TrainSeconds:F1} s (loss {r.MeanLoss:F4}){(r.Evaluation is { } e ? $"; the model scored {e.Accuracy * 100:F2}% on this device's {e.SampleCount} samples before training" : "")}; update {(r.Receipt.Duplicate ? "already counted" : "accepted")} after {r.Receipt.Attempts} attempt(s)"));
         }
     }
 }

@@ -53,11 +53,12 @@ public static class ServeCommand
         var aggregator = new Option<string>("--aggregator") { Description = "Where updates are aggregated: in-process, or dapr (the aggregator functions, through this app's Dapr sidecar; see docs/dapr.md).", DefaultValueFactory = _ => "in-process" };
         var sidecarWait = new Option<double>("--sidecar-wait") { Description = "With --aggregator dapr: seconds to wait at startup for the sidecar and the aggregator functions (apps start in any order).", DefaultValueFactory = _ => d.SidecarWaitSeconds };
         var strategy = StrategyOption.Create();
+        var clientEvaluation = new Option<string>("--client-evaluation") { Description = "Federated evaluation: devices score each round's model on their own data before training, and the strategy combines the scores by examples: on | off.", DefaultValueFactory = _ => "on" };
         var appPort = new Option<int>("--app-port") { Description = "With --aggregator dapr: the HTTP port the sidecar delivers ModelPublished to (its app-port).", DefaultValueFactory = _ => d.DaprAppPort };
 
         var command = new Command("serve", "Run the gRPC gateway and a synchronous aggregator (FedAvg unless --strategy) for devices running 'offload client'.")
         {
-            strategy, port, host, minClients, perRound, deadline, rounds, epochs, batch, lr, seed, hidden, codec, maxUpdate, linger, tokensFile, token, code, config, data, output, verbose, dapr, hierarchy,
+            strategy, clientEvaluation, port, host, minClients, perRound, deadline, rounds, epochs, batch, lr, seed, hidden, codec, maxUpdate, linger, tokensFile, token, code, config, data, output, verbose, dapr, hierarchy,
             aggregator, appPort, sidecarWait, downstream,
         };
         command.SetAction((parsed, cancellationToken) =>
@@ -72,6 +73,12 @@ public static class ServeCommand
             var options = new ServeOptions
             {
                 Strategy = StrategyOption.Parse(parsed.GetValue(strategy)!),
+                ClientEvaluation = parsed.GetValue(clientEvaluation) switch
+                {
+                    "on" => true,
+                    "off" => false,
+                    var other => throw new InvalidOptionException($"--client-evaluation must be on or off (got '{other}')."),
+                },
                 Port = parsed.GetResult(port) is { Implicit: false } ? parsed.GetValue(port) : EndpointsConfigured(parsed.GetValue(config)!) ? null : d.Port,
                 Host = parsed.GetValue(host)!,
                 MinClients = parsed.GetValue(minClients),
@@ -164,7 +171,7 @@ public static class ServeCommand
             ClientsPerRound = o.ClientsPerRound,
             RoundDeadline = TimeSpan.FromSeconds(o.RoundDeadlineSeconds),
             Rounds = o.Rounds,
-            Plan = new TrainingOptions(o.LocalEpochs, o.BatchSize, o.LearningRate),
+            Plan = new TrainingOptions(o.LocalEpochs, o.BatchSize, o.LearningRate) { Evaluate = o.ClientEvaluation },
             Strategy = o.Strategy,
             HierarchyFanIn = o.HierarchyFanIn,
             Downstream = o.Downstream,
@@ -196,7 +203,7 @@ public static class ServeCommand
             lock (served) served.Add(new ServedRound(summary, score.Accuracy, score.MeanLoss));
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 // The Dapr functions report updates only; samples and bytes are known where folding happens.
-                $"round {closed.Round}/{o.Rounds}: {summary.Updates} updates ({(o.DaprAggregator ? "" : $"{summary.SampleCount} samples, {summary.PayloadBytes / 1024.0:F0} KiB, ")}{(summary.ClosedByDeadline ? "deadline" : "quorum")}) in {summary.Seconds:F1} s -> model {closed.Version}, test accuracy {score.Accuracy * 100:F2}%{(model.Version == closed.Version ? "" : " (evaluated a later model)")}"));
+                $"round {closed.Round}/{o.Rounds}: {summary.Updates} updates ({(o.DaprAggregator ? "" : $"{summary.SampleCount} samples, {summary.PayloadBytes / 1024.0:F0} KiB, ")}{(summary.ClosedByDeadline ? "deadline" : "quorum")}) in {summary.Seconds:F1} s -> model {closed.Version}, test accuracy {score.Accuracy * 100:F2}%{(model.Version == closed.Version ? "" : " (evaluated a later model)")}{(summary.Evaluation is { } fe ? $"; on the devices' own data the model they trained from scored {fe.Accuracy * 100:F2}% ({fe.Examples} examples, {fe.Clients} devices)" : "")}"));
             if (closed.Final) evaluated.TrySetResult();
             return ValueTask.CompletedTask;
         });
@@ -220,6 +227,7 @@ public static class ServeCommand
         var configuration = new JsonObject
         {
             ["strategy"] = o.Strategy.Name,
+            ["client_evaluation"] = o.ClientEvaluation,
             ["aggregator"] = o.DaprAggregator ? "dapr" : "in-process",
             ["hierarchy_fan_in"] = o.HierarchyFanIn,
             ["codec"] = o.Codec.ToString().ToLowerInvariant(),

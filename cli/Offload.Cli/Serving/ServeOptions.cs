@@ -12,6 +12,9 @@ public sealed record ServeOptions
     /// <summary>The algorithm (<c>--strategy</c>); with the Dapr aggregator the functions run whatever each round names.</summary>
     public Offload.Aggregator.Strategies.AggregationStrategy Strategy { get; init; } = new Offload.Aggregator.Strategies.FedAvg();
 
+    /// <summary>Whether tasks ask devices to score the model on their own data before training (federated evaluation).</summary>
+    public bool ClientEvaluation { get; init; } = true;
+
     /// <summary>Updates that close a round.</summary>
     public int MinClients { get; init; } = 2;
 

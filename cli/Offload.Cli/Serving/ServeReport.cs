@@ -9,7 +9,7 @@ namespace Offload.Cli.Serving;
 public static class ServeReport
 {
     /// <summary>The CSV header.</summary>
-    public const string CsvHeader = "round,version,accuracy,loss,updates,rejected,samples,bytes_up,seconds,aggregate_seconds,closed_by";
+    public const string CsvHeader = "round,version,accuracy,loss,updates,rejected,samples,bytes_up,seconds,aggregate_seconds,closed_by,client_accuracy,client_loss,client_examples,update_norm,step_norm";
 
     /// <summary>Writes both files and returns the summary.</summary>
     public static JsonObject Write(string directory, IReadOnlyList<ServedRound> rounds, JsonObject configuration, JsonObject gateway, double wallSeconds)
@@ -20,7 +20,9 @@ public static class ServeReport
         {
             var s = r.Summary;
             csv.Append(CultureInfo.InvariantCulture,
-                $"{s.Round},{s.Version.Value},{r.Accuracy:F4},{r.Loss:F4},{s.Updates},{s.Rejected},{s.SampleCount},{s.PayloadBytes},{s.Seconds:F3},{s.AggregateSeconds:F4},{(s.ClosedByDeadline ? "deadline" : "quorum")}\n");
+                $"{s.Round},{s.Version.Value},{r.Accuracy:F4},{r.Loss:F4},{s.Updates},{s.Rejected},{s.SampleCount},{s.PayloadBytes},{s.Seconds:F3},{s.AggregateSeconds:F4},{(s.ClosedByDeadline ? "deadline" : "quorum")},");
+            var e = s.Evaluation;
+            csv.Append(CultureInfo.InvariantCulture, $"{e?.Accuracy:F4},{e?.Loss:F4},{e?.Examples},{s.Step.UpdateNorm:G6},{s.Step.StepNorm:G6}\n");
         }
         File.WriteAllText(Path.Combine(directory, "rounds.csv"), csv.ToString());
         long updates = 0, bytes = 0;

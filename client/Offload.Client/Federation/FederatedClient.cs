@@ -72,7 +72,7 @@ public abstract class FederatedClient : IDisposable
     /// <exception cref="RpcException">PERMISSION_DENIED, RESOURCE_EXHAUSTED (too large), INVALID_ARGUMENT, FAILED_PRECONDITION (round closed), ALREADY_EXISTS; or a transient failure persisted past the retries.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public abstract Task<UploadReceipt> SubmitUpdateAsync(FederatedTask task, ReadOnlyMemory<byte> payload, long sampleCount,
-        IProgress<UploadProgress>? progress = null, CancellationToken cancellationToken = default);
+        IProgress<UploadProgress>? progress = null, CancellationToken cancellationToken = default, EvaluationResult? evaluation = null);
 
     /// <summary>Where the federation stands.</summary>
     /// <exception cref="RpcException">UNAUTHENTICATED, or a transient failure persisted past the retries.</exception>
@@ -136,6 +136,8 @@ public abstract class FederatedClient : IDisposable
                 var clock = Stopwatch.StartNew();
                 int seed = ClientSeed.For(runSeed, task.Round, clientIndex);
                 var training = task.Training!;
+                // Federated evaluation: the model as sent, scored on this device's own data before it trains.
+                var evaluation = training.Evaluate ? await Task.Run(() => trainer.Evaluate(weights, data, indices), cancellationToken).ConfigureAwait(false) : null;
                 var result = await Task.Run(() => trainer.Train(weights, data, indices, training, seed, update, cancellationToken), cancellationToken).ConfigureAwait(false);
                 double trainSeconds = clock.Elapsed.TotalSeconds;
                 byte[] payload;
@@ -147,9 +149,9 @@ public abstract class FederatedClient : IDisposable
                 else payload = IdentityCodec.Instance.Encode(update, trainer.Layout);
 
                 var uploadProgress = progress is null ? null : new Progress<UploadProgress>(p => progress.Report(new ParticipationProgress(ParticipationStage.Uploading, task.Round, p)));
-                var receipt = await SubmitUpdateAsync(task, payload, result.SampleCount, uploadProgress, cancellationToken).ConfigureAwait(false);
+                var receipt = await SubmitUpdateAsync(task, payload, result.SampleCount, uploadProgress, cancellationToken, evaluation).ConfigureAwait(false);
                 var done = new RoundParticipation(task.Round, task.ModelVersion, result.SampleCount, result.MeanLoss, receipt, trainSeconds,
-                    download.Bytes, download.Delta);
+                    download.Bytes, download.Delta, evaluation);
                 rounds.Add(done);
                 refusedTasks = 0;
                 progress?.Report(new ParticipationProgress(ParticipationStage.Submitted, task.Round, Completed: done));

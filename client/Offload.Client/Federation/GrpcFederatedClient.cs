@@ -98,6 +98,7 @@ internal sealed class GrpcFederatedClient : FederatedClient
                 {
                     ProximalMu = reply.Plan.ProximalMu,
                     Settings = reply.Plan.Settings,
+                    Evaluate = reply.Plan.Evaluate,
                 };
             }
             catch (ArgumentException e)
@@ -241,7 +242,7 @@ internal sealed class GrpcFederatedClient : FederatedClient
 
     /// <inheritdoc/>
     public override async Task<UploadReceipt> SubmitUpdateAsync(FederatedTask task, ReadOnlyMemory<byte> payload, long sampleCount,
-        IProgress<UploadProgress>? progress = null, CancellationToken cancellationToken = default)
+        IProgress<UploadProgress>? progress = null, CancellationToken cancellationToken = default, EvaluationResult? evaluation = null)
     {
         EnsureAssigned(task);
         if (UpdatePayload.TryReadHeader(payload.Span, out var framed) != System.Buffers.OperationStatus.Done || framed.PayloadLength != payload.Length)
@@ -260,6 +261,8 @@ internal sealed class GrpcFederatedClient : FederatedClient
             Crc32C = crc,
             LayoutHash = task.LayoutHash,
         };
+        if (evaluation is { SampleCount: > 0 })
+            header.Evaluation = new LocalEvaluation { Examples = evaluation.SampleCount, Loss = evaluation.MeanLoss, Accuracy = evaluation.Accuracy };
         long sent = 0;
         int attempts = 0;
         var reply = await RetryAsync("SubmitUpdate", async (options, attempt) =>

@@ -30,4 +30,8 @@ public interface ITrainer : IDisposable
     /// <summary>Evaluates <paramref name="weights"/> on samples [<paramref name="start"/>, <paramref name="start"/> + <paramref name="count"/>) of <paramref name="data"/>.</summary>
     /// <exception cref="ArgumentException">The weights do not match the layout or the range is outside the data.</exception>
     EvaluationResult Evaluate(ReadOnlySpan<float> weights, ImageDataset data, int start, int count);
+
+    /// <summary>Evaluates <paramref name="weights"/> on the samples of <paramref name="data"/> named by <paramref name="indices"/> (a client's own data: federated evaluation).</summary>
+    /// <exception cref="ArgumentException">The weights do not match the layout or an index is outside the data.</exception>
+    EvaluationResult Evaluate(ReadOnlySpan<float> weights, ImageDataset data, ReadOnlySpan<int> indices);
 }

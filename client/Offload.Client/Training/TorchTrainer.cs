@@ -192,8 +192,30 @@ public sealed class TorchTrainer : ITrainer
         EnsureCompatible(data);
         if (start < 0 || count < 0 || (long)start + count > data.Count)
             throw new ArgumentException($"Range [{start}, {(long)start + count}) is outside the data set of {data.Count}.", nameof(count));
+        int[] all = ArrayPool<int>.Shared.Rent(Math.Max(count, 1));
+        try
+        {
+            for (int i = 0; i < count; i++) all[i] = start + i;
+            return Evaluate(weights, data, all.AsSpan(0, count));
+        }
+        finally
+        {
+            ArrayPool<int>.Shared.Return(all);
+        }
+    }
+
+    /// <inheritdoc/>
+    public EvaluationResult Evaluate(ReadOnlySpan<float> weights, ImageDataset data, ReadOnlySpan<int> indices)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(data);
+        EnsureCompatible(data);
+        foreach (int index in indices)
+            if ((uint)index >= (uint)data.Count)
+                throw new ArgumentException($"Sample index {index} is outside the data set of {data.Count}.", nameof(indices));
         ImportWeights(weights);
         _model.eval();
+        int count = indices.Length;
         int batch = Math.Min(EvaluationBatch, Math.Max(count, 1));
         int[] order = ArrayPool<int>.Shared.Rent(batch);
         int correct = 0;
@@ -204,7 +226,7 @@ public sealed class TorchTrainer : ITrainer
             for (int offset = 0; offset < count; offset += batch)
             {
                 int n = Math.Min(batch, count - offset);
-                for (int i = 0; i < n; i++) order[i] = start + offset + i;
+                indices.Slice(offset, n).CopyTo(order);
                 using var scope = torch.NewDisposeScope();
                 var (input, target) = Batch(data, order.AsSpan(0, n));
                 var logits = _model.forward(input);

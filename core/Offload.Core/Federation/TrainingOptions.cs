@@ -41,6 +41,12 @@ public sealed record TrainingOptions
         }
     }
 
+    /// <summary>
+    /// Federated evaluation: the client scores the model it was sent on its own data before training
+    /// and reports the score with its update (the strategy combines the scores by examples).
+    /// </summary>
+    public bool Evaluate { get; init; }
+
     /// <summary>Free settings a strategy sends its clients (key to value), for learners that read them; empty by default.</summary>
     /// <exception cref="ArgumentException">More than 64 settings, or an empty or over-long key or value.</exception>
     public IReadOnlyDictionary<string, string> Settings
@@ -63,7 +69,7 @@ public sealed record TrainingOptions
         if (other is null) return false;
         if (ReferenceEquals(this, other)) return true;
         if (LocalEpochs != other.LocalEpochs || BatchSize != other.BatchSize || !LearningRate.Equals(other.LearningRate)
-            || !ProximalMu.Equals(other.ProximalMu) || Settings.Count != other.Settings.Count) return false;
+            || !ProximalMu.Equals(other.ProximalMu) || Evaluate != other.Evaluate || Settings.Count != other.Settings.Count) return false;
         foreach (var (k, v) in Settings)
             if (!other.Settings.TryGetValue(k, out var w) || w != v) return false;
         return true;

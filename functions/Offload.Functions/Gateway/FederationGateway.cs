@@ -76,6 +76,7 @@ internal sealed class FederationGateway(
                     BatchSize = task.Plan.BatchSize,
                     LearningRate = task.Plan.LearningRate,
                     ProximalMu = task.Plan.ProximalMu,
+                    Evaluate = task.Plan.Evaluate,
                 };
                 foreach (var (key, value) in task.Plan.Settings) reply.Plan.Settings[key] = value;
                 reply.Deadline = Timestamp.FromDateTimeOffset(task.Deadline);
@@ -309,7 +310,7 @@ internal sealed class FederationGateway(
 
     private async Task<SubmitUpdateReply> AcceptAsync(ClientIdentity client, UploadSession session, UpdateHeader header, RoundTask task)
     {
-        switch (coordinator.TryReserve(client.ClientId, header.TaskId))
+        switch (coordinator.TryReserve(client.ClientId, header.TaskId, UpdateHeaderValidation.EvaluationOf(header)))
         {
             case SubmissionCheck.Open:
                 break;

@@ -1,4 +1,5 @@
 using Offload.Aggregator.Rounds;
+using Offload.Aggregator.Strategies;
 using Offload.Core.Codec;
 using Offload.Core.Model;
 using Offload.Core.Protos;
@@ -34,8 +35,12 @@ internal static class UpdateHeaderValidation
             return $"total_length is {header.TotalLength}; a payload holds {MinPayloadLength} to {int.MaxValue} bytes.";
         if (header.Offset < 0 || header.Offset > header.TotalLength)
             return $"offset {header.Offset} is outside [0, {header.TotalLength}].";
-        return null;
+        return EvaluationOf(header)?.Problem();
     }
+
+    /// <summary>The client's federated-evaluation score the header carries, or null.</summary>
+    public static ClientEvaluation? EvaluationOf(UpdateHeader header) =>
+        header.Evaluation is { } e ? new ClientEvaluation(e.Examples, e.Loss, e.Accuracy) : null;
 
     /// <summary>
     /// Null when the payload's own fixed header (its first <see cref="UpdatePayload.HeaderLength"/>

@@ -46,6 +46,43 @@ public class TorchTrainerTests
     }
 
     [Fact]
+    public void The_FedProx_term_pulls_towards_the_start_weights_from_the_second_step_on()
+    {
+        using var trainer = TorchTrainer.CreateDefault(seed: 4);
+        var data = Blocks(4, 4);
+        var start = new float[trainer.Layout.TotalLength];
+        trainer.ExportWeights(start);
+        float[] Train(double mu, int samples)
+        {
+            var update = new float[start.Length];
+            trainer.Train(start, data, Range(samples), new TrainingOptions(1, 8, 0.1) { ProximalMu = mu }, seed: 9, update);
+            return update;
+        }
+        // One step: w equals w_start, so the term's gradient is zero and the step is plain SGD's.
+        Assert.Equal(Train(0, 8), Train(5, 8));
+        // Five steps: each pulls the weights back by lr * mu = 50% of their distance from the start.
+        double plain = Norm(Train(0, 40)), proximal = Norm(Train(5, 40));
+        Assert.True(proximal < 0.9 * plain, $"proximal update norm {proximal}, plain {plain}");
+    }
+
+    [Fact]
+    public void Evaluating_by_indices_matches_the_range_and_names_a_bad_index()
+    {
+        using var trainer = TorchTrainer.CreateDefault(seed: 5);
+        var data = Blocks(3, 5);
+        var weights = new float[trainer.Layout.TotalLength];
+        trainer.ExportWeights(weights);
+        var range = trainer.Evaluate(weights, data, 4, 17);
+        var byIndex = trainer.Evaluate(weights, data, Enumerable.Range(4, 17).Reverse().ToArray());
+        Assert.Equal(range.SampleCount, byIndex.SampleCount);
+        Assert.Equal(range.Correct, byIndex.Correct);
+        Assert.Equal(range.LossSum, byIndex.LossSum, 3);
+        Assert.Throws<ArgumentException>(() => trainer.Evaluate(weights, data, new[] { 0, 30 }));
+    }
+
+    private static double Norm(float[] values) => Math.Sqrt(values.Sum(v => (double)v * v));
+
+    [Fact]
     public void Update_is_new_weights_minus_start_weights()
     {
         using var trainer = TorchTrainer.CreateDefault(seed: 2);

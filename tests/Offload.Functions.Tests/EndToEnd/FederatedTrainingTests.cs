@@ -173,6 +173,8 @@ public class FederatedTrainingTests
 
         public EvaluationResult Evaluate(ReadOnlySpan<float> weights, ImageDataset data, int start, int count) => inner.Evaluate(weights, data, start, count);
 
+        public EvaluationResult Evaluate(ReadOnlySpan<float> weights, ImageDataset data, ReadOnlySpan<int> indices) => inner.Evaluate(weights, data, indices);
+
         public void Dispose() => inner.Dispose();
     }
 

@@ -18,6 +18,6 @@ internal abstract class DelegatingCoordinator(IRoundCoordinator inner) : IRoundC
 
     public TaskOffer RequestTask(string clientId) => Inner.RequestTask(clientId);
     public virtual SubmissionCheck CheckSubmission(string clientId, string taskId, out RoundTask? task) => Inner.CheckSubmission(clientId, taskId, out task);
-    public SubmissionCheck TryReserve(string clientId, string taskId) => Inner.TryReserve(clientId, taskId);
+    public SubmissionCheck TryReserve(string clientId, string taskId, Offload.Aggregator.Strategies.ClientEvaluation? evaluation = null) => Inner.TryReserve(clientId, taskId, evaluation);
     public void CancelReservation(string clientId, string taskId) => Inner.CancelReservation(clientId, taskId);
 }

@@ -25,7 +25,7 @@ public class UploadFaultTests
         return IdentityCodec.Instance.Encode(delta, TestFederation.FlatLayout(Parameters));
     }
 
-    private static UpdateHeader Header(FederatedTask task, byte[] payload, string key = "key-1") => new()
+    internal static UpdateHeader Header(FederatedTask task, byte[] payload, string key = "key-1") => new()
     {
         TaskId = task.TaskId,
         IdempotencyKey = key,
@@ -37,7 +37,7 @@ public class UploadFaultTests
         LayoutHash = task.LayoutHash,
     };
 
-    private static async Task<SubmitUpdateReply> SendAsync(Core.Protos.Federation.FederationClient raw, int client, UpdateHeader header, ReadOnlyMemory<byte> payload, int chunk = 4096)
+    internal static async Task<SubmitUpdateReply> SendAsync(Core.Protos.Federation.FederationClient raw, int client, UpdateHeader header, ReadOnlyMemory<byte> payload, int chunk = 4096)
     {
         using var call = raw.SubmitUpdate(TestFederation.As(client));
         try
