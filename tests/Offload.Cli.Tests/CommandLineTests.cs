@@ -44,6 +44,28 @@ public class CommandLineTests
     }
 
     [Theory]
+    [InlineData("simulate", "nope", "Unknown strategy 'nope'")]
+    [InlineData("simulate", "fedadam:lr=0.1", "has no key 'lr'")]
+    [InlineData("serve", "krum:f=x", "f=x is not a finite number")]
+    [InlineData("serve", "median:clip=1", "has no key 'clip'")]
+    public void A_bad_strategy_exits_2_and_lists_the_valid_ones(string command, string strategy, string expected)
+    {
+        var (code, error) = Run(command, "--strategy", strategy, "--data", "bundled", "--out", Path.GetTempPath());
+        Assert.Equal(2, code);
+        Assert.Contains(expected, error);
+        foreach (var name in Aggregator.Strategies.StrategyCatalog.Names) Assert.Contains(name, error);
+        Assert.DoesNotContain("   at ", error);
+    }
+
+    [Fact]
+    public void A_bad_client_evaluation_switch_exits_2()
+    {
+        var (code, error) = Run("serve", "--client-evaluation", "maybe", "--data", "bundled", "--out", Path.GetTempPath());
+        Assert.Equal(2, code);
+        Assert.Contains("--client-evaluation", error);
+    }
+
+    [Theory]
     [InlineData("--topz", "0")]
     [InlineData("--topz", "1.5")]
     [InlineData("--clusters", "0")]
