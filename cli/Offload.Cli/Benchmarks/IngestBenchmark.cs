@@ -10,9 +10,9 @@ using Offload.Aggregator.Strategies;
 using Offload.Client.Federation;
 using Offload.Core.Model;
 using Offload.Core.Codec;
-using Offload.Functions.Authentication;
-using Offload.Functions.Gateway;
-using Offload.Functions.Hosting;
+using Offload.Gateway.Authentication;
+using Offload.Gateway.Hosting;
+using Offload.Gateway.Service;
 
 namespace Offload.Cli.Benchmarks;
 

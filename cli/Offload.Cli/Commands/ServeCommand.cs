@@ -14,8 +14,9 @@ using Offload.Cli.Serving;
 using Offload.Client.Training;
 using Offload.Core.Codec;
 using Offload.Core.Federation;
-using Offload.Functions.Gateway;
-using Offload.Functions.Hosting;
+using Offload.Gateway.Authentication;
+using Offload.Gateway.Hosting;
+using Offload.Gateway.Service;
 
 namespace Offload.Cli.Commands;
 
@@ -152,7 +153,7 @@ public static class ServeCommand
         return 0;
     }
 
-    private static async Task<int> RunAsync(ServeOptions o, Functions.Authentication.ClientTokens tokens, string[] configFiles,
+    private static async Task<int> RunAsync(ServeOptions o, ClientTokens tokens, string[] configFiles,
         string? dataDirectory, string outputDirectory, bool verbose, TextWriter output, CancellationToken cancellationToken)
     {
         var dataset = DataOption.LoadData(dataDirectory);
@@ -183,7 +184,7 @@ public static class ServeCommand
             Address = IPAddress.Parse(o.Host),
             Port = o.Port,
             JsonFiles = configFiles,
-            DaprAppPort = o.DaprAggregator ? o.DaprAppPort : null,
+            SidecarAppPort = o.DaprAggregator ? o.DaprAppPort : null,
         };
 
         // Either the in-process aggregator or the Dapr functions behind this app's sidecar; the rest is the same.

@@ -4,10 +4,11 @@ using Offload.Aggregator.Rounds;
 using Offload.Aggregator.Storage;
 using Offload.Aggregator.Strategies;
 using Offload.Core.Model;
-using Offload.Functions.Authentication;
-using Offload.Functions.Gateway;
 using Offload.Functions.Hosting;
 using Offload.Functions.Names;
+using Offload.Gateway.Authentication;
+using Offload.Gateway.Hosting;
+using Offload.Gateway.Service;
 
 namespace Offload.Cli.Serving;
 

@@ -1,4 +1,4 @@
-using Offload.Functions.Authentication;
+using Offload.Gateway.Authentication;
 
 namespace Offload.Cli.Serving;
 

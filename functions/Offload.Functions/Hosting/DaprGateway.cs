@@ -4,12 +4,15 @@ using Microsoft.Extensions.Logging;
 using Offload.Aggregator.Events;
 using Offload.Aggregator.Rounds;
 using Offload.Core.Model;
+using Microsoft.Extensions.DependencyInjection;
 using Offload.Functions.Aggregation;
-using Offload.Functions.Authentication;
 using Offload.Functions.Events;
 using Offload.Functions.Gateway;
 using Offload.Functions.Rounds;
 using Offload.Functions.Storage;
+using Offload.Gateway.Authentication;
+using Offload.Gateway.Hosting;
+using Offload.Gateway.Service;
 
 namespace Offload.Functions.Hosting;
 
@@ -18,7 +21,7 @@ namespace Offload.Functions.Hosting;
 /// devices reach its gRPC port directly; accepted payloads go to the Dapr state store, each
 /// <see cref="UpdateArrived"/> to the Dapr pub/sub for the leaf functions, each round opens on its
 /// <see cref="RoundActor"/>, which this app hosts (its sidecar calls the actor routes on
-/// <see cref="GatewayListenOptions.DaprAppPort"/>), and the sidecar delivers <see cref="ModelPublished"/>
+/// <see cref="GatewayListenOptions.SidecarAppPort"/>), and the sidecar delivers <see cref="ModelPublished"/>
 /// to that port too. Dispose it to stop.
 /// </summary>
 public sealed class DaprGateway : IAsyncDisposable
@@ -49,7 +52,7 @@ public sealed class DaprGateway : IAsyncDisposable
 
     /// <summary>Starts the gateway and opens round 1.</summary>
     /// <param name="options">Gateway limits and codec.</param>
-    /// <param name="listen">Where to listen; <see cref="GatewayListenOptions.DaprAppPort"/> is required.</param>
+    /// <param name="listen">Where to listen; <see cref="GatewayListenOptions.SidecarAppPort"/> is required.</param>
     /// <param name="tokens">Device credentials.</param>
     /// <param name="layout">The model's tensors.</param>
     /// <param name="initialWeights">Model version 0.</param>
@@ -58,13 +61,13 @@ public sealed class DaprGateway : IAsyncDisposable
     /// <param name="configureLogging">Log providers; nothing is logged without them.</param>
     /// <param name="cancellationToken">Cancels the start.</param>
     /// <param name="sidecarWait">How long to wait for the sidecar and the functions' actors before failing (<see cref="DefaultSidecarWait"/>).</param>
-    /// <exception cref="ArgumentException">No Dapr app port is set.</exception>
+    /// <exception cref="ArgumentException">No sidecar app port (the Dapr app port) is set.</exception>
     public static async Task<DaprGateway> StartAsync(GatewayOptions options, GatewayListenOptions listen, ClientTokens tokens,
         TensorLayout layout, ReadOnlyMemory<float> initialWeights, RoundOptions rounds, DaprSidecarEndpoints? sidecar = null,
         Action<ILoggingBuilder>? configureLogging = null, CancellationToken cancellationToken = default, TimeSpan? sidecarWait = null)
     {
         ArgumentNullException.ThrowIfNull(listen);
-        if (listen.DaprAppPort is null) throw new ArgumentException("The Dapr gateway needs a Dapr app port for its sidecar.", nameof(listen));
+        if (listen.SidecarAppPort is not int appPort) throw new ArgumentException("The Dapr gateway needs a Dapr app port for its sidecar.", nameof(listen));
         sidecar ??= DaprSidecarEndpoints.FromEnvironment();
         var client = new DaprClientBuilder().UseGrpcEndpoint(sidecar.GrpcEndpoint).UseHttpEndpoint(sidecar.HttpEndpoint).Build();
         var proxyOptions = new ActorProxyOptions { HttpEndpoint = sidecar.HttpEndpoint };
@@ -77,8 +80,15 @@ public sealed class DaprGateway : IAsyncDisposable
         try
         {
             // This app hosts the rounds' actors: it always runs, so daprd always has a host to place them on.
+            // Its sidecar delivers ModelPublished and calls the actors on the sidecar app port.
             server = await GatewayServer.StartAsync(options, listen, tokens, coordinator, store, new DaprEventBus(client), configureLogging, cancellationToken, roundEvents,
-                services => services.AddOffloadRoundActors(sidecar.HttpEndpoint)).ConfigureAwait(false);
+                services =>
+                {
+                    services.AddSingleton<IModelPublishedObserver>(coordinator);
+                    services.AddSingleton<GatewayModelFunction>();
+                    services.AddOffloadRoundActors(sidecar.HttpEndpoint);
+                },
+                app => app.UseOffloadGatewaySubscription(appPort)).ConfigureAwait(false);
             await coordinator.StartAsync(sidecarWait ?? DefaultSidecarWait, cancellationToken).ConfigureAwait(false);
             return new DaprGateway(server, coordinator, client, loggers, roundEvents);
         }

@@ -1,7 +1,7 @@
 using Grpc.Core;
 using Offload.Aggregator.Rounds;
 using Offload.Client.Federation;
-using Offload.Functions.Authentication;
+using Offload.Gateway.Authentication;
 
 namespace Offload.Functions.Tests.Authentication;
 

@@ -8,10 +8,11 @@ using Offload.Client.Training;
 using Offload.Core.Data;
 using Offload.Core.Federation;
 using Offload.Core.Model;
-using Offload.Functions.Authentication;
-using Offload.Functions.Gateway;
 using Offload.Functions.Hosting;
 using Offload.Functions.Names;
+using Offload.Gateway.Authentication;
+using Offload.Gateway.Hosting;
+using Offload.Gateway.Service;
 using Xunit.Abstractions;
 
 namespace Offload.Functions.Tests.EndToEnd;
@@ -118,7 +119,7 @@ public class DaprDeploymentTests(ITestOutputHelper output)
         // The app channel is known before the app listens, as daprd's --app-port is; placement finds the actor host once it answers.
         sidecar.App = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{appPort}") };
         if (deliver) functions.Cluster.StartDelivering();
-        var gateway = await DaprGateway.StartAsync(new GatewayOptions(), new GatewayListenOptions { Port = 0, DaprAppPort = appPort }, tokens,
+        var gateway = await DaprGateway.StartAsync(new GatewayOptions(), new GatewayListenOptions { Port = 0, SidecarAppPort = appPort }, tokens,
             initial.Layout, weights, rounds, new DaprSidecarEndpoints(sidecar.HttpEndpoint, sidecar.GrpcEndpoint));
         return new Deployment { Functions = functions, Gateway = gateway };
     }

@@ -7,7 +7,7 @@ using Offload.Core.Codec;
 using Offload.Core.Data;
 using Offload.Core.Federation;
 using Offload.Core.Model;
-using Offload.Functions.Gateway;
+using Offload.Gateway.Service;
 
 namespace Offload.Functions.Tests.EndToEnd;
 

@@ -1,7 +1,7 @@
 using Offload.Aggregator.Rounds;
 using Offload.Client.Federation;
 using Offload.Core.Codec;
-using Offload.Functions.Gateway;
+using Offload.Gateway.Service;
 
 namespace Offload.Functions.Tests.Gateway;
 

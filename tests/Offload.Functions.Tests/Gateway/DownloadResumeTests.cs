@@ -3,7 +3,7 @@ using Offload.Aggregator.Rounds;
 using Offload.Client.Federation;
 using Offload.Core.Model;
 using Offload.Core.Protos;
-using Offload.Functions.Gateway;
+using Offload.Gateway.Service;
 
 namespace Offload.Functions.Tests.Gateway;
 

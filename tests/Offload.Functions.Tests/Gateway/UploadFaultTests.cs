@@ -5,7 +5,7 @@ using Offload.Client.Federation;
 using Offload.Core.Protos;
 using Offload.Core.Codec;
 using Offload.Core.Checksums;
-using Offload.Functions.Gateway;
+using Offload.Gateway.Service;
 
 namespace Offload.Functions.Tests.Gateway;
 

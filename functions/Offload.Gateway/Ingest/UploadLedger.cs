@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Offload.Aggregator.Storage;
 
-namespace Offload.Functions.Ingest;
+namespace Offload.Gateway.Ingest;
 
 /// <summary>
 /// Every upload session by (client, task): the memory of what was accepted that makes a retried

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace Offload.Functions.Authentication;
+namespace Offload.Gateway.Authentication;
 
 /// <summary>
 /// The per-client bearer tokens the gateway accepts, and the one-time enrollment codes that mint new

@@ -8,10 +8,10 @@ using Offload.Aggregator.Rounds;
 using Offload.Aggregator.Storage;
 using Offload.Core.Protos;
 using Offload.Core.Wire;
-using Offload.Functions.Authentication;
-using Offload.Functions.Ingest;
+using Offload.Gateway.Authentication;
+using Offload.Gateway.Ingest;
 
-namespace Offload.Functions.Gateway;
+namespace Offload.Gateway.Service;
 
 /// <summary>
 /// The <c>Federation</c> gRPC service: hands out the coordinator's tasks, streams the global model,

@@ -1,8 +1,8 @@
 using Microsoft.Extensions.Hosting;
 using Offload.Aggregator.Events;
-using Offload.Functions.Ingest;
+using Offload.Gateway.Ingest;
 
-namespace Offload.Functions.Hosting;
+namespace Offload.Gateway.Hosting;
 
 /// <summary>Listens for <see cref="RoundClosed"/> and drops the partial uploads of closed rounds.</summary>
 internal sealed class UploadSweepService(RoundEvents roundEvents, UploadLedger ledger) : IHostedService
@@ -21,5 +21,5 @@ internal sealed class UploadSweepService(RoundEvents roundEvents, UploadLedger l
     }
 }
 
-/// <summary>The in-process bus the coordinator announces <see cref="RoundClosed"/> on (the Dapr deployment publishes updates on another).</summary>
+/// <summary>The in-process bus the coordinator announces <see cref="RoundClosed"/> on (a deployment may publish updates on another).</summary>
 internal sealed record RoundEvents(IEventBus Bus);

@@ -5,7 +5,7 @@ using Offload.Core.Model;
 using Offload.Core.Protos;
 using Offload.Core.Wire;
 
-namespace Offload.Functions.Ingest;
+namespace Offload.Gateway.Ingest;
 
 /// <summary>
 /// Checks an upload's header against the task and the model before any payload byte is read:

@@ -1,7 +1,7 @@
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 
-namespace Offload.Functions.Authentication;
+namespace Offload.Gateway.Authentication;
 
 /// <summary>
 /// Authenticates every call but <c>Enroll</c> by its <c>authorization: Bearer &lt;token&gt;</c> header and

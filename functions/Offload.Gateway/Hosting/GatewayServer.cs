@@ -9,11 +9,10 @@ using Microsoft.Extensions.Logging;
 using Offload.Aggregator.Events;
 using Offload.Aggregator.Rounds;
 using Offload.Aggregator.Storage;
-using Offload.Functions.Aggregation;
-using Offload.Functions.Authentication;
-using Offload.Functions.Gateway;
+using Offload.Gateway.Authentication;
+using Offload.Gateway.Service;
 
-namespace Offload.Functions.Hosting;
+namespace Offload.Gateway.Hosting;
 
 /// <summary>
 /// The ingest gateway on its own Kestrel server in this process: what <c>offload serve</c>, the
@@ -39,13 +38,14 @@ public sealed class GatewayServer : IAsyncDisposable
     /// <summary>Builds and starts the server; the coordinator must be started by the caller.</summary>
     /// <param name="configureLogging">Adds log providers; without it the server logs nothing.</param>
     /// <param name="roundEvents">Where the coordinator announces <c>RoundClosed</c>, if not on <paramref name="bus"/>.</param>
-    /// <param name="configureServices">Adds services after the gateway's (the Dapr gateway hosts the round actors).</param>
+    /// <param name="configureServices">Adds services after the gateway's, e.g. those the routes of <paramref name="configureApp"/> need.</param>
+    /// <param name="configureApp">Maps more routes after the gateway's, e.g. a sidecar's on <see cref="GatewayListenOptions.SidecarAppPort"/>.</param>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
     /// <exception cref="IOException">The address is in use.</exception>
     public static async Task<GatewayServer> StartAsync(GatewayOptions options, GatewayListenOptions listen, ClientTokens tokens,
         IRoundCoordinator coordinator, IUpdateStore store, IEventBus bus,
         Action<ILoggingBuilder>? configureLogging = null, CancellationToken cancellationToken = default, IEventBus? roundEvents = null,
-        Action<IServiceCollection>? configureServices = null)
+        Action<IServiceCollection>? configureServices = null, Action<WebApplication>? configureApp = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(listen);
@@ -63,19 +63,14 @@ public sealed class GatewayServer : IAsyncDisposable
             kestrel.Limits.Http2.MaxStreamsPerConnection = 1000;
             if (listen.Port is int port)
                 kestrel.Listen(listen.Address, port, endpoint => endpoint.Protocols = HttpProtocols.Http2);
-            if (listen.DaprAppPort is int appPort)
+            if (listen.SidecarAppPort is int appPort)
                 kestrel.Listen(listen.Address, appPort, endpoint => endpoint.Protocols = HttpProtocols.Http1);
         });
         builder.Services.AddOffloadGateway(options, tokens, coordinator, store, bus, roundEvents);
-        if (listen.DaprAppPort is not null)
-        {
-            if (coordinator is IModelPublishedObserver observer) builder.Services.AddSingleton(observer);
-            builder.Services.AddSingleton<GatewayModelFunction>();
-        }
         configureServices?.Invoke(builder.Services);
         var app = builder.Build();
         app.MapOffloadGateway();
-        if (listen.DaprAppPort is int daprPort) app.UseOffloadGatewaySubscription(daprPort);
+        configureApp?.Invoke(app);
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses;
         string first = addresses?.FirstOrDefault() ?? throw new InvalidOperationException("The server started without an address; configure Kestrel endpoints or a port.");

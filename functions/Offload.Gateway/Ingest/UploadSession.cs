@@ -2,7 +2,7 @@ using Offload.Aggregator.Storage;
 using Offload.Core.Protos;
 using Offload.Core.Checksums;
 
-namespace Offload.Functions.Ingest;
+namespace Offload.Gateway.Ingest;
 
 /// <summary>
 /// One client's upload for one task: the header it was started with, the store writer holding the

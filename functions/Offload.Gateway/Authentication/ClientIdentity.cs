@@ -1,4 +1,4 @@
-namespace Offload.Functions.Authentication;
+namespace Offload.Gateway.Authentication;
 
 /// <summary>The client a call's bearer token belongs to.</summary>
 /// <param name="ClientId">The id tasks and updates are recorded under.</param>

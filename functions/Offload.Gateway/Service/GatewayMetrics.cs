@@ -1,4 +1,4 @@
-namespace Offload.Functions.Gateway;
+namespace Offload.Gateway.Service;
 
 /// <summary>Counters of what the gateway has seen; thread-safe, read at any time.</summary>
 public sealed class GatewayMetrics

@@ -1,6 +1,6 @@
 using System.Net;
 
-namespace Offload.Functions.Hosting;
+namespace Offload.Gateway.Hosting;
 
 /// <summary>
 /// Where <see cref="GatewayServer"/> listens. With a <see cref="Port"/> it binds one cleartext HTTP/2
@@ -24,19 +24,20 @@ public sealed record GatewayListenOptions
     public IReadOnlyList<string> JsonFiles { get; init; } = [];
 
     /// <summary>
-    /// The Dapr app port (HTTP/1.1 on <see cref="Address"/>) where the gateway's sidecar delivers
-    /// <c>ModelPublished</c>, when the gateway runs in the Dapr deployment; null otherwise. Its routes
-    /// answer on this port only, so devices on the gRPC port cannot post events.
+    /// An extra HTTP/1.1 port on <see cref="Address"/>: the port a sidecar delivers events to (e.g.
+    /// <c>ModelPublished</c>); null for none. The host that sets it maps its routes with
+    /// <see cref="GatewayServer.StartAsync"/>'s <c>configureApp</c> and answers them on this port only,
+    /// so devices on the gRPC port cannot post events.
     /// </summary>
-    public int? DaprAppPort { get; init; }
+    public int? SidecarAppPort { get; init; }
 
     /// <summary>Throws when a port is out of range.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">A port is outside 0..65535, or the Dapr app port is 0 or equals the gRPC port.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A port is outside 0..65535, or the sidecar app port is 0 or equals the gRPC port.</exception>
     public GatewayListenOptions Validate()
     {
         if (Port is < 0 or > 65535) throw new ArgumentOutOfRangeException(nameof(Port), Port, "The port must be in 0..65535.");
-        if (DaprAppPort is < 1 or > 65535) throw new ArgumentOutOfRangeException(nameof(DaprAppPort), DaprAppPort, "The Dapr app port must be in 1..65535.");
-        if (DaprAppPort is int app && app == Port) throw new ArgumentOutOfRangeException(nameof(DaprAppPort), DaprAppPort, "The Dapr app port must differ from the gRPC port.");
+        if (SidecarAppPort is < 1 or > 65535) throw new ArgumentOutOfRangeException(nameof(SidecarAppPort), SidecarAppPort, "The sidecar app port must be in 1..65535.");
+        if (SidecarAppPort is int app && app == Port) throw new ArgumentOutOfRangeException(nameof(SidecarAppPort), SidecarAppPort, "The sidecar app port must differ from the gRPC port.");
         ArgumentNullException.ThrowIfNull(Address);
         return this;
     }

@@ -4,11 +4,11 @@ using Microsoft.Extensions.DependencyInjection;
 using Offload.Aggregator.Events;
 using Offload.Aggregator.Rounds;
 using Offload.Aggregator.Storage;
-using Offload.Functions.Authentication;
-using Offload.Functions.Gateway;
-using Offload.Functions.Ingest;
+using Offload.Gateway.Authentication;
+using Offload.Gateway.Service;
+using Offload.Gateway.Ingest;
 
-namespace Offload.Functions.Hosting;
+namespace Offload.Gateway.Hosting;
 
 /// <summary>Registers and maps the ingest gateway in any ASP.NET Core host.</summary>
 public static class GatewayServiceCollectionExtensions

@@ -1,6 +1,6 @@
 using Offload.Core.Codec;
 
-namespace Offload.Functions.Gateway;
+namespace Offload.Gateway.Service;
 
 /// <summary>Limits and settings of the ingest gateway, immutable; <see cref="Validate"/> names the first bad one.</summary>
 public sealed record GatewayOptions
