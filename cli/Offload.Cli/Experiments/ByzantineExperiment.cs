@@ -19,7 +19,7 @@ namespace Offload.Cli.Experiments;
 public static class ByzantineExperiment
 {
     /// <summary>The defences run when none are named.</summary>
-    public const string DefaultDefences = "median;trimmedmean;krum;fedavg:clip=auto";
+    public const string DefaultDefences = "median;trimmedmean;krum;multikrum;fedavg:clip=auto";
 
     /// <summary>The attacks run when none are named.</summary>
     public const string DefaultAttacks = "scale:-10;noise:100";
