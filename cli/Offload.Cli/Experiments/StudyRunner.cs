@@ -13,10 +13,9 @@ public static class StudyRunner
     /// <param name="dataset">The data every run shares.</param>
     /// <param name="plans">The runs.</param>
     /// <param name="outputDirectory">Each run writes rounds.csv, summary.json and accuracy.png under a folder of its name here.</param>
-    /// <param name="observe">Sees each finished run's simulation result (a study may read more than the accuracy), or null.</param>
     /// <param name="tap">Gives a run an update tap (a study that measures the updates), or null.</param>
     public static IReadOnlyList<StrategyRun> Run(IAnsiConsole console, TrainTestDataset dataset, IReadOnlyList<StudyPlan> plans, string outputDirectory,
-        Action<StudyPlan, FederatedSimulation, SimulationResult>? observe = null, Func<StudyPlan, IUpdateTap?>? tap = null)
+        Func<StudyPlan, IUpdateTap?>? tap = null)
     {
         var partitions = new Dictionary<(PartitionKind Kind, double Alpha, int Clients, int Seed), IReadOnlyList<Partition>>();
         var runs = new List<StrategyRun>();
@@ -37,7 +36,6 @@ public static class StudyRunner
                     var configuration = o.ToJson(dataset.Source);
                     configuration["attack"] = plan.AttackName;
                     RunReport.Write(Path.Combine(outputDirectory, plan.Name), result, configuration, dataset.Source);
-                    observe?.Invoke(plan, simulation, result);
                     runs.Add(new StrategyRun(plan.Name, o.Strategy.Name, o.Alpha, plan.AttackName, result.Rounds.Select(r => r.Accuracy).ToArray(), result.WallSeconds));
                     overall.Increment(1);
                 }

@@ -9,11 +9,14 @@ namespace Offload.Cli.Tests.Simulation;
 
 /// <summary>
 /// Byzantine clients end to end on full Fashion-MNIST: 10 clients, one of which sends its update times
-/// -10, or Gaussian noise of 100 times its honest norm. FedAvg collapses; the median, the trimmed mean,
-/// Multi-Krum and FedAvg with norm clipping stay within 2 points of the honest run. Krum does not: it
-/// keeps one client's update a round, and on IID data that costs it 3 to 4 points against the honest
-/// average (measured, docs/benchmarks.md), so it is held to 5 points, far from FedAvg's collapse.
-/// Seeded, so deterministic: each run's accuracy is the experiment's (<c>offload experiment byzantine</c>) after as many rounds.
+/// -10, or Gaussian noise of 100 times its honest norm. FedAvg collapses to chance; the median, the
+/// trimmed mean, Multi-Krum and FedAvg clipped at the honest run's median update norm stay within 2
+/// points of the honest run. Krum does not: it keeps one client's update a round, which on IID data
+/// costs it 3 to 4 points against the honest average for as long as it runs (measured over 10 rounds,
+/// docs/benchmarks.md), so it is held to 5 points, still far from the collapse.
+/// Two rounds keep the suite within its time. Seeded, so deterministic: every accuracy but the clipped
+/// ones equals the experiment's (<c>offload experiment byzantine</c>) after as many rounds; the clipping
+/// bound here is the median over these two rounds, larger than the experiment's over ten.
 /// </summary>
 public sealed class ByzantineClientsTests(ByzantineClientsTests.HonestRun honest) : IClassFixture<ByzantineClientsTests.HonestRun>
 {
@@ -41,10 +44,10 @@ public sealed class ByzantineClientsTests(ByzantineClientsTests.HonestRun honest
 
     private static readonly SimulationOptions Options = new() { Clients = 10, Rounds = Rounds, Partition = PartitionKind.Iid, Seed = 42, Workers = 2 };
 
-    public static TheoryData<string, string> Defences => new()
+    public static TheoryData<string, string, double> Defences => new()
     {
-        { "scale", "median" }, { "scale", "trimmedmean" }, { "scale", "multikrum" }, { "scale", "clip" },
-        { "noise", "median" }, { "noise", "trimmedmean" }, { "noise", "multikrum" }, { "noise", "clip" },
+        { "scale", "median", 0.02 }, { "scale", "trimmedmean", 0.02 }, { "scale", "multikrum", 0.02 }, { "scale", "clip", 0.02 }, { "scale", "krum", 0.05 },
+        { "noise", "median", 0.02 }, { "noise", "trimmedmean", 0.02 }, { "noise", "multikrum", 0.02 }, { "noise", "clip", 0.02 }, { "noise", "krum", 0.05 },
     };
 
     [Theory]
@@ -58,20 +61,11 @@ public sealed class ByzantineClientsTests(ByzantineClientsTests.HonestRun honest
 
     [Theory]
     [MemberData(nameof(Defences))]
-    public void A_defence_stays_within_two_points_of_the_honest_run(string attack, string defence)
+    public void A_defence_stays_near_the_honest_run(string attack, string defence, double allowed)
     {
         var strategy = defence == "clip" ? new NormClipping(new FedAvg(), honest.ClipNorm) : StrategyCatalog.Parse(defence);
         double defended = Run(honest.Data, Options with { Strategy = strategy }, Attack(attack), tap: null);
-        Assert.True(defended >= honest.Accuracy - 0.02, $"{strategy.Name} under {attack}: {defended:P2}, honest {honest.Accuracy:P2}");
-    }
-
-    [Theory]
-    [InlineData("scale")]
-    [InlineData("noise")]
-    public void Krum_keeps_the_attacker_out_but_trails_the_honest_average(string attack)
-    {
-        double krum = Run(honest.Data, Options with { Strategy = new Krum(1) }, Attack(attack), tap: null);
-        Assert.True(krum >= honest.Accuracy - 0.05, $"krum under {attack}: {krum:P2}, honest {honest.Accuracy:P2}");
+        Assert.True(defended >= honest.Accuracy - allowed, $"{strategy.Name} under {attack}: {defended:P2}, honest {honest.Accuracy:P2}, allowed {allowed:P0} below");
     }
 
     [Fact]
