@@ -20,6 +20,7 @@ public sealed class FedYogi : AdaptiveOptimizer
     protected override void UpdateSecondMoment(Span<float> v, ReadOnlySpan<float> squared)
     {
         float rate = (float)(1 - Beta2);
+        squared = squared[..v.Length]; // One length for both: the JIT drops the bounds checks.
         for (int i = 0; i < v.Length; i++)
         {
             float s = squared[i];
