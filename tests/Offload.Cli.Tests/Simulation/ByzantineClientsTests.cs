@@ -14,9 +14,10 @@ namespace Offload.Cli.Tests.Simulation;
 /// points of the honest run. Krum does not: it keeps one client's update a round, which on IID data
 /// costs it 3 to 4 points against the honest average for as long as it runs (measured over 10 rounds,
 /// docs/benchmarks.md), so it is held to 5 points, still far from the collapse.
-/// Two rounds keep the suite within its time. Seeded, so deterministic: every accuracy but the clipped
-/// ones equals the experiment's (<c>offload experiment byzantine</c>) after as many rounds; the clipping
-/// bound here is the median over these two rounds, larger than the experiment's over ten.
+/// Two rounds keep the suite within its time; the settings are the experiment's
+/// (<c>offload experiment byzantine</c>), except the clipping bound, here the median over these two
+/// rounds (larger than the experiment's over ten, so honest updates are clipped less early on).
+/// Seeded, so deterministic.
 /// </summary>
 public sealed class ByzantineClientsTests(ByzantineClientsTests.HonestRun honest) : IClassFixture<ByzantineClientsTests.HonestRun>
 {
