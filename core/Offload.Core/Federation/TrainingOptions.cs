@@ -7,23 +7,47 @@ public sealed record TrainingOptions
     /// <exception cref="ArgumentOutOfRangeException">A count is not positive or the learning rate is not a positive finite number.</exception>
     public TrainingOptions(int localEpochs = 1, int batchSize = 32, double learningRate = 0.05)
     {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(localEpochs);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
-        if (!double.IsFinite(learningRate) || learningRate <= 0)
-            throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "The learning rate must be a positive finite number.");
         LocalEpochs = localEpochs;
         BatchSize = batchSize;
         LearningRate = learningRate;
     }
 
-    /// <summary>Passes over the client's data per round (E in the FedAvg paper).</summary>
-    public int LocalEpochs { get; }
+    /// <summary>Passes over the client's data per round (E in the FedAvg paper); a strategy may change it with <c>with</c>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Not positive.</exception>
+    public int LocalEpochs
+    {
+        get;
+        init
+        {
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(value, "localEpochs");
+            field = value;
+        }
+    }
 
     /// <summary>Samples per SGD step (B in the FedAvg paper).</summary>
-    public int BatchSize { get; }
+    /// <exception cref="ArgumentOutOfRangeException">Not positive.</exception>
+    public int BatchSize
+    {
+        get;
+        init
+        {
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(value, "batchSize");
+            field = value;
+        }
+    }
 
     /// <summary>SGD step size.</summary>
-    public double LearningRate { get; }
+    /// <exception cref="ArgumentOutOfRangeException">Not a positive finite number.</exception>
+    public double LearningRate
+    {
+        get;
+        init
+        {
+            if (!double.IsFinite(value) || value <= 0)
+                throw new ArgumentOutOfRangeException("learningRate", value, "The learning rate must be a positive finite number.");
+            field = value;
+        }
+    }
 
     /// <summary>
     /// FedProx's proximal weight mu (Li et al. 2020): the client minimises its loss plus

@@ -43,6 +43,41 @@ public class StrategyOverGrpcTests
         Assert.Equal((50.0 + 300.0) / 400.0, evaluation.Loss, 9);
     }
 
+    /// <summary>A strategy written by overriding one member: a learning-rate warm-up with a free setting, per round.</summary>
+    private sealed class WarmUp : FedAvg
+    {
+        public override string Name => "warmup";
+
+        public override TrainingOptions Configure(long round, TrainingOptions defaults) => defaults with
+        {
+            LearningRate = defaults.LearningRate * Math.Min(1.0, round / 2.0),
+            Settings = new Dictionary<string, string> { ["phase"] = round < 2 ? "warm-up" : "steady" },
+        };
+    }
+
+    [Fact]
+    public async Task A_strategy_that_overrides_Configure_reaches_devices_each_round()
+    {
+        var layout = TestFederation.FlatLayout(Parameters);
+        await using var federation = await TestFederation.StartAsync(layout, new float[Parameters],
+            new RoundOptions { MinClients = 1, Rounds = 2, RoundDeadline = TimeSpan.FromHours(1), Strategy = new WarmUp(), Plan = new TrainingOptions(1, 16, 0.2) }, clients: 1);
+        var client = federation.Client(0);
+        var seen = new List<TrainingOptions>();
+        for (int round = 1; round <= 2; round++)
+        {
+            var task = await client.GetTaskAsync();
+            while (task.State == FederatedTaskState.Wait || task.Round != round)
+            {
+                await Task.Delay(20);
+                task = await client.GetTaskAsync();
+            }
+            seen.Add(task.Training!);
+            await client.SubmitUpdateAsync(task, IdentityCodec.Instance.Encode(new float[Parameters], layout), 10);
+        }
+        Assert.Equal([0.1, 0.2], seen.Select(t => t.LearningRate));
+        Assert.Equal(["warm-up", "steady"], seen.Select(t => t.Settings["phase"]));
+    }
+
     [Theory]
     [InlineData(0, 0.1, 0.5, "evaluation.examples")]
     [InlineData(10, double.NaN, 0.5, "evaluation.loss")]
