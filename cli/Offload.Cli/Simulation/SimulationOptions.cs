@@ -109,6 +109,7 @@ public sealed record SimulationOptions
     /// <exception cref="InvalidOptionException">The message names the option and its allowed range.</exception>
     public SimulationOptions Validate()
     {
+        if (Strategy is null) throw new InvalidOptionException("--strategy names no strategy.");
         Require(Clients >= 1, Clients, "--clients must be at least 1");
         Require(Rounds >= 1, Rounds, "--rounds must be at least 1");
         Require(Fraction > 0 && Fraction <= 1, Fraction, "--fraction must be in (0, 1]");
