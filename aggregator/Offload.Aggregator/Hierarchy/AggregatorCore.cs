@@ -1,6 +1,6 @@
 using System.Buffers;
-using Offload.Aggregator.Accumulation;
 using System.Numerics.Tensors;
+using Offload.Aggregator.Accumulation;
 using Offload.Aggregator.Kernels;
 using Offload.Aggregator.Strategies;
 using Offload.Core.Codec;
@@ -39,9 +39,9 @@ public sealed class AggregatorCore : IDisposable
     /// <exception cref="ArgumentOutOfRangeException">The fan-in is not positive.</exception>
     public AggregatorCore(TensorLayout layout, AggregatorAddress address, int fanIn, AggregationStrategy? strategy = null)
     {
-        _strategy = strategy;
         ArgumentNullException.ThrowIfNull(layout);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(fanIn);
+        _strategy = strategy;
         Layout = layout;
         Address = address;
         FanIn = fanIn;
