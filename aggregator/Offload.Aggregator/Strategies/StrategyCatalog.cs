@@ -55,7 +55,7 @@ public static class StrategyCatalog
         var values = new Dictionary<string, double>(StringComparer.Ordinal);
         foreach (var (key, fallback, _) in entry.Keys) values[key] = fallback;
         double? clip = null;
-        bool clippable = entry.Create(k => values[k]).Kind == AggregationKind.SumDecomposable;
+        bool clippable = Clippable(entry);
         var given = new HashSet<string>(StringComparer.Ordinal);
         if (colon >= 0)
         {
@@ -92,7 +92,7 @@ public static class StrategyCatalog
         var text = new StringBuilder();
         foreach (var entry in Entries)
         {
-            bool clippable = entry.Create(k => Array.Find(entry.Keys, x => x.Key == k).Default).Kind == AggregationKind.SumDecomposable;
+            bool clippable = Clippable(entry);
             text.Append("  ").Append(entry.Name).Append(": ").Append(entry.Summary);
             string keys = KeysOf(entry, clippable);
             if (keys.Length > 0) text.Append(" [").Append(keys).Append(']');
@@ -100,6 +100,10 @@ public static class StrategyCatalog
         }
         return text.ToString().TrimEnd();
     }
+
+    /// <summary>Whether the entry's strategy is sum-decomposable (so takes <c>clip=C</c>): asked of the strategy itself, built with its defaults.</summary>
+    private static bool Clippable(Entry entry) =>
+        entry.Create(k => Array.Find(entry.Keys, x => x.Key == k).Default).Kind == AggregationKind.SumDecomposable;
 
     private static string KeysOf(Entry entry, bool clippable)
     {

@@ -103,23 +103,19 @@ public static class ByzantineExperiment
         runs.AddRange(StudyRunner.Run(console, dataset, plans, outputDirectory));
 
         Directory.CreateDirectory(outputDirectory);
-        File.WriteAllText(Path.Combine(outputDirectory, "byzantine.csv"), StrategyExperiment.Csv(runs, honest.FinalAccuracy - 0.02));
+        double target = honest.FinalAccuracy - 0.02;
+        File.WriteAllText(Path.Combine(outputDirectory, "byzantine.csv"), StrategyExperiment.Csv(runs, target));
         foreach (var (attackName, _) in attacks)
             StrategyPlot.Save(Path.Combine(outputDirectory, $"accuracy-{Slug(attackName)}.png"), $"Test accuracy per round, {baseline.Clients} clients, attack {attackName}",
                 runs.Where(r => r.Attack == attackName || r == honest));
         var rows = new JsonArray();
         foreach (var r in runs)
-            rows.Add(new JsonObject
-            {
-                ["name"] = r.Name,
-                ["strategy"] = r.Strategy,
-                ["attack"] = r.Attack,
-                ["final_accuracy"] = r.FinalAccuracy,
-                ["points_from_honest"] = (r.FinalAccuracy - honest.FinalAccuracy) * 100,
-                ["within_2_points"] = r.FinalAccuracy >= honest.FinalAccuracy - 0.02,
-                ["wall_seconds"] = r.WallSeconds,
-                ["accuracy_per_round"] = new JsonArray(r.Accuracy.Select(a => (JsonNode)a).ToArray()),
-            });
+        {
+            var row = r.ToJson(target);
+            row["points_from_honest"] = (r.FinalAccuracy - honest.FinalAccuracy) * 100;
+            row["within_2_points"] = r.FinalAccuracy >= target;
+            rows.Add(row);
+        }
         var summary = new JsonObject
         {
             ["experiment"] = "byzantine",

@@ -83,7 +83,7 @@ public static class StrategyExperiment
             ["experiment"] = "strategies",
             ["configuration"] = baseline.ToJson(dataset.Source),
             ["target_accuracy"] = target,
-            ["runs"] = new JsonArray(runs.Select(r => (JsonNode)Row(r, target)).ToArray()),
+            ["runs"] = new JsonArray(runs.Select(r => (JsonNode)r.ToJson(target)).ToArray()),
             ["goal"] = Goal(runs, alphas.Min()),
         };
         File.WriteAllText(Path.Combine(outputDirectory, "summary.json"), summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
@@ -119,19 +119,6 @@ public static class StrategyExperiment
             ["best_adaptive_round_reaching_fedavg_final"] = bestRound,
         };
     }
-
-    private static JsonObject Row(StrategyRun r, double target) => new()
-    {
-        ["name"] = r.Name,
-        ["strategy"] = r.Strategy,
-        ["alpha"] = r.Alpha,
-        ["attack"] = r.Attack,
-        ["final_accuracy"] = r.FinalAccuracy,
-        ["best_accuracy"] = r.BestAccuracy,
-        ["first_round_reaching_target"] = r.FirstRoundReaching(target),
-        ["wall_seconds"] = r.WallSeconds,
-        ["accuracy_per_round"] = new JsonArray(r.Accuracy.Select(a => (JsonNode)a).ToArray()),
-    };
 
     /// <summary>One row per run.</summary>
     public static string Csv(IReadOnlyList<StrategyRun> runs, double target)

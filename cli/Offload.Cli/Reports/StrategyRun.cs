@@ -1,3 +1,5 @@
+using System.Text.Json.Nodes;
+
 namespace Offload.Cli.Reports;
 
 /// <summary>One run of a strategy study: which strategy, on which split, under which attack, and how it did.</summary>
@@ -14,6 +16,20 @@ public sealed record StrategyRun(string Name, string Strategy, double Alpha, str
 
     /// <summary>Best accuracy of any round.</summary>
     public double BestAccuracy => Accuracy.Count == 0 ? double.NaN : Accuracy.Max();
+
+    /// <summary>The run as a row of a study's summary.json, with the first round that reaches <paramref name="target"/>.</summary>
+    public JsonObject ToJson(double target) => new()
+    {
+        ["name"] = Name,
+        ["strategy"] = Strategy,
+        ["alpha"] = Alpha,
+        ["attack"] = Attack,
+        ["final_accuracy"] = FinalAccuracy,
+        ["best_accuracy"] = BestAccuracy,
+        ["first_round_reaching_target"] = FirstRoundReaching(target),
+        ["wall_seconds"] = WallSeconds,
+        ["accuracy_per_round"] = new JsonArray(Accuracy.Select(a => (JsonNode)a).ToArray()),
+    };
 
     /// <summary>The first round (1-based) whose accuracy reaches <paramref name="target"/>, or null if none does.</summary>
     public int? FirstRoundReaching(double target)
