@@ -9,6 +9,12 @@ public static class CommandLineEntry
     /// <summary>Exit code for a user error: a bad option or missing input.</summary>
     public const int UsageError = 2;
 
+    /// <summary>
+    /// How long a command may take to stop after SIGTERM or SIGINT (its cancellation token is cancelled
+    /// at once); past it the process ends anyway, as Kubernetes would end it after its grace period.
+    /// </summary>
+    public static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(10);
+
     /// <summary>Runs <paramref name="root"/> on <paramref name="args"/> and returns the exit code.</summary>
     public static int Run(RootCommand root, string[] args, TextWriter? error = null)
     {
@@ -22,7 +28,7 @@ public static class CommandLineEntry
         try
         {
             // The default handler would print a stack trace and return 1; user errors are ours to report.
-            return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = StopTimeout });
         }
         catch (Exception e) when (IsUserError(e))
         {

@@ -55,12 +55,14 @@ public static class ServeCommand
         var sidecarWait = new Option<double>("--sidecar-wait") { Description = "With --aggregator dapr: seconds to wait at startup for the sidecar and the aggregator functions (apps start in any order).", DefaultValueFactory = _ => d.SidecarWaitSeconds };
         var strategy = StrategyOption.Create();
         var clientEvaluation = new Option<string>("--client-evaluation") { Description = "Federated evaluation: devices score each round's model on their own data before training, and the strategy combines the scores by examples: on | off.", DefaultValueFactory = _ => "on" };
+        var state = new Option<string?>("--state") { Description = "Directory where the in-process aggregator journals every task, acknowledged update and published model (SQLite, synchronous commits) before answering; restarting with the same directory resumes the federation where it stopped." };
+        var drain = new Option<double>("--drain") { Description = "Seconds a stop (SIGTERM, SIGINT) lets uploads in flight finish before it cuts them (0..8; the process ends within 10 s).", DefaultValueFactory = _ => d.DrainSeconds };
         var appPort = new Option<int>("--app-port") { Description = "With --aggregator dapr: the HTTP port the sidecar delivers ModelPublished to (its app-port).", DefaultValueFactory = _ => d.DaprAppPort };
 
         var command = new Command("serve", "Run the gRPC gateway and a synchronous aggregator (FedAvg unless --strategy) for devices running 'offload client'.")
         {
             strategy, clientEvaluation, port, host, minClients, perRound, deadline, rounds, epochs, batch, lr, seed, hidden, codec, maxUpdate, linger, tokensFile, token, code, config, data, output, verbose, dapr, hierarchy,
-            aggregator, appPort, sidecarWait, downstream,
+            aggregator, appPort, sidecarWait, downstream, state, drain,
         };
         command.SetAction((parsed, cancellationToken) =>
         {
@@ -100,6 +102,8 @@ public static class ServeCommand
                 DaprAggregator = ParseAggregator(parsed.GetValue(aggregator)!),
                 DaprAppPort = parsed.GetValue(appPort),
                 SidecarWaitSeconds = parsed.GetValue(sidecarWait),
+                StateDirectory = parsed.GetValue(state),
+                DrainSeconds = parsed.GetValue(drain),
             }.Validate();
             var tokens = TokenArguments.Create(parsed.GetValue(tokensFile)!, parsed.GetValue(token)!, parsed.GetValue(code)!);
             var configFiles = parsed.GetValue(config)!;
@@ -190,12 +194,21 @@ public static class ServeCommand
         // Either the in-process aggregator or the Dapr functions behind this app's sidecar; the rest is the same.
         await using var hosted = o.DaprAggregator
             ? await HostedRounds.StartDaprAsync(gatewayOptions, listen, tokens, evaluator.Layout, initial, roundOptions, logging, TimeSpan.FromSeconds(o.SidecarWaitSeconds), cancellationToken)
-            : await HostedRounds.StartInProcessAsync(gatewayOptions, listen, tokens, evaluator.Layout, initial, roundOptions, logging, loggers, cancellationToken);
+            : await HostedRounds.StartInProcessAsync(gatewayOptions, listen, tokens, evaluator.Layout, initial, roundOptions, logging, loggers, cancellationToken, o.StateDirectory);
         var coordinator = hosted.Coordinator;
         var server = hosted.Server;
 
         var served = new List<ServedRound>();
+        // Rounds closed before a restart: their models are in the journal, and are scored again here.
+        foreach (var kept in hosted.Resumed.Rounds)
+        {
+            var score = evaluator.Evaluate(kept.Weights.Span, dataset.Test, 0, dataset.Test.Count);
+            served.Add(new ServedRound(kept.Summary, score.Accuracy, score.MeanLoss));
+        }
+        if (!hosted.Resumed.IsEmpty)
+            output.WriteLine($"Resumed from {o.StateDirectory}: {hosted.Resumed.Rounds.Count} rounds closed, round {hosted.Resumed.LastRound + 1} open with {hosted.Resumed.PendingPayloads.Count} acknowledged updates folded again; {hosted.Resumed.Accepted.Count} acknowledged updates in the ledger.");
         var evaluated = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (coordinator.Completion.IsCompleted) evaluated.TrySetResult();
         await using var onRound = hosted.RoundEvents.Subscribe<RoundClosed>((closed, _) =>
         {
             var model = coordinator.Model;
@@ -213,13 +226,30 @@ public static class ServeCommand
             $"Listening on {server.Address} - {o.Strategy.Name} {(o.DaprAggregator ? $"by the Dapr aggregator functions (ModelPublished on port {o.DaprAppPort})" : "in process")}, {o.Codec} updates, {DownstreamArgument.Format(o.Downstream, o.DownstreamFedZip)} downloads, {o.Rounds} rounds, {o.MinClients} updates close a round (deadline {o.RoundDeadlineSeconds:0.#} s), model {evaluator.Layout.TotalLength:N0} parameters ({evaluator.Layout.TotalLength * (double)sizeof(float) / 1e6:F1} MB of float32, --hidden {o.Hidden}), seed {o.Seed}"));
         output.Flush();
 
+        bool stopped = false;
         try
         {
             await Task.WhenAll(coordinator.Completion, evaluated.Task).WaitAsync(cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            output.WriteLine("Stopped before the last round.");
+            // SIGTERM or SIGINT: take no new calls, let uploads in flight finish for --drain seconds, then report.
+            stopped = true;
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Stopping: draining uploads in flight (up to {o.DrainSeconds:0.#} s)."));
+            output.Flush();
+            try
+            {
+                await server.StopAsync(TimeSpan.FromSeconds(o.DrainSeconds));
+            }
+            catch (OperationCanceledException)
+            {
+                // Uploads still streaming were cut; none was acknowledged, and the devices resume or resend them.
+            }
+        }
+        catch (IOException e)
+        {
+            // The journal could not keep a round (a full disk): nothing acknowledged is lost, a restart folds it again.
+            throw new InvalidOptionException($"--state {o.StateDirectory}: {e.Message}. Nothing acknowledged is lost: free space and restart with the same --state.");
         }
         double seconds = wall.Elapsed.TotalSeconds;
         if (!cancellationToken.IsCancellationRequested && o.LingerSeconds > 0)
@@ -245,6 +275,9 @@ public static class ServeCommand
             ["parameters"] = evaluator.Layout.TotalLength,
             ["data"] = dataset.Source,
             ["address"] = server.Address.ToString(),
+            ["state"] = o.StateDirectory is null ? null : Path.GetFullPath(o.StateDirectory),
+            ["resumed_at_round"] = hosted.Resumed.IsEmpty ? null : hosted.Resumed.LastRound + 1,
+            ["stopped_by_signal"] = stopped,
         };
         var metrics = server.Metrics;
         var gateway = new JsonObject
@@ -262,7 +295,7 @@ public static class ServeCommand
         lock (served) rows = served.ToArray();
         ServeReport.Write(outputDirectory, rows, configuration, gateway, seconds);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Done: {rows.Length} rounds, {metrics.Accepted} updates accepted ({metrics.Duplicates} duplicates answered), final test accuracy {(rows.Length == 0 ? 0 : rows[^1].Accuracy) * 100:F2}% in {seconds:F1} s; wrote {Path.GetFullPath(outputDirectory)}"));
-        return cancellationToken.IsCancellationRequested ? 130 : 0;
+            $"{(stopped ? "Stopped" : "Done")}: {rows.Length} rounds, {metrics.Accepted} updates accepted ({metrics.Duplicates} duplicates answered), final test accuracy {(rows.Length == 0 ? 0 : rows[^1].Accuracy) * 100:F2}% in {seconds:F1} s; wrote {Path.GetFullPath(outputDirectory)}"));
+        return 0; // A stop by signal that drained and reported is a clean exit.
     }
 }

@@ -72,6 +72,15 @@ public sealed record ServeOptions
     /// <summary>With <see cref="DaprAggregator"/>: seconds to wait at startup for the sidecar and the aggregator functions.</summary>
     public double SidecarWaitSeconds { get; init; } = 60;
 
+    /// <summary>
+    /// Where the in-process aggregator journals what it acknowledges (<c>--state</c>): a restart with the
+    /// same directory resumes the federation; null keeps everything in memory.
+    /// </summary>
+    public string? StateDirectory { get; init; }
+
+    /// <summary>Seconds a stop (SIGTERM, SIGINT) lets uploads in flight finish before it cuts them.</summary>
+    public double DrainSeconds { get; init; } = 5;
+
     /// <summary>Throws when a setting is out of range.</summary>
     /// <exception cref="InvalidOptionException">The message names the option and its allowed range.</exception>
     public ServeOptions Validate()
@@ -94,6 +103,9 @@ public sealed record ServeOptions
         Require(DaprAppPort is >= 1 and <= 65535, DaprAppPort, "--app-port must be in 1..65535");
         Require(double.IsFinite(SidecarWaitSeconds) && SidecarWaitSeconds is >= 0 and <= 3600, SidecarWaitSeconds, "--sidecar-wait must be 0..3600 seconds");
         Require(!DaprAggregator || DaprAppPort != Port, DaprAppPort, "--app-port must differ from --port");
+        Require(StateDirectory is null || StateDirectory.Trim().Length > 0, "''", "--state must name a directory");
+        Require(StateDirectory is null || !DaprAggregator, StateDirectory!, "--state keeps the in-process aggregator's federation; with --aggregator dapr the Dapr state store keeps it, so leave --state out");
+        Require(double.IsFinite(DrainSeconds) && DrainSeconds is >= 0 and <= 8, DrainSeconds, "--drain must be 0..8 seconds (a stop ends within 10 s)");
         return this;
     }
 

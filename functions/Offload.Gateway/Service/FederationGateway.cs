@@ -4,6 +4,7 @@ using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Offload.Aggregator.Events;
+using Offload.Aggregator.Journal;
 using Offload.Aggregator.Rounds;
 using Offload.Aggregator.Storage;
 using Offload.Core.Protos;
@@ -333,8 +334,13 @@ internal sealed class FederationGateway(
         {
             // Past this point nothing is awaited that the client's cancellation could interrupt.
             await session.Writer!.CommitAsync(CancellationToken.None).ConfigureAwait(false);
-            await bus.PublishAsync(new UpdateArrived(session.Reference, client.ClientId, task.TaskId, task.Round, task.BaseVersion,
-                header.SampleCount, header.TotalLength, options.Node), CancellationToken.None).ConfigureAwait(false);
+            var arrived = new UpdateArrived(session.Reference, client.ClientId, task.TaskId, task.Round, task.BaseVersion,
+                header.SampleCount, header.TotalLength, options.Node);
+            // Durable before it is acknowledged or announced: a crash from here on loses nothing the device hears ACCEPTED for.
+            if (ledger.Journal is { } journal)
+                journal.RecordAccepted(new AcceptedUpdate(arrived, header.IdempotencyKey, UpdateHeaderValidation.EvaluationOf(header)),
+                    await ReadStoredAsync(session.Reference, header.TotalLength).ConfigureAwait(false));
+            await bus.PublishAsync(arrived, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -347,6 +353,15 @@ internal sealed class FederationGateway(
         session.Writer = null;
         metrics.CountAccepted();
         return reply;
+    }
+
+    /// <summary>A committed payload read back whole (it is at most the declared length, checked while it streamed).</summary>
+    private async Task<byte[]> ReadStoredAsync(UpdateReference reference, long length)
+    {
+        await using var stream = await store.OpenReadAsync(reference, CancellationToken.None).ConfigureAwait(false);
+        var bytes = new byte[checked((int)length)];
+        await stream.ReadExactlyAsync(bytes, CancellationToken.None).ConfigureAwait(false);
+        return bytes;
     }
 
     private SubmitUpdateReply Duplicate(SubmitUpdateReply accepted, UpdateHeader header, UploadSession session)
