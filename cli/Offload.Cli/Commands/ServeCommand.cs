@@ -191,25 +191,9 @@ public static class ServeCommand
             SidecarAppPort = o.DaprAggregator ? o.DaprAppPort : null,
         };
 
-        // Either the in-process aggregator or the Dapr functions behind this app's sidecar; the rest is the same.
-        await using var hosted = o.DaprAggregator
-            ? await HostedRounds.StartDaprAsync(gatewayOptions, listen, tokens, evaluator.Layout, initial, roundOptions, logging, TimeSpan.FromSeconds(o.SidecarWaitSeconds), cancellationToken)
-            : await HostedRounds.StartInProcessAsync(gatewayOptions, listen, tokens, evaluator.Layout, initial, roundOptions, logging, loggers, cancellationToken, o.StateDirectory);
-        var coordinator = hosted.Coordinator;
-        var server = hosted.Server;
-
         var served = new List<ServedRound>();
-        // Rounds closed before a restart: their models are in the journal, and are scored again here.
-        foreach (var kept in hosted.Resumed.Rounds)
-        {
-            var score = evaluator.Evaluate(kept.Weights.Span, dataset.Test, 0, dataset.Test.Count);
-            served.Add(new ServedRound(kept.Summary, score.Accuracy, score.MeanLoss));
-        }
-        if (!hosted.Resumed.IsEmpty)
-            output.WriteLine($"Resumed from {o.StateDirectory}: {hosted.Resumed.Rounds.Count} rounds closed, round {hosted.Resumed.LastRound + 1} open with {hosted.Resumed.PendingPayloads.Count} acknowledged updates folded again; {hosted.Resumed.Accepted.Count} acknowledged updates in the ledger.");
         var evaluated = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (coordinator.Completion.IsCompleted) evaluated.TrySetResult();
-        await using var onRound = hosted.RoundEvents.Subscribe<RoundClosed>((closed, _) =>
+        ValueTask OnRoundClosed(IRoundCoordinator coordinator, RoundClosed closed)
         {
             var model = coordinator.Model;
             var summary = coordinator.Rounds.First(r => r.Round == closed.Round);
@@ -220,7 +204,26 @@ public static class ServeCommand
                 $"round {closed.Round}/{o.Rounds}: {summary.Updates} updates ({(o.DaprAggregator ? "" : $"{summary.SampleCount} samples, {summary.PayloadBytes / 1024.0:F0} KiB, ")}{(summary.ClosedByDeadline ? "deadline" : "quorum")}) in {summary.Seconds:F1} s -> model {closed.Version}, test accuracy {score.Accuracy * 100:F2}%{(model.Version == closed.Version ? "" : " (evaluated a later model)")}{(summary.Evaluation is { } fe ? $"; on the devices' own data the model they trained from scored {fe.Accuracy * 100:F2}% ({fe.Examples} examples, {fe.Clients} devices)" : "")}"));
             if (closed.Final) evaluated.TrySetResult();
             return ValueTask.CompletedTask;
-        });
+        }
+
+        // Either the in-process aggregator or the Dapr functions behind this app's sidecar; the rest is the same.
+        // The in-process rounds are watched from before they start: a resumed round may close at once.
+        await using var hosted = o.DaprAggregator
+            ? await HostedRounds.StartDaprAsync(gatewayOptions, listen, tokens, evaluator.Layout, initial, roundOptions, logging, TimeSpan.FromSeconds(o.SidecarWaitSeconds), cancellationToken)
+            : await HostedRounds.StartInProcessAsync(gatewayOptions, listen, tokens, evaluator.Layout, initial, roundOptions, logging, loggers, cancellationToken, o.StateDirectory, OnRoundClosed);
+        var coordinator = hosted.Coordinator;
+        var server = hosted.Server;
+        await using var onRound = o.DaprAggregator ? hosted.RoundEvents.Subscribe<RoundClosed>((closed, _) => OnRoundClosed(coordinator, closed)) : null;
+
+        // Rounds closed before a restart: their models are in the journal, and are scored again here.
+        foreach (var kept in hosted.Resumed.Rounds)
+        {
+            var score = evaluator.Evaluate(kept.Weights.Span, dataset.Test, 0, dataset.Test.Count);
+            lock (served) served.Add(new ServedRound(kept.Summary, score.Accuracy, score.MeanLoss));
+        }
+        if (!hosted.Resumed.IsEmpty)
+            output.WriteLine($"Resumed from {o.StateDirectory}: {hosted.Resumed.Rounds.Count} rounds closed, round {hosted.Resumed.LastRound + 1} open with {hosted.Resumed.PendingPayloads.Count} acknowledged updates folded again; {hosted.Resumed.Accepted.Count} acknowledged updates in the ledger.");
+        if (hosted.Resumed.LastRound >= o.Rounds) evaluated.TrySetResult();
         var wall = Stopwatch.StartNew();
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Listening on {server.Address} - {o.Strategy.Name} {(o.DaprAggregator ? $"by the Dapr aggregator functions (ModelPublished on port {o.DaprAppPort})" : "in process")}, {o.Codec} updates, {DownstreamArgument.Format(o.Downstream, o.DownstreamFedZip)} downloads, {o.Rounds} rounds, {o.MinClients} updates close a round (deadline {o.RoundDeadlineSeconds:0.#} s), model {evaluator.Layout.TotalLength:N0} parameters ({evaluator.Layout.TotalLength * (double)sizeof(float) / 1e6:F1} MB of float32, --hidden {o.Hidden}), seed {o.Seed}"));
@@ -292,7 +295,7 @@ public static class ServeCommand
             ["peak_concurrent_uploads"] = metrics.PeakActiveUploads,
         };
         ServedRound[] rows;
-        lock (served) rows = served.ToArray();
+        lock (served) rows = [.. served.OrderBy(r => r.Summary.Round)];
         ServeReport.Write(outputDirectory, rows, configuration, gateway, seconds);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{(stopped ? "Stopped" : "Done")}: {rows.Length} rounds, {metrics.Accepted} updates accepted ({metrics.Duplicates} duplicates answered), final test accuracy {(rows.Length == 0 ? 0 : rows[^1].Accuracy) * 100:F2}% in {seconds:F1} s; wrote {Path.GetFullPath(outputDirectory)}"));

@@ -46,7 +46,7 @@ internal sealed class HostedRounds : IAsyncDisposable
     /// <exception cref="InvalidOptionException">The state directory holds another federation, or cannot be read.</exception>
     public static async Task<HostedRounds> StartInProcessAsync(GatewayOptions gateway, GatewayListenOptions listen, ClientTokens tokens,
         TensorLayout layout, float[] initial, RoundOptions rounds, Action<ILoggingBuilder> logging, ILoggerFactory loggers, CancellationToken cancellationToken,
-        string? stateDirectory = null)
+        string? stateDirectory = null, Func<IRoundCoordinator, RoundClosed, ValueTask>? onRoundClosed = null)
     {
         var journal = stateDirectory is null ? null : OpenJournal(stateDirectory, layout, initial, rounds);
         var record = FederationRecord.Empty;
@@ -54,6 +54,7 @@ internal sealed class HostedRounds : IAsyncDisposable
         var bus = new InProcessEventBus(loggers.CreateLogger<InProcessEventBus>());
         var coordinator = new SynchronousRoundCoordinator(layout, initial, rounds, store, bus,
             logger: loggers.CreateLogger<SynchronousRoundCoordinator>(), journal: journal);
+        var watch = onRoundClosed is null ? null : bus.Subscribe<RoundClosed>((closed, _) => onRoundClosed(coordinator, closed));
         try
         {
             try
@@ -71,6 +72,7 @@ internal sealed class HostedRounds : IAsyncDisposable
             {
                 await server.DisposeAsync();
                 await coordinator.DisposeAsync();
+                if (watch is not null) await watch.DisposeAsync();
                 await bus.DisposeAsync();
                 journal?.Dispose();
             }) { Resumed = record };
@@ -78,6 +80,7 @@ internal sealed class HostedRounds : IAsyncDisposable
         catch
         {
             await coordinator.DisposeAsync();
+            if (watch is not null) await watch.DisposeAsync();
             await bus.DisposeAsync();
             journal?.Dispose();
             throw;
