@@ -90,8 +90,7 @@ internal sealed class HostedRounds : IAsyncDisposable
     /// <summary>The journal of this federation: one whose model layout, initial weights or strategy differ is refused.</summary>
     private static SqliteFederationJournal OpenJournal(string directory, TensorLayout layout, float[] initial, RoundOptions rounds)
     {
-        string identity = string.Create(System.Globalization.CultureInfo.InvariantCulture,
-            $"layout {layout.Hash:X16}, {layout.TotalLength} parameters, initial weights CRC-32C {Core.Checksums.Crc32C.HashToUInt32(System.Runtime.InteropServices.MemoryMarshal.AsBytes(initial.AsSpan())):X8}, strategy {rounds.Strategy.Name}");
+        string identity = FederationIdentity.Of(layout, initial, rounds.Strategy);
         try
         {
             return SqliteFederationJournal.Open(directory, identity);
