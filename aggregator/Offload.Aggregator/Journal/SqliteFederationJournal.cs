@@ -24,7 +24,8 @@ namespace Offload.Aggregator.Journal;
 /// refuses the update it could not record (UNAVAILABLE, the device retries) and the coordinator stops
 /// rather than publish a round it could not keep. Payloads and models also carry a CRC-32C, checked on
 /// <see cref="Load"/>, since SQLite does not checksum its pages.
-/// One connection, serialised by a lock: commits are fsync-bound, and SQLite has one writer anyway.
+/// One connection and one writer thread: commits are fsync-bound and SQLite has one writer anyway, so
+/// records that arrive together are committed together (group commit).
 /// </remarks>
 public sealed class SqliteFederationJournal : IFederationJournal
 {
@@ -34,12 +35,18 @@ public sealed class SqliteFederationJournal : IFederationJournal
     private const int Format = 1;
     private readonly SqliteConnection _connection;
     private readonly object _lock = new();
+    private readonly List<PendingWrite> _queue = [];
+    private readonly Thread _writer;
+    private bool _closing;
+    private SqliteException? _failure;
     private bool _disposed;
 
     private SqliteFederationJournal(SqliteConnection connection, string path)
     {
         _connection = connection;
         Path = path;
+        _writer = new Thread(WriteLoop) { IsBackground = true, Name = "journal writer" };
+        _writer.Start();
     }
 
     /// <summary>The database file.</summary>
@@ -62,8 +69,10 @@ public sealed class SqliteFederationJournal : IFederationJournal
         {
             connection.Open();
             Execute(connection, null, """
+                PRAGMA page_size = 65536;
                 PRAGMA journal_mode = WAL;
                 PRAGMA synchronous = FULL;
+                PRAGMA wal_autocheckpoint = 1024;
                 CREATE TABLE IF NOT EXISTS federation (id INTEGER PRIMARY KEY CHECK (id = 1), format INTEGER NOT NULL, identity TEXT NOT NULL);
                 CREATE TABLE IF NOT EXISTS rounds (round INTEGER PRIMARY KEY, version INTEGER NOT NULL, updates INTEGER NOT NULL, rejected INTEGER NOT NULL,
                     samples INTEGER NOT NULL, payload_bytes INTEGER NOT NULL, seconds REAL NOT NULL, aggregate_seconds REAL NOT NULL, by_deadline INTEGER NOT NULL,
@@ -134,7 +143,7 @@ public sealed class SqliteFederationJournal : IFederationJournal
     {
         ArgumentNullException.ThrowIfNull(task);
         var plan = task.Plan;
-        Write($"task {task.TaskId}", transaction => Execute(_connection, transaction,
+        _ = Enqueue($"task {task.TaskId}", transaction => Execute(_connection, transaction,
             "INSERT OR REPLACE INTO tasks VALUES ($task, $client, $round, $base, $deadline, $epochs, $batch, $lr, $mu, $evaluate, $settings)",
             ("$task", task.TaskId), ("$client", task.ClientId), ("$round", task.Round), ("$base", task.BaseVersion.Value),
             ("$deadline", task.Deadline.ToUnixTimeMilliseconds()), ("$epochs", plan.LocalEpochs), ("$batch", plan.BatchSize), ("$lr", plan.LearningRate),
@@ -142,27 +151,31 @@ public sealed class SqliteFederationJournal : IFederationJournal
     }
 
     /// <inheritdoc/>
-    public void RecordAccepted(AcceptedUpdate update, ReadOnlySpan<byte> payload)
+    public ValueTask FlushAsync(CancellationToken cancellationToken = default) =>
+        new(Enqueue("the records before a flush", _ => { }).WaitAsync(cancellationToken));
+
+    /// <inheritdoc/>
+    public ValueTask RecordAcceptedAsync(AcceptedUpdate update, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(update);
         var a = update.Arrived;
         var e = update.Evaluation;
         byte[] bytes = payload.ToArray();
         uint crc = Crc32C.HashToUInt32(bytes);
-        Write($"update {a.Reference}", transaction => Execute(_connection, transaction,
+        return new(Enqueue($"update {a.Reference}", transaction => Execute(_connection, transaction,
             "INSERT OR REPLACE INTO accepted VALUES ($task, $client, $round, $reference, $base, $samples, $bytes, $node, $key, $ex, $loss, $acc, $payload, $crc)",
             ("$task", a.TaskId), ("$client", a.ClientId), ("$round", a.Round), ("$reference", a.Reference.Key), ("$base", a.BaseVersion.Value),
             ("$samples", a.SampleCount), ("$bytes", a.PayloadBytes), ("$node", a.Node), ("$key", update.IdempotencyKey),
-            ("$ex", e?.Examples), ("$loss", e?.Loss), ("$acc", e?.Accuracy), ("$payload", bytes), ("$crc", (long)crc)));
+            ("$ex", e?.Examples), ("$loss", e?.Loss), ("$acc", e?.Accuracy), ("$payload", bytes), ("$crc", (long)crc))).WaitAsync(cancellationToken));
     }
 
     /// <inheritdoc/>
-    public void RecordRound(RecordedRound round)
+    public Task RecordRound(RecordedRound round)
     {
         ArgumentNullException.ThrowIfNull(round);
         var s = round.Summary;
         byte[] weights = MemoryMarshal.AsBytes(round.Weights.Span).ToArray();
-        Write($"round {s.Round}", transaction =>
+        return Enqueue($"round {s.Round}", transaction =>
         {
             Execute(_connection, transaction,
                 "INSERT INTO rounds VALUES ($round, $version, $updates, $rejected, $samples, $bytes, $seconds, $agg, $deadline, $stepUpdates, $updateNorm, $stepNorm, $ec, $ee, $el, $ea, $weights, $crc, $state)",
@@ -180,36 +193,98 @@ public sealed class SqliteFederationJournal : IFederationJournal
 
     /// <inheritdoc/>
     public void RecordDiscarded(long round) =>
-        Write($"the discarded updates of round {round}", transaction => Execute(_connection, transaction,
-            "UPDATE accepted SET payload = NULL WHERE round = $round AND payload IS NOT NULL", ("$round", round)));
+        Wait(Enqueue($"the discarded updates of round {round}", transaction => Execute(_connection, transaction,
+            "UPDATE accepted SET payload = NULL WHERE round = $round AND payload IS NOT NULL", ("$round", round))));
 
-    /// <summary>Closes the database (a checkpoint of the WAL happens on close).</summary>
+    /// <summary>Writes what is queued, then closes the database (a checkpoint of the WAL happens on close).</summary>
     public void Dispose()
     {
+        lock (_queue)
+        {
+            if (_closing) return;
+            _closing = true;
+            Monitor.Pulse(_queue);
+        }
+        _writer.Join();
         lock (_lock)
         {
-            if (_disposed) return;
             _disposed = true;
             _connection.Dispose();
         }
     }
 
-    private void Write(string what, Action<SqliteTransaction> write)
+    private Task Enqueue(string what, Action<SqliteTransaction> write)
     {
-        lock (_lock)
+        var pending = new PendingWrite(what, write);
+        lock (_queue)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            try
+            ObjectDisposedException.ThrowIf(_closing, this);
+            _queue.Add(pending);
+            Monitor.Pulse(_queue);
+        }
+        return pending.Done.Task;
+    }
+
+    /// <summary>Waits for a queued write on the caller's thread (the writer is a thread of its own, so this cannot deadlock).</summary>
+    private static void Wait(Task write) => write.GetAwaiter().GetResult();
+
+    /// <summary>
+    /// Group commit: everything queued while the last commit was being fsynced goes into the next
+    /// transaction, so concurrent acknowledgements share one fsync instead of queueing for one each.
+    /// A batch that fails is retried one record per transaction, so one bad record fails alone.
+    /// </summary>
+    private void WriteLoop()
+    {
+        var batch = new List<PendingWrite>();
+        while (true)
+        {
+            lock (_queue)
             {
-                using var transaction = _connection.BeginTransaction();
-                write(transaction);
+                while (_queue.Count == 0 && !_closing) Monitor.Wait(_queue);
+                if (_queue.Count == 0) return;
+                batch.AddRange(_queue);
+                _queue.Clear();
+            }
+            lock (_lock)
+            {
+                if (!TryCommit(batch))
+                    foreach (var one in batch) TryCommit([one]);
+            }
+            batch.Clear();
+        }
+    }
+
+    /// <summary>Commits <paramref name="writes"/> in one transaction and completes them; false (nothing completed) when a batch of several fails.</summary>
+    private bool TryCommit(List<PendingWrite> writes)
+    {
+        if (_failure is not null)
+        {
+            // The journal is a prefix of what was queued: nothing is kept past a record that was not.
+            foreach (var w in writes) w.Done.TrySetException(new IOException($"The journal {Path} could not record {w.What}: an earlier record failed ({_failure.Message}).", _failure));
+            return true;
+        }
+        try
+        {
+            using (var transaction = _connection.BeginTransaction())
+            {
+                foreach (var w in writes) w.Write(transaction);
                 transaction.Commit();
             }
-            catch (SqliteException e)
-            {
-                throw new IOException($"The journal {Path} could not record {what}: {e.Message}", e);
-            }
+            foreach (var w in writes) w.Done.TrySetResult();
+            return true;
         }
+        catch (SqliteException e)
+        {
+            if (writes.Count > 1) return false;
+            _failure = e;
+            writes[0].Done.TrySetException(new IOException($"The journal {Path} could not record {writes[0].What}: {e.Message}", e));
+            return true;
+        }
+    }
+
+    private sealed record PendingWrite(string What, Action<SqliteTransaction> Write)
+    {
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     private List<RecordedRound> LoadRounds()

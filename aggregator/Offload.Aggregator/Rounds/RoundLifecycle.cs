@@ -265,15 +265,29 @@ public abstract class RoundLifecycle : IRoundCoordinator
     /// Makes <paramref name="model"/> the served model (the broadcast first: a device that sees the new
     /// version finds its download), records <paramref name="summary"/>, stops the deadline and, after
     /// the last round, ends the federation (gate held). The caller announces the returned event and
-    /// opens the next round unless it is final. With a journal the round is recorded first.
+    /// opens the next round unless it is final. With a journal the round's record is queued first:
+    /// whatever is recorded after it is durable only once it is, and if it cannot be kept the
+    /// federation fails (a restart folds the round again from its journaled updates).
     /// </summary>
-    /// <exception cref="IOException">The journal could not record the round: nothing changed.</exception>
     protected RoundClosed PublishRound(GlobalModel model, RoundSummary summary)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(summary);
         if (_evaluations.Count > 0) summary = summary with { Evaluation = Strategy.Evaluate(Round, [.. _evaluations.Values]) };
-        Journal?.RecordRound(new RecordedRound(summary, model.Weights, EncodedServerState()));
+        if (Journal is { } journal)
+        {
+            long round = Round;
+            journal.RecordRound(new RecordedRound(summary, model.Weights, EncodedServerState())).ContinueWith(t =>
+            {
+                Logger.LogCritical(t.Exception, "Round {Round} could not be recorded; the federation stops. Its acknowledged updates are kept and are folded again on restart.", round);
+                lock (Gate)
+                {
+                    Stopped = true;
+                    StopClock();
+                }
+                Fail(t.Exception!.InnerException!);
+            }, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        }
         _broadcast.Publish(model);
         _model = model;
         _summaries.Add(summary);

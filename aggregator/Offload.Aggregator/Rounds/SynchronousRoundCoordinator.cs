@@ -265,22 +265,8 @@ public sealed class SynchronousRoundCoordinator : RoundLifecycle, IAsyncDisposab
             return Discard(stateBefore);
         var model = new GlobalModel(Layout, Model.Version.Next(), weights);
         _aggregateTicks += Stopwatch.GetTimestamp() - start;
-        RoundClosed closed;
-        try
-        {
-            closed = PublishRound(model, new RoundSummary(Round, model.Version, _folded, _rejected, _samples, _payloadBytes,
-                RoundSeconds, Stopwatch.GetElapsedTime(0, _aggregateTicks).TotalSeconds, byDeadline, step));
-        }
-        catch (IOException e)
-        {
-            // A round the journal could not keep is not served: stop, and a restart folds its updates again.
-            Logger.LogCritical(e, "Round {Round} could not be recorded; the coordinator stops. Its acknowledged updates are kept and are folded again on restart.", Round);
-            _serverState = stateBefore;
-            Stopped = true;
-            StopClock();
-            Fail(e);
-            return null;
-        }
+        var closed = PublishRound(model, new RoundSummary(Round, model.Version, _folded, _rejected, _samples, _payloadBytes,
+            RoundSeconds, Stopwatch.GetElapsedTime(0, _aggregateTicks).TotalSeconds, byDeadline, step));
         if (!closed.Final) OpenRound(Round + 1);
         return closed;
     }

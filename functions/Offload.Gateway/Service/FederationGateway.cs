@@ -50,10 +50,23 @@ internal sealed class FederationGateway(
         return Task.FromResult(new EnrollReply { ClientId = identity.ClientId, Token = token });
     }
 
-    public override Task<GetTaskReply> GetTask(GetTaskRequest request, ServerCallContext context)
+    public override async Task<GetTaskReply> GetTask(GetTaskRequest request, ServerCallContext context)
     {
         var client = Caller(context);
         var offer = coordinator.RequestTask(client.ClientId);
+        // A task the journal has not made durable is not handed out: after a crash its upload would be refused as not held.
+        if (offer.Kind == TaskOfferKind.Assigned && ledger.Journal is { } journal)
+        {
+            try
+            {
+                await journal.FlushAsync(context.CancellationToken).ConfigureAwait(false);
+            }
+            catch (IOException e)
+            {
+                logger.LogError(e, "The task book could not be recorded.");
+                throw Fail(StatusCode.Unavailable, "The gateway cannot record tasks right now; ask again later.");
+            }
+        }
         var layout = coordinator.Layout;
         var reply = new GetTaskReply
         {
@@ -90,7 +103,7 @@ internal sealed class FederationGateway(
                 reply.State = TaskState.Done;
                 break;
         }
-        return Task.FromResult(reply);
+        return reply;
     }
 
     public override async Task DownloadModel(DownloadModelRequest request, IServerStreamWriter<ModelChunk> responseStream, ServerCallContext context)
@@ -338,8 +351,8 @@ internal sealed class FederationGateway(
                 header.SampleCount, header.TotalLength, options.Node);
             // Durable before it is acknowledged or announced: a crash from here on loses nothing the device hears ACCEPTED for.
             if (ledger.Journal is { } journal)
-                journal.RecordAccepted(new AcceptedUpdate(arrived, header.IdempotencyKey, UpdateHeaderValidation.EvaluationOf(header)),
-                    await ReadStoredAsync(session.Reference, header.TotalLength).ConfigureAwait(false));
+                await journal.RecordAcceptedAsync(new AcceptedUpdate(arrived, header.IdempotencyKey, UpdateHeaderValidation.EvaluationOf(header)),
+                    await ReadStoredAsync(session.Reference, header.TotalLength).ConfigureAwait(false), CancellationToken.None).ConfigureAwait(false);
             await bus.PublishAsync(arrived, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception e)

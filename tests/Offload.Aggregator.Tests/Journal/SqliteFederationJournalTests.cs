@@ -17,7 +17,7 @@ public sealed class SqliteFederationJournalTests : IDisposable
 
     private SqliteFederationJournal Open(string identity = "federation A") => SqliteFederationJournal.Open(_directory, identity);
 
-    private static RoundTask Task(string id, string client, long round) =>
+    private static RoundTask TaskOf(string id, string client, long round) =>
         new(id, client, round, new ModelVersion(round - 1), DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_000),
             new TrainingOptions(2, 16, 0.1) { ProximalMu = 0.01, Evaluate = true, Settings = new Dictionary<string, string> { ["k"] = "v" } });
 
@@ -30,17 +30,17 @@ public sealed class SqliteFederationJournalTests : IDisposable
             Enumerable.Repeat(value, 4).ToArray(), new byte[] { 1, 2, 3 });
 
     [Fact]
-    public void What_is_recorded_is_read_back_after_reopening()
+    public async Task What_is_recorded_is_read_back_after_reopening()
     {
-        var t1 = Task("r1-a", "c0", 1);
-        var t2 = Task("r2-b", "c1", 2);
+        var t1 = TaskOf("r1-a", "c0", 1);
+        var t2 = TaskOf("r2-b", "c1", 2);
         using (var journal = Open())
         {
             journal.RecordTask(t1);
-            journal.RecordAccepted(Accepted(t1, 3), new byte[] { 7, 8, 9 });
+            await journal.RecordAcceptedAsync(Accepted(t1, 3), new byte[] { 7, 8, 9 });
             journal.RecordRound(Round(1, 0.5f));
             journal.RecordTask(t2);
-            journal.RecordAccepted(Accepted(t2, 2), new byte[] { 4, 5 });
+            await journal.RecordAcceptedAsync(Accepted(t2, 2), new byte[] { 4, 5 });
         }
         using var reopened = Open();
         var record = reopened.Load();
@@ -65,12 +65,12 @@ public sealed class SqliteFederationJournalTests : IDisposable
     }
 
     [Fact]
-    public void A_discarded_rounds_payloads_are_dropped_and_its_updates_stay_acknowledged()
+    public async Task A_discarded_rounds_payloads_are_dropped_and_its_updates_stay_acknowledged()
     {
-        var t = Task("r1-a", "c0", 1);
+        var t = TaskOf("r1-a", "c0", 1);
         using var journal = Open();
         journal.RecordTask(t);
-        journal.RecordAccepted(Accepted(t, 1), new byte[] { 1 });
+        await journal.RecordAcceptedAsync(Accepted(t, 1), new byte[] { 1 });
         journal.RecordDiscarded(1);
         var record = journal.Load();
         Assert.Single(record.Accepted);
@@ -78,11 +78,11 @@ public sealed class SqliteFederationJournalTests : IDisposable
     }
 
     [Fact]
-    public void A_payload_changed_on_disk_fails_its_checksum()
+    public async Task A_payload_changed_on_disk_fails_its_checksum()
     {
-        var t = Task("r1-a", "c0", 1);
+        var t = TaskOf("r1-a", "c0", 1);
         using (var journal = Open())
-            journal.RecordAccepted(Accepted(t, 3), new byte[] { 1, 2, 3 });
+            await journal.RecordAcceptedAsync(Accepted(t, 3), new byte[] { 1, 2, 3 });
         using (var raw = new SqliteConnection($"Data Source={Path.Combine(_directory, SqliteFederationJournal.FileName)};Pooling=False"))
         {
             raw.Open();
@@ -104,12 +104,12 @@ public sealed class SqliteFederationJournalTests : IDisposable
     }
 
     [Fact]
-    public void A_retried_acceptance_replaces_the_first_record()
+    public async Task A_retried_acceptance_replaces_the_first_record()
     {
-        var t = Task("r1-a", "c0", 1);
+        var t = TaskOf("r1-a", "c0", 1);
         using var journal = Open();
-        journal.RecordAccepted(Accepted(t, 1), new byte[] { 1 });
-        journal.RecordAccepted(Accepted(t, 2), new byte[] { 2, 3 });
+        await journal.RecordAcceptedAsync(Accepted(t, 1), new byte[] { 1 });
+        await journal.RecordAcceptedAsync(Accepted(t, 2), new byte[] { 2, 3 });
         var record = journal.Load();
         Assert.Single(record.Accepted);
         Assert.Equal(new byte[] { 2, 3 }, record.PendingPayloads["r1-a"]);

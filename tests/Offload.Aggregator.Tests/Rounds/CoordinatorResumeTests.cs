@@ -37,7 +37,7 @@ public sealed class CoordinatorResumeTests : IDisposable
             await writer.WriteAsync(payload);
             await writer.CommitAsync();
             var arrived = new UpdateArrived(reference, task.ClientId, task.TaskId, task.Round, task.BaseVersion, samples, payload.Length, "test");
-            journal?.RecordAccepted(new AcceptedUpdate(arrived, "key", null), payload);
+            if (journal is not null) await journal.RecordAcceptedAsync(new AcceptedUpdate(arrived, "key", null), payload);
             await bus.PublishAsync(arrived);
         }
 
