@@ -86,6 +86,37 @@ public class FairIngestTests
     }
 
     [Fact]
+    public async Task A_client_streaming_for_several_tasks_gets_only_its_share_of_streams()
+    {
+        await using var federation = await TestFederation.StartAsync(TestFederation.FlatLayout(Parameters), new float[Parameters],
+            new RoundOptions { MinClients = 2, Rounds = 1, RoundDeadline = TimeSpan.FromHours(1) }, clients: 2,
+            new GatewayOptions { MaxUploadsPerClient = 2, UploadIdleTimeout = TimeSpan.FromHours(1) }, serve: c => new ManyTasksCoordinator(c));
+        var raw = federation.Raw();
+        var task = await federation.Client(0).GetTaskAsync();
+        var payload = Payload(0.5f);
+        var header = UploadFaultTests.Header(task, payload);
+        var first = await HoldAsync(raw, 0, header, payload, 4096); // Records the real task, which the extra ids copy.
+        await UploadFaultTests.WaitUntilAsync(() => federation.Server.Metrics.ActiveUploads == 1);
+
+        var second = header.Clone();
+        second.TaskId = ManyTasksCoordinator.Prefix + "2";
+        using var secondCall = await HoldAsync(raw, 0, second, payload, 4096);
+        await UploadFaultTests.WaitUntilAsync(() => federation.Server.Metrics.ActiveUploads == 2);
+        var third = header.Clone();
+        third.TaskId = ManyTasksCoordinator.Prefix + "3";
+        using var thirdCall = await HoldAsync(raw, 0, third, payload, 4096);
+        var refused = await RefusalAsync(thirdCall);
+        Assert.Equal(StatusCode.ResourceExhausted, refused.StatusCode);
+        Assert.Contains("the most one client may", refused.Status.Detail);
+        Assert.Equal(2, federation.Server.Metrics.ActiveUploads);
+
+        // Another client is unaffected by client 0's share.
+        var other = federation.Client(1);
+        Assert.False((await other.SubmitUpdateAsync(await other.GetTaskAsync(), Payload(1.5f), 10)).Duplicate);
+        first.Dispose();
+    }
+
+    [Fact]
     public async Task An_idle_upload_is_ended_and_frees_its_slot_and_its_stored_bytes()
     {
         await using var federation = await StartAsync(minClients: 2, clients: 2,
