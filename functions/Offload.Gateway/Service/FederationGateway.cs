@@ -408,7 +408,14 @@ internal sealed class FederationGateway(
                         throw Fail(StatusCode.FailedPrecondition, string.Create(System.Globalization.CultureInfo.InvariantCulture,
                             $"The update's L2 norm is {norm:G4}, above this gateway's bound of {bound:G4} ({basis}); it was refused. Ask for a new task."));
                     }
-                    inspection.Scale(layout, (float)Math.Min(1.0, bound / norm));
+                    double factor = Math.Min(1.0, bound / norm);
+                    // A factor below float's normal range is applied as two square roots, so it never rounds to zero.
+                    if (factor >= 1e-30) inspection.Scale(layout, (float)factor);
+                    else
+                    {
+                        inspection.Scale(layout, (float)Math.Sqrt(factor));
+                        inspection.Scale(layout, (float)Math.Sqrt(factor));
+                    }
                     // The stored bytes are replaced by the scaled payload: same codec and length, so every aggregator folds it unchanged.
                     await store.DeleteAsync(session.Reference, CancellationToken.None).ConfigureAwait(false);
                     session.Writer = await store.OpenWriteAsync(session.Reference, CancellationToken.None).ConfigureAwait(false);

@@ -102,6 +102,16 @@ public class UpdateValidationTests
     }
 
     [Fact]
+    public async Task Clipping_far_below_floats_normal_range_still_lands_on_the_bound()
+    {
+        // Model norm 0.064, so the bound is 0.64; a 3e38-valued update (norm 1.9e40) needs a factor of about 3e-41.
+        await using var federation = await StartAsync(minClients: 1, clients: 1, new GatewayOptions { NormPolicy = UpdateNormPolicy.Clip }, initial: 1e-3f);
+        Assert.Equal(SubmitOutcome.Accepted, (await SendAsync(federation, 0, Update("huge"))).Outcome);
+        await federation.Coordinator.Completion.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.All(federation.Coordinator.Model.Weights.ToArray(), w => Assert.Equal(1e-3f + 0.01f, w, 1e-5f));
+    }
+
+    [Fact]
     public async Task A_fixed_sample_cap_bounds_the_weight_of_an_update()
     {
         await using var federation = await StartAsync(minClients: 2, clients: 2, new GatewayOptions { MaxSampleCount = 100 }, initial: 0f);
