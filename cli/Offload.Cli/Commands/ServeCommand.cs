@@ -40,6 +40,10 @@ public static class ServeCommand
         var hidden = HiddenWidthOption.Create("Clients pass the same --hidden.");
         var codec = new Option<string>("--codec") { Description = "Codec devices encode updates with: identity (exact) | fedzip (compressed).", DefaultValueFactory = _ => "identity" };
         var maxUpdate = new Option<double>("--max-update-mb") { Description = "Largest update accepted, in MiB.", DefaultValueFactory = _ => d.MaxUpdateMegabytes };
+        var updateNorm = new Option<string>("--update-norm") { Description = "An update whose L2 norm is above --max-update-norm is refused or clipped to it: refuse | clip.", DefaultValueFactory = _ => "refuse" };
+        var maxNorm = new Option<string>("--max-update-norm") { Description = "The bound on an update's L2 norm: auto (10 x the median of recent accepted updates; before five are known, 10 x the model's norm) or a number.", DefaultValueFactory = _ => "auto" };
+        var maxSamples = new Option<string>("--max-samples") { Description = "The most samples an update is weighted by: auto (10 x the median declared by recent accepted updates, at least 10000) or a number.", DefaultValueFactory = _ => "auto" };
+        var idleTimeout = new Option<double>("--upload-idle-timeout") { Description = "Seconds an upload may send nothing before it is ended and its bytes dropped.", DefaultValueFactory = _ => d.UploadIdleTimeoutSeconds };
         var linger = new Option<double>("--linger") { Description = "Seconds to keep telling clients 'done' after the last round.", DefaultValueFactory = _ => d.LingerSeconds };
         var tokensFile = new Option<string[]>("--tokens") { Description = "File of 'client-id token' lines.", AllowMultipleArgumentsPerToken = false, DefaultValueFactory = _ => [] };
         var token = new Option<string[]>("--token") { Description = "A client token, 'T' or 'ID=T'; repeat for more clients.", DefaultValueFactory = _ => [] };
@@ -61,7 +65,8 @@ public static class ServeCommand
 
         var command = new Command("serve", "Run the gRPC gateway and a synchronous aggregator (FedAvg unless --strategy) for devices running 'offload client'.")
         {
-            strategy, clientEvaluation, port, host, minClients, perRound, deadline, rounds, epochs, batch, lr, seed, hidden, codec, maxUpdate, linger, tokensFile, token, code, config, data, output, verbose, dapr, hierarchy,
+            strategy, clientEvaluation, port, host, minClients, perRound, deadline, rounds, epochs, batch, lr, seed, hidden, codec, maxUpdate,
+            updateNorm, maxNorm, maxSamples, idleTimeout, linger, tokensFile, token, code, config, data, output, verbose, dapr, hierarchy,
             aggregator, appPort, sidecarWait, downstream, state, drain,
         };
         command.SetAction((parsed, cancellationToken) =>
@@ -94,6 +99,15 @@ public static class ServeCommand
                 Seed = parsed.GetValue(seed),
                 Hidden = parsed.GetValue(hidden),
                 MaxUpdateMegabytes = parsed.GetValue(maxUpdate),
+                UpdateNorm = parsed.GetValue(updateNorm)!.ToLowerInvariant() switch
+                {
+                    "refuse" => UpdateNormPolicy.Refuse,
+                    "clip" => UpdateNormPolicy.Clip,
+                    var other => throw new InvalidOptionException($"--update-norm must be refuse or clip (got '{other}')."),
+                },
+                MaxUpdateNorm = ParseAuto("--max-update-norm", parsed.GetValue(maxNorm)!),
+                MaxSamples = ParseSamples(parsed.GetValue(maxSamples)!),
+                UploadIdleTimeoutSeconds = parsed.GetValue(idleTimeout),
                 Codec = ParseCodec(parsed.GetValue(codec)!),
                 LingerSeconds = parsed.GetValue(linger),
                 HierarchyFanIn = parsed.GetValue(hierarchy),
@@ -126,6 +140,22 @@ public static class ServeCommand
         "identity" => PayloadCodec.Identity,
         "fedzip" => PayloadCodec.FedZip,
         _ => throw new InvalidOptionException($"--codec must be identity or fedzip (got '{value}')."),
+    };
+
+    /// <summary>Reads an <c>auto|number</c> option: null for auto.</summary>
+    /// <exception cref="InvalidOptionException">The value is neither auto nor a number; the message names <paramref name="option"/>.</exception>
+    public static double? ParseAuto(string option, string value) =>
+        value.Equals("auto", StringComparison.OrdinalIgnoreCase) ? null
+            : double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double number) ? number
+            : throw new InvalidOptionException($"{option} must be auto or a number (got '{value}').");
+
+    /// <summary>Reads <c>--max-samples auto|N</c>: null for auto.</summary>
+    /// <exception cref="InvalidOptionException">The value is neither auto nor a whole number.</exception>
+    public static long? ParseSamples(string value) => ParseAuto("--max-samples", value) switch
+    {
+        null => null,
+        double n when n == Math.Floor(n) && Math.Abs(n) < 9e18 => (long)n,
+        _ => throw new InvalidOptionException($"--max-samples must be auto or a whole number (got '{value}')."),
     };
 
     /// <summary>Maps the <c>--aggregator</c> word: true for the Dapr functions.</summary>
@@ -182,7 +212,15 @@ public static class ServeCommand
             Downstream = o.Downstream,
             DownstreamFedZip = o.DownstreamFedZip,
         };
-        var gatewayOptions = new GatewayOptions { MaxUpdateBytes = (long)(o.MaxUpdateMegabytes * 1024 * 1024), Codec = o.Codec };
+        var gatewayOptions = new GatewayOptions
+        {
+            MaxUpdateBytes = (long)(o.MaxUpdateMegabytes * 1024 * 1024),
+            Codec = o.Codec,
+            NormPolicy = o.UpdateNorm,
+            MaxUpdateNorm = o.MaxUpdateNorm,
+            MaxSampleCount = o.MaxSamples,
+            UploadIdleTimeout = TimeSpan.FromSeconds(o.UploadIdleTimeoutSeconds),
+        };
         var listen = new GatewayListenOptions
         {
             Address = IPAddress.Parse(o.Host),
@@ -265,6 +303,10 @@ public static class ServeCommand
             ["aggregator"] = o.DaprAggregator ? "dapr" : "in-process",
             ["hierarchy_fan_in"] = o.HierarchyFanIn,
             ["codec"] = o.Codec.ToString().ToLowerInvariant(),
+            ["update_norm"] = o.UpdateNorm.ToString().ToLowerInvariant(),
+            ["max_update_norm"] = o.MaxUpdateNorm is { } norm ? norm.ToString(CultureInfo.InvariantCulture) : "auto",
+            ["max_samples"] = o.MaxSamples is { } cap ? cap.ToString(CultureInfo.InvariantCulture) : "auto",
+            ["upload_idle_timeout_seconds"] = o.UploadIdleTimeoutSeconds,
             ["downstream"] = DownstreamArgument.Format(o.Downstream, o.DownstreamFedZip),
             ["min_clients"] = o.MinClients,
             ["clients_per_round"] = roundOptions.TasksPerRound,
@@ -293,6 +335,13 @@ public static class ServeCommand
             ["full_downloads"] = metrics.FullDownloads,
             ["delta_downloads"] = metrics.DeltaDownloads,
             ["peak_concurrent_uploads"] = metrics.PeakActiveUploads,
+            ["refused_by_validation"] = metrics.RefusedByValidation,
+            ["refused_by_norm"] = metrics.RefusedByNorm,
+            ["clipped_by_norm"] = metrics.ClippedByNorm,
+            ["capped_weights"] = metrics.CappedWeights,
+            ["timed_out_uploads"] = metrics.TimedOutUploads,
+            ["concurrent_stream_refusals"] = metrics.ConcurrentStreamRefusals,
+            ["throttled_enrollments"] = metrics.ThrottledEnrollments,
         };
         ServedRound[] rows;
         lock (served) rows = [.. served.OrderBy(r => r.Summary.Round)];

@@ -48,6 +48,18 @@ public sealed record ServeOptions
     /// <summary>Largest update accepted, in MiB.</summary>
     public double MaxUpdateMegabytes { get; init; } = 64;
 
+    /// <summary>What the gateway does with an update whose L2 norm is above the bound (<c>--update-norm refuse|clip</c>).</summary>
+    public Offload.Gateway.Service.UpdateNormPolicy UpdateNorm { get; init; } = Offload.Gateway.Service.UpdateNormPolicy.Refuse;
+
+    /// <summary>A fixed bound on an update's L2 norm; null derives it from recent updates (<c>--max-update-norm auto|X</c>).</summary>
+    public double? MaxUpdateNorm { get; init; }
+
+    /// <summary>A fixed cap on the sample count an update is weighted by; null derives it from recent updates (<c>--max-samples auto|N</c>).</summary>
+    public long? MaxSamples { get; init; }
+
+    /// <summary>Seconds an upload may send nothing before the gateway ends it and drops its bytes.</summary>
+    public double UploadIdleTimeoutSeconds { get; init; } = 30;
+
     /// <summary>Seconds to keep answering "done" after the last round.</summary>
     public double LingerSeconds { get; init; } = 5;
 
@@ -96,6 +108,10 @@ public sealed record ServeOptions
         Require(double.IsFinite(LearningRate) && LearningRate > 0, LearningRate, "--lr must be a positive number");
         Require(Options.HiddenWidthOption.IsValid(Hidden), Hidden, Options.HiddenWidthOption.Requirement);
         Require(double.IsFinite(MaxUpdateMegabytes) && MaxUpdateMegabytes > 0, MaxUpdateMegabytes, "--max-update-mb must be positive");
+        Require(Enum.IsDefined(UpdateNorm), UpdateNorm, "--update-norm must be refuse or clip");
+        Require(MaxUpdateNorm is null || (double.IsFinite(MaxUpdateNorm.Value) && MaxUpdateNorm > 0), MaxUpdateNorm!, "--max-update-norm must be auto or a positive number");
+        Require(MaxSamples is null or >= 1, MaxSamples!, "--max-samples must be auto or a whole number of at least 1");
+        Require(double.IsFinite(UploadIdleTimeoutSeconds) && UploadIdleTimeoutSeconds is > 0 and <= 3600, UploadIdleTimeoutSeconds, "--upload-idle-timeout must be more than 0 and at most 3600 seconds");
         Require(HierarchyFanIn == 0 || HierarchyFanIn >= 2, HierarchyFanIn, "--hierarchy must be 0 (flat) or a fan-in bound of at least 2");
         Require(double.IsFinite(LingerSeconds) && LingerSeconds >= 0, LingerSeconds, "--linger must be a non-negative number of seconds");
         Require(Enum.IsDefined(Downstream), Downstream, "--downstream must be full or fedzip");

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Offload.Aggregator.Events;
 using Offload.Aggregator.Rounds;
 using Offload.Aggregator.Storage;
@@ -45,6 +46,12 @@ public static class GatewayServiceCollectionExtensions
         services.AddSingleton(new RoundEvents(roundEvents ?? bus));
         services.AddSingleton<GatewayMetrics>();
         services.AddSingleton(new UploadLedger(store, journal));
+        // A host or test may register its own clock (later registrations win).
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton(sp => new EnrollmentThrottle(sp.GetRequiredService<TimeProvider>(), options.EnrollmentBackoff, options.MaxEnrollmentBackoff));
+        services.AddSingleton<ClientUploadCounts>();
+        services.AddSingleton(new ValidationSlots(options.MaxConcurrentValidations));
+        services.AddSingleton(new UpdateBounds(options));
         services.AddSingleton<BearerTokenInterceptor>();
         services.AddHostedService<UploadSweepService>();
         services.AddGrpc(grpc =>

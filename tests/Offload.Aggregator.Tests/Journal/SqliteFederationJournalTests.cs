@@ -38,7 +38,7 @@ public sealed class SqliteFederationJournalTests : IDisposable
         {
             journal.RecordTask(t1);
             await journal.RecordAcceptedAsync(Accepted(t1, 3), new byte[] { 7, 8, 9 });
-            journal.RecordRound(Round(1, 0.5f));
+            await journal.RecordRound(Round(1, 0.5f));
             journal.RecordTask(t2);
             await journal.RecordAcceptedAsync(Accepted(t2, 2), new byte[] { 4, 5 });
         }
