@@ -153,22 +153,34 @@ internal static class PayloadFormat
             int rank = source[at++];
             if (rank > MaxRank) throw new InvalidPayloadException($"Tensor {i} of the embedded layout has rank {rank}; at most {MaxRank} is allowed.");
             if (source.Length - at < 4 * rank) throw Truncated("embedded layout");
-            // At most 32 dimensions below 2^31 each: the product is capped as soon as it passes the header's count.
-            long elements = 1;
+            // Up to 32 dimensions below 2^31 each overflow any integer; the declared size is reported in double.
+            double elements = 1;
+            int shapeAt = at;
             for (int d = 0; d < rank; d++)
             {
                 uint dim = BinaryPrimitives.ReadUInt32LittleEndian(source[at..]);
                 at += 4;
                 if (dim == 0 || dim > int.MaxValue) throw new InvalidPayloadException($"Tensor {i} of the embedded layout has a dimension of {dim}.");
-                elements = elements > parameterCount ? elements : elements * dim;
+                elements *= dim;
             }
             if (elements > parameterCount - total)
                 throw new InvalidPayloadException(elements > parameterCount
-                    ? $"Tensor {i} of the embedded layout declares more than {parameterCount} elements, the header's parameter count for the whole payload."
+                    ? $"Tensor {i} of the embedded layout declares {Count(elements)} elements (shape {Shape(source.Slice(shapeAt, 4 * rank))}); the header declares {parameterCount} parameters for the whole payload."
                     : $"The embedded layout's first {i + 1} tensors declare more than the header's {parameterCount} parameters.");
-            total += elements;
+            total += (long)elements;
         }
         return at;
+    }
+
+    private static string Count(double elements) =>
+        elements < 1e18 ? ((long)elements).ToString(System.Globalization.CultureInfo.InvariantCulture) : elements.ToString("E3", System.Globalization.CultureInfo.InvariantCulture);
+
+    private static string Shape(ReadOnlySpan<byte> dims)
+    {
+        var text = new StringBuilder();
+        for (int d = 0; d < dims.Length; d += 4)
+            text.Append(d == 0 ? "" : "x").Append(BinaryPrimitives.ReadUInt32LittleEndian(dims[d..]));
+        return text.ToString();
     }
 
     /// <summary>Parses an embedded layout section that must hold <paramref name="tensorCount"/> tensors; returns the bytes read.</summary>
