@@ -10,8 +10,9 @@ public static class CommandLineEntry
     public const int UsageError = 2;
 
     /// <summary>
-    /// How long a command may take to stop after SIGTERM or SIGINT (its cancellation token is cancelled
-    /// at once); past it the process ends anyway, as Kubernetes would end it after its grace period.
+    /// How long a command has to stop after SIGTERM or SIGINT cancels its token before the process exits
+    /// anyway (with 143 or 130). System.CommandLine's default of 2 s is shorter than a device needs to
+    /// finish its training batch or a server to drain.
     /// </summary>
     public static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(10);
 
@@ -28,6 +29,8 @@ public static class CommandLineEntry
         try
         {
             // The default handler would print a stack trace and return 1; user errors are ours to report.
+            // An asynchronous action's token is cancelled on SIGTERM and SIGINT (PosixSignalRegistration);
+            // the command decides what a clean stop prints and returns.
             return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = StopTimeout });
         }
         catch (Exception e) when (IsUserError(e))
