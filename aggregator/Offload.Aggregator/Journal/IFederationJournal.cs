@@ -7,7 +7,7 @@ namespace Offload.Aggregator.Journal;
 /// handed out, each accepted update with its payload, and each closed round's model and server
 /// state. A record is all there or not at all, and durable when its call (or, for a task, the
 /// <see cref="FlushAsync"/> after it) completes. A restarted process reads it back with
-/// <see cref="Load"/> and resumes the federation where it stopped.
+/// <see cref="LoadAsync"/> and resumes the federation where it stopped.
 /// </summary>
 /// <remarks>
 /// Implementations are thread-safe, and may commit records that arrive together in one transaction
@@ -17,9 +17,16 @@ namespace Offload.Aggregator.Journal;
 /// </remarks>
 public interface IFederationJournal : IDisposable
 {
+    /// <summary>
+    /// Never completes while the journal keeps records; faults with the <see cref="IOException"/> of the
+    /// first record it could not keep (a full disk, say), after which it refuses every record: the
+    /// host stops, and a restart resumes from what was kept.
+    /// </summary>
+    Task Broken { get; }
+
     /// <summary>Everything recorded so far; empty for a new journal.</summary>
     /// <exception cref="InvalidDataException">The journal is damaged or belongs to another federation.</exception>
-    FederationRecord Load();
+    ValueTask<FederationRecord> LoadAsync(CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Queues the record of a task without waiting (the coordinator calls it under its lock); the
@@ -44,9 +51,9 @@ public interface IFederationJournal : IDisposable
     Task RecordRound(RecordedRound round);
 
     /// <summary>
-    /// Records that the updates of <paramref name="round"/> received so far were discarded (their
-    /// aggregate was not finite, so the round starts over): they stay acknowledged, their payloads go.
+    /// Queues the record that the updates of <paramref name="round"/> received so far were discarded
+    /// (their aggregate was not finite, so the round starts over): they stay acknowledged, their
+    /// payloads go. Like <see cref="RecordRound"/>, not waited on; the task faults if it could not be kept.
     /// </summary>
-    /// <exception cref="IOException">The record could not be made durable.</exception>
-    void RecordDiscarded(long round);
+    Task RecordDiscarded(long round);
 }

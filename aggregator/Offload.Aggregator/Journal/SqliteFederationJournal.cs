@@ -23,7 +23,7 @@ namespace Offload.Aggregator.Journal;
 /// (SQLITE_FULL) with nothing half-written; it surfaces as an <see cref="IOException"/>, so the gateway
 /// refuses the update it could not record (UNAVAILABLE, the device retries) and the coordinator stops
 /// rather than publish a round it could not keep. Payloads and models also carry a CRC-32C, checked on
-/// <see cref="Load"/>, since SQLite does not checksum its pages.
+/// <see cref="LoadAsync"/>, since SQLite does not checksum its pages.
 /// One connection and one writer thread: commits are fsync-bound and SQLite has one writer anyway, so
 /// records that arrive together are committed together (group commit).
 /// </remarks>
@@ -39,6 +39,7 @@ public sealed class SqliteFederationJournal : IFederationJournal
     private readonly Thread _writer;
     private bool _closing;
     private SqliteException? _failure;
+    private readonly TaskCompletionSource _broken = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _disposed;
 
     private SqliteFederationJournal(SqliteConnection connection, string path)
@@ -49,6 +50,9 @@ public sealed class SqliteFederationJournal : IFederationJournal
         _writer.Start();
     }
 
+    /// <inheritdoc/>
+    public Task Broken => _broken.Task;
+
     /// <summary>The database file.</summary>
     public string Path { get; }
 
@@ -57,8 +61,11 @@ public sealed class SqliteFederationJournal : IFederationJournal
     /// <paramref name="identity"/> (model layout, initial weights, strategy): a journal of another federation is refused.
     /// </summary>
     /// <exception cref="InvalidDataException">The journal belongs to another federation, is of an unknown format, or is damaged.</exception>
+    /// <param name="directory">The state directory.</param>
+    /// <param name="identity">The federation's <see cref="FederationIdentity"/>.</param>
+    /// <param name="maxBytes">A quota for the database (null: as large as the disk allows); past it, records fail as on a full disk.</param>
     /// <exception cref="IOException">The directory or database cannot be created or opened.</exception>
-    public static SqliteFederationJournal Open(string directory, string identity)
+    public static SqliteFederationJournal Open(string directory, string identity, long? maxBytes = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
         ArgumentException.ThrowIfNullOrEmpty(identity);
@@ -85,6 +92,11 @@ public sealed class SqliteFederationJournal : IFederationJournal
                     base_version INTEGER NOT NULL, sample_count INTEGER NOT NULL, payload_bytes INTEGER NOT NULL, node TEXT NOT NULL, idempotency_key TEXT NOT NULL,
                     eval_examples INTEGER, eval_loss REAL, eval_accuracy REAL, payload BLOB, payload_crc INTEGER NOT NULL);
                 """);
+            if (maxBytes is long quota)
+            {
+                ArgumentOutOfRangeException.ThrowIfLessThan(quota, 1L << 20, nameof(maxBytes));
+                Execute(connection, null, $"PRAGMA max_page_count = {quota / 65536}");
+            }
             using (var read = Command(connection, null, "SELECT format, identity FROM federation WHERE id = 1"))
             using (var row = read.ExecuteReader())
             {
@@ -118,6 +130,10 @@ public sealed class SqliteFederationJournal : IFederationJournal
     }
 
     /// <inheritdoc/>
+    public ValueTask<FederationRecord> LoadAsync(CancellationToken cancellationToken = default) => ValueTask.FromResult(Load());
+
+    /// <summary>Everything recorded so far (what <see cref="LoadAsync"/> returns, read on the caller's thread).</summary>
+    /// <exception cref="InvalidDataException">The journal is damaged or cannot be read back.</exception>
     public FederationRecord Load()
     {
         lock (_lock)
@@ -192,9 +208,9 @@ public sealed class SqliteFederationJournal : IFederationJournal
     }
 
     /// <inheritdoc/>
-    public void RecordDiscarded(long round) =>
-        Wait(Enqueue($"the discarded updates of round {round}", transaction => Execute(_connection, transaction,
-            "UPDATE accepted SET payload = NULL WHERE round = $round AND payload IS NOT NULL", ("$round", round))));
+    public Task RecordDiscarded(long round) =>
+        Enqueue($"the discarded updates of round {round}", transaction => Execute(_connection, transaction,
+            "UPDATE accepted SET payload = NULL WHERE round = $round AND payload IS NOT NULL", ("$round", round)));
 
     /// <summary>Writes what is queued, then closes the database (a checkpoint of the WAL happens on close).</summary>
     public void Dispose()
@@ -224,9 +240,6 @@ public sealed class SqliteFederationJournal : IFederationJournal
         }
         return pending.Done.Task;
     }
-
-    /// <summary>Waits for a queued write on the caller's thread (the writer is a thread of its own, so this cannot deadlock).</summary>
-    private static void Wait(Task write) => write.GetAwaiter().GetResult();
 
     /// <summary>
     /// Group commit: everything queued while the last commit was being fsynced goes into the next
@@ -277,7 +290,9 @@ public sealed class SqliteFederationJournal : IFederationJournal
         {
             if (writes.Count > 1) return false;
             _failure = e;
-            writes[0].Done.TrySetException(new IOException($"The journal {Path} could not record {writes[0].What}: {e.Message}", e));
+            var failure = new IOException($"The journal {Path} could not record {writes[0].What}: {e.Message}", e);
+            writes[0].Done.TrySetException(failure);
+            _broken.TrySetException(failure);
             return true;
         }
     }

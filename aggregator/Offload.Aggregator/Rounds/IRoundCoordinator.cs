@@ -36,6 +36,13 @@ public interface IRoundCoordinator
     /// <summary>Where the rounds stand.</summary>
     CoordinatorStatus Status { get; }
 
+    /// <summary>
+    /// Whether the rounds take calls: false while a coordinator is still starting or resuming (the
+    /// gateway then answers UNAVAILABLE, which devices retry, rather than "not held" for a task it has
+    /// not read back yet).
+    /// </summary>
+    bool Ready => true;
+
     /// <summary>Work for <paramref name="clientId"/>: a task, wait, or done.</summary>
     TaskOffer RequestTask(string clientId);
 

@@ -46,7 +46,21 @@ public abstract class RoundLifecycle : IRoundCoordinator
         Logger = logger ?? NullLogger.Instance;
         Tasks = new RoundTasks(Options, Time);
         Journal = journal;
-        if (journal is not null) Tasks.Issuing = journal.RecordTask;
+        if (journal is not null)
+        {
+            Tasks.Issuing = journal.RecordTask;
+            // A journal that cannot keep records any more stops the rounds: nothing past the gap may be acknowledged.
+            journal.Broken.ContinueWith(t =>
+            {
+                Logger.LogCritical("The journal stopped keeping records ({Reason}); the rounds stop. Nothing acknowledged is lost: a restart resumes from the journal.", t.Exception!.InnerException!.Message);
+                lock (Gate)
+                {
+                    Stopped = true;
+                    StopClock();
+                }
+                Fail(t.Exception.InnerException);
+            }, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        }
         _model = new GlobalModel(layout, ModelVersion.Initial, initialWeights);
         _broadcast = new ModelBroadcast(_model, Options.Downstream, Options.DownstreamFedZip);
     }
@@ -98,6 +112,12 @@ public abstract class RoundLifecycle : IRoundCoordinator
 
     /// <summary>The strategy the rounds run.</summary>
     public AggregationStrategy Strategy => Options.Strategy;
+
+    /// <inheritdoc/>
+    public bool Ready
+    {
+        get { lock (Gate) return Started && !Stopped; }
+    }
 
     /// <inheritdoc/>
     public GlobalModel Model => _model;
@@ -252,6 +272,7 @@ public abstract class RoundLifecycle : IRoundCoordinator
     /// </summary>
     protected void RestoreReservation(string taskId, ClientEvaluation? evaluation)
     {
+        if (!Tasks.Knows(taskId)) return; // Its task was not kept: the update cannot have been acknowledged for this round.
         Tasks.Reserve(taskId);
         Reserved++;
         if (evaluation is not null) _evaluations[taskId] = evaluation;
@@ -274,20 +295,8 @@ public abstract class RoundLifecycle : IRoundCoordinator
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(summary);
         if (_evaluations.Count > 0) summary = summary with { Evaluation = Strategy.Evaluate(Round, [.. _evaluations.Values]) };
-        if (Journal is { } journal)
-        {
-            long round = Round;
-            journal.RecordRound(new RecordedRound(summary, model.Weights, EncodedServerState())).ContinueWith(t =>
-            {
-                Logger.LogCritical(t.Exception, "Round {Round} could not be recorded; the federation stops. Its acknowledged updates are kept and are folded again on restart.", round);
-                lock (Gate)
-                {
-                    Stopped = true;
-                    StopClock();
-                }
-                Fail(t.Exception!.InnerException!);
-            }, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-        }
+        // Queued, not awaited: whatever is recorded after it is durable only once it is (see Journal.Broken for a failure).
+        Journal?.RecordRound(new RecordedRound(summary, model.Weights, EncodedServerState()));
         _broadcast.Publish(model);
         _model = model;
         _summaries.Add(summary);

@@ -113,6 +113,9 @@ public sealed class RoundTasks
         return SubmissionCheck.Open;
     }
 
+    /// <summary>Whether <paramref name="taskId"/> is a task of this round or the one before.</summary>
+    public bool Knows(string taskId) => _tasks.ContainsKey(taskId);
+
     /// <summary>Marks the task's update reserved; call after <see cref="Check"/> answered <see cref="SubmissionCheck.Open"/>.</summary>
     public void Reserve(string taskId) => _tasks[taskId].Reserved = true;
 

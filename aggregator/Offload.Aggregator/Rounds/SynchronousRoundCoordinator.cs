@@ -279,18 +279,7 @@ public sealed class SynchronousRoundCoordinator : RoundLifecycle, IAsyncDisposab
     {
         Logger.LogError("Round {Round}: the aggregate of its {Count} updates is not finite; no model is published and the round starts over.", Round, _folded);
         _serverState = stateBefore;
-        try
-        {
-            Journal?.RecordDiscarded(Round);
-        }
-        catch (IOException e)
-        {
-            Logger.LogCritical(e, "Round {Round}'s discarded updates could not be recorded; the coordinator stops.", Round);
-            Stopped = true;
-            StopClock();
-            Fail(e);
-            return null;
-        }
+        Journal?.RecordDiscarded(Round);
         DiscardedRounds++;
         _rejected = 0;
         _folded = 0;

@@ -59,7 +59,7 @@ internal sealed class HostedRounds : IAsyncDisposable
         {
             try
             {
-                record = journal?.Load() ?? FederationRecord.Empty;
+                record = journal is null ? FederationRecord.Empty : await journal.LoadAsync(cancellationToken);
                 await coordinator.StartAsync(record, cancellationToken);
             }
             catch (InvalidDataException e)

@@ -161,16 +161,16 @@ public sealed class FederatedSimulation : IDisposable
         double trainLossSum = 0;
 
         // Runs in client order (OrderedCommit), so sums do not depend on thread timing.
-        void Fold(int slot, int client, TrainingResult result, byte[]? payload)
+        void Fold(int slot, int client, TrainingResult? result, byte[]? payload)
         {
             long start = Stopwatch.GetTimestamp();
-            double weight = _strategy.WeightOf(new UpdateReceipt(result.SampleCount, version, version));
-            if (payload is null)
+            if (payload is null || result is null)
             {
-                rejected++; // A diverged client (NaN or infinity) cannot be encoded and is refused.
+                rejected++; // A diverged client (NaN or infinity) sends nothing: the SDK skips such a round.
             }
             else
             {
+                double weight = _strategy.WeightOf(new UpdateReceipt(result.SampleCount, version, version));
                 bytesUp += payload.Length;
                 tree.FoldEncoded(slot, $"client-{client}", _codec, payload, weight);
                 folded++;
@@ -191,12 +191,24 @@ public sealed class FederatedSimulation : IDisposable
                 int client = selected[slot];
                 try
                 {
-                    var result = trainer.Train(startWeights.Span, _train, _partitions[client].Indices, training,
-                        ClientSeed.For(_options.Seed, round, client), update, cancellationToken);
-                    // A Byzantine client sends something else than it trained (the robustness experiments).
-                    Attack?.Tamper(round, client, update);
-                    byte[]? payload = Upload(client, update);
-                    if (payload is not null) Tap?.Encoded(round, client, update, payload);
+                    TrainingResult? result;
+                    try
+                    {
+                        result = trainer.Train(startWeights.Span, _train, _partitions[client].Indices, training,
+                            ClientSeed.For(_options.Seed, round, client), update, cancellationToken);
+                    }
+                    catch (TrainingDivergedException)
+                    {
+                        result = null; // A model an attack blew up: this client's training diverges, and it sends nothing.
+                    }
+                    byte[]? payload = null;
+                    if (result is not null)
+                    {
+                        // A Byzantine client sends something else than it trained (the robustness experiments).
+                        Attack?.Tamper(round, client, update);
+                        payload = Upload(client, update);
+                        if (payload is not null) Tap?.Encoded(round, client, update, payload);
+                    }
                     commit.InTurn(slot, () => Fold(slot, client, result, payload));
                 }
                 catch

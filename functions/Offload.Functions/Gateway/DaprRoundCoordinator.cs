@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Offload.Aggregator.Events;
+using Offload.Aggregator.Journal;
 using Offload.Aggregator.Rounds;
 using Offload.Aggregator.Storage;
 using Offload.Core.Model;
@@ -44,6 +45,7 @@ public sealed class DaprRoundCoordinator : RoundLifecycle, IModelPublishedObserv
     private readonly CancellationTokenSource _stopping = new();
     private UpdateReference _modelReference;
     private bool _closing;
+    private bool _starting;
 
     /// <summary>Creates a coordinator holding <paramref name="initialWeights"/> as version 0; <see cref="StartAsync"/> opens round 1.</summary>
     /// <param name="layout">The model's tensors.</param>
@@ -54,9 +56,10 @@ public sealed class DaprRoundCoordinator : RoundLifecycle, IModelPublishedObserv
     /// <param name="announcements">Gets a <see cref="RoundClosed"/> per round (reporting); optional.</param>
     /// <param name="time">The clock (tests).</param>
     /// <param name="logger">Logs round changes.</param>
+    /// <param name="journal">The gateway's task book and ledger in the state store (<see cref="Journal.DaprFederationJournal"/>), so a restarted gateway still knows its tasks; null keeps them in memory.</param>
     public DaprRoundCoordinator(TensorLayout layout, ReadOnlySpan<float> initialWeights, RoundOptions options, RoundActors actors, IUpdateStore store,
-        IEventBus? announcements = null, TimeProvider? time = null, ILogger<DaprRoundCoordinator>? logger = null)
-        : base(layout, initialWeights, options, time, logger)
+        IEventBus? announcements = null, TimeProvider? time = null, ILogger<DaprRoundCoordinator>? logger = null, IFederationJournal? journal = null)
+        : base(layout, initialWeights, options, time, logger, journal)
     {
         ArgumentNullException.ThrowIfNull(actors);
         ArgumentNullException.ThrowIfNull(store);
@@ -85,21 +88,28 @@ public sealed class DaprRoundCoordinator : RoundLifecycle, IModelPublishedObserv
     /// </param>
     /// <param name="cancellationToken">Cancels the start.</param>
     /// <exception cref="InvalidOperationException">Already started.</exception>
-    /// <exception cref="InvalidDataException">The stored model to resume from does not fit the layout.</exception>
-    public async Task StartAsync(TimeSpan patience = default, CancellationToken cancellationToken = default)
+    /// <exception cref="InvalidDataException">The stored model to resume from does not fit the layout, or the journal cannot be read.</exception>
+    /// <returns>
+    /// What the journal held (empty without one): its tasks of the open round are held again and its
+    /// acknowledged updates of that round reserved; the caller answers their retries and announces them again.
+    /// </returns>
+    /// <param name="resumed">Told what the journal held just before the rounds take calls (the gateway restores its ledger there).</param>
+    public async Task<FederationRecord> StartAsync(TimeSpan patience = default, CancellationToken cancellationToken = default, Action<FederationRecord>? resumed = null)
     {
         lock (Gate)
         {
-            if (Started) throw new InvalidOperationException("The coordinator is already running.");
-            Started = true;
+            if (_starting) throw new InvalidOperationException("The coordinator is already running.");
+            _starting = true;
         }
         long waitingSince = Time.GetTimestamp();
         long newest;
+        var record = FederationRecord.Empty;
         while (true)
         {
             try
             {
                 newest = await NewestRoundAsync(cancellationToken).ConfigureAwait(false);
+                if (Journal is not null) record = await Journal.LoadAsync(cancellationToken).ConfigureAwait(false);
                 break;
             }
             catch (Exception e) when (Aggregation.TransientFailure.Is(e) && !cancellationToken.IsCancellationRequested && Time.GetElapsedTime(waitingSince) < patience)
@@ -112,8 +122,8 @@ public sealed class DaprRoundCoordinator : RoundLifecycle, IModelPublishedObserv
         {
             if (await _store.GetLengthAsync(_modelReference, cancellationToken).ConfigureAwait(false) < 0)
                 await _store.WriteAllAsync(_modelReference, ModelWeightsFormat.Encode(Model.Weights.Span), cancellationToken).ConfigureAwait(false);
-            await OpenAsync(1, cancellationToken).ConfigureAwait(false);
-            return;
+            await OpenAsync(1, cancellationToken, record, resumed).ConfigureAwait(false);
+            return record;
         }
         var status = await _actors.GetStatusAsync(newest, cancellationToken).ConfigureAwait(false);
         if (status.Layout is null || !TensorShape.ToLayout(status.Layout).Equals(Layout))
@@ -127,10 +137,16 @@ public sealed class DaprRoundCoordinator : RoundLifecycle, IModelPublishedObserv
         {
             Resume(new GlobalModel(Layout, new ModelVersion(version), weights), newest, finished);
             _modelReference = reference;
+            if (finished)
+            {
+                resumed?.Invoke(record);
+                Started = true;
+            }
         }
         Logger.LogWarning("Resumed the federation at round {Round} from model {Version} ({State}).", newest, version,
             published ? "published" : "in progress");
-        if (!finished) await OpenAsync(published ? newest + 1 : newest, cancellationToken).ConfigureAwait(false);
+        if (!finished) await OpenAsync(published ? newest + 1 : newest, cancellationToken, record, resumed).ConfigureAwait(false);
+        return record;
     }
 
     /// <summary>The newest round whose actor was opened, 0 if none: rounds open one after another, so it is found by doubling, then halving.</summary>
@@ -222,8 +238,12 @@ public sealed class DaprRoundCoordinator : RoundLifecycle, IModelPublishedObserv
         }
     }
 
-    /// <summary>Opens <paramref name="round"/> on its actor, retrying while the sidecar is unreachable; tasks are handed out once it is open.</summary>
-    private async Task OpenAsync(long round, CancellationToken cancellationToken)
+    /// <summary>
+    /// Opens <paramref name="round"/> on its actor, retrying while the sidecar is unreachable; tasks are
+    /// handed out once it is open. On the first opening, the tasks and acknowledged updates of
+    /// <paramref name="resumed"/> (a journal read at start) are taken back first, and the rounds become <see cref="RoundLifecycle.Ready"/>.
+    /// </summary>
+    private async Task OpenAsync(long round, CancellationToken cancellationToken, FederationRecord? resumed = null, Action<FederationRecord>? told = null)
     {
         RoundOpening opening;
         lock (Gate)
@@ -253,7 +273,19 @@ public sealed class DaprRoundCoordinator : RoundLifecycle, IModelPublishedObserv
                 return;
             }
         }
-        lock (Gate) StartClock(round);
+        lock (Gate)
+        {
+            StartClock(round);
+            if (resumed is not null)
+            {
+                foreach (var task in resumed.Tasks)
+                    if (task.Round == round || task.Round == round - 1) Tasks.Restore(task);
+                foreach (var update in resumed.Accepted)
+                    if (update.Arrived.Round == round) RestoreReservation(update.Arrived.TaskId, update.Evaluation);
+                told?.Invoke(resumed);
+                Started = true;
+            }
+        }
         Logger.LogInformation("Round {Round} opened on actor {Actor}: {Expected} updates from model {Version}.", round, RoundActor.IdFor(round), opening.ExpectedUpdates, opening.ModelVersion);
     }
 

@@ -8,6 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Offload.Functions.Aggregation;
 using Offload.Functions.Events;
 using Offload.Functions.Gateway;
+using Offload.Functions.Journal;
 using Offload.Functions.Rounds;
 using Offload.Functions.Storage;
 using Offload.Gateway.Authentication;
@@ -74,22 +75,29 @@ public sealed class DaprGateway : IAsyncDisposable
         var loggers = LoggerFactory.Create(b => configureLogging?.Invoke(b));
         var store = new DaprUpdateStore(client);
         var roundEvents = new InProcessEventBus(loggers.CreateLogger<InProcessEventBus>());
+        var journal = new DaprFederationJournal(client);
         var coordinator = new DaprRoundCoordinator(layout, initialWeights.Span, rounds, new RoundActors(new ActorProxyFactory(proxyOptions)), store,
-            roundEvents, logger: loggers.CreateLogger<DaprRoundCoordinator>());
+            roundEvents, logger: loggers.CreateLogger<DaprRoundCoordinator>(), journal: journal);
+        var updates = new DaprEventBus(client);
         GatewayServer? server = null;
         try
         {
             // This app hosts the rounds' actors: it always runs, so daprd always has a host to place them on.
             // Its sidecar delivers ModelPublished and calls the actors on the sidecar app port.
-            server = await GatewayServer.StartAsync(options, listen, tokens, coordinator, store, new DaprEventBus(client), configureLogging, cancellationToken, roundEvents,
+            server = await GatewayServer.StartAsync(options, listen, tokens, coordinator, store, updates, configureLogging, cancellationToken, roundEvents,
                 services =>
                 {
                     services.AddSingleton<IModelPublishedObserver>(coordinator);
                     services.AddSingleton<GatewayModelFunction>();
                     services.AddOffloadRoundActors(sidecar.HttpEndpoint);
                 },
-                app => app.UseOffloadGatewaySubscription(appPort)).ConfigureAwait(false);
-            await coordinator.StartAsync(sidecarWait ?? DefaultSidecarWait, cancellationToken).ConfigureAwait(false);
+                app => app.UseOffloadGatewaySubscription(appPort), new IngestJournal(journal, [])).ConfigureAwait(false);
+            var started = server;
+            var record = await coordinator.StartAsync(sidecarWait ?? DefaultSidecarWait, cancellationToken, r => started.RestoreAcknowledged(r.Accepted)).ConfigureAwait(false);
+            // An update acknowledged just before a crash may not have been announced: announce the open round's again (the actor counts each once).
+            long open = coordinator.Status.Round;
+            foreach (var update in record.Accepted)
+                if (update.Arrived.Round == open) await updates.PublishAsync(update.Arrived, cancellationToken).ConfigureAwait(false);
             return new DaprGateway(server, coordinator, client, loggers, roundEvents);
         }
         catch

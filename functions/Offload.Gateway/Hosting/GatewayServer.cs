@@ -79,6 +79,13 @@ public sealed class GatewayServer : IAsyncDisposable
         return new GatewayServer(app, new Uri(first));
     }
 
+    /// <summary>
+    /// Knows again the updates a journal acknowledged before a restart, for a host that reads its journal
+    /// only once the server runs (the Dapr gateway, whose sidecar answers once the app listens); call it before the rounds are ready.
+    /// </summary>
+    public void RestoreAcknowledged(IEnumerable<Aggregator.Journal.AcceptedUpdate> acknowledged) =>
+        _app.Services.GetRequiredService<Ingest.UploadLedger>().Restore(acknowledged);
+
     /// <summary>Stops the server, letting calls in flight finish for up to <paramref name="grace"/>.</summary>
     public async Task StopAsync(TimeSpan grace)
     {

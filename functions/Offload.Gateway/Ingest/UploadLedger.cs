@@ -20,7 +20,13 @@ internal sealed class UploadLedger
     {
         _store = store;
         Journal = journal?.Journal;
-        foreach (var update in journal?.Acknowledged ?? [])
+        Restore(journal?.Acknowledged ?? []);
+    }
+
+    /// <summary>Knows the acceptances a journal kept from before a restart again, so their retries are answered as duplicates.</summary>
+    public void Restore(IEnumerable<AcceptedUpdate> acknowledged)
+    {
+        foreach (var update in acknowledged)
         {
             var a = update.Arrived;
             var session = new UploadSession(a.ClientId, a.TaskId, a.Round)

@@ -495,7 +495,8 @@ internal sealed class FederationGateway(
         {
             coordinator.CancelReservation(client.ClientId, header.TaskId);
             await DiscardAsync(session).ConfigureAwait(false);
-            logger.LogError(e, "Update {Reference} could not be stored or announced.", session.Reference);
+            if (e is IOException) logger.LogError("Update {Reference} could not be recorded: {Reason}", session.Reference, e.Message);
+            else logger.LogError(e, "Update {Reference} could not be stored or announced.", session.Reference);
             throw Fail(StatusCode.Unavailable, "The update could not be stored; send it again.");
         }
         session.Accepted = reply;
@@ -528,10 +529,16 @@ internal sealed class FederationGateway(
 
     private Task DiscardAsync(UploadSession session) => ledger.DiscardAsync(session);
 
-    private static ClientIdentity Caller(ServerCallContext context) =>
-        context.UserState.TryGetValue(BearerTokenInterceptor.IdentityKey, out var value) && value is ClientIdentity identity
-            ? identity
+    private ClientIdentity Caller(ServerCallContext context)
+    {
+        var identity = context.UserState.TryGetValue(BearerTokenInterceptor.IdentityKey, out var value) && value is ClientIdentity id
+            ? id
             : throw new RpcException(new Status(StatusCode.Unauthenticated, "The call carries no authenticated client."));
+        if (!coordinator.Ready)
+            throw Fail(StatusCode.Unavailable, "The gateway is starting or stopping its rounds; try again shortly.",
+                new Metadata { { RetryAfterTrailer, "1000" } });
+        return identity;
+    }
 
     private Metadata Busy() => RetryAfter(options.BusyRetryAfter);
 

@@ -71,7 +71,7 @@ public sealed class SqliteFederationJournalTests : IDisposable
         using var journal = Open();
         journal.RecordTask(t);
         await journal.RecordAcceptedAsync(Accepted(t, 1), new byte[] { 1 });
-        journal.RecordDiscarded(1);
+        await journal.RecordDiscarded(1);
         var record = journal.Load();
         Assert.Single(record.Accepted);
         Assert.Empty(record.PendingPayloads);
@@ -113,5 +113,27 @@ public sealed class SqliteFederationJournalTests : IDisposable
         var record = journal.Load();
         Assert.Single(record.Accepted);
         Assert.Equal(new byte[] { 2, 3 }, record.PendingPayloads["r1-a"]);
+    }
+
+    [Fact]
+    public async Task A_full_journal_refuses_the_record_and_everything_after_it_and_keeps_the_prefix()
+    {
+        var first = TaskOf("r1-a", "c0", 1);
+        var second = TaskOf("r1-b", "c1", 1);
+        using (var journal = SqliteFederationJournal.Open(_directory, "federation A", maxBytes: 1 << 20))
+        {
+            await journal.RecordAcceptedAsync(Accepted(first, 3), new byte[] { 1, 2, 3 });
+            // 2 MiB cannot fit a 1 MiB quota: the disk is "full".
+            var full = await Assert.ThrowsAsync<IOException>(() => journal.RecordAcceptedAsync(Accepted(second, 2 << 20), new byte[2 << 20]).AsTask());
+            Assert.Contains("full", full.Message);
+            await Assert.ThrowsAsync<IOException>(() => journal.Broken);
+            // Nothing is kept past the gap, however small.
+            journal.RecordTask(second);
+            await Assert.ThrowsAsync<IOException>(() => journal.FlushAsync().AsTask());
+        }
+        using var reopened = Open();
+        var record = reopened.Load();
+        Assert.Equal(new[] { Accepted(first, 3) }, record.Accepted);
+        Assert.Empty(record.Tasks);
     }
 }

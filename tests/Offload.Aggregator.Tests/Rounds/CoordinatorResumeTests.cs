@@ -145,4 +145,29 @@ public sealed class CoordinatorResumeTests : IDisposable
         Assert.All(run.Coordinator.Model.Weights.ToArray(), w => Assert.True(float.IsFinite(w)));
         Assert.Equal(1, run.Coordinator.Model.Version.Value);
     }
+
+    [Fact]
+    public async Task A_journal_that_fills_up_stops_the_rounds_and_a_restart_resumes_from_what_it_kept()
+    {
+        var store = new InMemoryUpdateStore();
+        await using var bus = new InProcessEventBus();
+        var journal = SqliteFederationJournal.Open(_directory, "test", maxBytes: 1 << 20);
+        await using (var coordinator = new SynchronousRoundCoordinator(Layout, new float[8], Options(new FedAvg()), store, bus, journal: journal))
+        {
+            await coordinator.StartAsync(FederationRecord.Empty);
+            _ = coordinator.RequestTask("a");
+            await journal.FlushAsync();
+            // Fill the quota the way a device's acknowledged upload would not be: the record fails, the journal breaks.
+            var filler = new AcceptedUpdate(new UpdateArrived(UpdateReference.ForTask("x", "filler"), "x", "filler", 1, ModelVersion.Initial, 1, 2 << 20, "test"), "k", null);
+            await Assert.ThrowsAsync<IOException>(() => journal.RecordAcceptedAsync(filler, new byte[2 << 20]).AsTask());
+            await Assert.ThrowsAsync<IOException>(() => coordinator.Completion);
+            Assert.Throws<ObjectDisposedException>(() => coordinator.RequestTask("b"));
+        }
+        journal.Dispose();
+        await using var restarted = await StartAsync(new FedAvg(), durable: true);
+        Assert.Equal(1, restarted.Coordinator.Status.Round);
+        await restarted.SubmitAsync("b", 1f, 1);
+        await restarted.SubmitAsync("c", 1f, 1);
+        await restarted.WaitForRoundsAsync(1);
+    }
 }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using Offload.Aggregator.Rounds;
 using Offload.Client.Training;
 using Offload.Core.Federation;
@@ -10,13 +9,11 @@ namespace Offload.Functions.Tests.EndToEnd;
 /// `offload client` as a real process, signalled while it trains: it must stop at its next safe point,
 /// print its summary and exit 0, where it used to die with an OperationCanceledException's stack trace.
 /// </summary>
-public partial class ClientSignalTests
+public class ClientSignalTests
 {
-    private const int SigInt = 2;
-    private const int SigTerm = 15;
+    private const int SigInt = Signals.Interrupt;
+    private const int SigTerm = Signals.Terminate;
 
-    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static partial int Kill(int pid, int signal);
 
     [Theory]
     [InlineData(SigTerm)]
@@ -46,13 +43,14 @@ public partial class ClientSignalTests
         };
         var errors = new System.Collections.Concurrent.ConcurrentQueue<string>();
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) errors.Enqueue(e.Data); };
+        Signals.DeliverInterruptsToChildren();
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         try
         {
             await training.Task.WaitAsync(TimeSpan.FromMinutes(3));
-            Assert.Equal(0, Kill(process.Id, signal));
+            Signals.Send(process.Id, signal);
             using var exit = new CancellationTokenSource(TimeSpan.FromMinutes(3));
             await process.WaitForExitAsync(exit.Token);
         }

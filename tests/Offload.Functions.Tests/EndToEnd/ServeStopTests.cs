@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 
 namespace Offload.Functions.Tests.EndToEnd;
@@ -7,7 +6,7 @@ namespace Offload.Functions.Tests.EndToEnd;
 /// <c>offload serve</c> stopped by SIGTERM (what Kubernetes sends) or SIGINT (Ctrl+C) mid-federation:
 /// it drains, writes its summary and exits 0, instead of serving on until it is killed.
 /// </summary>
-public sealed partial class ServeStopTests : IDisposable
+public sealed class ServeStopTests : IDisposable
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("offload-stop-").FullName;
     private readonly OffloadProcesses _processes = new();
@@ -18,8 +17,6 @@ public sealed partial class ServeStopTests : IDisposable
         Directory.Delete(_directory, recursive: true);
     }
 
-    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static partial int Kill(int pid, int signal);
 
     [Theory]
     [InlineData(15)] // SIGTERM
@@ -28,6 +25,7 @@ public sealed partial class ServeStopTests : IDisposable
     {
         int port = DaprDeploymentTests.FreePort();
         string output = Path.Combine(_directory, "out");
+        Signals.DeliverInterruptsToChildren();
         var serve = _processes.Start(["serve", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--rounds", "5", "--min-clients", "2",
             "--data", "bundled", "--hidden", "8", "--token", "device-0=stop-token-0", "--state", Path.Combine(_directory, "state"), "--out", output]);
         // Once the gateway answers, it is serving: a device's GetStatus reaches it.
@@ -35,7 +33,7 @@ public sealed partial class ServeStopTests : IDisposable
             .Configure(o => o with { InitialBackoff = TimeSpan.FromMilliseconds(100), MaxBackoff = TimeSpan.FromMilliseconds(500), MaxAttempts = 200 }).Build())
             Assert.Equal(1, (await client.GetStatusAsync()).Round);
 
-        Assert.Equal(0, Kill(serve.Process.Id, signal));
+        Signals.Send(serve.Process.Id, signal);
         var (exit, stdout, stderr) = await serve.ExitAsync(TimeSpan.FromMinutes(2));
         Assert.True(exit == 0, $"serve exited {exit}: {stderr}");
         Assert.Contains("Stopping: draining uploads in flight", stdout);

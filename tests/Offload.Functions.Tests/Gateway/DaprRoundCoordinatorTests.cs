@@ -1,10 +1,13 @@
+using Dapr.Client;
 using Microsoft.Extensions.DependencyInjection;
 using Offload.Aggregator.Events;
+using Offload.Aggregator.Journal;
 using Offload.Aggregator.Rounds;
 using Offload.Aggregator.Storage;
 using Offload.Core.Model;
 using Offload.Functions.Aggregation;
 using Offload.Functions.Gateway;
+using Offload.Functions.Journal;
 using Offload.Functions.Names;
 using Offload.Functions.Rounds;
 using Offload.Functions.Tests.Aggregation;
@@ -16,8 +19,8 @@ public sealed class DaprRoundCoordinatorTests
 {
     private static readonly RoundOptions Options = new() { MinClients = 2, Rounds = 2, RoundDeadline = TimeSpan.FromHours(1) };
 
-    private static DaprRoundCoordinator Create(FunctionsApp app) =>
-        new(RoundScenario.Layout, RoundScenario.Initial, Options, app.Services.GetRequiredService<RoundActors>(), app.Services.GetRequiredService<IUpdateStore>());
+    private static DaprRoundCoordinator Create(FunctionsApp app, IFederationJournal? journal = null) =>
+        new(RoundScenario.Layout, RoundScenario.Initial, Options, app.Services.GetRequiredService<RoundActors>(), app.Services.GetRequiredService<IUpdateStore>(), journal: journal);
 
     private static async Task<RoundStatus> WaitOpenAsync(FunctionsApp app, long round)
     {
@@ -120,6 +123,47 @@ public sealed class DaprRoundCoordinatorTests
         Assert.True((await WaitOpenAsync(app, 2)).Last);
         var task = restarted.RequestTask("c0").Task!;
         Assert.Equal((2L, 1L), (task.Round, task.BaseVersion.Value));
+    }
+
+    [Fact]
+    public async Task A_restarted_gateway_with_its_journal_still_holds_its_tasks_and_knows_what_it_acknowledged()
+    {
+        await using var app = await FunctionsApp.StartAsync();
+        var client = app.Services.GetRequiredService<DaprClient>();
+        RoundTask held, acknowledged;
+        using (var journal = new DaprFederationJournal(client))
+        {
+            var first = Create(app, journal);
+            await first.StartAsync();
+            held = first.RequestTask("c0").Task!;
+            acknowledged = first.RequestTask("c1").Task!;
+            await journal.FlushAsync();
+            Assert.Equal(SubmissionCheck.Open, first.TryReserve("c1", acknowledged.TaskId));
+            var arrived = new UpdateArrived(UpdateReference.ForTask("c1", acknowledged.TaskId), "c1", acknowledged.TaskId, 1, ModelVersion.Initial, 5, 10, "node");
+            await journal.RecordAcceptedAsync(new AcceptedUpdate(arrived, "key-1", new Aggregator.Strategies.ClientEvaluation(5, 0.5, 0.5)), ReadOnlyMemory<byte>.Empty);
+            await first.DisposeAsync(); // The gateway is gone; only what the journal saved remains.
+        }
+
+        // Without its journal a restarted gateway knows neither: the device holding c0's task would be told "not held".
+        await using (var forgetful = Create(app))
+        {
+            await forgetful.StartAsync();
+            Assert.Equal(SubmissionCheck.NotHeld, forgetful.CheckSubmission("c0", held.TaskId, out _));
+        }
+
+        using var again = new DaprFederationJournal(client);
+        await using var restarted = Create(app, again);
+        FederationRecord? told = null;
+        var record = await restarted.StartAsync(resumed: r => told = r);
+        Assert.Same(record, told);
+        Assert.True(restarted.Ready);
+        Assert.Equal(SubmissionCheck.Open, restarted.CheckSubmission("c0", held.TaskId, out var task));
+        Assert.Equal(held, task);
+        Assert.Equal(SubmissionCheck.AlreadySubmitted, restarted.CheckSubmission("c1", acknowledged.TaskId, out _));
+        Assert.Equal("key-1", Assert.Single(record.Accepted).IdempotencyKey);
+        Assert.Equal(1, restarted.Status.RoundUpdates);
+        // Each client holds its task again: no second task in the round.
+        Assert.Equal(held.TaskId, restarted.RequestTask("c0").Task!.TaskId);
     }
 
     [Fact]
