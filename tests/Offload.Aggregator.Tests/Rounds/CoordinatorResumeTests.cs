@@ -166,8 +166,9 @@ public sealed class CoordinatorResumeTests : IDisposable
         journal.Dispose();
         await using var restarted = await StartAsync(new FedAvg(), durable: true);
         Assert.Equal(1, restarted.Coordinator.Status.Round);
+        // The task handed to a before the journal broke was kept: a holds it still.
+        await restarted.SubmitAsync("a", 1f, 1);
         await restarted.SubmitAsync("b", 1f, 1);
-        await restarted.SubmitAsync("c", 1f, 1);
         await restarted.WaitForRoundsAsync(1);
     }
 }
