@@ -4,7 +4,6 @@ using System.Numerics.Tensors;
 using Microsoft.Extensions.Logging;
 using Offload.Aggregator.Events;
 using Offload.Aggregator.Hierarchy;
-using Offload.Aggregator.Journal;
 using Offload.Aggregator.Storage;
 using Offload.Aggregator.Strategies;
 using Offload.Core.Codec;

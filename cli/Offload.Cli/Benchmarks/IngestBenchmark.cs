@@ -13,6 +13,7 @@ using Offload.Core.Model;
 using Offload.Core.Codec;
 using Offload.Gateway.Authentication;
 using Offload.Gateway.Hosting;
+using Offload.Gateway.Ingest;
 using Offload.Gateway.Service;
 
 namespace Offload.Cli.Benchmarks;

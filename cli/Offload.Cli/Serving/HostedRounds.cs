@@ -9,6 +9,7 @@ using Offload.Functions.Hosting;
 using Offload.Functions.Names;
 using Offload.Gateway.Authentication;
 using Offload.Gateway.Hosting;
+using Offload.Gateway.Ingest;
 using Offload.Gateway.Service;
 
 namespace Offload.Cli.Serving;

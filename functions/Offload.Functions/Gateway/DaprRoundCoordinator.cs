@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Offload.Aggregator.Events;
-using Offload.Aggregator.Journal;
 using Offload.Aggregator.Rounds;
 using Offload.Aggregator.Storage;
 using Offload.Core.Model;

@@ -13,6 +13,7 @@ using Offload.Functions.Rounds;
 using Offload.Functions.Storage;
 using Offload.Gateway.Authentication;
 using Offload.Gateway.Hosting;
+using Offload.Gateway.Ingest;
 using Offload.Gateway.Service;
 
 namespace Offload.Functions.Hosting;

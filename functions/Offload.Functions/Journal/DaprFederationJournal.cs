@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Dapr.Client;
-using Offload.Aggregator.Journal;
 using Offload.Aggregator.Rounds;
 using Offload.Functions.Names;
 

@@ -1,4 +1,4 @@
-using Offload.Aggregator.Journal;
+using Offload.Aggregator.Rounds;
 
 namespace Offload.Functions.Journal;
 

@@ -10,6 +10,7 @@ using Offload.Aggregator.Events;
 using Offload.Aggregator.Rounds;
 using Offload.Aggregator.Storage;
 using Offload.Gateway.Authentication;
+using Offload.Gateway.Ingest;
 using Offload.Gateway.Service;
 
 namespace Offload.Gateway.Hosting;
@@ -83,7 +84,7 @@ public sealed class GatewayServer : IAsyncDisposable
     /// Knows again the updates a journal acknowledged before a restart, for a host that reads its journal
     /// only once the server runs (the Dapr gateway, whose sidecar answers once the app listens); call it before the rounds are ready.
     /// </summary>
-    public void RestoreAcknowledged(IEnumerable<Aggregator.Journal.AcceptedUpdate> acknowledged) =>
+    public void RestoreAcknowledged(IEnumerable<Aggregator.Rounds.AcceptedUpdate> acknowledged) =>
         _app.Services.GetRequiredService<Ingest.UploadLedger>().Restore(acknowledged);
 
     /// <summary>Stops the server, letting calls in flight finish for up to <paramref name="grace"/>.</summary>

@@ -1,8 +1,7 @@
 using System.Collections.Concurrent;
-using Offload.Aggregator.Journal;
+using Offload.Aggregator.Rounds;
 using Offload.Aggregator.Storage;
 using Offload.Core.Protos;
-using Offload.Gateway.Service;
 
 namespace Offload.Gateway.Ingest;
 

@@ -4,7 +4,6 @@ using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Offload.Aggregator.Events;
-using Offload.Aggregator.Journal;
 using Offload.Aggregator.Rounds;
 using Offload.Aggregator.Storage;
 using Offload.Core.Codec;

@@ -1,7 +1,6 @@
 using Dapr.Client;
 using Microsoft.Extensions.DependencyInjection;
 using Offload.Aggregator.Events;
-using Offload.Aggregator.Journal;
 using Offload.Aggregator.Rounds;
 using Offload.Aggregator.Storage;
 using Offload.Core.Model;

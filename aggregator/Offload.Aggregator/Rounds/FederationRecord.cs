@@ -1,6 +1,5 @@
-using Offload.Aggregator.Rounds;
 
-namespace Offload.Aggregator.Journal;
+namespace Offload.Aggregator.Rounds;
 
 /// <summary>
 /// What a journal held when it was opened: the closed rounds in order, the tasks of the last two

@@ -1,7 +1,7 @@
 using Offload.Aggregator.Events;
 using Offload.Aggregator.Strategies;
 
-namespace Offload.Aggregator.Journal;
+namespace Offload.Aggregator.Rounds;
 
 /// <summary>An update the gateway acknowledged: the event it announced, the upload's idempotency key (retries are answered by it) and the client's score, if it sent one.</summary>
 /// <param name="Arrived">The <see cref="UpdateArrived"/> announced for it.</param>

@@ -1,6 +1,5 @@
-using Offload.Aggregator.Rounds;
 
-namespace Offload.Aggregator.Journal;
+namespace Offload.Aggregator.Rounds;
 
 /// <summary>
 /// What a serving process keeps on disk so that a crash loses nothing it acknowledged: each task

@@ -1,6 +1,6 @@
-using Offload.Aggregator.Journal;
+using Offload.Aggregator.Rounds;
 
-namespace Offload.Gateway.Service;
+namespace Offload.Gateway.Ingest;
 
 /// <summary>
 /// Durable ingest (<c>serve --state</c>): the journal every accepted update is recorded in before it is
