@@ -100,7 +100,7 @@ public sealed class FunctionsApp : IAsyncDisposable
             host = hostBuilder.Build();
             host.UseCloudEvents();
             host.MapSubscribeHandler();
-            host.MapActorsHandlers();
+            host.MapOffloadRoundActors();
             host.MapModelPublished();
             await host.StartAsync();
             hostSidecar.App = host.GetTestClient();
