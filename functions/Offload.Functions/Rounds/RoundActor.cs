@@ -166,7 +166,7 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
     public async Task<FoldTicket> Claim(AggregatorSlot slot)
     {
         ArgumentNullException.ThrowIfNull(slot);
-        slot.Validate();
+        if (Refusal(() => slot.Validate()) is { } refused) return refused;
         var state = await LoadAsync().ConfigureAwait(false);
         if (state is null) return new FoldTicket(FoldStatus.UnknownRound, $"No round is open on actor '{Id}'.");
         var plan = PlanOf(state);
