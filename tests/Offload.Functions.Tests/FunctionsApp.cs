@@ -108,6 +108,9 @@ public sealed class FunctionsApp : IAsyncDisposable
         return new FunctionsApp(app, host, hostClient, cluster, ownsCluster, sidecar, hostSidecar);
     }
 
+    /// <summary>Stops the functions app as <c>offload serve --dapr</c> does on SIGTERM (<see cref="AggregatorFunctionsHost.DrainAsync"/>).</summary>
+    public Task<DrainSummary> DrainAsync(TimeSpan timeout) => AggregatorFunctionsHost.DrainAsync(_app, timeout);
+
     public async ValueTask DisposeAsync()
     {
         Actors.Dispose();

@@ -96,8 +96,11 @@ public static class RoundActorCallGuard
                 case nameof(IRoundActor.Close) or nameof(IRoundActor.GetStatus):
                     return (null, "");
                 case nameof(IRoundActor.Open):
-                    var opening = Read<RoundOpening>(body, method).Validate();
-                    return opening.Round == round ? (null, "") : ($"RoundOpening.round is {opening.Round}; actor '{RoundActor.IdFor(round)}' opens round {round}.", "round");
+                    // The id first: a whole, valid opening of another round is still refused.
+                    var opening = Read<RoundOpening>(body, method);
+                    if (opening.Round != round) return ($"RoundOpening.round is {opening.Round}; actor '{RoundActor.IdFor(round)}' opens round {round}.", "round");
+                    opening.Validate();
+                    return (null, "");
                 case nameof(IRoundActor.Arrive):
                     Read<Arrival>(body, method).Validate();
                     return (null, "");
