@@ -1,5 +1,6 @@
 using Grpc.Core;
 using Grpc.Net.Client;
+using Microsoft.Extensions.DependencyInjection;
 using Offload.Aggregator.Events;
 using Offload.Aggregator.Rounds;
 using Offload.Aggregator.Storage;
@@ -42,8 +43,9 @@ internal sealed class TestFederation : IAsyncDisposable
     public static TensorLayout FlatLayout(int parameters) => TensorLayout.Create([("w", new[] { parameters })]);
 
     /// <param name="serve">Wraps the coordinator the gateway talks to (fault injection); null serves the coordinator itself.</param>
+    /// <param name="time">The gateway's clock; null for the system's.</param>
     public static async Task<TestFederation> StartAsync(TensorLayout layout, float[] initial, RoundOptions rounds, int clients,
-        GatewayOptions? gateway = null, Func<IRoundCoordinator, IRoundCoordinator>? serve = null)
+        GatewayOptions? gateway = null, Func<IRoundCoordinator, IRoundCoordinator>? serve = null, TimeProvider? time = null)
     {
         var store = new InMemoryUpdateStore();
         var bus = new InProcessEventBus();
@@ -52,7 +54,8 @@ internal sealed class TestFederation : IAsyncDisposable
         for (int i = 0; i < clients; i++) tokens.Add(ClientIdOf(i), TokenOf(i));
         coordinator.Start();
         var server = await GatewayServer.StartAsync(gateway ?? new GatewayOptions(), new GatewayListenOptions { Port = 0 }, tokens,
-            serve is null ? coordinator : serve(coordinator), store, bus);
+            serve is null ? coordinator : serve(coordinator), store, bus,
+            configureServices: time is null ? null : services => services.AddSingleton(time));
         return new TestFederation(store, bus, coordinator, server, tokens);
     }
 

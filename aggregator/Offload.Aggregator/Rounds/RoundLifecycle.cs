@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Offload.Aggregator.Events;
+using Offload.Aggregator.Journal;
 using Offload.Aggregator.Strategies;
 using Offload.Core.Model;
 
@@ -34,7 +35,9 @@ public abstract class RoundLifecycle : IRoundCoordinator
     /// <summary>Holds <paramref name="initialWeights"/> as version 0; the derived coordinator opens round 1.</summary>
     /// <exception cref="ArgumentException">The weights do not match the layout.</exception>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
-    protected RoundLifecycle(TensorLayout layout, ReadOnlySpan<float> initialWeights, RoundOptions options, TimeProvider? time, ILogger? logger)
+    /// <param name="journal">Where each task and closed round is recorded before anyone hears of it (<c>serve --state</c>); null keeps them in memory only.</param>
+    protected RoundLifecycle(TensorLayout layout, ReadOnlySpan<float> initialWeights, RoundOptions options, TimeProvider? time, ILogger? logger,
+        IFederationJournal? journal = null)
     {
         ArgumentNullException.ThrowIfNull(layout);
         ArgumentNullException.ThrowIfNull(options);
@@ -42,6 +45,8 @@ public abstract class RoundLifecycle : IRoundCoordinator
         Time = time ?? TimeProvider.System;
         Logger = logger ?? NullLogger.Instance;
         Tasks = new RoundTasks(Options, Time);
+        Journal = journal;
+        if (journal is not null) Tasks.Issuing = journal.RecordTask;
         _model = new GlobalModel(layout, ModelVersion.Initial, initialWeights);
         _broadcast = new ModelBroadcast(_model, Options.Downstream, Options.DownstreamFedZip);
     }
@@ -54,6 +59,9 @@ public abstract class RoundLifecycle : IRoundCoordinator
 
     /// <summary>The log.</summary>
     protected ILogger Logger { get; }
+
+    /// <summary>The journal tasks and rounds are recorded in, or null.</summary>
+    protected IFederationJournal? Journal { get; }
 
     /// <summary>The round's tasks.</summary>
     protected RoundTasks Tasks { get; }
@@ -239,16 +247,47 @@ public abstract class RoundLifecycle : IRoundCoordinator
     }
 
     /// <summary>
+    /// Takes back, after a restart, the reservation of an update acknowledged before it (gate held,
+    /// the round's tasks restored): the round will not close without it.
+    /// </summary>
+    protected void RestoreReservation(string taskId, ClientEvaluation? evaluation)
+    {
+        Tasks.Reserve(taskId);
+        Reserved++;
+        if (evaluation is not null) _evaluations[taskId] = evaluation;
+        if (Reserved >= Options.MinClients) Accepting = false;
+    }
+
+    /// <summary>The strategy's server state as the journal keeps it beside each model; empty where the state is stored elsewhere.</summary>
+    protected virtual ReadOnlyMemory<byte> EncodedServerState() => ReadOnlyMemory<byte>.Empty;
+
+    /// <summary>
     /// Makes <paramref name="model"/> the served model (the broadcast first: a device that sees the new
     /// version finds its download), records <paramref name="summary"/>, stops the deadline and, after
     /// the last round, ends the federation (gate held). The caller announces the returned event and
-    /// opens the next round unless it is final.
+    /// opens the next round unless it is final. With a journal the round's record is queued first:
+    /// whatever is recorded after it is durable only once it is, and if it cannot be kept the
+    /// federation fails (a restart folds the round again from its journaled updates).
     /// </summary>
     protected RoundClosed PublishRound(GlobalModel model, RoundSummary summary)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(summary);
         if (_evaluations.Count > 0) summary = summary with { Evaluation = Strategy.Evaluate(Round, [.. _evaluations.Values]) };
+        if (Journal is { } journal)
+        {
+            long round = Round;
+            journal.RecordRound(new RecordedRound(summary, model.Weights, EncodedServerState())).ContinueWith(t =>
+            {
+                Logger.LogCritical(t.Exception, "Round {Round} could not be recorded; the federation stops. Its acknowledged updates are kept and are folded again on restart.", round);
+                lock (Gate)
+                {
+                    Stopped = true;
+                    StopClock();
+                }
+                Fail(t.Exception!.InnerException!);
+            }, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        }
         _broadcast.Publish(model);
         _model = model;
         _summaries.Add(summary);
@@ -268,11 +307,18 @@ public abstract class RoundLifecycle : IRoundCoordinator
 
     /// <summary>
     /// Resumes from a model published before a restart (gate held): it becomes the served model at
-    /// <paramref name="round"/>, and when <paramref name="finished"/> the federation is already done.
+    /// <paramref name="round"/>, and when <paramref name="finished"/> the federation is already done;
+    /// <paramref name="history"/> are the summaries of the rounds closed before, if they were kept.
     /// </summary>
-    protected void Resume(GlobalModel model, long round, bool finished)
+    protected void Resume(GlobalModel model, long round, bool finished, IEnumerable<RoundSummary>? history = null)
     {
         ArgumentNullException.ThrowIfNull(model);
+        if (history is not null)
+            foreach (var summary in history)
+            {
+                _summaries.Add(summary);
+                _updatesTotal += summary.Updates;
+            }
         _model = model;
         _broadcast = new ModelBroadcast(model, Options.Downstream, Options.DownstreamFedZip);
         Round = round;

@@ -29,6 +29,12 @@ public sealed class RoundTasks
         _plan = options.Plan;
     }
 
+    /// <summary>
+    /// Called with each new task before it is handed out (a journal records it there); if it throws,
+    /// the task is not issued and the exception reaches the caller of <see cref="Offer"/>.
+    /// </summary>
+    public Action<RoundTask>? Issuing { get; set; }
+
     /// <summary>The round tasks are handed out for.</summary>
     public long Round { get; private set; }
 
@@ -72,10 +78,27 @@ public sealed class RoundTasks
         if (!accepting || _issued >= _options.TasksPerRound) return TaskOffer.Wait(_options.WaitRetry);
         var deadline = _time.GetUtcNow() + (_options.RoundDeadline - _time.GetElapsedTime(roundOpened));
         var task = new RoundTask($"r{Round}-{Guid.NewGuid():N}", clientId, Round, version, deadline, _plan);
+        Issuing?.Invoke(task);
         _tasks.Add(task.TaskId, new Entry(task));
         _taskByClient[clientId] = task.TaskId;
         _issued++;
         return TaskOffer.Assigned(task);
+    }
+
+    /// <summary>
+    /// Takes back a task issued before a restart (after <see cref="Open"/> of its round, or of the round
+    /// after it): its client holds it again, and counts against the round's batch.
+    /// </summary>
+    /// <exception cref="ArgumentException">The task is of a round other than this one or the one before.</exception>
+    public void Restore(RoundTask task)
+    {
+        ArgumentNullException.ThrowIfNull(task);
+        if (task.Round != Round && task.Round != Round - 1)
+            throw new ArgumentException($"Task '{task.TaskId}' is of round {task.Round}; only rounds {Round - 1} and {Round} can be restored.", nameof(task));
+        _tasks[task.TaskId] = new Entry(task);
+        if (task.Round != Round) return;
+        _taskByClient[task.ClientId] = task.TaskId;
+        _issued++;
     }
 
     /// <summary>Whether <paramref name="clientId"/> may submit for <paramref name="taskId"/> now; changes nothing.</summary>

@@ -1,8 +1,10 @@
 using System.Buffers;
 using System.Diagnostics;
+using System.Numerics.Tensors;
 using Microsoft.Extensions.Logging;
 using Offload.Aggregator.Events;
 using Offload.Aggregator.Hierarchy;
+using Offload.Aggregator.Journal;
 using Offload.Aggregator.Storage;
 using Offload.Aggregator.Strategies;
 using Offload.Core.Codec;
@@ -31,7 +33,7 @@ public sealed class SynchronousRoundCoordinator : RoundLifecycle, IAsyncDisposab
 {
     private readonly IUpdateStore _store;
     private readonly IEventBus _bus;
-    private readonly ServerState _serverState;
+    private ServerState _serverState;
     private AggregationTree? _tree;
     private IAsyncDisposable? _subscription;
     private int _pending;
@@ -44,9 +46,11 @@ public sealed class SynchronousRoundCoordinator : RoundLifecycle, IAsyncDisposab
     /// <summary>Creates a coordinator holding <paramref name="initialWeights"/> as version 0; <see cref="Start"/> opens round 1.</summary>
     /// <exception cref="ArgumentException">The weights do not match the layout.</exception>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
+    /// <param name="journal">Where tasks and closed rounds are recorded (<c>serve --state</c>); resume from it with <see cref="StartAsync"/>.</param>
     public SynchronousRoundCoordinator(TensorLayout layout, ReadOnlySpan<float> initialWeights, RoundOptions options,
-        IUpdateStore store, IEventBus bus, TimeProvider? time = null, ILogger<SynchronousRoundCoordinator>? logger = null)
-        : base(layout, initialWeights, options, time, logger)
+        IUpdateStore store, IEventBus bus, TimeProvider? time = null, ILogger<SynchronousRoundCoordinator>? logger = null,
+        IFederationJournal? journal = null)
+        : base(layout, initialWeights, options, time, logger, journal)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(bus);
@@ -77,6 +81,65 @@ public sealed class SynchronousRoundCoordinator : RoundLifecycle, IAsyncDisposab
             OpenRound(1);
         }
     }
+
+    /// <summary>
+    /// Resumes the federation <paramref name="record"/> holds (or starts it, when empty): the last
+    /// recorded model and server state are served, its round's tasks are held again, and the updates
+    /// acknowledged in it are reserved and folded once more from their journaled payloads, which go
+    /// back into the store first. A round the journal closed is not folded again.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The record does not fit this model or strategy.</exception>
+    /// <exception cref="InvalidOperationException">Already started.</exception>
+    public async Task StartAsync(FederationRecord record, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        if (record.IsEmpty)
+        {
+            Start();
+            return;
+        }
+        long last = record.LastRound;
+        var replay = new List<AcceptedUpdate>();
+        foreach (var update in record.Accepted)
+            if (update.Arrived.Round == last + 1 && record.PendingPayloads.ContainsKey(update.Arrived.TaskId)) replay.Add(update);
+        foreach (var update in replay)
+        {
+            var writer = await _store.OpenWriteAsync(update.Arrived.Reference, cancellationToken).ConfigureAwait(false);
+            if (writer.Length != 0) throw new InvalidOperationException($"The store already holds {update.Arrived.Reference}; resume into an empty store.");
+            await writer.WriteAsync(record.PendingPayloads[update.Arrived.TaskId], cancellationToken).ConfigureAwait(false);
+            await writer.CommitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        lock (Gate)
+        {
+            ObjectDisposedException.ThrowIf(Stopped, this);
+            if (Started) throw new InvalidOperationException("The coordinator is already running.");
+            if (last > 0)
+            {
+                var closed = record.Rounds[^1];
+                if (closed.Weights.Length != Layout.TotalLength)
+                    throw new InvalidDataException($"The journal's model of round {last} holds {closed.Weights.Length} weights; this model has {Layout.TotalLength}.");
+                _serverState = closed.ServerState.IsEmpty ? Strategy.InitialState() : ServerState.Decode(closed.ServerState.Span, Strategy.Name, Layout.TotalLength);
+                Resume(new GlobalModel(Layout, closed.Summary.Version, closed.Weights.Span), last, last >= Options.Rounds, record.Rounds.Select(r => r.Summary));
+            }
+            _subscription = _bus.Subscribe<UpdateArrived>(OnUpdateArrivedAsync);
+            Started = true;
+            if (Done) return;
+            OpenRound(last + 1);
+            foreach (var task in record.Tasks)
+                if (task.Round >= last) Tasks.Restore(task);
+            foreach (var update in replay)
+            {
+                RestoreReservation(update.Arrived.TaskId, update.Evaluation);
+                _pending++;
+            }
+        }
+        Logger.LogInformation("Resumed at round {Round} from model {Version}: {Tasks} tasks held, {Updates} acknowledged updates to fold again.",
+            last + 1, Model.Version, record.Tasks.Count, replay.Count);
+        foreach (var update in replay) await _bus.PublishAsync(update.Arrived, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    protected override ReadOnlyMemory<byte> EncodedServerState() => _serverState.Encode();
 
     /// <inheritdoc/>
     protected override Action? OnReserved()
@@ -189,14 +252,17 @@ public sealed class SynchronousRoundCoordinator : RoundLifecycle, IAsyncDisposab
         return Close(byDeadline: !quorum);
     }
 
-    private RoundClosed Close(bool byDeadline)
+    private RoundClosed? Close(bool byDeadline)
     {
         long start = Stopwatch.GetTimestamp();
         var weights = Model.Weights.ToArray();
+        var stateBefore = _serverState.Clone();
         // Emits every open aggregator bottom-up (all of them at a deadline), then the top takes the server step.
         var step = _tree!.Publish(Strategy, weights, _serverState);
         _tree.Dispose();
         _tree = null;
+        if (!float.IsFinite(TensorPrimitives.Sum(weights)) && !AllFinite(weights))
+            return Discard(stateBefore);
         var model = new GlobalModel(Layout, Model.Version.Next(), weights);
         _aggregateTicks += Stopwatch.GetTimestamp() - start;
         var closed = PublishRound(model, new RoundSummary(Round, model.Version, _folded, _rejected, _samples, _payloadBytes,
@@ -205,17 +271,58 @@ public sealed class SynchronousRoundCoordinator : RoundLifecycle, IAsyncDisposab
         return closed;
     }
 
+    /// <summary>
+    /// The round's aggregate is not finite (gate held): no model is published from it, the strategy's
+    /// state is put back, and the round starts over with a new batch of tasks.
+    /// </summary>
+    private RoundClosed? Discard(ServerState stateBefore)
+    {
+        Logger.LogError("Round {Round}: the aggregate of its {Count} updates is not finite; no model is published and the round starts over.", Round, _folded);
+        _serverState = stateBefore;
+        try
+        {
+            Journal?.RecordDiscarded(Round);
+        }
+        catch (IOException e)
+        {
+            Logger.LogCritical(e, "Round {Round}'s discarded updates could not be recorded; the coordinator stops.", Round);
+            Stopped = true;
+            StopClock();
+            Fail(e);
+            return null;
+        }
+        DiscardedRounds++;
+        _rejected = 0;
+        _folded = 0;
+        _samples = _payloadBytes = 0;
+        _tree = NewTree(Round);
+        Reopen();
+        return null;
+    }
+
+    /// <summary>Rounds whose aggregate was not finite and that started over (no model was published from them).</summary>
+    public int DiscardedRounds { get; private set; }
+
+    private static bool AllFinite(ReadOnlySpan<float> values)
+    {
+        foreach (float v in values)
+            if (!float.IsFinite(v)) return false;
+        return true;
+    }
+
     private void OpenRound(long round)
     {
         BeginRound(round);
         _pending = _folded = _rejected = 0;
         _samples = _payloadBytes = _aggregateTicks = 0;
         _tree?.Dispose();
-        _tree = new AggregationTree(Layout, Options.HierarchyFanIn > 0
-            ? TreePlanner.Plan(Options.MinClients, Options.HierarchyFanIn)
-            : TreePlanner.Flat(Options.MinClients), round, Strategy);
+        _tree = NewTree(round);
         StartClock(round);
     }
+
+    private AggregationTree NewTree(long round) => new(Layout, Options.HierarchyFanIn > 0
+        ? TreePlanner.Plan(Options.MinClients, Options.HierarchyFanIn)
+        : TreePlanner.Flat(Options.MinClients), round, Strategy);
 
     private Action? Announcing(RoundClosed? closed) => closed is null ? null : () => Announce(closed);
 

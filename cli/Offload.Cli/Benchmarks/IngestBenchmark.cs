@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Diagnostics;
 using Offload.Aggregator.Events;
+using Offload.Aggregator.Journal;
 using Offload.Aggregator.Rounds;
 using Offload.Aggregator.Storage;
 using Offload.Aggregator.Strategies;
@@ -34,9 +35,11 @@ public static class IngestBenchmark
         var rounds = new Option<int>("--rounds") { Description = "Measured rounds (after one warm-up round).", DefaultValueFactory = _ => d.Rounds };
         var chunk = new Option<int>("--chunk-kb") { Description = "KiB per upload message.", DefaultValueFactory = _ => d.ChunkBytes / 1024 };
         var output = new Option<string>("--out") { Description = "Output folder for summary.json.", DefaultValueFactory = _ => "runs/bench-ingest" };
+        var durable = new Option<string>("--durable") { Description = "Journal acknowledged updates as serve --state does: off | on | compare (alternate runs without and with, --pairs times, and report the medians and their ratio).", DefaultValueFactory = _ => "off" };
+        var pairs = new Option<int>("--pairs") { Description = "With --durable compare: pairs of runs (without, with).", DefaultValueFactory = _ => 3 };
         var ingest = new Command("ingest", "Load the gRPC gateway over loopback: concurrent clients uploading updates; updates/s, MB/s, latency, memory.")
         {
-            clients, payload, rounds, chunk, output,
+            clients, payload, rounds, chunk, output, durable, pairs,
         };
         ingest.SetAction(async (parsed, cancellationToken) =>
         {
@@ -47,32 +50,34 @@ public static class IngestBenchmark
                 Rounds = parsed.GetValue(rounds),
                 ChunkBytes = parsed.GetValue(chunk) * 1024,
             }.Validate();
-            var console = Console.Out;
-            console.WriteLine($"Ingest: {options.Clients} clients x {options.PayloadBytes} B updates, {options.Rounds} rounds (+1 warm-up), {Environment.ProcessorCount} cores");
-            var result = await IngestBenchmark.RunAsync(options, new LineProgress(console), cancellationToken);
-            var c = CultureInfo.InvariantCulture;
-            console.WriteLine(string.Create(c, $"{result.Updates} updates in {result.WallSeconds:F2} s: {result.UpdatesPerSecond:F1} updates/s, {result.MegabytesPerSecond:F1} MiB/s; ack latency p50 {result.P50Milliseconds:F1} ms, p99 {result.P99Milliseconds:F1} ms"));
-            console.WriteLine(string.Create(c, $"peak working set {result.PeakWorkingSetBytes / (1024.0 * 1024):F0} MiB, peak managed heap {result.PeakManagedHeapBytes / (1024.0 * 1024):F0} MiB, peak store {result.PeakStoreBytes / (1024.0 * 1024):F0} MiB, peak concurrent uploads {result.PeakConcurrentUploads}, retries {result.Retries}"));
+            string mode = parsed.GetValue(durable)!;
+            if (mode is not ("off" or "on" or "compare")) throw new InvalidOptionException($"--durable must be off, on or compare (got '{mode}').");
+            int pairCount = parsed.GetValue(pairs);
+            if (pairCount is < 1 or > 20) throw new InvalidOptionException($"--pairs must be in 1..20 (got {pairCount}).");
             string directory = parsed.GetValue(output)!;
             Directory.CreateDirectory(directory);
+            string state = Path.Combine(directory, "state");
+            var console = Console.Out;
+            var c = CultureInfo.InvariantCulture;
+            console.WriteLine($"Ingest: {options.Clients} clients x {options.PayloadBytes} B updates, {options.Rounds} rounds (+1 warm-up), {Environment.ProcessorCount} cores, durable {mode}");
+            var runs = new List<(bool Durable, IngestBenchmarkResult Result)>();
+            foreach (bool journaled in mode switch { "off" => [false], "on" => [true], _ => Enumerable.Range(0, pairCount).SelectMany(_ => new[] { false, true }).ToArray() })
+            {
+                var result = await IngestBenchmark.RunAsync(options with { StateDirectory = journaled ? state : null }, new LineProgress(console), cancellationToken);
+                runs.Add((journaled, result));
+                console.WriteLine(string.Create(c, $"{(journaled ? "with --state" : "in memory")}: {result.Updates} updates in {result.WallSeconds:F2} s: {result.UpdatesPerSecond:F1} updates/s, {result.MegabytesPerSecond:F1} MiB/s; ack latency p50 {result.P50Milliseconds:F1} ms, p99 {result.P99Milliseconds:F1} ms"));
+                console.WriteLine(string.Create(c, $"peak working set {result.PeakWorkingSetBytes / (1024.0 * 1024):F0} MiB, peak managed heap {result.PeakManagedHeapBytes / (1024.0 * 1024):F0} MiB, peak store {result.PeakStoreBytes / (1024.0 * 1024):F0} MiB, peak concurrent uploads {result.PeakConcurrentUploads}, retries {result.Retries}"));
+            }
+            if (Directory.Exists(state)) Directory.Delete(state, recursive: true);
             var summary = new JsonObject
             {
                 ["benchmark"] = "gateway-ingest",
                 ["clients"] = options.Clients,
-                ["payload_bytes"] = result.PayloadBytes,
+                ["payload_bytes"] = runs[0].Result.PayloadBytes,
                 ["rounds"] = options.Rounds,
                 ["chunk_bytes"] = options.ChunkBytes,
-                ["updates"] = result.Updates,
-                ["wall_seconds"] = result.WallSeconds,
-                ["updates_per_second"] = result.UpdatesPerSecond,
-                ["mib_per_second"] = result.MegabytesPerSecond,
-                ["ack_latency_p50_ms"] = result.P50Milliseconds,
-                ["ack_latency_p99_ms"] = result.P99Milliseconds,
-                ["peak_working_set_bytes"] = result.PeakWorkingSetBytes,
-                ["peak_managed_heap_bytes"] = result.PeakManagedHeapBytes,
-                ["peak_store_bytes"] = result.PeakStoreBytes,
-                ["peak_concurrent_uploads"] = result.PeakConcurrentUploads,
-                ["retries"] = result.Retries,
+                ["durable"] = mode,
+                ["runs"] = new JsonArray([.. runs.Select(r => (JsonNode)ToJson(r.Durable, r.Result))]),
                 ["machine"] = new JsonObject
                 {
                     ["cores"] = Environment.ProcessorCount,
@@ -80,11 +85,43 @@ public static class IngestBenchmark
                     ["runtime"] = System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,
                 },
             };
+            if (mode == "compare")
+            {
+                double memory = Median(runs.Where(r => !r.Durable).Select(r => r.Result.UpdatesPerSecond));
+                double journaledRate = Median(runs.Where(r => r.Durable).Select(r => r.Result.UpdatesPerSecond));
+                double ratio = Median(Enumerable.Range(0, pairCount).Select(i => runs[2 * i + 1].Result.UpdatesPerSecond / runs[2 * i].Result.UpdatesPerSecond));
+                summary["median_updates_per_second_in_memory"] = memory;
+                summary["median_updates_per_second_with_state"] = journaledRate;
+                summary["median_pair_ratio"] = ratio;
+                console.WriteLine(string.Create(c, $"median updates/s: {memory:F1} in memory, {journaledRate:F1} with --state; median ratio of the {pairCount} pairs {ratio:F3}"));
+            }
             File.WriteAllText(Path.Combine(directory, "summary.json"), summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             console.WriteLine($"wrote {Path.GetFullPath(Path.Combine(directory, "summary.json"))}");
             return 0;
         });
         return ingest;
+    }
+
+    private static JsonObject ToJson(bool durable, IngestBenchmarkResult result) => new()
+    {
+        ["state"] = durable,
+        ["updates"] = result.Updates,
+        ["wall_seconds"] = result.WallSeconds,
+        ["updates_per_second"] = result.UpdatesPerSecond,
+        ["mib_per_second"] = result.MegabytesPerSecond,
+        ["ack_latency_p50_ms"] = result.P50Milliseconds,
+        ["ack_latency_p99_ms"] = result.P99Milliseconds,
+        ["peak_working_set_bytes"] = result.PeakWorkingSetBytes,
+        ["peak_managed_heap_bytes"] = result.PeakManagedHeapBytes,
+        ["peak_store_bytes"] = result.PeakStoreBytes,
+        ["peak_concurrent_uploads"] = result.PeakConcurrentUploads,
+        ["retries"] = result.Retries,
+    };
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length == 0 ? double.NaN : sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
     private sealed class LineProgress(TextWriter output) : IProgress<string>
@@ -105,7 +142,10 @@ public static class IngestBenchmark
         var store = new InMemoryUpdateStore();
         await using var bus = new InProcessEventBus();
         var rounds = new RoundOptions { MinClients = options.Clients, Rounds = options.Rounds + 1, RoundDeadline = TimeSpan.FromHours(1), WaitRetry = TimeSpan.FromMilliseconds(5) };
-        await using var coordinator = new SynchronousRoundCoordinator(layout, new float[parameters], rounds, store, bus);
+        if (options.StateDirectory is not null && Directory.Exists(options.StateDirectory)) Directory.Delete(options.StateDirectory, recursive: true);
+        using var journal = options.StateDirectory is null ? null
+            : SqliteFederationJournal.Open(options.StateDirectory, FederationIdentity.Of(layout, new float[parameters], rounds.Strategy));
+        await using var coordinator = new SynchronousRoundCoordinator(layout, new float[parameters], rounds, store, bus, journal: journal);
         var tokens = new ClientTokens();
         for (int i = 0; i < options.Clients; i++) tokens.Add($"bench-{i}", $"bench-token-{i:D5}");
 
@@ -118,7 +158,8 @@ public static class IngestBenchmark
         });
         coordinator.Start();
         var gatewayOptions = new GatewayOptions { MaxUpdateBytes = payload.Length, MaxConcurrentUploads = Math.Max(256, options.Clients) };
-        await using var server = await GatewayServer.StartAsync(gatewayOptions, new GatewayListenOptions { Port = 0 }, tokens, coordinator, store, bus, cancellationToken: cancellationToken);
+        await using var server = await GatewayServer.StartAsync(gatewayOptions, new GatewayListenOptions { Port = 0 }, tokens, coordinator, store, bus, cancellationToken: cancellationToken,
+            journal: journal is null ? null : new IngestJournal(journal, []));
 
         using var sampling = new CancellationTokenSource();
         long peakHeap = 0;

@@ -15,6 +15,12 @@ public sealed record IngestBenchmarkOptions
     /// <summary>Bytes per upload message.</summary>
     public int ChunkBytes { get; init; } = 256 * 1024;
 
+    /// <summary>
+    /// Where the coordinator and gateway journal what they acknowledge (as <c>serve --state</c>), or null
+    /// for memory only. The benchmark starts each run with an empty journal there.
+    /// </summary>
+    public string? StateDirectory { get; init; }
+
     /// <summary>Throws when a setting is out of range.</summary>
     /// <exception cref="InvalidOptionException">The message names the option and its allowed range.</exception>
     public IngestBenchmarkOptions Validate()

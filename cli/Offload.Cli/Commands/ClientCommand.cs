@@ -89,8 +89,19 @@ public static class ClientCommand
         try
         {
             var rounds = await client.ParticipateAsync(trainer, dataset.Train, indices, index, split.Seed, progress, cancellationToken);
-            output.WriteLine($"{name}: done after {rounds.Count} rounds.");
+            output.WriteLine($"{name}: done after {rounds.Count} rounds{Skipped(progress)}.");
             return 0;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // SIGTERM or SIGINT: the SDK stopped at its next safe point (between batches, or an aborted
+            // upload the gateway can resume); a stop the user asked for is a clean exit.
+            output.WriteLine($"{name}: stopped by signal after {progress.Completed} rounds{Skipped(progress)}.");
+            return 0;
+        }
+        catch (ArgumentException e) when (e.ParamName == "trainer")
+        {
+            throw new InvalidOptionException($"{e.Message.Replace(" (Parameter 'trainer')", "", StringComparison.Ordinal)} Give the server's --hidden.");
         }
         catch (RpcException e) when (e.StatusCode is StatusCode.Unauthenticated or StatusCode.PermissionDenied)
         {
@@ -102,12 +113,36 @@ public static class ClientCommand
         }
     }
 
-    /// <summary>Prints one line per round; runs synchronously so lines keep their order.</summary>
+    private static string Skipped(Progress progress) => progress.SkippedRounds == 0 ? "" : $" ({progress.SkippedRounds} skipped)";
+
+    /// <summary>Prints a line when a round's training starts and when it ends; runs synchronously so lines keep their order.</summary>
     private sealed class Progress(TextWriter output, string name) : IProgress<ParticipationProgress>
     {
+        private int _completed;
+        private int _skipped;
+
+        /// <summary>Rounds submitted so far (the summary after a signal, when no list of rounds comes back).</summary>
+        public int Completed => Volatile.Read(ref _completed);
+
+        /// <summary>Rounds skipped so far.</summary>
+        public int SkippedRounds => Volatile.Read(ref _skipped);
+
         public void Report(ParticipationProgress value)
         {
+            if (value.Stage == ParticipationStage.Training)
+            {
+                output.WriteLine($"{name}: round {value.Round}: training.");
+                return;
+            }
+            if (value.Stage == ParticipationStage.Skipped && value.Skipped is { } skipped)
+            {
+                Interlocked.Increment(ref _skipped);
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{name}: round {skipped.Round} skipped, nothing uploaded ({skipped.Reason}: {skipped.Detail}); asking again in {skipped.Retry.TotalSeconds:F1} s"));
+                return;
+            }
             if (value.Stage != ParticipationStage.Submitted || value.Completed is not { } r) return;
+            Interlocked.Increment(ref _completed);
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{name}: round {r.Round} trained {r.SampleCount} samples from model v{r.ModelVersion} ({(r.DownloadedDelta ? "change" : "full")}, {r.DownloadBytes / 1024.0:F1} KiB) in {r.TrainSeconds:F1} s (loss {r.MeanLoss:F4}){(r.Evaluation is { } e ? $"; the model scored {e.Accuracy * 100:F2}% on this device's {e.SampleCount} samples before training" : "")}; update {(r.Receipt.Duplicate ? "already counted" : "accepted")} after {r.Receipt.Attempts} attempt(s)"));
         }

@@ -40,6 +40,10 @@ public static class ServeCommand
         var hidden = HiddenWidthOption.Create("Clients pass the same --hidden.");
         var codec = new Option<string>("--codec") { Description = "Codec devices encode updates with: identity (exact) | fedzip (compressed).", DefaultValueFactory = _ => "identity" };
         var maxUpdate = new Option<double>("--max-update-mb") { Description = "Largest update accepted, in MiB.", DefaultValueFactory = _ => d.MaxUpdateMegabytes };
+        var updateNorm = new Option<string>("--update-norm") { Description = "An update whose L2 norm is above --max-update-norm is refused or clipped to it: refuse | clip.", DefaultValueFactory = _ => "refuse" };
+        var maxNorm = new Option<string>("--max-update-norm") { Description = "The bound on an update's L2 norm: auto (10 x the median of recent accepted updates; before five are known, 10 x the model's norm) or a number.", DefaultValueFactory = _ => "auto" };
+        var maxSamples = new Option<string>("--max-samples") { Description = "The most samples an update is weighted by: auto (10 x the median declared by recent accepted updates, at least 10000) or a number.", DefaultValueFactory = _ => "auto" };
+        var idleTimeout = new Option<double>("--upload-idle-timeout") { Description = "Seconds an upload may send nothing before it is ended and its bytes dropped.", DefaultValueFactory = _ => d.UploadIdleTimeoutSeconds };
         var linger = new Option<double>("--linger") { Description = "Seconds to keep telling clients 'done' after the last round.", DefaultValueFactory = _ => d.LingerSeconds };
         var tokensFile = new Option<string[]>("--tokens") { Description = "File of 'client-id token' lines.", AllowMultipleArgumentsPerToken = false, DefaultValueFactory = _ => [] };
         var token = new Option<string[]>("--token") { Description = "A client token, 'T' or 'ID=T'; repeat for more clients.", DefaultValueFactory = _ => [] };
@@ -55,12 +59,15 @@ public static class ServeCommand
         var sidecarWait = new Option<double>("--sidecar-wait") { Description = "With --aggregator dapr: seconds to wait at startup for the sidecar and the aggregator functions (apps start in any order).", DefaultValueFactory = _ => d.SidecarWaitSeconds };
         var strategy = StrategyOption.Create();
         var clientEvaluation = new Option<string>("--client-evaluation") { Description = "Federated evaluation: devices score each round's model on their own data before training, and the strategy combines the scores by examples: on | off.", DefaultValueFactory = _ => "on" };
+        var state = new Option<string?>("--state") { Description = "Directory where the in-process aggregator journals every task, acknowledged update and published model (SQLite, synchronous commits) before answering; restarting with the same directory resumes the federation where it stopped." };
+        var drain = new Option<double>("--drain") { Description = "Seconds a stop (SIGTERM, SIGINT) lets uploads in flight finish before it cuts them (0..8; the process ends within 10 s).", DefaultValueFactory = _ => d.DrainSeconds };
         var appPort = new Option<int>("--app-port") { Description = "With --aggregator dapr: the HTTP port the sidecar delivers ModelPublished to (its app-port).", DefaultValueFactory = _ => d.DaprAppPort };
 
         var command = new Command("serve", "Run the gRPC gateway and a synchronous aggregator (FedAvg unless --strategy) for devices running 'offload client'.")
         {
-            strategy, clientEvaluation, port, host, minClients, perRound, deadline, rounds, epochs, batch, lr, seed, hidden, codec, maxUpdate, linger, tokensFile, token, code, config, data, output, verbose, dapr, hierarchy,
-            aggregator, appPort, sidecarWait, downstream,
+            strategy, clientEvaluation, port, host, minClients, perRound, deadline, rounds, epochs, batch, lr, seed, hidden, codec, maxUpdate,
+            updateNorm, maxNorm, maxSamples, idleTimeout, linger, tokensFile, token, code, config, data, output, verbose, dapr, hierarchy,
+            aggregator, appPort, sidecarWait, downstream, state, drain,
         };
         command.SetAction((parsed, cancellationToken) =>
         {
@@ -92,6 +99,15 @@ public static class ServeCommand
                 Seed = parsed.GetValue(seed),
                 Hidden = parsed.GetValue(hidden),
                 MaxUpdateMegabytes = parsed.GetValue(maxUpdate),
+                UpdateNorm = parsed.GetValue(updateNorm)!.ToLowerInvariant() switch
+                {
+                    "refuse" => UpdateNormPolicy.Refuse,
+                    "clip" => UpdateNormPolicy.Clip,
+                    var other => throw new InvalidOptionException($"--update-norm must be refuse or clip (got '{other}')."),
+                },
+                MaxUpdateNorm = ParseAuto("--max-update-norm", parsed.GetValue(maxNorm)!),
+                MaxSamples = ParseSamples(parsed.GetValue(maxSamples)!),
+                UploadIdleTimeoutSeconds = parsed.GetValue(idleTimeout),
                 Codec = ParseCodec(parsed.GetValue(codec)!),
                 LingerSeconds = parsed.GetValue(linger),
                 HierarchyFanIn = parsed.GetValue(hierarchy),
@@ -100,6 +116,8 @@ public static class ServeCommand
                 DaprAggregator = ParseAggregator(parsed.GetValue(aggregator)!),
                 DaprAppPort = parsed.GetValue(appPort),
                 SidecarWaitSeconds = parsed.GetValue(sidecarWait),
+                StateDirectory = parsed.GetValue(state),
+                DrainSeconds = parsed.GetValue(drain),
             }.Validate();
             var tokens = TokenArguments.Create(parsed.GetValue(tokensFile)!, parsed.GetValue(token)!, parsed.GetValue(code)!);
             var configFiles = parsed.GetValue(config)!;
@@ -122,6 +140,22 @@ public static class ServeCommand
         "identity" => PayloadCodec.Identity,
         "fedzip" => PayloadCodec.FedZip,
         _ => throw new InvalidOptionException($"--codec must be identity or fedzip (got '{value}')."),
+    };
+
+    /// <summary>Reads an <c>auto|number</c> option: null for auto.</summary>
+    /// <exception cref="InvalidOptionException">The value is neither auto nor a number; the message names <paramref name="option"/>.</exception>
+    public static double? ParseAuto(string option, string value) =>
+        value.Equals("auto", StringComparison.OrdinalIgnoreCase) ? null
+            : double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double number) ? number
+            : throw new InvalidOptionException($"{option} must be auto or a number (got '{value}').");
+
+    /// <summary>Reads <c>--max-samples auto|N</c>: null for auto.</summary>
+    /// <exception cref="InvalidOptionException">The value is neither auto nor a whole number.</exception>
+    public static long? ParseSamples(string value) => ParseAuto("--max-samples", value) switch
+    {
+        null => null,
+        double n when n == Math.Floor(n) && Math.Abs(n) < 9e18 => (long)n,
+        _ => throw new InvalidOptionException($"--max-samples must be auto or a whole number (got '{value}')."),
     };
 
     /// <summary>Maps the <c>--aggregator</c> word: true for the Dapr functions.</summary>
@@ -180,7 +214,15 @@ public static class ServeCommand
             Downstream = o.Downstream,
             DownstreamFedZip = o.DownstreamFedZip,
         };
-        var gatewayOptions = new GatewayOptions { MaxUpdateBytes = (long)(o.MaxUpdateMegabytes * 1024 * 1024), Codec = o.Codec };
+        var gatewayOptions = new GatewayOptions
+        {
+            MaxUpdateBytes = (long)(o.MaxUpdateMegabytes * 1024 * 1024),
+            Codec = o.Codec,
+            NormPolicy = o.UpdateNorm,
+            MaxUpdateNorm = o.MaxUpdateNorm,
+            MaxSampleCount = o.MaxSamples,
+            UploadIdleTimeout = TimeSpan.FromSeconds(o.UploadIdleTimeoutSeconds),
+        };
         var listen = new GatewayListenOptions
         {
             Address = IPAddress.Parse(o.Host),
@@ -189,16 +231,9 @@ public static class ServeCommand
             SidecarAppPort = o.DaprAggregator ? o.DaprAppPort : null,
         };
 
-        // Either the in-process aggregator or the Dapr functions behind this app's sidecar; the rest is the same.
-        await using var hosted = o.DaprAggregator
-            ? await HostedRounds.StartDaprAsync(gatewayOptions, listen, tokens, evaluator.Layout, initial, roundOptions, logging, TimeSpan.FromSeconds(o.SidecarWaitSeconds), cancellationToken)
-            : await HostedRounds.StartInProcessAsync(gatewayOptions, listen, tokens, evaluator.Layout, initial, roundOptions, logging, loggers, cancellationToken);
-        var coordinator = hosted.Coordinator;
-        var server = hosted.Server;
-
         var served = new List<ServedRound>();
         var evaluated = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var onRound = hosted.RoundEvents.Subscribe<RoundClosed>((closed, _) =>
+        ValueTask OnRoundClosed(IRoundCoordinator coordinator, RoundClosed closed)
         {
             var model = coordinator.Model;
             var summary = coordinator.Rounds.First(r => r.Round == closed.Round);
@@ -209,19 +244,55 @@ public static class ServeCommand
                 $"round {closed.Round}/{o.Rounds}: {summary.Updates} updates ({(o.DaprAggregator ? "" : $"{summary.SampleCount} samples, {summary.PayloadBytes / 1024.0:F0} KiB, ")}{(summary.ClosedByDeadline ? "deadline" : "quorum")}) in {summary.Seconds:F1} s -> model {closed.Version}, test accuracy {score.Accuracy * 100:F2}%{(model.Version == closed.Version ? "" : " (evaluated a later model)")}{(summary.Evaluation is { } fe ? $"; on the devices' own data the model they trained from scored {fe.Accuracy * 100:F2}% ({fe.Examples} examples, {fe.Clients} devices)" : "")}"));
             if (closed.Final) evaluated.TrySetResult();
             return ValueTask.CompletedTask;
-        });
+        }
+
+        // Either the in-process aggregator or the Dapr functions behind this app's sidecar; the rest is the same.
+        // The in-process rounds are watched from before they start: a resumed round may close at once.
+        await using var hosted = o.DaprAggregator
+            ? await HostedRounds.StartDaprAsync(gatewayOptions, listen, tokens, evaluator.Layout, initial, roundOptions, logging, TimeSpan.FromSeconds(o.SidecarWaitSeconds), cancellationToken)
+            : await HostedRounds.StartInProcessAsync(gatewayOptions, listen, tokens, evaluator.Layout, initial, roundOptions, logging, loggers, cancellationToken, o.StateDirectory, OnRoundClosed);
+        var coordinator = hosted.Coordinator;
+        var server = hosted.Server;
+        await using var onRound = o.DaprAggregator ? hosted.RoundEvents.Subscribe<RoundClosed>((closed, _) => OnRoundClosed(coordinator, closed)) : null;
+
+        // Rounds closed before a restart: their models are in the journal, and are scored again here.
+        foreach (var kept in hosted.Resumed.Rounds)
+        {
+            var score = evaluator.Evaluate(kept.Weights.Span, dataset.Test, 0, dataset.Test.Count);
+            lock (served) served.Add(new ServedRound(kept.Summary, score.Accuracy, score.MeanLoss));
+        }
+        if (!hosted.Resumed.IsEmpty)
+            output.WriteLine($"Resumed from {o.StateDirectory}: {hosted.Resumed.Rounds.Count} rounds closed, round {hosted.Resumed.LastRound + 1} open with {hosted.Resumed.PendingPayloads.Count} acknowledged updates folded again; {hosted.Resumed.Accepted.Count} acknowledged updates in the ledger.");
+        if (hosted.Resumed.LastRound >= o.Rounds) evaluated.TrySetResult();
         var wall = Stopwatch.StartNew();
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Listening on {server.Address} - {o.Strategy.Name} {(o.DaprAggregator ? $"by the Dapr aggregator functions (ModelPublished on port {o.DaprAppPort})" : "in process")}, {o.Codec} updates, {DownstreamArgument.Format(o.Downstream, o.DownstreamFedZip)} downloads, {o.Rounds} rounds, {o.MinClients} updates close a round (deadline {o.RoundDeadlineSeconds:0.#} s), model {evaluator.Layout.TotalLength:N0} parameters ({evaluator.Layout.TotalLength * (double)sizeof(float) / 1e6:F1} MB of float32, --hidden {o.Hidden}), seed {o.Seed}"));
         output.Flush();
 
+        bool stopped = false;
         try
         {
             await Task.WhenAll(coordinator.Completion, evaluated.Task).WaitAsync(cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            output.WriteLine("Stopped before the last round.");
+            // SIGTERM or SIGINT: take no new calls, let uploads in flight finish for --drain seconds, then report.
+            stopped = true;
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Stopping: draining uploads in flight (up to {o.DrainSeconds:0.#} s)."));
+            output.Flush();
+            try
+            {
+                await server.StopAsync(TimeSpan.FromSeconds(o.DrainSeconds));
+            }
+            catch (OperationCanceledException)
+            {
+                // Uploads still streaming were cut; none was acknowledged, and the devices resume or resend them.
+            }
+        }
+        catch (IOException e)
+        {
+            // The journal could not keep a round (a full disk): nothing acknowledged is lost, a restart folds it again.
+            throw new InvalidOptionException($"--state {o.StateDirectory}: {e.Message}. Nothing acknowledged is lost: free space and restart with the same --state.");
         }
         double seconds = wall.Elapsed.TotalSeconds;
         if (!cancellationToken.IsCancellationRequested && o.LingerSeconds > 0)
@@ -234,6 +305,10 @@ public static class ServeCommand
             ["aggregator"] = o.DaprAggregator ? "dapr" : "in-process",
             ["hierarchy_fan_in"] = o.HierarchyFanIn,
             ["codec"] = o.Codec.ToString().ToLowerInvariant(),
+            ["update_norm"] = o.UpdateNorm.ToString().ToLowerInvariant(),
+            ["max_update_norm"] = o.MaxUpdateNorm is { } norm ? norm.ToString(CultureInfo.InvariantCulture) : "auto",
+            ["max_samples"] = o.MaxSamples is { } cap ? cap.ToString(CultureInfo.InvariantCulture) : "auto",
+            ["upload_idle_timeout_seconds"] = o.UploadIdleTimeoutSeconds,
             ["downstream"] = DownstreamArgument.Format(o.Downstream, o.DownstreamFedZip),
             ["min_clients"] = o.MinClients,
             ["clients_per_round"] = roundOptions.TasksPerRound,
@@ -247,6 +322,9 @@ public static class ServeCommand
             ["parameters"] = evaluator.Layout.TotalLength,
             ["data"] = dataset.Source,
             ["address"] = server.Address.ToString(),
+            ["state"] = o.StateDirectory is null ? null : Path.GetFullPath(o.StateDirectory),
+            ["resumed_at_round"] = hosted.Resumed.IsEmpty ? null : hosted.Resumed.LastRound + 1,
+            ["stopped_by_signal"] = stopped,
         };
         var metrics = server.Metrics;
         var gateway = new JsonObject
@@ -259,12 +337,19 @@ public static class ServeCommand
             ["full_downloads"] = metrics.FullDownloads,
             ["delta_downloads"] = metrics.DeltaDownloads,
             ["peak_concurrent_uploads"] = metrics.PeakActiveUploads,
+            ["refused_by_validation"] = metrics.RefusedByValidation,
+            ["refused_by_norm"] = metrics.RefusedByNorm,
+            ["clipped_by_norm"] = metrics.ClippedByNorm,
+            ["capped_weights"] = metrics.CappedWeights,
+            ["timed_out_uploads"] = metrics.TimedOutUploads,
+            ["concurrent_stream_refusals"] = metrics.ConcurrentStreamRefusals,
+            ["throttled_enrollments"] = metrics.ThrottledEnrollments,
         };
         ServedRound[] rows;
-        lock (served) rows = served.ToArray();
+        lock (served) rows = [.. served.OrderBy(r => r.Summary.Round)];
         ServeReport.Write(outputDirectory, rows, configuration, gateway, seconds);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Done: {rows.Length} rounds, {metrics.Accepted} updates accepted ({metrics.Duplicates} duplicates answered), final test accuracy {(rows.Length == 0 ? 0 : rows[^1].Accuracy) * 100:F2}% in {seconds:F1} s; wrote {Path.GetFullPath(outputDirectory)}"));
-        return cancellationToken.IsCancellationRequested ? 130 : 0;
+            $"{(stopped ? "Stopped" : "Done")}: {rows.Length} rounds, {metrics.Accepted} updates accepted ({metrics.Duplicates} duplicates answered), final test accuracy {(rows.Length == 0 ? 0 : rows[^1].Accuracy) * 100:F2}% in {seconds:F1} s; wrote {Path.GetFullPath(outputDirectory)}"));
+        return 0; // A stop by signal that drained and reported is a clean exit.
     }
 }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Offload.Aggregator.Events;
+using Offload.Aggregator.Journal;
 using Offload.Aggregator.Rounds;
 using Offload.Aggregator.Storage;
 using Offload.Aggregator.Strategies;
@@ -34,30 +35,69 @@ internal sealed class HostedRounds : IAsyncDisposable
 
     public IEventBus RoundEvents { get; }
 
-    /// <summary>The gateway with the in-process synchronous coordinator, store and bus.</summary>
+    /// <summary>What the journal held when this process started (empty without <c>--state</c>, or on a first start).</summary>
+    public FederationRecord Resumed { get; private init; } = FederationRecord.Empty;
+
+    /// <summary>
+    /// The gateway with the in-process synchronous coordinator, store and bus. With
+    /// <paramref name="stateDirectory"/>, what is acknowledged is journaled there first, and a federation
+    /// found there is resumed where it stopped.
+    /// </summary>
+    /// <exception cref="InvalidOptionException">The state directory holds another federation, or cannot be read.</exception>
     public static async Task<HostedRounds> StartInProcessAsync(GatewayOptions gateway, GatewayListenOptions listen, ClientTokens tokens,
-        TensorLayout layout, float[] initial, RoundOptions rounds, Action<ILoggingBuilder> logging, ILoggerFactory loggers, CancellationToken cancellationToken)
+        TensorLayout layout, float[] initial, RoundOptions rounds, Action<ILoggingBuilder> logging, ILoggerFactory loggers, CancellationToken cancellationToken,
+        string? stateDirectory = null, Func<IRoundCoordinator, RoundClosed, ValueTask>? onRoundClosed = null)
     {
+        var journal = stateDirectory is null ? null : OpenJournal(stateDirectory, layout, initial, rounds);
+        var record = FederationRecord.Empty;
         var store = new InMemoryUpdateStore();
         var bus = new InProcessEventBus(loggers.CreateLogger<InProcessEventBus>());
         var coordinator = new SynchronousRoundCoordinator(layout, initial, rounds, store, bus,
-            logger: loggers.CreateLogger<SynchronousRoundCoordinator>());
-        coordinator.Start();
+            logger: loggers.CreateLogger<SynchronousRoundCoordinator>(), journal: journal);
+        var watch = onRoundClosed is null ? null : bus.Subscribe<RoundClosed>((closed, _) => onRoundClosed(coordinator, closed));
         try
         {
-            var server = await GatewayServer.StartAsync(gateway, listen, tokens, coordinator, store, bus, logging, cancellationToken);
+            try
+            {
+                record = journal?.Load() ?? FederationRecord.Empty;
+                await coordinator.StartAsync(record, cancellationToken);
+            }
+            catch (InvalidDataException e)
+            {
+                throw new InvalidOptionException($"--state {stateDirectory}: the federation kept there cannot be resumed: {e.Message}");
+            }
+            var server = await GatewayServer.StartAsync(gateway, listen, tokens, coordinator, store, bus, logging, cancellationToken,
+                journal: journal is null ? null : new IngestJournal(journal, record.Accepted));
             return new HostedRounds(server, coordinator, bus, async () =>
             {
                 await server.DisposeAsync();
                 await coordinator.DisposeAsync();
+                if (watch is not null) await watch.DisposeAsync();
                 await bus.DisposeAsync();
-            });
+                journal?.Dispose();
+            }) { Resumed = record };
         }
         catch
         {
             await coordinator.DisposeAsync();
+            if (watch is not null) await watch.DisposeAsync();
             await bus.DisposeAsync();
+            journal?.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>The journal of this federation: one whose model layout, initial weights or strategy differ is refused.</summary>
+    private static SqliteFederationJournal OpenJournal(string directory, TensorLayout layout, float[] initial, RoundOptions rounds)
+    {
+        string identity = FederationIdentity.Of(layout, initial, rounds.Strategy);
+        try
+        {
+            return SqliteFederationJournal.Open(directory, identity);
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidOptionException($"--state {directory}: {e.Message}");
         }
     }
 

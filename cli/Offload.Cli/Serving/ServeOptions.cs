@@ -48,6 +48,18 @@ public sealed record ServeOptions
     /// <summary>Largest update accepted, in MiB.</summary>
     public double MaxUpdateMegabytes { get; init; } = 64;
 
+    /// <summary>What the gateway does with an update whose L2 norm is above the bound (<c>--update-norm refuse|clip</c>).</summary>
+    public Offload.Gateway.Service.UpdateNormPolicy UpdateNorm { get; init; } = Offload.Gateway.Service.UpdateNormPolicy.Refuse;
+
+    /// <summary>A fixed bound on an update's L2 norm; null derives it from recent updates (<c>--max-update-norm auto|X</c>).</summary>
+    public double? MaxUpdateNorm { get; init; }
+
+    /// <summary>A fixed cap on the sample count an update is weighted by; null derives it from recent updates (<c>--max-samples auto|N</c>).</summary>
+    public long? MaxSamples { get; init; }
+
+    /// <summary>Seconds an upload may send nothing before the gateway ends it and drops its bytes.</summary>
+    public double UploadIdleTimeoutSeconds { get; init; } = 30;
+
     /// <summary>Seconds to keep answering "done" after the last round.</summary>
     public double LingerSeconds { get; init; } = 5;
 
@@ -72,6 +84,15 @@ public sealed record ServeOptions
     /// <summary>With <see cref="DaprAggregator"/>: seconds to wait at startup for the sidecar and the aggregator functions.</summary>
     public double SidecarWaitSeconds { get; init; } = 60;
 
+    /// <summary>
+    /// Where the in-process aggregator journals what it acknowledges (<c>--state</c>): a restart with the
+    /// same directory resumes the federation; null keeps everything in memory.
+    /// </summary>
+    public string? StateDirectory { get; init; }
+
+    /// <summary>Seconds a stop (SIGTERM, SIGINT) lets uploads in flight finish before it cuts them.</summary>
+    public double DrainSeconds { get; init; } = 5;
+
     /// <summary>Throws when a setting is out of range.</summary>
     /// <exception cref="InvalidOptionException">The message names the option and its allowed range.</exception>
     public ServeOptions Validate()
@@ -87,6 +108,10 @@ public sealed record ServeOptions
         Require(double.IsFinite(LearningRate) && LearningRate > 0, LearningRate, "--lr must be a positive number");
         Require(Options.HiddenWidthOption.IsValid(Hidden), Hidden, Options.HiddenWidthOption.Requirement);
         Require(double.IsFinite(MaxUpdateMegabytes) && MaxUpdateMegabytes > 0, MaxUpdateMegabytes, "--max-update-mb must be positive");
+        Require(Enum.IsDefined(UpdateNorm), UpdateNorm, "--update-norm must be refuse or clip");
+        Require(MaxUpdateNorm is null || (double.IsFinite(MaxUpdateNorm.Value) && MaxUpdateNorm > 0), MaxUpdateNorm!, "--max-update-norm must be auto or a positive number");
+        Require(MaxSamples is null or >= 1, MaxSamples!, "--max-samples must be auto or a whole number of at least 1");
+        Require(double.IsFinite(UploadIdleTimeoutSeconds) && UploadIdleTimeoutSeconds is > 0 and <= 3600, UploadIdleTimeoutSeconds, "--upload-idle-timeout must be more than 0 and at most 3600 seconds");
         Require(HierarchyFanIn == 0 || HierarchyFanIn >= 2, HierarchyFanIn, "--hierarchy must be 0 (flat) or a fan-in bound of at least 2");
         Require(double.IsFinite(LingerSeconds) && LingerSeconds >= 0, LingerSeconds, "--linger must be a non-negative number of seconds");
         Require(Enum.IsDefined(Downstream), Downstream, "--downstream must be full or fedzip");
@@ -94,6 +119,9 @@ public sealed record ServeOptions
         Require(DaprAppPort is >= 1 and <= 65535, DaprAppPort, "--app-port must be in 1..65535");
         Require(double.IsFinite(SidecarWaitSeconds) && SidecarWaitSeconds is >= 0 and <= 3600, SidecarWaitSeconds, "--sidecar-wait must be 0..3600 seconds");
         Require(!DaprAggregator || DaprAppPort != Port, DaprAppPort, "--app-port must differ from --port");
+        Require(StateDirectory is null || StateDirectory.Trim().Length > 0, "''", "--state must name a directory");
+        Require(StateDirectory is null || !DaprAggregator, StateDirectory!, "--state keeps the in-process aggregator's federation; with --aggregator dapr the Dapr state store keeps it, so leave --state out");
+        Require(double.IsFinite(DrainSeconds) && DrainSeconds is >= 0 and <= 8, DrainSeconds, "--drain must be 0..8 seconds (a stop ends within 10 s)");
         return this;
     }
 

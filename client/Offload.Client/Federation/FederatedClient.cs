@@ -56,6 +56,7 @@ public abstract class FederatedClient : IDisposable
     /// <exception cref="ArgumentException"><paramref name="task"/> is not an assigned task, or <paramref name="layout"/> is not the task's model.</exception>
     /// <exception cref="RpcException">FAILED_PRECONDITION: the round moved on (ask for a new task); or another refusal.</exception>
     /// <exception cref="InvalidDataException">The full weights do not match their checksum or the task's model.</exception>
+    /// <exception cref="InvalidModelException">The model arrived intact but a weight is not finite (it is not kept as the next change's base).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public abstract Task<ModelDownload> DownloadModelAsync(FederatedTask task, TensorLayout? layout, CancellationToken cancellationToken = default);
 
@@ -93,9 +94,17 @@ public abstract class FederatedClient : IDisposable
     /// this client's error-feedback residual carried across rounds, or the identity codec), and submit
     /// it. A task whose round moved on is dropped and a new one asked for, as is one the gateway
     /// refuses as not held because it restarted (up to <see cref="MaxRefusedTasks"/> in a row).
+    /// A round whose model is unusable (not finite, or not what the task names), whose training
+    /// diverges or whose update cannot be encoded is skipped without an upload: logged as a warning,
+    /// reported as <see cref="ParticipationStage.Skipped"/> with a <see cref="SkippedRound"/>, and the
+    /// next task asked for after a backoff that doubles per skip in a row up to
+    /// <see cref="FederatedClientOptions.MaxBackoff"/>, so a server that keeps serving a bad model is
+    /// asked at a bounded rate until it says done or <paramref name="cancellationToken"/> is cancelled.
+    /// Cancellation stops at the next safe point: between training batches, or by aborting an upload
+    /// (the gateway keeps what it acknowledged, and a later run resumes it).
     /// </summary>
     /// <exception cref="ArgumentException">No indices, or the trainer's model is not the gateway's (layout hash differs).</exception>
-    /// <exception cref="RpcException">A refusal that asking again cannot fix, or a transient failure past the retries.</exception>
+    /// <exception cref="RpcException">A refusal that asking again cannot fix (authentication included), or a transient failure past the retries.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public async Task<IReadOnlyList<RoundParticipation>> ParticipateAsync(ITrainer trainer, ImageDataset data, int[] indices,
         int clientIndex, int runSeed, IProgress<ParticipationProgress>? progress = null, CancellationToken cancellationToken = default)
@@ -108,6 +117,7 @@ public abstract class FederatedClient : IDisposable
         var update = new float[trainer.Layout.TotalLength];
         ErrorFeedback? feedback = null;
         int refusedTasks = 0;
+        int skippedInARow = 0;
         while (true)
         {
             progress?.Report(new ParticipationProgress(ParticipationStage.WaitingForTask, rounds.Count == 0 ? 0 : rounds[^1].Round));
@@ -126,6 +136,7 @@ public abstract class FederatedClient : IDisposable
             if (task.LayoutHash != trainer.Layout.Hash || task.ParameterCount != trainer.Layout.TotalLength)
                 throw new ArgumentException($"The gateway's model ({task.ParameterCount} parameters, layout {task.LayoutHash:X16}) is not this trainer's ({trainer.Layout}, layout {trainer.Layout.Hash:X16}).", nameof(trainer));
 
+            (SkipReason Reason, string Detail)? skip = null;
             try
             {
                 progress?.Report(new ParticipationProgress(ParticipationStage.Downloading, task.Round));
@@ -138,15 +149,31 @@ public abstract class FederatedClient : IDisposable
                 var training = task.Training!;
                 // Federated evaluation: the model as sent, scored on this device's own data before it trains.
                 var evaluation = training.Evaluate ? await Task.Run(() => trainer.Evaluate(weights, data, indices), cancellationToken).ConfigureAwait(false) : null;
+                if (evaluation is not null && !double.IsFinite(evaluation.MeanLoss))
+                {
+                    Logger.LogWarning("Round {Round}: the model's loss on this device's data is {Loss}; the evaluation is not reported.", task.Round, evaluation.MeanLoss);
+                    evaluation = null;
+                }
                 var result = await Task.Run(() => trainer.Train(weights, data, indices, training, seed, update, cancellationToken), cancellationToken).ConfigureAwait(false);
                 double trainSeconds = clock.Elapsed.TotalSeconds;
+                // Any trainer's output is checked, not only TorchTrainer's: a non-finite update is never sent.
+                int bad = ModelUpdate.FirstNonFinite(update);
+                if (bad >= 0 || !double.IsFinite(result.MeanLoss))
+                    throw new TrainingDivergedException(bad >= 0 ? $"Training diverged: update value {bad} is {update[bad]}." : $"Training diverged: the mean loss is {result.MeanLoss}.");
                 byte[] payload;
-                if (task.Codec == PayloadCodec.FedZip)
+                try
                 {
-                    feedback ??= ErrorFeedback.For(new FedZipCodec(Options.FedZip), trainer.Layout);
-                    payload = feedback.Encode(update);
+                    if (task.Codec == PayloadCodec.FedZip)
+                    {
+                        feedback ??= ErrorFeedback.For(new FedZipCodec(Options.FedZip), trainer.Layout);
+                        payload = feedback.Encode(update);
+                    }
+                    else payload = IdentityCodec.Instance.Encode(update, trainer.Layout);
                 }
-                else payload = IdentityCodec.Instance.Encode(update, trainer.Layout);
+                catch (Exception e) when (e is ArgumentException or InvalidOperationException or InvalidPayloadException)
+                {
+                    throw new EncodingFailedException(e);
+                }
 
                 var uploadProgress = progress is null ? null : new Progress<UploadProgress>(p => progress.Report(new ParticipationProgress(ParticipationStage.Uploading, task.Round, p)));
                 var receipt = await SubmitUpdateAsync(task, payload, result.SampleCount, uploadProgress, cancellationToken, evaluation).ConfigureAwait(false);
@@ -154,6 +181,7 @@ public abstract class FederatedClient : IDisposable
                     download.Bytes, download.Delta, evaluation);
                 rounds.Add(done);
                 refusedTasks = 0;
+                skippedInARow = 0;
                 progress?.Report(new ParticipationProgress(ParticipationStage.Submitted, task.Round, Completed: done));
                 Logger.LogInformation("Round {Round}: trained on {Samples} samples (loss {Loss:F4}), update {Outcome}.", task.Round, result.SampleCount, result.MeanLoss, receipt.Duplicate ? "already counted" : "accepted");
             }
@@ -168,8 +196,35 @@ public abstract class FederatedClient : IDisposable
                 // refusing is a real refusal, reported after MaxRefusedTasks tries.
                 Logger.LogWarning("The gateway refused task {Task} of round {Round} ({Detail}); asking for a new task.", task.TaskId, task.Round, e.Status.Detail);
             }
+            // The server's model or this round's local work is at fault, not the caller: the next
+            // round may be fine (a robust strategy, a rolled-back model), so the device stays in.
+            catch (Exception e) when (e is InvalidDataException or InvalidModelException && !cancellationToken.IsCancellationRequested)
+            {
+                skip = (SkipReason.InvalidModel, e.Message);
+            }
+            catch (TrainingDivergedException e) when (!cancellationToken.IsCancellationRequested)
+            {
+                skip = (SkipReason.TrainingDiverged, e.Message);
+            }
+            catch (EncodingFailedException e) when (!cancellationToken.IsCancellationRequested)
+            {
+                skip = (SkipReason.EncodingFailed, e.InnerException!.Message);
+            }
+
+            if (skip is { } s)
+            {
+                var wait = Clamp(TransientFailures.Backoff(++skippedInARow, Options.InitialBackoff, Options.MaxBackoff, null, Random.Shared));
+                var skipped = new SkippedRound(task.Round, task.ModelVersion, s.Reason, s.Detail, wait);
+                Logger.LogWarning("Round {Round} skipped without an upload ({Reason}: {Detail}); asking for the next task in {Wait} ms.",
+                    task.Round, s.Reason, s.Detail, (long)wait.TotalMilliseconds);
+                progress?.Report(new ParticipationProgress(ParticipationStage.Skipped, task.Round, Skipped: skipped));
+                await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
+            }
         }
     }
+
+    /// <summary>Carries an encoder's failure out of the round to the one place that turns it into a skip.</summary>
+    private sealed class EncodingFailedException(Exception inner) : Exception(inner.Message, inner);
 
     /// <summary>Tasks in a row the gateway may refuse as not held (after a restart) before <see cref="ParticipateAsync"/> gives up.</summary>
     public const int MaxRefusedTasks = 3;

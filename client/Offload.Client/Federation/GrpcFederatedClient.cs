@@ -133,9 +133,25 @@ internal sealed class GrpcFederatedClient : FederatedClient
             _held = null;
             download = await ReceiveAsync(task, layout, null, received, cancellationToken).ConfigureAwait(false) with { FellBack = true };
         }
+        // Intact bytes can still hold a model nobody can train from (a poisoned update folded on the
+        // server); it is refused, and not kept, so the next download is not a change applied to it.
+        int bad = ModelUpdate.FirstNonFinite(download.Weights);
+        if (bad >= 0)
+        {
+            _held = null;
+            int tensor = layout is null ? -1 : TensorAt(layout, bad);
+            throw new InvalidModelException($"Model version {task.ModelVersion} has weight {bad}{(tensor >= 0 ? $" (in '{layout!.Tensors[tensor].Name}')" : "")} = {download.Weights[bad]}; a model must be finite.");
+        }
         // The caller owns the returned array; the client keeps its own copy as the next change's base.
         _held = new HeldModel(task.ModelVersion, task.LayoutHash, (float[])download.Weights.Clone());
         return download with { Bytes = received.Value };
+    }
+
+    private static int TensorAt(TensorLayout layout, int index)
+    {
+        for (int i = 0; i < layout.Tensors.Count; i++)
+            if (index < layout.Tensors[i].Offset + layout.Tensors[i].Length) return i;
+        return -1;
     }
 
     /// <summary>

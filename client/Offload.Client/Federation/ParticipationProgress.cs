@@ -5,4 +5,6 @@ namespace Offload.Client.Federation;
 /// <param name="Round">The round it concerns (0 before the first task).</param>
 /// <param name="Upload">Upload progress while <see cref="ParticipationStage.Uploading"/>.</param>
 /// <param name="Completed">The round's result at <see cref="ParticipationStage.Submitted"/>.</param>
-public sealed record ParticipationProgress(ParticipationStage Stage, long Round, UploadProgress? Upload = null, RoundParticipation? Completed = null);
+/// <param name="Skipped">Why the round was given up at <see cref="ParticipationStage.Skipped"/>.</param>
+public sealed record ParticipationProgress(ParticipationStage Stage, long Round, UploadProgress? Upload = null, RoundParticipation? Completed = null,
+    SkippedRound? Skipped = null);

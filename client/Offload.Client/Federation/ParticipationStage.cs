@@ -20,4 +20,7 @@ public enum ParticipationStage
 
     /// <summary>The federation finished.</summary>
     Done,
+
+    /// <summary>The round was given up without an upload (bad model, diverged training, failed encoding); see <see cref="ParticipationProgress.Skipped"/>.</summary>
+    Skipped,
 }

@@ -24,6 +24,8 @@ public interface ITrainer : IDisposable
     /// <paramref name="update"/>. <paramref name="seed"/> fixes the order of samples.
     /// </summary>
     /// <exception cref="ArgumentException">A buffer does not match the layout, an index is out of range, or the data's image size differs from the model's input.</exception>
+    /// <exception cref="TrainingDivergedException">Training diverged (a non-finite loss or update); <see cref="Federation.FederatedClient.ParticipateAsync"/> skips the round.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled; trainers should observe it between batches.</exception>
     TrainingResult Train(ReadOnlySpan<float> startWeights, ImageDataset data, ReadOnlySpan<int> indices,
         TrainingOptions options, int seed, Span<float> update, CancellationToken cancellationToken = default);
 

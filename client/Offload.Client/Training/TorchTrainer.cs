@@ -123,6 +123,8 @@ public sealed class TorchTrainer : ITrainer
     }
 
     /// <inheritdoc/>
+    /// <exception cref="TrainingDivergedException">A loss or the update is not finite.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (observed between batches).</exception>
     public TrainingResult Train(ReadOnlySpan<float> startWeights, ImageDataset data, ReadOnlySpan<int> indices,
         TrainingOptions options, int seed, Span<float> update, CancellationToken cancellationToken = default)
     {
@@ -163,7 +165,11 @@ public sealed class TorchTrainer : ITrainer
                     var (input, target) = Batch(data, order.AsSpan(start, count));
                     optimizer.zero_grad();
                     var loss = nn.functional.cross_entropy(_model.forward(input), target);
-                    lossSum += loss.item<float>();
+                    float value = loss.item<float>();
+                    // Stepping on a NaN or infinite loss only spreads it: stop here, the update is garbage.
+                    if (!float.IsFinite(value))
+                        throw new TrainingDivergedException($"Training diverged: the loss of step {steps + 1} (epoch {epoch + 1}) is {value}.");
+                    lossSum += value;
                     if (anchors is not null) loss = loss + ProximalTerm(anchors, options.ProximalMu);
                     loss.backward();
                     optimizer.step();
@@ -181,6 +187,9 @@ public sealed class TorchTrainer : ITrainer
 
         ExportWeights(update);
         TensorPrimitives.Subtract(update, startWeights, update);
+        // The last step can overflow the weights even after a finite loss.
+        int bad = ModelUpdate.FirstNonFinite(update);
+        if (bad >= 0) throw new TrainingDivergedException($"Training diverged: after {steps} steps update value {bad} is {update[bad]}.");
         return new TrainingResult(indices.Length, steps, lossSteps == 0 ? 0 : lossSum / lossSteps);
     }
 

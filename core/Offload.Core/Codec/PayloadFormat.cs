@@ -125,6 +125,64 @@ internal static class PayloadFormat
         return at;
     }
 
+    /// <summary>
+    /// Walks an embedded layout section of <paramref name="tensorCount"/> tensors and returns its length,
+    /// making every check <see cref="ReadLayout"/> makes on names, ranks and dimensions except that names
+    /// are unique, and checking that the tensors together hold at most <paramref name="parameterCount"/>
+    /// elements. Allocates nothing, so a hostile count or shape is refused before any name or shape is
+    /// materialised.
+    /// </summary>
+    /// <exception cref="InvalidPayloadException">The section is truncated or describes an invalid layout.</exception>
+    public static int MeasureLayout(ReadOnlySpan<byte> source, int tensorCount, int parameterCount)
+    {
+        // Each tensor takes at least 3 bytes (length, one name byte, rank), which bounds the count.
+        if (tensorCount > source.Length / 3)
+            throw new InvalidPayloadException($"The payload declares {tensorCount} tensors but the embedded layout has room for at most {source.Length / 3}.");
+        int at = 0;
+        long total = 0;
+        for (int i = 0; i < tensorCount; i++)
+        {
+            if (source.Length - at < 3) throw Truncated("embedded layout");
+            int nameLength = BinaryPrimitives.ReadUInt16LittleEndian(source[at..]);
+            at += 2;
+            if (nameLength == 0) throw new InvalidPayloadException($"Tensor {i} of the embedded layout has an empty name.");
+            if (source.Length - at < nameLength + 1) throw Truncated("embedded layout");
+            if (!System.Text.Unicode.Utf8.IsValid(source.Slice(at, nameLength)))
+                throw new InvalidPayloadException($"Tensor {i} of the embedded layout has a name that is not valid UTF-8.");
+            at += nameLength;
+            int rank = source[at++];
+            if (rank > MaxRank) throw new InvalidPayloadException($"Tensor {i} of the embedded layout has rank {rank}; at most {MaxRank} is allowed.");
+            if (source.Length - at < 4 * rank) throw Truncated("embedded layout");
+            // Up to 32 dimensions below 2^31 each overflow any integer; the declared size is reported in double.
+            double elements = 1;
+            int shapeAt = at;
+            for (int d = 0; d < rank; d++)
+            {
+                uint dim = BinaryPrimitives.ReadUInt32LittleEndian(source[at..]);
+                at += 4;
+                if (dim == 0 || dim > int.MaxValue) throw new InvalidPayloadException($"Tensor {i} of the embedded layout has a dimension of {dim}.");
+                elements *= dim;
+            }
+            if (elements > parameterCount - total)
+                throw new InvalidPayloadException(elements > parameterCount
+                    ? $"Tensor {i} of the embedded layout declares {Count(elements)} elements (shape {Shape(source.Slice(shapeAt, 4 * rank))}); the header declares {parameterCount} parameters for the whole payload."
+                    : $"The embedded layout's first {i + 1} tensors declare more than the header's {parameterCount} parameters.");
+            total += (long)elements;
+        }
+        return at;
+    }
+
+    private static string Count(double elements) =>
+        elements < 1e18 ? ((long)elements).ToString(System.Globalization.CultureInfo.InvariantCulture) : elements.ToString("E3", System.Globalization.CultureInfo.InvariantCulture);
+
+    private static string Shape(ReadOnlySpan<byte> dims)
+    {
+        var text = new StringBuilder();
+        for (int d = 0; d < dims.Length; d += 4)
+            text.Append(d == 0 ? "" : "x").Append(BinaryPrimitives.ReadUInt32LittleEndian(dims[d..]));
+        return text.ToString();
+    }
+
     /// <summary>Parses an embedded layout section that must hold <paramref name="tensorCount"/> tensors; returns the bytes read.</summary>
     /// <exception cref="InvalidPayloadException">The section is truncated or describes an invalid layout.</exception>
     public static TensorLayout ReadLayout(ReadOnlySpan<byte> source, int tensorCount, out int bytesRead)

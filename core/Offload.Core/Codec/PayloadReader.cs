@@ -64,6 +64,12 @@ internal sealed class PayloadReader
         TensorLayout? embedded = null;
         if (header.LayoutEmbedded)
         {
+            // Measured first: every tensor also needs a record header after the layout (and the FedZip
+            // body header), so a count the bytes cannot hold is refused before a name or shape is built.
+            int measured = PayloadFormat.MeasureLayout(payload[at..end], header.TensorCount, header.ParameterCount);
+            long room = end - at - measured - (header.Codec == PayloadCodec.FedZip ? PayloadFormat.FedZipBodyHeaderLength : 0);
+            if (header.TensorCount > Math.Max(room, 0) / PayloadFormat.RecordHeaderLength)
+                throw new InvalidPayloadException($"The payload declares {header.TensorCount} tensors but after its embedded layout has room for at most {Math.Max(room, 0) / PayloadFormat.RecordHeaderLength} records.");
             embedded = PayloadFormat.ReadLayout(payload[at..end], header.TensorCount, out int layoutBytes);
             at += layoutBytes;
             if (embedded.Hash != header.LayoutHash)

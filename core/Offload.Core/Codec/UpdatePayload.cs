@@ -1,5 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
 using Offload.Core.Model;
 
 namespace Offload.Core.Codec;
@@ -50,6 +52,71 @@ public static class UpdatePayload
         var codec = CodecFor(payload);
         UpdateDecoder.Validate(payload, layout, codec is IdentityCodec ? PayloadCodec.Identity : PayloadCodec.FedZip);
         return codec;
+    }
+
+    /// <summary>
+    /// The longest payload of <paramref name="codec"/> for <paramref name="layout"/> that <see cref="Validate"/>
+    /// could accept, whatever settings wrote it: the layout embedded and, for FedZip, every tensor in its
+    /// longest valid record (every entry kept, 256 clusters, the widest position and index streams). A
+    /// declared length above it can never decode, so an upload that declares one is refused before a byte is stored.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="codec"/> is not a known codec.</exception>
+    public static long GetMaxValidLength(TensorLayout layout, PayloadCodec codec)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        if (!Enum.IsDefined(codec)) throw new ArgumentOutOfRangeException(nameof(codec), codec, "The codec must be identity or FedZip.");
+        long total = PayloadFormat.HeaderLength + PayloadFormat.ChecksumLength + PayloadFormat.LayoutSectionLength(layout);
+        if (codec == PayloadCodec.FedZip) total += PayloadFormat.FedZipBodyHeaderLength;
+        foreach (var t in layout.Tensors)
+        {
+            long n = t.Length, dense = 4 * n;
+            if (codec == PayloadCodec.Identity)
+            {
+                total += PayloadFormat.RecordHeaderLength + dense;
+                continue;
+            }
+            long clusters = Math.Min(n, FedZipOptions.MaxClusters);
+            long huffmanIndices = (n * CanonicalHuffman.MaxCodeLength + 7) / 8;
+            long bitmap = 5 * clusters + (n + 7) / 8 + huffmanIndices;
+            long positions = 4 * clusters + (n * PayloadReader.FixedWidth((int)n) + 7) / 8 + (n * PayloadReader.FixedWidth((int)clusters) + 7) / 8;
+            // Per entry a unary quotient, its stop bit and at most 30 Rice bits; the quotients sum to at most n.
+            long gaps = 5 * clusters + (n + 31 * n + 7) / 8 + huffmanIndices;
+            total += PayloadFormat.RecordHeaderLength + Math.Max(Math.Max(dense, bitmap), Math.Max(positions, gaps));
+        }
+        return total;
+    }
+
+    /// <summary>
+    /// Multiplies every value <paramref name="payload"/> decodes to by <paramref name="factor"/>, in place:
+    /// the floats of dense tensors and the centroids of sparse ones, then its CRC-32C. Length, structure and
+    /// codec stay as they were, so every decoder folds the result unchanged. For clipping an update's norm.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="factor"/> is not in (0, 1].</exception>
+    /// <exception cref="InvalidPayloadException">The payload is malformed, corrupted, or not for <paramref name="layout"/>.</exception>
+    public static void Scale(Span<byte> payload, TensorLayout layout, float factor)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        if (!(factor > 0 && factor <= 1)) throw new ArgumentOutOfRangeException(nameof(factor), factor, "The scale factor must be in (0, 1], so every value stays finite.");
+        var codec = CodecFor(payload).Codec;
+        var reader = PayloadReader.Read(payload, layout, codec);
+        foreach (var r in reader.Records)
+        {
+            if (r.Mode == TensorSectionMode.Dense) ScaleFloats(payload.Slice(r.ValuesAt, r.ValueBytes), factor);
+            else ScaleFloats(payload.Slice(r.CentroidsAt, 4 * r.Clusters), factor);
+        }
+        PayloadFormat.WriteChecksum(payload);
+    }
+
+    private static void ScaleFloats(Span<byte> section, float factor)
+    {
+        if (BitConverter.IsLittleEndian)
+        {
+            var values = MemoryMarshal.Cast<byte, float>(section);
+            TensorPrimitives.Multiply(values, factor, values);
+            return;
+        }
+        for (int i = 0; i < section.Length; i += 4)
+            BinaryPrimitives.WriteSingleLittleEndian(section[i..], factor * BinaryPrimitives.ReadSingleLittleEndian(section[i..]));
     }
 
     /// <summary>

@@ -40,12 +40,13 @@ public sealed class GatewayServer : IAsyncDisposable
     /// <param name="roundEvents">Where the coordinator announces <c>RoundClosed</c>, if not on <paramref name="bus"/>.</param>
     /// <param name="configureServices">Adds services after the gateway's, e.g. those the routes of <paramref name="configureApp"/> need.</param>
     /// <param name="configureApp">Maps more routes after the gateway's, e.g. a sidecar's on <see cref="GatewayListenOptions.SidecarAppPort"/>.</param>
+    /// <param name="journal">Durable ingest (<c>serve --state</c>), or null.</param>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
     /// <exception cref="IOException">The address is in use.</exception>
     public static async Task<GatewayServer> StartAsync(GatewayOptions options, GatewayListenOptions listen, ClientTokens tokens,
         IRoundCoordinator coordinator, IUpdateStore store, IEventBus bus,
         Action<ILoggingBuilder>? configureLogging = null, CancellationToken cancellationToken = default, IEventBus? roundEvents = null,
-        Action<IServiceCollection>? configureServices = null, Action<WebApplication>? configureApp = null)
+        Action<IServiceCollection>? configureServices = null, Action<WebApplication>? configureApp = null, IngestJournal? journal = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(listen);
@@ -66,7 +67,8 @@ public sealed class GatewayServer : IAsyncDisposable
             if (listen.SidecarAppPort is int appPort)
                 kestrel.Listen(listen.Address, appPort, endpoint => endpoint.Protocols = HttpProtocols.Http1);
         });
-        builder.Services.AddOffloadGateway(options, tokens, coordinator, store, bus, roundEvents);
+        builder.Services.AddSingleton<Microsoft.Extensions.Hosting.IHostLifetime, EmbeddedHostLifetime>();
+        builder.Services.AddOffloadGateway(options, tokens, coordinator, store, bus, roundEvents, journal);
         configureServices?.Invoke(builder.Services);
         var app = builder.Build();
         app.MapOffloadGateway();

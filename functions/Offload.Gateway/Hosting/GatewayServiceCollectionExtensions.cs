@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Offload.Aggregator.Events;
 using Offload.Aggregator.Rounds;
 using Offload.Aggregator.Storage;
@@ -25,9 +26,10 @@ public static class GatewayServiceCollectionExtensions
     /// <param name="store">Where accepted payloads go.</param>
     /// <param name="bus">Where <c>UpdateArrived</c> is published.</param>
     /// <param name="roundEvents">Where the coordinator announces <c>RoundClosed</c>, if not on <paramref name="bus"/> (it must support subscribing).</param>
+    /// <param name="journal">Where acceptances are recorded before they are acknowledged, with what it held at startup; null keeps the ledger in memory only.</param>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
     public static IServiceCollection AddOffloadGateway(this IServiceCollection services, GatewayOptions options, ClientTokens tokens,
-        IRoundCoordinator coordinator, IUpdateStore store, IEventBus bus, IEventBus? roundEvents = null)
+        IRoundCoordinator coordinator, IUpdateStore store, IEventBus bus, IEventBus? roundEvents = null, IngestJournal? journal = null)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(options);
@@ -43,7 +45,13 @@ public static class GatewayServiceCollectionExtensions
         services.AddSingleton(bus);
         services.AddSingleton(new RoundEvents(roundEvents ?? bus));
         services.AddSingleton<GatewayMetrics>();
-        services.AddSingleton<UploadLedger>();
+        services.AddSingleton(new UploadLedger(store, journal));
+        // A host or test may register its own clock (later registrations win).
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton(sp => new EnrollmentThrottle(sp.GetRequiredService<TimeProvider>(), options.EnrollmentBackoff, options.MaxEnrollmentBackoff));
+        services.AddSingleton<ClientUploadCounts>();
+        services.AddSingleton(new ValidationSlots(options.MaxConcurrentValidations));
+        services.AddSingleton(new UpdateBounds(options));
         services.AddSingleton<BearerTokenInterceptor>();
         services.AddHostedService<UploadSweepService>();
         services.AddGrpc(grpc =>

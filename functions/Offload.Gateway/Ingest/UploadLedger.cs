@@ -1,15 +1,39 @@
 using System.Collections.Concurrent;
+using Offload.Aggregator.Journal;
 using Offload.Aggregator.Storage;
+using Offload.Core.Protos;
+using Offload.Gateway.Service;
 
 namespace Offload.Gateway.Ingest;
 
 /// <summary>
 /// Every upload session by (client, task): the memory of what was accepted that makes a retried
-/// submission count once, and of partial uploads that a client may resume.
+/// submission count once, and of partial uploads that a client may resume. With a journal, the
+/// acceptances recorded before a restart are known again, so their retries are answered as duplicates.
 /// </summary>
-internal sealed class UploadLedger(IUpdateStore store)
+internal sealed class UploadLedger
 {
     private readonly ConcurrentDictionary<(string Client, string Task), UploadSession> _sessions = new();
+    private readonly IUpdateStore _store;
+
+    public UploadLedger(IUpdateStore store, IngestJournal? journal = null)
+    {
+        _store = store;
+        Journal = journal?.Journal;
+        foreach (var update in journal?.Acknowledged ?? [])
+        {
+            var a = update.Arrived;
+            var session = new UploadSession(a.ClientId, a.TaskId, a.Round)
+            {
+                Header = new UpdateHeader { TaskId = a.TaskId, IdempotencyKey = update.IdempotencyKey, TotalLength = a.PayloadBytes, SampleCount = a.SampleCount },
+                Accepted = new SubmitUpdateReply { Outcome = SubmitOutcome.Accepted, UpdateId = a.Reference.Key, Round = a.Round, ReceivedBytes = a.PayloadBytes },
+            };
+            _sessions[(a.ClientId, a.TaskId)] = session;
+        }
+    }
+
+    /// <summary>Where each acceptance is recorded before it is acknowledged, or null (nothing survives a restart).</summary>
+    public IFederationJournal? Journal { get; }
 
     public UploadSession GetOrAdd(string clientId, string taskId, long round) =>
         _sessions.GetOrAdd((clientId, taskId), key => new UploadSession(key.Client, key.Task, round));
@@ -20,7 +44,7 @@ internal sealed class UploadLedger(IUpdateStore store)
     public async Task DiscardAsync(UploadSession session)
     {
         session.Reset();
-        await store.DeleteAsync(session.Reference, CancellationToken.None).ConfigureAwait(false);
+        await _store.DeleteAsync(session.Reference, CancellationToken.None).ConfigureAwait(false);
     }
 
     /// <summary>Drops partial uploads of rounds before <paramref name="round"/>: nobody can finish them any more.</summary>

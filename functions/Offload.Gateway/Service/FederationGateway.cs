@@ -4,8 +4,10 @@ using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Offload.Aggregator.Events;
+using Offload.Aggregator.Journal;
 using Offload.Aggregator.Rounds;
 using Offload.Aggregator.Storage;
+using Offload.Core.Codec;
 using Offload.Core.Protos;
 using Offload.Core.Wire;
 using Offload.Gateway.Authentication;
@@ -18,12 +20,17 @@ namespace Offload.Gateway.Service;
 /// and ingests updates. An upload is checked in this order, each failure ending the call before
 /// anything is counted: the caller holds the task (PERMISSION_DENIED), an update for it was already
 /// accepted (the same key: a DUPLICATE answer; another key: ALREADY_EXISTS), the declared size is
-/// within the limit (RESOURCE_EXHAUSTED), the header fits the task and model (INVALID_ARGUMENT), the
-/// round still takes updates (FAILED_PRECONDITION). Chunks then stream into the
-/// <see cref="IUpdateStore"/> one at a time (never more than one chunk in the gateway's hands),
-/// reading stops as soon as the bytes pass the declared length or the limit, and the CRC-32C is
-/// checked at the end. Only then is the update reserved with the coordinator, committed, recorded
-/// and announced with <see cref="UpdateArrived"/>.
+/// within the limit (RESOURCE_EXHAUSTED), the header fits the task and model and the declared length
+/// that of a valid payload of its codec for this model (INVALID_ARGUMENT), the round still takes
+/// updates (FAILED_PRECONDITION). Then, fairly: a second stream for the same task, or one more than the
+/// client's share, is refused at once (RESOURCE_EXHAUSTED with retry-after-ms), before a gateway-wide
+/// slot is taken. Chunks stream into the <see cref="IUpdateStore"/> one at a time (never more than one
+/// chunk in the gateway's hands); reading stops as soon as the bytes pass the declared length or the
+/// limit, and a stream idle or too slow is ended (DEADLINE_EXCEEDED) with its bytes deleted. The CRC-32C
+/// is checked at the end, then the stored payload is read back and decoded once (every check a fold
+/// makes, finite values included; INVALID_ARGUMENT), its L2 norm bounded (refused with FAILED_PRECONDITION
+/// or clipped) and its weight capped. Only then is the update reserved with the coordinator, committed,
+/// recorded and announced with <see cref="UpdateArrived"/>.
 /// </summary>
 internal sealed class FederationGateway(
     IRoundCoordinator coordinator,
@@ -33,6 +40,11 @@ internal sealed class FederationGateway(
     UploadLedger ledger,
     GatewayOptions options,
     GatewayMetrics metrics,
+    TimeProvider time,
+    EnrollmentThrottle enrollments,
+    ClientUploadCounts clientUploads,
+    ValidationSlots validations,
+    UpdateBounds bounds,
     ILogger<FederationGateway> logger) : Federation.FederationBase
 {
     /// <summary>Trailer on a RESOURCE_EXHAUSTED that is worth retrying: milliseconds to wait.</summary>
@@ -43,22 +55,47 @@ internal sealed class FederationGateway(
 
     public override Task<EnrollReply> Enroll(EnrollRequest request, ServerCallContext context)
     {
+        string peer = EnrollmentThrottle.AddressOf(context.Peer);
+        // A peer backing off is refused before its code is looked at, so guessing gains nothing by hurrying.
+        if (enrollments.Wait(peer) is { } wait)
+        {
+            metrics.CountThrottledEnrollment();
+            throw Fail(StatusCode.ResourceExhausted, $"Enrollment from {peer} failed recently; try again in {Milliseconds(wait)} ms.", RetryAfter(wait));
+        }
         if (!tokens.TryEnroll(request.EnrollmentCode, out var identity, out string? token))
-            throw new RpcException(new Status(StatusCode.Unauthenticated, "The enrollment code is unknown or already used."));
+        {
+            var delay = enrollments.Failed(peer);
+            throw new RpcException(new Status(StatusCode.Unauthenticated, $"The enrollment code is unknown or already used; {peer} may try again in {Milliseconds(delay)} ms."));
+        }
         logger.LogInformation("Client {Client} enrolled ({Device}).", identity!.ClientId, request.DeviceName);
         return Task.FromResult(new EnrollReply { ClientId = identity.ClientId, Token = token });
     }
 
-    public override Task<GetTaskReply> GetTask(GetTaskRequest request, ServerCallContext context)
+    public override async Task<GetTaskReply> GetTask(GetTaskRequest request, ServerCallContext context)
     {
         var client = Caller(context);
         var offer = coordinator.RequestTask(client.ClientId);
+        // A task the journal has not made durable is not handed out: after a crash its upload would be refused as not held.
+        if (offer.Kind == TaskOfferKind.Assigned && ledger.Journal is { } journal)
+        {
+            try
+            {
+                await journal.FlushAsync(context.CancellationToken).ConfigureAwait(false);
+            }
+            catch (IOException e)
+            {
+                logger.LogError(e, "The task book could not be recorded.");
+                throw Fail(StatusCode.Unavailable, "The gateway cannot record tasks right now; ask again later.");
+            }
+        }
         var layout = coordinator.Layout;
+        var codec = ChooseCodec(request.Capabilities);
+        WireCodec.TryFromWire(codec, out var payloadCodec);
         var reply = new GetTaskReply
         {
             TotalRounds = coordinator.Options.Rounds,
-            Codec = ChooseCodec(request.Capabilities),
-            MaxUpdateBytes = options.MaxUpdateBytes,
+            Codec = codec,
+            MaxUpdateBytes = Math.Min(options.MaxUpdateBytes, UpdatePayload.GetMaxValidLength(layout, payloadCodec)),
             LayoutHash = layout.Hash,
             ParameterCount = layout.TotalLength,
         };
@@ -89,7 +126,7 @@ internal sealed class FederationGateway(
                 reply.State = TaskState.Done;
                 break;
         }
-        return Task.FromResult(reply);
+        return reply;
     }
 
     public override async Task DownloadModel(DownloadModelRequest request, IServerStreamWriter<ModelChunk> responseStream, ServerCallContext context)
@@ -180,8 +217,8 @@ internal sealed class FederationGateway(
 
     private async Task<SubmitUpdateReply> IngestAsync(ClientIdentity client, IAsyncStreamReader<SubmitUpdateRequest> requestStream, ServerCallContext context)
     {
-        var cancellationToken = context.CancellationToken;
-        if (!await requestStream.MoveNext(cancellationToken).ConfigureAwait(false))
+        using var pacing = new UploadPacing(time, options.UploadIdleTimeout, options.MinUploadBytesPerSecond, options.UploadRateGrace, context.CancellationToken);
+        if (!await NextAsync(requestStream, pacing, session: null).ConfigureAwait(false))
             throw Fail(StatusCode.InvalidArgument, "The upload stream is empty; it must start with an UpdateHeader.");
         if (requestStream.Current.PartCase != SubmitUpdateRequest.PartOneofCase.Header)
             throw Fail(StatusCode.InvalidArgument, "The first message of an upload must be an UpdateHeader.");
@@ -196,31 +233,70 @@ internal sealed class FederationGateway(
             throw Fail(StatusCode.ResourceExhausted, $"The update declares {header.TotalLength} bytes; this gateway accepts at most {options.MaxUpdateBytes}.");
         if (UpdateHeaderValidation.Problem(header, task!, coordinator.Layout) is { } problem)
             throw Fail(StatusCode.InvalidArgument, problem);
+        WireCodec.TryFromWire(header.Codec, out var codec);
+        long largest = UpdatePayload.GetMaxValidLength(coordinator.Layout, codec);
+        if (header.TotalLength > largest)
+            throw Fail(StatusCode.InvalidArgument, $"total_length is {header.TotalLength}; no valid {codec} payload for this model is longer than {largest} bytes.");
         if (check == SubmissionCheck.RoundClosed)
             throw Fail(StatusCode.FailedPrecondition, $"Round {task!.Round} no longer takes updates; ask for a new task.");
 
-        if (!metrics.TryEnterUpload(options.MaxConcurrentUploads))
-            throw Fail(StatusCode.ResourceExhausted, $"The gateway is streaming {options.MaxConcurrentUploads} uploads; try again shortly.",
-                new Metadata { { RetryAfterTrailer, ((long)options.BusyRetryAfter.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture) } });
+        // One stream per (client, task), refused rather than queued, then a per-client share, and only then a gateway-wide slot.
+        var session = ledger.GetOrAdd(client.ClientId, header.TaskId, task!.Round);
+        if (!session.Gate.Wait(0))
+        {
+            metrics.CountConcurrentStreamRefusal();
+            throw Fail(StatusCode.ResourceExhausted, $"Another upload for task '{header.TaskId}' from client '{client.ClientId}' is streaming; this one is refused, not queued. End the other stream or try again shortly.", Busy());
+        }
         try
         {
-            var session = ledger.GetOrAdd(client.ClientId, header.TaskId, task!.Round);
-            await session.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            if (!clientUploads.TryEnter(client.ClientId, options.MaxUploadsPerClient))
+            {
+                metrics.CountConcurrentStreamRefusal();
+                throw Fail(StatusCode.ResourceExhausted, $"Client '{client.ClientId}' is already streaming {options.MaxUploadsPerClient} uploads, the most one client may; try again shortly.", Busy());
+            }
             try
             {
-                if (session.Accepted is { } accepted) return Duplicate(accepted, header, session);
-                await PrepareAsync(session, header, cancellationToken).ConfigureAwait(false);
-                await ReceiveAsync(session, header, requestStream, cancellationToken).ConfigureAwait(false);
-                return await AcceptAsync(client, session, header, task).ConfigureAwait(false);
+                if (!metrics.TryEnterUpload(options.MaxConcurrentUploads))
+                    throw Fail(StatusCode.ResourceExhausted, $"The gateway is streaming {options.MaxConcurrentUploads} uploads; try again shortly.", Busy());
+                try
+                {
+                    if (session.Accepted is { } accepted) return Duplicate(accepted, header, session);
+                    await PrepareAsync(session, header, pacing.Token).ConfigureAwait(false);
+                    await ReceiveAsync(session, header, requestStream, pacing).ConfigureAwait(false);
+                    var verdict = await VerifyAsync(session, header, context.CancellationToken).ConfigureAwait(false);
+                    return await AcceptAsync(client, session, header, task, verdict).ConfigureAwait(false);
+                }
+                finally
+                {
+                    metrics.ExitUpload();
+                }
             }
             finally
             {
-                session.Gate.Release();
+                clientUploads.Exit(client.ClientId);
             }
         }
         finally
         {
-            metrics.ExitUpload();
+            // Bytes of an upload nobody can finish any more (its round moved on while it streamed) go now, not at the next sweep.
+            if (session.Accepted is null && session.Header is not null && coordinator.CheckSubmission(client.ClientId, header.TaskId, out _) != SubmissionCheck.Open)
+                await DiscardAsync(session).ConfigureAwait(false);
+            session.Gate.Release();
+        }
+    }
+
+    /// <summary>The next message, or false at the end; a stream idle past the timeout is ended and its bytes deleted.</summary>
+    private async Task<bool> NextAsync(IAsyncStreamReader<SubmitUpdateRequest> requestStream, UploadPacing pacing, UploadSession? session)
+    {
+        try
+        {
+            return await requestStream.MoveNext(pacing.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (pacing.IdleExpired && e is OperationCanceledException or IOException or RpcException)
+        {
+            if (session is not null) await DiscardAsync(session).ConfigureAwait(false);
+            metrics.CountTimedOut();
+            throw Fail(StatusCode.DeadlineExceeded, $"No message arrived for {pacing.IdleTimeout.TotalSeconds:0.###} s; the gateway ended the upload and dropped its bytes. Send it again from byte 0.");
         }
     }
 
@@ -250,10 +326,11 @@ internal sealed class FederationGateway(
     }
 
     /// <summary>Streams chunks into the store, one at a time, stopping at the first byte past the declared length or the limit.</summary>
-    private async Task ReceiveAsync(UploadSession session, UpdateHeader header, IAsyncStreamReader<SubmitUpdateRequest> requestStream, CancellationToken cancellationToken)
+    private async Task ReceiveAsync(UploadSession session, UpdateHeader header, IAsyncStreamReader<SubmitUpdateRequest> requestStream, UploadPacing pacing)
     {
         var writer = session.Writer!;
-        while (await requestStream.MoveNext(cancellationToken).ConfigureAwait(false))
+        var cancellationToken = pacing.Token;
+        while (await NextAsync(requestStream, pacing, session).ConfigureAwait(false))
         {
             var part = requestStream.Current;
             if (part.PartCase != SubmitUpdateRequest.PartOneofCase.Chunk)
@@ -278,6 +355,12 @@ internal sealed class FederationGateway(
             await writer.WriteAsync(data, cancellationToken).ConfigureAwait(false);
             session.Checksum.Append(data.Span);
             metrics.CountBytes(data.Length);
+            if (pacing.Received(data.Length) is { } tooSlow)
+            {
+                await DiscardAsync(session).ConfigureAwait(false);
+                metrics.CountTimedOut();
+                throw Fail(StatusCode.DeadlineExceeded, tooSlow);
+            }
         }
         if (writer.Length < header.TotalLength)
             throw Fail(StatusCode.FailedPrecondition, $"The upload ended at byte {writer.Length} of {header.TotalLength}; resume from there.",
@@ -301,6 +384,73 @@ internal sealed class FederationGateway(
         return problem;
     }
 
+    /// <summary>
+    /// Reads the complete, checksummed payload back from the store and decodes it once: refuses what no
+    /// aggregator could fold (INVALID_ARGUMENT), bounds its L2 norm (refused with FAILED_PRECONDITION, or
+    /// clipped by rewriting the stored payload scaled) and caps the weight it declared.
+    /// </summary>
+    private async Task<UpdateVerdict> VerifyAsync(UploadSession session, UpdateHeader header, CancellationToken cancellationToken)
+    {
+        // Committing makes the bytes readable; nothing announces them before AcceptAsync, and a refusal deletes them.
+        await session.Writer!.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+        await validations.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var layout = coordinator.Layout;
+            PayloadInspection inspection;
+            try
+            {
+                inspection = await PayloadInspection.ReadAsync(store, session.Reference, (int)header.TotalLength, layout, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (InvalidPayloadException e)
+            {
+                await DiscardAsync(session).ConfigureAwait(false);
+                metrics.CountRefusedByValidation();
+                throw Fail(StatusCode.InvalidArgument, $"The payload cannot be folded: {e.Message}");
+            }
+            using (inspection)
+            {
+                double norm = inspection.Norm;
+                var (bound, basis) = bounds.NormBound(coordinator.Model);
+                bool clipped = false;
+                if (!(norm <= bound))
+                {
+                    if (options.NormPolicy == UpdateNormPolicy.Refuse)
+                    {
+                        await DiscardAsync(session).ConfigureAwait(false);
+                        metrics.CountRefusedByNorm();
+                        throw Fail(StatusCode.FailedPrecondition, string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                            $"The update's L2 norm is {norm:G4}, above this gateway's bound of {bound:G4} ({basis}); it was refused. Ask for a new task."));
+                    }
+                    double factor = Math.Min(1.0, bound / norm);
+                    // A factor below float's normal range is applied as two square roots, so it never rounds to zero.
+                    if (factor >= 1e-30) inspection.Scale(layout, (float)factor);
+                    else
+                    {
+                        inspection.Scale(layout, (float)Math.Sqrt(factor));
+                        inspection.Scale(layout, (float)Math.Sqrt(factor));
+                    }
+                    // The stored bytes are replaced by the scaled payload: same codec and length, so every aggregator folds it unchanged.
+                    await store.DeleteAsync(session.Reference, CancellationToken.None).ConfigureAwait(false);
+                    session.Writer = await store.OpenWriteAsync(session.Reference, CancellationToken.None).ConfigureAwait(false);
+                    await session.Writer.WriteAsync(inspection.Bytes, CancellationToken.None).ConfigureAwait(false);
+                    logger.LogInformation("Update {Reference} clipped from norm {Norm:G4} to {Bound:G4} ({Basis}).", session.Reference, norm, bound, basis);
+                    norm = bound;
+                    clipped = true;
+                }
+                var (cap, capBasis) = bounds.SampleCap();
+                long samples = Math.Min(header.SampleCount, cap);
+                if (samples < header.SampleCount)
+                    logger.LogInformation("Update {Reference} declared {Declared} samples; weighted by {Cap} ({Basis}).", session.Reference, header.SampleCount, cap, capBasis);
+                return new UpdateVerdict(norm, clipped, samples);
+            }
+        }
+        finally
+        {
+            validations.Gate.Release();
+        }
+    }
+
     private UpdateCodec ChooseCodec(ClientCapabilities? capabilities)
     {
         var preferred = WireCodec.ToWire(options.Codec);
@@ -308,7 +458,7 @@ internal sealed class FederationGateway(
         return capabilities is null || capabilities.Codecs.Count == 0 || capabilities.Codecs.Contains(preferred) ? preferred : UpdateCodec.Identity;
     }
 
-    private async Task<SubmitUpdateReply> AcceptAsync(ClientIdentity client, UploadSession session, UpdateHeader header, RoundTask task)
+    private async Task<SubmitUpdateReply> AcceptAsync(ClientIdentity client, UploadSession session, UpdateHeader header, RoundTask task, UpdateVerdict verdict)
     {
         switch (coordinator.TryReserve(client.ClientId, header.TaskId, UpdateHeaderValidation.EvaluationOf(header)))
         {
@@ -333,8 +483,13 @@ internal sealed class FederationGateway(
         {
             // Past this point nothing is awaited that the client's cancellation could interrupt.
             await session.Writer!.CommitAsync(CancellationToken.None).ConfigureAwait(false);
-            await bus.PublishAsync(new UpdateArrived(session.Reference, client.ClientId, task.TaskId, task.Round, task.BaseVersion,
-                header.SampleCount, header.TotalLength, options.Node), CancellationToken.None).ConfigureAwait(false);
+            var arrived = new UpdateArrived(session.Reference, client.ClientId, task.TaskId, task.Round, task.BaseVersion,
+                verdict.SampleCount, header.TotalLength, options.Node);
+            // Durable before it is acknowledged or announced: a crash from here on loses nothing the device hears ACCEPTED for.
+            if (ledger.Journal is { } journal)
+                await journal.RecordAcceptedAsync(new AcceptedUpdate(arrived, header.IdempotencyKey, UpdateHeaderValidation.EvaluationOf(header)),
+                    await ReadStoredAsync(session.Reference, header.TotalLength).ConfigureAwait(false), CancellationToken.None).ConfigureAwait(false);
+            await bus.PublishAsync(arrived, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -346,7 +501,19 @@ internal sealed class FederationGateway(
         session.Accepted = reply;
         session.Writer = null;
         metrics.CountAccepted();
+        bounds.Record(verdict.Norm, header.SampleCount);
+        if (verdict.Clipped) metrics.CountClippedByNorm();
+        if (verdict.SampleCount < header.SampleCount) metrics.CountCappedWeight();
         return reply;
+    }
+
+    /// <summary>A committed payload read back whole (it is at most the declared length, checked while it streamed).</summary>
+    private async Task<byte[]> ReadStoredAsync(UpdateReference reference, long length)
+    {
+        await using var stream = await store.OpenReadAsync(reference, CancellationToken.None).ConfigureAwait(false);
+        var bytes = new byte[checked((int)length)];
+        await stream.ReadExactlyAsync(bytes, CancellationToken.None).ConfigureAwait(false);
+        return bytes;
     }
 
     private SubmitUpdateReply Duplicate(SubmitUpdateReply accepted, UpdateHeader header, UploadSession session)
@@ -365,6 +532,13 @@ internal sealed class FederationGateway(
         context.UserState.TryGetValue(BearerTokenInterceptor.IdentityKey, out var value) && value is ClientIdentity identity
             ? identity
             : throw new RpcException(new Status(StatusCode.Unauthenticated, "The call carries no authenticated client."));
+
+    private Metadata Busy() => RetryAfter(options.BusyRetryAfter);
+
+    private static Metadata RetryAfter(TimeSpan wait) => new() { { RetryAfterTrailer, Milliseconds(wait) } };
+
+    private static string Milliseconds(TimeSpan wait) =>
+        ((long)Math.Ceiling(wait.TotalMilliseconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     private static RpcException Fail(StatusCode code, string detail, Metadata? trailers = null) =>
         trailers is null ? new RpcException(new Status(code, detail)) : new RpcException(new Status(code, detail), trailers);

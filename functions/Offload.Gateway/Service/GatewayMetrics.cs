@@ -13,6 +13,13 @@ public sealed class GatewayMetrics
     private int _activeUploads;
     private int _peakActiveUploads;
     private long _busyRefusals;
+    private long _concurrentStreamRefusals;
+    private long _timedOutUploads;
+    private long _refusedByValidation;
+    private long _refusedByNorm;
+    private long _clippedByNorm;
+    private long _cappedWeights;
+    private long _throttledEnrollments;
 
     /// <summary>Updates accepted (each counted once).</summary>
     public long Accepted => Interlocked.Read(ref _accepted);
@@ -43,6 +50,41 @@ public sealed class GatewayMetrics
 
     /// <summary>Uploads told to come back later because too many were streaming.</summary>
     public long BusyRefusals => Interlocked.Read(ref _busyRefusals);
+
+    /// <summary>Uploads refused at once because the client already streamed that task, or as many uploads as it may.</summary>
+    public long ConcurrentStreamRefusals => Interlocked.Read(ref _concurrentStreamRefusals);
+
+    /// <summary>Uploads ended for sending nothing for the idle timeout or too slowly; their bytes were deleted.</summary>
+    public long TimedOutUploads => Interlocked.Read(ref _timedOutUploads);
+
+    /// <summary>Uploads refused because their payload could not be folded (malformed, not finite, wrong layout).</summary>
+    public long RefusedByValidation => Interlocked.Read(ref _refusedByValidation);
+
+    /// <summary>Uploads refused because their L2 norm was above the bound.</summary>
+    public long RefusedByNorm => Interlocked.Read(ref _refusedByNorm);
+
+    /// <summary>Updates accepted after being scaled down to the norm bound.</summary>
+    public long ClippedByNorm => Interlocked.Read(ref _clippedByNorm);
+
+    /// <summary>Updates accepted with their declared sample count lowered to the cap.</summary>
+    public long CappedWeights => Interlocked.Read(ref _cappedWeights);
+
+    /// <summary>Enrollment attempts refused unseen because the peer was backing off after failures.</summary>
+    public long ThrottledEnrollments => Interlocked.Read(ref _throttledEnrollments);
+
+    internal void CountConcurrentStreamRefusal() => Interlocked.Increment(ref _concurrentStreamRefusals);
+
+    internal void CountTimedOut() => Interlocked.Increment(ref _timedOutUploads);
+
+    internal void CountRefusedByValidation() => Interlocked.Increment(ref _refusedByValidation);
+
+    internal void CountRefusedByNorm() => Interlocked.Increment(ref _refusedByNorm);
+
+    internal void CountClippedByNorm() => Interlocked.Increment(ref _clippedByNorm);
+
+    internal void CountCappedWeight() => Interlocked.Increment(ref _cappedWeights);
+
+    internal void CountThrottledEnrollment() => Interlocked.Increment(ref _throttledEnrollments);
 
     internal void CountAccepted() => Interlocked.Increment(ref _accepted);
 

@@ -170,4 +170,44 @@ public class TorchTrainerTests
         Assert.Equal(whole.Correct, merged.Correct);
         Assert.Equal(whole.LossSum, merged.LossSum, 3);
     }
+
+    [Fact]
+    public void Training_from_a_non_finite_model_stops_at_the_first_step_as_diverged()
+    {
+        using var trainer = TorchTrainer.CreateDefault(seed: 5);
+        var data = Blocks(4, 5);
+        var start = new float[trainer.Layout.TotalLength];
+        trainer.ExportWeights(start);
+        start[17] = float.NaN;
+        var update = new float[start.Length];
+        var e = Assert.Throws<TrainingDivergedException>(() => trainer.Train(start, data, Range(16), new TrainingOptions(1, 8, 0.1), seed: 2, update));
+        Assert.Contains("loss of step 1", e.Message);
+    }
+
+    [Fact]
+    public void Training_from_a_model_scaled_by_a_poisoned_update_diverges_and_says_so()
+    {
+        // The failure seen in the field: a x1e6 update folded into the global model; the next round's
+        // training overflows. Old TorchTrainer returned a NaN update as if all were well.
+        using var trainer = TorchTrainer.CreateDefault(seed: 6);
+        var data = Blocks(4, 6);
+        var start = new float[trainer.Layout.TotalLength];
+        trainer.ExportWeights(start);
+        for (int i = 0; i < start.Length; i++) start[i] *= 1e6f;
+        var update = new float[start.Length];
+        var e = Assert.Throws<TrainingDivergedException>(() => trainer.Train(start, data, Range(40), new TrainingOptions(1, 8, 0.1), seed: 2, update));
+        Assert.Contains("Training diverged", e.Message);
+    }
+
+    [Fact]
+    public void Training_observes_cancellation_between_batches()
+    {
+        using var trainer = TorchTrainer.CreateDefault(seed: 7);
+        var data = Blocks(4, 7);
+        var start = new float[trainer.Layout.TotalLength];
+        trainer.ExportWeights(start);
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        Assert.Throws<OperationCanceledException>(() => trainer.Train(start, data, Range(16), new TrainingOptions(1, 8, 0.1), seed: 2, new float[start.Length], cancelled.Token));
+    }
 }

@@ -71,4 +71,42 @@ public class UpdatePayloadTests
         Assert.Equal(PayloadCodec.FedZip, codec.Codec);
         Assert.Throws<InvalidPayloadException>(() => UpdatePayload.CodecFor("nope"u8));
     }
+
+    [Fact]
+    public void GetMaxValidLength_IdentityIsExactAndFedZipBoundsEveryEncoding()
+    {
+        // The longest identity payload is the one that embeds the layout.
+        Assert.Equal(new IdentityCodec(embedLayout: true).Encode(Delta, Layout).Length, UpdatePayload.GetMaxValidLength(Layout, PayloadCodec.Identity));
+        Assert.True(IdentityCodec.Instance.Encode(Delta, Layout).Length < UpdatePayload.GetMaxValidLength(Layout, PayloadCodec.Identity));
+        long fedZipBound = UpdatePayload.GetMaxValidLength(Layout, PayloadCodec.FedZip);
+        foreach (var encoding in Enum.GetValues<FedZipEncoding>())
+            foreach (double topZ in new[] { 0.01, 0.5, 1.0 })
+                foreach (int clusters in new[] { 1, 16, 256 })
+                {
+                    var codec = new FedZipCodec(new FedZipOptions { TopZ = topZ, Clusters = clusters, Encoding = encoding, DenseThreshold = 0, EmbedLayout = true });
+                    Assert.True(codec.Encode(Delta, Layout).Length <= fedZipBound, $"{encoding} {topZ} {clusters}");
+                    Assert.True(codec.GetMaxEncodedLength(Layout) <= fedZipBound, $"encoder bound, {encoding} {topZ} {clusters}");
+                }
+    }
+
+    [Theory]
+    [InlineData(PayloadCodec.Identity)]
+    [InlineData(PayloadCodec.FedZip)]
+    public void Scale_MultipliesWhatEveryDecoderReadsAndKeepsThePayloadValid(PayloadCodec which)
+    {
+        IUpdateCodec codec = which == PayloadCodec.Identity ? IdentityCodec.Instance : new FedZipCodec(new FedZipOptions { TopZ = 0.3, Clusters = 8, DenseThreshold = 64 });
+        byte[] payload = codec.Encode(Delta, Layout);
+        var before = new float[Layout.TotalLength];
+        codec.Decode(payload, Layout, before);
+
+        UpdatePayload.Scale(payload, Layout, 0.25f);
+
+        UpdatePayload.Validate(payload, Layout);
+        var after = new float[Layout.TotalLength];
+        codec.Decode(payload, Layout, after);
+        for (int i = 0; i < after.Length; i++) Assert.Equal(0.25f * before[i], after[i]);
+        Assert.Throws<ArgumentOutOfRangeException>(() => UpdatePayload.Scale(payload, Layout, 1.5f));
+        payload[^1] ^= 1;
+        Assert.Throws<InvalidPayloadException>(() => UpdatePayload.Scale(payload, Layout, 0.5f));
+    }
 }

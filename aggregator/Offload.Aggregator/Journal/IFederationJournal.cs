@@ -1,0 +1,52 @@
+using Offload.Aggregator.Rounds;
+
+namespace Offload.Aggregator.Journal;
+
+/// <summary>
+/// What a serving process keeps on disk so that a crash loses nothing it acknowledged: each task
+/// handed out, each accepted update with its payload, and each closed round's model and server
+/// state. A record is all there or not at all, and durable when its call (or, for a task, the
+/// <see cref="FlushAsync"/> after it) completes. A restarted process reads it back with
+/// <see cref="Load"/> and resumes the federation where it stopped.
+/// </summary>
+/// <remarks>
+/// Implementations are thread-safe, and may commit records that arrive together in one transaction
+/// (group commit): the gateway records acceptances from concurrent calls. What is durable is always a
+/// prefix of what was queued: after a record fails, every later one fails too, so nothing is
+/// acknowledged past a gap (a restart resumes from the prefix, and folds the rest again).
+/// </remarks>
+public interface IFederationJournal : IDisposable
+{
+    /// <summary>Everything recorded so far; empty for a new journal.</summary>
+    /// <exception cref="InvalidDataException">The journal is damaged or belongs to another federation.</exception>
+    FederationRecord Load();
+
+    /// <summary>
+    /// Queues the record of a task without waiting (the coordinator calls it under its lock); the
+    /// gateway awaits <see cref="FlushAsync"/> before the client hears of the task.
+    /// </summary>
+    void RecordTask(RoundTask task);
+
+    /// <summary>Completes once everything queued before it is durable.</summary>
+    /// <exception cref="IOException">A queued record could not be made durable (for example, the disk is full).</exception>
+    ValueTask FlushAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Records an accepted update and its payload; the gateway acknowledges it only once this completes.</summary>
+    /// <exception cref="IOException">The record could not be made durable.</exception>
+    ValueTask RecordAcceptedAsync(AcceptedUpdate update, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Queues the record of a closed round (its model, the strategy's state and its summary) and, in the
+    /// same transaction, the dropping of that round's payloads, which the model now holds. The
+    /// coordinator does not wait: records are durable in the order they were queued, and a task or an
+    /// acceptance queued after it is durable only once it is. The returned task faults if it could not be kept.
+    /// </summary>
+    Task RecordRound(RecordedRound round);
+
+    /// <summary>
+    /// Records that the updates of <paramref name="round"/> received so far were discarded (their
+    /// aggregate was not finite, so the round starts over): they stay acknowledged, their payloads go.
+    /// </summary>
+    /// <exception cref="IOException">The record could not be made durable.</exception>
+    void RecordDiscarded(long round);
+}

@@ -1,0 +1,379 @@
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+using Offload.Aggregator.Events;
+using Offload.Aggregator.Rounds;
+using Offload.Aggregator.Storage;
+using Offload.Aggregator.Strategies;
+using Offload.Core.Checksums;
+using Offload.Core.Federation;
+using Offload.Core.Model;
+
+namespace Offload.Aggregator.Journal;
+
+/// <summary>
+/// The journal in one SQLite database (<c>federation.db</c> in the state directory), in WAL mode with
+/// synchronous commits: every record is one transaction, fsynced before the call returns.
+/// </summary>
+/// <remarks>
+/// Why SQLite rather than a log of our own: its transactions are atomic across the tables a record
+/// touches (a closed round's model goes in and its payloads go out together), a torn write in the WAL
+/// fails its frame checksum and the transaction is rolled back on the next open, and recovery is
+/// SQLite's, tested far beyond what a project log would be. A full disk fails the transaction
+/// (SQLITE_FULL) with nothing half-written; it surfaces as an <see cref="IOException"/>, so the gateway
+/// refuses the update it could not record (UNAVAILABLE, the device retries) and the coordinator stops
+/// rather than publish a round it could not keep. Payloads and models also carry a CRC-32C, checked on
+/// <see cref="Load"/>, since SQLite does not checksum its pages.
+/// One connection and one writer thread: commits are fsync-bound and SQLite has one writer anyway, so
+/// records that arrive together are committed together (group commit).
+/// </remarks>
+public sealed class SqliteFederationJournal : IFederationJournal
+{
+    /// <summary>The database's file name inside the state directory.</summary>
+    public const string FileName = "federation.db";
+
+    private const int Format = 1;
+    private readonly SqliteConnection _connection;
+    private readonly object _lock = new();
+    private readonly List<PendingWrite> _queue = [];
+    private readonly Thread _writer;
+    private bool _closing;
+    private SqliteException? _failure;
+    private bool _disposed;
+
+    private SqliteFederationJournal(SqliteConnection connection, string path)
+    {
+        _connection = connection;
+        Path = path;
+        _writer = new Thread(WriteLoop) { IsBackground = true, Name = "journal writer" };
+        _writer.Start();
+    }
+
+    /// <summary>The database file.</summary>
+    public string Path { get; }
+
+    /// <summary>
+    /// Opens (or creates) the journal in <paramref name="directory"/> for the federation named by
+    /// <paramref name="identity"/> (model layout, initial weights, strategy): a journal of another federation is refused.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The journal belongs to another federation, is of an unknown format, or is damaged.</exception>
+    /// <exception cref="IOException">The directory or database cannot be created or opened.</exception>
+    public static SqliteFederationJournal Open(string directory, string identity)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        ArgumentException.ThrowIfNullOrEmpty(identity);
+        Directory.CreateDirectory(directory);
+        string path = System.IO.Path.GetFullPath(System.IO.Path.Combine(directory, FileName));
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false, Mode = SqliteOpenMode.ReadWriteCreate }.ToString());
+        try
+        {
+            connection.Open();
+            Execute(connection, null, """
+                PRAGMA page_size = 65536;
+                PRAGMA journal_mode = WAL;
+                PRAGMA synchronous = FULL;
+                PRAGMA wal_autocheckpoint = 1024;
+                CREATE TABLE IF NOT EXISTS federation (id INTEGER PRIMARY KEY CHECK (id = 1), format INTEGER NOT NULL, identity TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS rounds (round INTEGER PRIMARY KEY, version INTEGER NOT NULL, updates INTEGER NOT NULL, rejected INTEGER NOT NULL,
+                    samples INTEGER NOT NULL, payload_bytes INTEGER NOT NULL, seconds REAL NOT NULL, aggregate_seconds REAL NOT NULL, by_deadline INTEGER NOT NULL,
+                    step_updates INTEGER NOT NULL, update_norm REAL NOT NULL, step_norm REAL NOT NULL,
+                    eval_clients INTEGER, eval_examples INTEGER, eval_loss REAL, eval_accuracy REAL,
+                    weights BLOB NOT NULL, weights_crc INTEGER NOT NULL, server_state BLOB NOT NULL);
+                CREATE TABLE IF NOT EXISTS tasks (task_id TEXT PRIMARY KEY, client_id TEXT NOT NULL, round INTEGER NOT NULL, base_version INTEGER NOT NULL,
+                    deadline_ms INTEGER NOT NULL, epochs INTEGER NOT NULL, batch INTEGER NOT NULL, lr REAL NOT NULL, mu REAL NOT NULL, evaluate INTEGER NOT NULL, settings TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS accepted (task_id TEXT PRIMARY KEY, client_id TEXT NOT NULL, round INTEGER NOT NULL, reference TEXT NOT NULL,
+                    base_version INTEGER NOT NULL, sample_count INTEGER NOT NULL, payload_bytes INTEGER NOT NULL, node TEXT NOT NULL, idempotency_key TEXT NOT NULL,
+                    eval_examples INTEGER, eval_loss REAL, eval_accuracy REAL, payload BLOB, payload_crc INTEGER NOT NULL);
+                """);
+            using (var read = Command(connection, null, "SELECT format, identity FROM federation WHERE id = 1"))
+            using (var row = read.ExecuteReader())
+            {
+                if (row.Read())
+                {
+                    if (row.GetInt32(0) != Format)
+                        throw new InvalidDataException($"The journal {path} is of format {row.GetInt32(0)}; this build reads format {Format}.");
+                    if (row.GetString(1) != identity)
+                        throw new InvalidDataException($"The journal {path} belongs to another federation ({row.GetString(1)}); this one is {identity}. Use another --state directory, or delete it to start over.");
+                }
+                else
+                {
+                    row.Close();
+                    Execute(connection, null, "INSERT INTO federation (id, format, identity) VALUES (1, $format, $identity)", ("$format", Format), ("$identity", identity));
+                }
+            }
+            return new SqliteFederationJournal(connection, path);
+        }
+        catch (SqliteException e)
+        {
+            connection.Dispose();
+            throw e.SqliteErrorCode is 11 or 26 // SQLITE_CORRUPT, SQLITE_NOTADB
+                ? new InvalidDataException($"The journal {path} is damaged: {e.Message}", e)
+                : new IOException($"The journal {path} cannot be opened: {e.Message}", e);
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    /// <inheritdoc/>
+    public FederationRecord Load()
+    {
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            try
+            {
+                var rounds = LoadRounds();
+                long last = rounds.Count == 0 ? 0 : rounds[^1].Summary.Round;
+                var tasks = LoadTasks(last);
+                var (accepted, pending) = LoadAccepted(last);
+                return new FederationRecord(rounds, tasks, accepted, pending);
+            }
+            catch (Exception e) when (e is SqliteException or InvalidCastException or FormatException or ArgumentException or JsonException)
+            {
+                throw new InvalidDataException($"The journal {Path} cannot be read back: {e.Message}", e);
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    public void RecordTask(RoundTask task)
+    {
+        ArgumentNullException.ThrowIfNull(task);
+        var plan = task.Plan;
+        _ = Enqueue($"task {task.TaskId}", transaction => Execute(_connection, transaction,
+            "INSERT OR REPLACE INTO tasks VALUES ($task, $client, $round, $base, $deadline, $epochs, $batch, $lr, $mu, $evaluate, $settings)",
+            ("$task", task.TaskId), ("$client", task.ClientId), ("$round", task.Round), ("$base", task.BaseVersion.Value),
+            ("$deadline", task.Deadline.ToUnixTimeMilliseconds()), ("$epochs", plan.LocalEpochs), ("$batch", plan.BatchSize), ("$lr", plan.LearningRate),
+            ("$mu", plan.ProximalMu), ("$evaluate", plan.Evaluate ? 1 : 0), ("$settings", JsonSerializer.Serialize(plan.Settings))));
+    }
+
+    /// <inheritdoc/>
+    public ValueTask FlushAsync(CancellationToken cancellationToken = default) =>
+        new(Enqueue("the records before a flush", _ => { }).WaitAsync(cancellationToken));
+
+    /// <inheritdoc/>
+    public ValueTask RecordAcceptedAsync(AcceptedUpdate update, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(update);
+        var a = update.Arrived;
+        var e = update.Evaluation;
+        byte[] bytes = payload.ToArray();
+        uint crc = Crc32C.HashToUInt32(bytes);
+        return new(Enqueue($"update {a.Reference}", transaction => Execute(_connection, transaction,
+            "INSERT OR REPLACE INTO accepted VALUES ($task, $client, $round, $reference, $base, $samples, $bytes, $node, $key, $ex, $loss, $acc, $payload, $crc)",
+            ("$task", a.TaskId), ("$client", a.ClientId), ("$round", a.Round), ("$reference", a.Reference.Key), ("$base", a.BaseVersion.Value),
+            ("$samples", a.SampleCount), ("$bytes", a.PayloadBytes), ("$node", a.Node), ("$key", update.IdempotencyKey),
+            ("$ex", e?.Examples), ("$loss", e?.Loss), ("$acc", e?.Accuracy), ("$payload", bytes), ("$crc", (long)crc))).WaitAsync(cancellationToken));
+    }
+
+    /// <inheritdoc/>
+    public Task RecordRound(RecordedRound round)
+    {
+        ArgumentNullException.ThrowIfNull(round);
+        var s = round.Summary;
+        byte[] weights = MemoryMarshal.AsBytes(round.Weights.Span).ToArray();
+        return Enqueue($"round {s.Round}", transaction =>
+        {
+            Execute(_connection, transaction,
+                "INSERT INTO rounds VALUES ($round, $version, $updates, $rejected, $samples, $bytes, $seconds, $agg, $deadline, $stepUpdates, $updateNorm, $stepNorm, $ec, $ee, $el, $ea, $weights, $crc, $state)",
+                ("$round", s.Round), ("$version", s.Version.Value), ("$updates", s.Updates), ("$rejected", s.Rejected), ("$samples", s.SampleCount),
+                ("$bytes", s.PayloadBytes), ("$seconds", s.Seconds), ("$agg", s.AggregateSeconds), ("$deadline", s.ClosedByDeadline ? 1 : 0),
+                ("$stepUpdates", s.Step.Updates), ("$updateNorm", s.Step.UpdateNorm), ("$stepNorm", s.Step.StepNorm),
+                ("$ec", s.Evaluation?.Clients), ("$ee", s.Evaluation?.Examples), ("$el", s.Evaluation?.Loss), ("$ea", s.Evaluation?.Accuracy),
+                ("$weights", weights), ("$crc", (long)Crc32C.HashToUInt32(weights)), ("$state", round.ServerState.ToArray()));
+            // The model holds these updates now; their payloads would only be folded twice.
+            Execute(_connection, transaction, "UPDATE accepted SET payload = NULL WHERE round <= $round AND payload IS NOT NULL", ("$round", s.Round));
+            // A closed round's tasks stay one round, so a late upload hears "round closed", not "not held".
+            Execute(_connection, transaction, "DELETE FROM tasks WHERE round < $round", ("$round", s.Round));
+        });
+    }
+
+    /// <inheritdoc/>
+    public void RecordDiscarded(long round) =>
+        Wait(Enqueue($"the discarded updates of round {round}", transaction => Execute(_connection, transaction,
+            "UPDATE accepted SET payload = NULL WHERE round = $round AND payload IS NOT NULL", ("$round", round))));
+
+    /// <summary>Writes what is queued, then closes the database (a checkpoint of the WAL happens on close).</summary>
+    public void Dispose()
+    {
+        lock (_queue)
+        {
+            if (_closing) return;
+            _closing = true;
+            Monitor.Pulse(_queue);
+        }
+        _writer.Join();
+        lock (_lock)
+        {
+            _disposed = true;
+            _connection.Dispose();
+        }
+    }
+
+    private Task Enqueue(string what, Action<SqliteTransaction> write)
+    {
+        var pending = new PendingWrite(what, write);
+        lock (_queue)
+        {
+            ObjectDisposedException.ThrowIf(_closing, this);
+            _queue.Add(pending);
+            Monitor.Pulse(_queue);
+        }
+        return pending.Done.Task;
+    }
+
+    /// <summary>Waits for a queued write on the caller's thread (the writer is a thread of its own, so this cannot deadlock).</summary>
+    private static void Wait(Task write) => write.GetAwaiter().GetResult();
+
+    /// <summary>
+    /// Group commit: everything queued while the last commit was being fsynced goes into the next
+    /// transaction, so concurrent acknowledgements share one fsync instead of queueing for one each.
+    /// A batch that fails is retried one record per transaction, so one bad record fails alone.
+    /// </summary>
+    private void WriteLoop()
+    {
+        var batch = new List<PendingWrite>();
+        while (true)
+        {
+            lock (_queue)
+            {
+                while (_queue.Count == 0 && !_closing) Monitor.Wait(_queue);
+                if (_queue.Count == 0) return;
+                batch.AddRange(_queue);
+                _queue.Clear();
+            }
+            lock (_lock)
+            {
+                if (!TryCommit(batch))
+                    foreach (var one in batch) TryCommit([one]);
+            }
+            batch.Clear();
+        }
+    }
+
+    /// <summary>Commits <paramref name="writes"/> in one transaction and completes them; false (nothing completed) when a batch of several fails.</summary>
+    private bool TryCommit(List<PendingWrite> writes)
+    {
+        if (_failure is not null)
+        {
+            // The journal is a prefix of what was queued: nothing is kept past a record that was not.
+            foreach (var w in writes) w.Done.TrySetException(new IOException($"The journal {Path} could not record {w.What}: an earlier record failed ({_failure.Message}).", _failure));
+            return true;
+        }
+        try
+        {
+            using (var transaction = _connection.BeginTransaction())
+            {
+                foreach (var w in writes) w.Write(transaction);
+                transaction.Commit();
+            }
+            foreach (var w in writes) w.Done.TrySetResult();
+            return true;
+        }
+        catch (SqliteException e)
+        {
+            if (writes.Count > 1) return false;
+            _failure = e;
+            writes[0].Done.TrySetException(new IOException($"The journal {Path} could not record {writes[0].What}: {e.Message}", e));
+            return true;
+        }
+    }
+
+    private sealed record PendingWrite(string What, Action<SqliteTransaction> Write)
+    {
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private List<RecordedRound> LoadRounds()
+    {
+        var rounds = new List<RecordedRound>();
+        using var read = Command(_connection, null, "SELECT * FROM rounds ORDER BY round");
+        using var row = read.ExecuteReader();
+        while (row.Read())
+        {
+            byte[] weights = (byte[])row["weights"];
+            long round = row.GetInt64(row.GetOrdinal("round"));
+            if (weights.Length % sizeof(float) != 0 || Crc32C.HashToUInt32(weights) != (uint)row.GetInt64(row.GetOrdinal("weights_crc")))
+                throw new InvalidDataException($"The model of round {round} in {Path} fails its checksum.");
+            FederatedEvaluation? evaluation = row.IsDBNull(row.GetOrdinal("eval_clients")) ? null : new FederatedEvaluation(
+                row.GetInt32(row.GetOrdinal("eval_clients")), row.GetInt64(row.GetOrdinal("eval_examples")),
+                row.GetDouble(row.GetOrdinal("eval_loss")), row.GetDouble(row.GetOrdinal("eval_accuracy")));
+            var summary = new RoundSummary(round, new ModelVersion(row.GetInt64(row.GetOrdinal("version"))),
+                row.GetInt32(row.GetOrdinal("updates")), row.GetInt32(row.GetOrdinal("rejected")), row.GetInt64(row.GetOrdinal("samples")),
+                row.GetInt64(row.GetOrdinal("payload_bytes")), row.GetDouble(row.GetOrdinal("seconds")), row.GetDouble(row.GetOrdinal("aggregate_seconds")),
+                row.GetInt32(row.GetOrdinal("by_deadline")) != 0,
+                new AggregationMetrics(row.GetInt32(row.GetOrdinal("step_updates")), row.GetDouble(row.GetOrdinal("update_norm")), row.GetDouble(row.GetOrdinal("step_norm"))),
+                evaluation);
+            if (rounds.Count > 0 && round != rounds[^1].Summary.Round + 1)
+                throw new InvalidDataException($"The journal {Path} jumps from round {rounds[^1].Summary.Round} to {round}.");
+            rounds.Add(new RecordedRound(summary, MemoryMarshal.Cast<byte, float>(weights).ToArray(), (byte[])row["server_state"]));
+        }
+        return rounds;
+    }
+
+    private List<RoundTask> LoadTasks(long lastRound)
+    {
+        var tasks = new List<RoundTask>();
+        using var read = Command(_connection, null, "SELECT * FROM tasks WHERE round >= $round ORDER BY round, rowid", ("$round", lastRound));
+        using var row = read.ExecuteReader();
+        while (row.Read())
+        {
+            var plan = new TrainingOptions(row.GetInt32(row.GetOrdinal("epochs")), row.GetInt32(row.GetOrdinal("batch")), row.GetDouble(row.GetOrdinal("lr")))
+            {
+                ProximalMu = row.GetDouble(row.GetOrdinal("mu")),
+                Evaluate = row.GetInt32(row.GetOrdinal("evaluate")) != 0,
+                Settings = JsonSerializer.Deserialize<Dictionary<string, string>>(row.GetString(row.GetOrdinal("settings"))) ?? [],
+            };
+            tasks.Add(new RoundTask(row.GetString(row.GetOrdinal("task_id")), row.GetString(row.GetOrdinal("client_id")), row.GetInt64(row.GetOrdinal("round")),
+                new ModelVersion(row.GetInt64(row.GetOrdinal("base_version"))),
+                DateTimeOffset.FromUnixTimeMilliseconds(row.GetInt64(row.GetOrdinal("deadline_ms"))), plan));
+        }
+        return tasks;
+    }
+
+    private (List<AcceptedUpdate>, Dictionary<string, byte[]>) LoadAccepted(long lastRound)
+    {
+        var accepted = new List<AcceptedUpdate>();
+        var pending = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        using var read = Command(_connection, null, "SELECT * FROM accepted ORDER BY rowid");
+        using var row = read.ExecuteReader();
+        while (row.Read())
+        {
+            string task = row.GetString(row.GetOrdinal("task_id"));
+            long round = row.GetInt64(row.GetOrdinal("round"));
+            var arrived = new UpdateArrived(new UpdateReference(row.GetString(row.GetOrdinal("reference"))), row.GetString(row.GetOrdinal("client_id")), task, round,
+                new ModelVersion(row.GetInt64(row.GetOrdinal("base_version"))), row.GetInt64(row.GetOrdinal("sample_count")),
+                row.GetInt64(row.GetOrdinal("payload_bytes")), row.GetString(row.GetOrdinal("node")));
+            ClientEvaluation? evaluation = row.IsDBNull(row.GetOrdinal("eval_examples")) ? null : new ClientEvaluation(
+                row.GetInt64(row.GetOrdinal("eval_examples")), row.GetDouble(row.GetOrdinal("eval_loss")), row.GetDouble(row.GetOrdinal("eval_accuracy")));
+            accepted.Add(new AcceptedUpdate(arrived, row.GetString(row.GetOrdinal("idempotency_key")), evaluation));
+            int payloadColumn = row.GetOrdinal("payload");
+            if (round > lastRound && !row.IsDBNull(payloadColumn))
+            {
+                byte[] payload = (byte[])row[payloadColumn];
+                if (payload.Length != arrived.PayloadBytes || Crc32C.HashToUInt32(payload) != (uint)row.GetInt64(row.GetOrdinal("payload_crc")))
+                    throw new InvalidDataException($"The payload of update {arrived.Reference} in {Path} fails its checksum.");
+                pending[task] = payload;
+            }
+        }
+        return (accepted, pending);
+    }
+
+    private static void Execute(SqliteConnection connection, SqliteTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
+    {
+        using var command = Command(connection, transaction, sql, parameters);
+        command.ExecuteNonQuery();
+    }
+
+    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters) command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        return command;
+    }
+}

@@ -1,0 +1,36 @@
+using Offload.Cli.Commands;
+using Offload.Cli.Serving;
+
+namespace Offload.Cli.Tests.Serving;
+
+public class ServeOptionsTests
+{
+    [Fact]
+    public void Ingest_bounds_default_to_auto_and_take_numbers()
+    {
+        Assert.Null(ServeCommand.ParseAuto("--max-update-norm", "auto"));
+        Assert.Equal(12.5, ServeCommand.ParseAuto("--max-update-norm", "12.5"));
+        Assert.Null(ServeCommand.ParseSamples("AUTO"));
+        Assert.Equal(5000L, ServeCommand.ParseSamples("5000"));
+        var valid = new ServeOptions { MaxUpdateNorm = 3, MaxSamples = 10, UploadIdleTimeoutSeconds = 5 }.Validate();
+        Assert.Equal((3.0, 10L), (valid.MaxUpdateNorm!.Value, valid.MaxSamples!.Value));
+    }
+
+    [Theory]
+    [InlineData("--max-update-norm", "lots")]
+    [InlineData("--max-samples", "2.5")]
+    [InlineData("--max-samples", "many")]
+    public void A_bad_bound_is_refused_naming_the_option(string option, string value)
+    {
+        var e = Assert.Throws<InvalidOptionException>(() => option == "--max-samples" ? ServeCommand.ParseSamples(value) : ServeCommand.ParseAuto(option, value));
+        Assert.StartsWith(option, e.Message);
+    }
+
+    [Fact]
+    public void Out_of_range_ingest_settings_are_refused_naming_the_option()
+    {
+        Assert.StartsWith("--max-update-norm", Assert.Throws<InvalidOptionException>(() => new ServeOptions { MaxUpdateNorm = -1 }.Validate()).Message);
+        Assert.StartsWith("--max-samples", Assert.Throws<InvalidOptionException>(() => new ServeOptions { MaxSamples = 0 }.Validate()).Message);
+        Assert.StartsWith("--upload-idle-timeout", Assert.Throws<InvalidOptionException>(() => new ServeOptions { UploadIdleTimeoutSeconds = 0 }.Validate()).Message);
+    }
+}
