@@ -100,13 +100,16 @@ public sealed class FunctionsApp : IAsyncDisposable
             host = hostBuilder.Build();
             host.UseCloudEvents();
             host.MapSubscribeHandler();
-            host.MapActorsHandlers();
+            host.MapOffloadRoundActors();
             host.MapModelPublished();
             await host.StartAsync();
             hostSidecar.App = host.GetTestClient();
         }
         return new FunctionsApp(app, host, hostClient, cluster, ownsCluster, sidecar, hostSidecar);
     }
+
+    /// <summary>Stops the functions app as <c>offload serve --dapr</c> does on SIGTERM (<see cref="AggregatorFunctionsHost.DrainAsync"/>).</summary>
+    public Task<DrainSummary> DrainAsync(TimeSpan timeout) => AggregatorFunctionsHost.DrainAsync(_app, timeout);
 
     public async ValueTask DisposeAsync()
     {

@@ -183,7 +183,9 @@ public static class ServeCommand
         catch (OperationCanceledException)
         {
         }
-        await app.StopAsync(CancellationToken.None);
+        // SIGTERM or SIGINT: new deliveries are answered RETRY while the folds in flight finish.
+        output.WriteLine(await Functions.Hosting.AggregatorFunctionsHost.DrainAsync(app, Functions.Hosting.AggregatorFunctionsHost.DrainTimeout));
+        output.Flush();
         return 0;
     }
 

@@ -48,13 +48,13 @@ public sealed class AggregatorStep
     }
 
     /// <summary>Where one attempt (<paramref name="attempt"/>) at aggregator (<paramref name="level"/>, <paramref name="index"/>) of <paramref name="round"/> stores its partial sum.</summary>
-    public static UpdateReference PartialReference(long round, int level, int index, string attempt) => new($"partial/r{round}/l{level}/a{index}/{attempt}");
+    public static UpdateReference PartialReference(long round, int level, int index, string attempt) => StoreKeys.Partial(round, level, index, attempt);
 
     /// <summary>Where the initial global model (version 0) is stored; later versions go under <see cref="ModelReference(long, string)"/>.</summary>
-    public static UpdateReference ModelReference(long version) => new($"model/v{version}");
+    public static UpdateReference ModelReference(long version) => StoreKeys.InitialModel(version);
 
     /// <summary>Where one attempt at publishing global model <paramref name="version"/> stores it.</summary>
-    public static UpdateReference ModelReference(long version, string attempt) => new($"model/v{version}/{attempt}");
+    public static UpdateReference ModelReference(long version, string attempt) => StoreKeys.Model(version, attempt);
 
     /// <summary>
     /// Where the strategy's server state that goes with <paramref name="model"/> is stored: beside it,
@@ -125,6 +125,12 @@ public sealed class AggregatorStep
                     warm++;
                     continue;
                 }
+                if (StoreKeys.UpdateShapeProblem(arrival.ContributionId, "contributionId") is { } problem)
+                {
+                    // The actor refuses such an arrival; a ticket naming one anyway is never read from (nor deleted).
+                    _logger.LogWarning("Leaf {Address} leaves out an input outside the updates: {Problem}", address, problem);
+                    continue;
+                }
                 // Gone only if another attempt stored and announced this leaf: UpdateNotFoundException stands this one down.
                 var payload = await _store.ReadAllAsync(new UpdateReference(arrival.ContributionId), cancellationToken).ConfigureAwait(false);
                 try
@@ -166,6 +172,11 @@ public sealed class AggregatorStep
     {
         foreach (var claim in ticket.Partials ?? [])
         {
+            if (StoreKeys.PartialProblem(claim.Reference, ticket.Round, claim.Level, claim.Index, "reference") is { } problem)
+            {
+                _logger.LogWarning("Aggregator l{Level}/a{Index} of round {Round} leaves out an input that is not its child's partial: {Problem}", ticket.Level, ticket.Index, ticket.Round, problem);
+                continue;
+            }
             var bytes = await _store.ReadAllAsync(new UpdateReference(claim.Reference), cancellationToken).ConfigureAwait(false);
             using var partial = PartialSumFormat.Decode(bytes, new AggregatorAddress(ticket.Round, claim.Level, claim.Index), layout.TotalLength);
             fold(partial);
@@ -202,9 +213,12 @@ public sealed class AggregatorStep
     /// <summary>Inputs are deleted only after the output is stored and announced, so an attempt that finds one missing knows another attempt finished.</summary>
     private async ValueTask DeleteInputsAsync(FoldTicket ticket, CancellationToken cancellationToken)
     {
+        // Only the round's own updates and partials: a key outside them is never deleted, whatever the ticket says.
         foreach (var arrival in ticket.Updates ?? [])
-            await _store.DeleteAsync(new UpdateReference(arrival.ContributionId), cancellationToken).ConfigureAwait(false);
+            if (StoreKeys.UpdateShapeProblem(arrival.ContributionId, "contributionId") is null)
+                await _store.DeleteAsync(new UpdateReference(arrival.ContributionId), cancellationToken).ConfigureAwait(false);
         foreach (var claim in ticket.Partials ?? [])
-            await _store.DeleteAsync(new UpdateReference(claim.Reference), cancellationToken).ConfigureAwait(false);
+            if (StoreKeys.PartialProblem(claim.Reference, ticket.Round, claim.Level, claim.Index, "reference") is null)
+                await _store.DeleteAsync(new UpdateReference(claim.Reference), cancellationToken).ConfigureAwait(false);
     }
 }

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Offload.Aggregator.Events;
 using Offload.Aggregator.Storage;
+using Offload.Functions.Events;
 using Offload.Functions.Storage;
 
 namespace Offload.Functions.Aggregation;
@@ -27,9 +28,8 @@ public sealed class GatewayModelFunction
     public async Task<Delivery> HandleAsync(ModelPublished published, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(published);
-        if (published.Reference.Key is null) return Delivery.Drop("ModelPublished has no reference.");
-        if (published.Round < 1 || published.Version.Value < 1 || published.Updates < 0)
-            return Delivery.Drop($"ModelPublished names round {published.Round}, version {published.Version}, {published.Updates} updates.");
+        // The gateway serves the model it names, and later deletes it: it must be a model of the version it names.
+        if (MalformedEvent.ReasonFor(published) is { } malformed) return Delivery.Drop(malformed);
         try
         {
             var bytes = await _store.TryReadAllAsync(published.Reference, cancellationToken).ConfigureAwait(false);

@@ -44,10 +44,8 @@ public sealed class LeafFunction
     public async Task<Delivery> HandleAsync(UpdateArrived arrived, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(arrived);
-        if (arrived.Reference.Key is null) return Delivery.Drop("UpdateArrived has no reference.");
-        if (arrived.Round < 1) return Delivery.Drop($"UpdateArrived names round {arrived.Round}; rounds start at 1.");
-        if (string.IsNullOrEmpty(arrived.ClientId)) return Delivery.Drop("UpdateArrived has no client id.");
-        if (arrived.SampleCount < 1) return Delivery.Drop($"UpdateArrived reports {arrived.SampleCount} samples; at least 1 is needed.");
+        // Before any read or delete: the reference must be this client's update for this task, nothing else in the store.
+        if (MalformedEvent.ReasonFor(arrived) is { } malformed) return Delivery.Drop(malformed);
         try
         {
             var opened = await _rounds.GetOpenedAsync(arrived.Round, cancellationToken).ConfigureAwait(false);
@@ -112,8 +110,7 @@ public sealed class LeafFunction
     public async Task<Delivery> HandleDueAsync(AggregatorDue due, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(due);
-        if (due.Round < 1 || due.Level < 0 || due.Index < 0)
-            return Delivery.Drop($"AggregatorDue names round {due.Round}, level {due.Level}, index {due.Index}; none may be negative and rounds start at 1.");
+        if (MalformedEvent.ReasonFor(due) is { } malformed) return Delivery.Drop(malformed);
         try
         {
             var ticket = await _rounds.ClaimAsync(due.Round, new AggregatorSlot(due.Level, due.Index), cancellationToken).ConfigureAwait(false);

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Offload.Aggregator.Events;
 using Offload.Aggregator.Hierarchy;
 using Offload.Aggregator.Storage;
+using Offload.Functions.Events;
 using Offload.Functions.Rounds;
 using Offload.Functions.Storage;
 
@@ -33,11 +34,8 @@ public sealed class PartialFunction
     public async Task<Delivery> HandleAsync(PartialReady ready, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(ready);
-        if (ready.Reference.Key is null) return Delivery.Drop("PartialReady has no reference.");
-        if (ready.Round < 1 || ready.Level < 0 || ready.Index < 0)
-            return Delivery.Drop($"PartialReady names round {ready.Round}, level {ready.Level}, index {ready.Index}; none may be negative and rounds start at 1.");
-        if (ready.UpdateCount < 0 || !(ready.TotalWeight >= 0) || !double.IsFinite(ready.TotalWeight))
-            return Delivery.Drop($"PartialReady reports {ready.UpdateCount} updates of weight {ready.TotalWeight}.");
+        // Before any read or delete: the reference must be a partial of the very aggregator the event names.
+        if (MalformedEvent.ReasonFor(ready) is { } malformed) return Delivery.Drop(malformed);
         try
         {
             var opened = await _rounds.GetOpenedAsync(ready.Round, cancellationToken).ConfigureAwait(false);

@@ -49,8 +49,20 @@ public static class AggregatorFunctionsApplicationExtensions
         app.Use(MalformedCloudEventGuard.InvokeAsync);
         app.UseCloudEvents();
         app.MapSubscribeHandler();
-        if (app.Services.GetService<ActorRuntime>() is not null) app.MapActorsHandlers();
+        if (app.Services.GetService<ActorRuntime>() is not null) app.MapOffloadRoundActors();
         app.MapModelPublished();
+        return app;
+    }
+
+    /// <summary>
+    /// The <see cref="Rounds.RoundActor"/>'s routes (<c>GET /dapr/config</c>, <c>PUT /actors/...</c>) behind
+    /// <see cref="RoundActorCallGuard"/>, so a malformed call is answered 400 with the field it got wrong.
+    /// </summary>
+    public static WebApplication MapOffloadRoundActors(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.Use(RoundActorCallGuard.InvokeAsync);
+        app.MapActorsHandlers();
         return app;
     }
 }

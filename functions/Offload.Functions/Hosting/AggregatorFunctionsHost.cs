@@ -2,8 +2,11 @@ using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Offload.Functions.Subscriptions;
 
 namespace Offload.Functions.Hosting;
 
@@ -15,6 +18,12 @@ namespace Offload.Functions.Hosting;
 /// </summary>
 public static class AggregatorFunctionsHost
 {
+    /// <summary>
+    /// How long <c>offload serve --dapr</c> lets deliveries in flight finish after SIGTERM or SIGINT: under
+    /// the 10 s the command line gives a stopping command, and a cut fold costs its round only the emit lease.
+    /// </summary>
+    public static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(8);
+
     /// <summary>Starts the app on <paramref name="address"/>:<paramref name="port"/> (0: any free port); dispose it to stop.</summary>
     /// <param name="address">Address to bind.</param>
     /// <param name="port">Port the sidecar calls (its app-port).</param>
@@ -32,10 +41,50 @@ public static class AggregatorFunctionsHost
         logging?.Invoke(builder.Logging);
         builder.WebHost.ConfigureKestrel(k => k.Listen(address, port, o => o.Protocols = HttpProtocols.Http1));
         services?.Invoke(builder.Services);
+        // The command owns SIGTERM/SIGINT: the default console lifetime would swallow them (see EmbeddedHostLifetime).
+        builder.Services.AddSingleton<IHostLifetime, EmbeddedHostLifetime>();
         builder.Services.AddOffloadAggregatorFunctions();
         var app = builder.Build();
         app.UseOffloadAggregatorFunctions();
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         return app;
+    }
+
+    /// <summary>
+    /// Stops <paramref name="app"/> cleanly: from now on every delivery is answered <c>RETRY</c> (daprd
+    /// redelivers it, here after a restart or to another instance), the deliveries in flight finish (at most
+    /// <paramref name="timeout"/>), then the web host stops.
+    /// </summary>
+    /// <param name="app">An app started by <see cref="StartAsync"/> (or any app with <see cref="AggregatorFunctionsServiceCollectionExtensions.AddOffloadAggregatorFunctions"/>).</param>
+    /// <param name="timeout">How long deliveries in flight may take; those still running after it are cut.</param>
+    /// <returns>What the app answered, for the summary line.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is negative.</exception>
+    public static async Task<DrainSummary> DrainAsync(WebApplication app, TimeSpan timeout)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        ArgumentOutOfRangeException.ThrowIfLessThan(timeout, TimeSpan.Zero);
+        var clock = Stopwatch.StartNew();
+        var gate = app.Services.GetRequiredService<DeliveryGate>();
+        try
+        {
+            await gate.CloseAsync().WaitAsync(timeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(AggregatorFunctionsHost).FullName!)
+                .LogWarning("{InFlight} deliveries were still in flight after {Timeout} s; stopping without them.", gate.InFlight, timeout.TotalSeconds);
+        }
+        // Counted before the host stops: a delivery cut by the stop is one still in flight here.
+        var counts = gate.Counts();
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+        try
+        {
+            await app.StopAsync(stop.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Only deliveries already given up on were still open; their connections are closed.
+        }
+        return new DrainSummary(counts, clock.Elapsed);
     }
 }

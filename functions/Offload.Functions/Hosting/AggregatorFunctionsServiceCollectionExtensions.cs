@@ -8,6 +8,7 @@ using Offload.Aggregator.Strategies;
 using Offload.Functions.Aggregation;
 using Offload.Functions.Events;
 using Offload.Functions.Storage;
+using Offload.Functions.Subscriptions;
 
 namespace Offload.Functions.Hosting;
 
@@ -40,6 +41,7 @@ public static class AggregatorFunctionsServiceCollectionExtensions
         services.TryAddSingleton<RoundActors>();
         services.TryAddSingleton<LeafFunction>();
         services.TryAddSingleton<PartialFunction>();
+        services.TryAddSingleton<DeliveryGate>();
         return services;
     }
 }

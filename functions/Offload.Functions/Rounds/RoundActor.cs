@@ -67,7 +67,8 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
         ArgumentNullException.ThrowIfNull(arrival);
         var state = await LoadAsync().ConfigureAwait(false);
         if (state is null) return new FoldTicket(FoldStatus.UnknownRound, $"No round is open on actor '{Id}'.");
-        if (string.IsNullOrEmpty(arrival.ContributionId)) return new FoldTicket(FoldStatus.Invalid, "The arrival has no contribution id.");
+        // The leaf that emits this round reads and deletes every registered contribution id: only the client's own update may be registered.
+        if (Refusal(() => arrival.Validate()) is { } refused) return refused;
         var plan = PlanOf(state);
         int known = state.Arrivals.FindIndex(a => a.ContributionId == arrival.ContributionId);
         if (known >= 0)
@@ -100,6 +101,8 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
         ArgumentNullException.ThrowIfNull(partial);
         var state = await LoadAsync().ConfigureAwait(false);
         if (state is null) return new FoldTicket(FoldStatus.UnknownRound, $"No round is open on actor '{Id}'.");
+        // The parent reads and deletes the registered reference: only this child's own partial may be registered.
+        if (Refusal(() => partial.Validate(Round(state))) is { } refused) return refused;
         var plan = PlanOf(state);
         if (partial.Level < 0 || partial.Level >= plan.Levels - 1 || partial.Index < 0 || partial.Index >= plan.AggregatorsPerLevel[partial.Level])
             return new FoldTicket(FoldStatus.Invalid, $"Round {Round(state)} has no aggregator l{partial.Level}/a{partial.Index} below its top (tree {plan}).");
@@ -163,6 +166,7 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
     public async Task<FoldTicket> Claim(AggregatorSlot slot)
     {
         ArgumentNullException.ThrowIfNull(slot);
+        if (Refusal(() => slot.Validate()) is { } refused) return refused;
         var state = await LoadAsync().ConfigureAwait(false);
         if (state is null) return new FoldTicket(FoldStatus.UnknownRound, $"No round is open on actor '{Id}'.");
         var plan = PlanOf(state);
@@ -175,6 +179,7 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
     public async Task<RoundStatus> Release(AggregatorSlot slot)
     {
         ArgumentNullException.ThrowIfNull(slot);
+        slot.Validate();
         var state = await LoadAsync().ConfigureAwait(false);
         if (state is null) return new RoundStatus(false);
         if (state.HandedOut.Remove(RoundState.AggregatorKey(slot.Level, slot.Index)))
@@ -188,6 +193,8 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
         ArgumentNullException.ThrowIfNull(model);
         var state = await LoadAsync().ConfigureAwait(false);
         if (state is null) return new RoundStatus(false);
+        // The gateway serves, and later deletes, the model registered here.
+        model.Validate(Round(state));
         if (state.PublishedVersion is null)
         {
             state.PublishedVersion = model.Version;
@@ -257,6 +264,20 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
     }
 
     private static long Round(RoundState state) => state.Opening.Round;
+
+    /// <summary>An <see cref="FoldStatus.Invalid"/> ticket with the reason when <paramref name="validate"/> throws, else null.</summary>
+    private static FoldTicket? Refusal(Action validate)
+    {
+        try
+        {
+            validate();
+            return null;
+        }
+        catch (ArgumentException e)
+        {
+            return new FoldTicket(FoldStatus.Invalid, e.Message);
+        }
+    }
 
     private static TreePlan PlanOf(RoundState state) => TreePlanner.Plan(state.Opening.ExpectedUpdates, state.Opening.MaxFanIn);
 

@@ -34,6 +34,9 @@ public sealed record RoundOpening(
         if (MaxFanIn < 2) throw new ArgumentException($"MaxFanIn must be at least 2 (got {MaxFanIn}).", nameof(MaxFanIn));
         if (!(DeadlineSeconds > 0) || !double.IsFinite(DeadlineSeconds)) throw new ArgumentException($"DeadlineSeconds must be positive (got {DeadlineSeconds}).", nameof(DeadlineSeconds));
         if (string.IsNullOrEmpty(ModelReference)) throw new ArgumentException("ModelReference must name the stored model.", nameof(ModelReference));
+        // The round's top reads the model it names; nothing outside the models may be named.
+        if (!ModelReference.StartsWith(Storage.StoreKeys.ModelPrefix, StringComparison.Ordinal))
+            throw new ArgumentException($"ModelReference '{ModelReference}' is not a stored model (it must start with '{Storage.StoreKeys.ModelPrefix}').", nameof(ModelReference));
         if (ModelVersion < 0) throw new ArgumentException($"ModelVersion must not be negative (got {ModelVersion}).", nameof(ModelVersion));
         if (Layout is null || Layout.Length == 0) throw new ArgumentException("Layout must list the model's tensors.", nameof(Layout));
         TensorShape.ToLayout(Layout);

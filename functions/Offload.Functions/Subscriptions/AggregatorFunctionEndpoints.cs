@@ -59,6 +59,8 @@ public static class AggregatorFunctionEndpoints
         Func<TEvent, IServiceProvider, CancellationToken, Task<Delivery>> handle) where TEvent : class
     {
         var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(AggregatorFunctionEndpoints).FullName!);
+        // Absent in an app that only takes ModelPublished (the gateway's): there, every delivery is admitted.
+        var gate = context.RequestServices.GetService<DeliveryGate>();
         JsonDocument document;
         try
         {
@@ -77,14 +79,25 @@ public static class AggregatorFunctionEndpoints
                 // round's actor orders arrivals), so a few are handled at once.
                 var items = entries.EnumerateArray().ToArray();
                 var deliveries = new Delivery[items.Length];
-                await Parallel.ForAsync(0, items.Length, new ParallelOptions { MaxDegreeOfParallelism = BulkParallelism, CancellationToken = context.RequestAborted },
-                    async (i, _) => deliveries[i] = items[i].TryGetProperty("event", out var @event)
-                        ? await HandleOneAsync(@event, context, handle).ConfigureAwait(false)
-                        : Delivery.Drop("The bulk entry has no event.")).ConfigureAwait(false);
+                if (gate?.TryEnter(items.Length) == false) Array.Fill(deliveries, Stopping);
+                else
+                {
+                    try
+                    {
+                        await Parallel.ForAsync(0, items.Length, new ParallelOptions { MaxDegreeOfParallelism = BulkParallelism, CancellationToken = context.RequestAborted },
+                            async (i, _) => deliveries[i] = items[i].ValueKind == JsonValueKind.Object && items[i].TryGetProperty("event", out var @event)
+                                ? await HandleOneAsync(@event, context, handle, logger).ConfigureAwait(false)
+                                : Delivery.Drop("The bulk entry has no event (entries[].event).")).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        gate?.Leave(deliveries.Where(d => d is not null));
+                    }
+                }
                 var statuses = new JsonArray();
                 for (int i = 0; i < items.Length; i++)
                 {
-                    string entryId = items[i].TryGetProperty("entryId", out var id) && id.ValueKind == JsonValueKind.String ? id.GetString()! : "";
+                    string entryId = items[i].ValueKind == JsonValueKind.Object && items[i].TryGetProperty("entryId", out var id) && id.ValueKind == JsonValueKind.String ? id.GetString()! : "";
                     var delivery = Log(logger, topic, deliveries[i]);
                     var status = new JsonObject { ["entryId"] = entryId, ["status"] = delivery.DaprStatus };
                     if (delivery.Reason is not null) status["reason"] = delivery.Reason;
@@ -92,12 +105,25 @@ public static class AggregatorFunctionEndpoints
                 }
                 return Results.Json(new JsonObject { ["statuses"] = statuses });
             }
-            return Answer(Log(logger, topic, await HandleOneAsync(root, context, handle).ConfigureAwait(false)));
+            if (gate?.TryEnter() == false) return Answer(Log(logger, topic, Stopping));
+            Delivery? single = null;
+            try
+            {
+                single = await HandleOneAsync(root, context, handle, logger).ConfigureAwait(false);
+            }
+            finally
+            {
+                gate?.Leave(single is null ? [] : [single]);
+            }
+            return Answer(Log(logger, topic, single));
         }
     }
 
+    /// <summary>The answer to a delivery that arrives while the app stops: another instance (or this one, restarted) takes it.</summary>
+    private static readonly Delivery Stopping = Delivery.Retry("This functions instance is stopping; the event is left for redelivery.");
+
     private static async Task<Delivery> HandleOneAsync<TEvent>(JsonElement element, HttpContext context,
-        Func<TEvent, IServiceProvider, CancellationToken, Task<Delivery>> handle) where TEvent : class
+        Func<TEvent, IServiceProvider, CancellationToken, Task<Delivery>> handle, ILogger logger) where TEvent : class
     {
         TEvent? @event;
         try
@@ -109,7 +135,16 @@ public static class AggregatorFunctionEndpoints
             return Delivery.Drop($"The event is not a valid {typeof(TEvent).Name}: {e.Message}");
         }
         if (@event is null) return Delivery.Drop($"The event is not a {typeof(TEvent).Name}.");
-        return await handle(@event, context.RequestServices, context.RequestAborted).ConfigureAwait(false);
+        try
+        {
+            return await handle(@event, context.RequestServices, context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // A bug, not the event's fault (every field was checked): asked again rather than lost, and never a 500 without a reason.
+            logger.LogError(e, "Unexpected failure handling a {Event}.", typeof(TEvent).Name);
+            return Delivery.Retry($"Unexpected {e.GetType().Name}: {e.Message}");
+        }
     }
 
     private static Delivery Log(ILogger logger, string topic, Delivery delivery)

@@ -87,7 +87,7 @@ public sealed class SidecarStandInTests
         await using var app = await FunctionsApp.StartAsync();
         var round = new Aggregation.RoundScenario(app);
         await round.OpenAsync(expected: 40, maxFanIn: 40);
-        var arrivals = Enumerable.Range(0, 24).Select(i => round.CallActorAsync("Arrive", new Offload.Functions.Rounds.Arrival($"u{i}", $"c{i}", 1, 0)));
+        var arrivals = Enumerable.Range(0, 24).Select(i => round.CallActorAsync("Arrive", new Offload.Functions.Rounds.Arrival($"update/c{i}/t1", $"c{i}", 1, 0)));
         await Task.WhenAll(arrivals);
         Assert.Equal(24, (await round.CallActorAsync("GetStatus"))["arrivals"]!.GetValue<int>());
         Assert.Equal(1, app.Cluster.MaxActorOverlap);

@@ -14,7 +14,7 @@ namespace Offload.Functions.Tests.Subscriptions;
 public sealed class EventFormsTests
 {
     private static readonly PartialReady Partial = new(new UpdateReference("partial/r7/l0/a0/x"), 7, 0, 0, 1, 1);
-    private static readonly UpdateArrived Update = new(new UpdateReference("update/c/t"), "c", "t", 7, ModelVersion.Initial, 1, 16, "node");
+    private static readonly UpdateArrived Update = new(new UpdateReference("update/c/t"), "c", "t", 7, ModelVersion.Initial, 1, 64, "node"); // 64 bytes: no stored update is smaller than its header and CRC
 
     public static TheoryData<string> Forms => ["data", "data_base64", "raw"];
 
