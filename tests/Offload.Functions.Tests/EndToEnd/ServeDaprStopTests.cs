@@ -1,7 +1,5 @@
-using System.Runtime.InteropServices;
 using System.Text;
 using Offload.Functions.Names;
-using Xunit.Abstractions;
 
 namespace Offload.Functions.Tests.EndToEnd;
 
@@ -10,25 +8,19 @@ namespace Offload.Functions.Tests.EndToEnd;
 /// terminal (SIGINT) stops it: it drains, prints its summary and exits 0. Before the fix the embedded
 /// web host's console lifetime took the signal, the command never heard of it, and the process stayed up.
 /// </summary>
-public sealed partial class ServeDaprStopTests(ITestOutputHelper log)
+public sealed class ServeDaprStopTests
 {
-    private const int SigInt = 2;
-    private const int SigTerm = 15;
+    private const int SigInt = Signals.Interrupt;
+    private const int SigTerm = Signals.Terminate;
 
     [Theory]
     [InlineData(SigTerm)]
     [InlineData(SigInt)]
     public async Task Serve_dapr_drains_and_exits_zero_with_its_summary_on_a_stop_signal(int signal)
     {
-        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS()) return; // POSIX signals only
-        if (signal == SigInt && SigIntIgnoredHere())
-        {
-            // A shell starts background jobs with SIGINT ignored; the child inherits that and the runtime keeps it (as nohup would).
-            log.WriteLine("SIGINT is ignored by this test process, so its children ignore it too: the SIGINT case cannot run here.");
-            return;
-        }
         int port = DaprDeploymentTests.FreePort();
         using var processes = new OffloadProcesses();
+        Signals.DeliverInterruptsToChildren();
         var functions = processes.Start(["serve", "--dapr", "--host", "127.0.0.1", "--port", $"{port}"]);
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
         await UntilListeningAsync(http, functions);
@@ -38,7 +30,7 @@ public sealed partial class ServeDaprStopTests(ITestOutputHelper log)
         var answer = await http.PostAsync(DaprNames.UpdateArrivedRoute, new StringContent(forged, Encoding.UTF8, "application/json"));
         Assert.Contains("DROP", await answer.Content.ReadAsStringAsync());
 
-        Assert.Equal(0, Kill(functions.Process.Id, signal));
+        Signals.Send(functions.Process.Id, signal);
         // Long enough for a loaded machine: the test asserts that it exits, not how fast.
         var (exitCode, output, error) = await functions.ExitAsync(TimeSpan.FromMinutes(3));
         Assert.True(exitCode == 0, $"exit code {exitCode}\n{output}\n{error}");
@@ -63,15 +55,4 @@ public sealed partial class ServeDaprStopTests(ITestOutputHelper log)
             await Task.Delay(100, limit.Token);
         }
     }
-
-    /// <summary>Whether this process ignores SIGINT (bit 1 of SigIgn in /proc/self/status), which a started child inherits.</summary>
-    private static bool SigIntIgnoredHere()
-    {
-        if (!File.Exists("/proc/self/status")) return false;
-        string? mask = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("SigIgn:", StringComparison.Ordinal))?["SigIgn:".Length..].Trim();
-        return mask is not null && (Convert.ToUInt64(mask, 16) & (1UL << (SigInt - 1))) != 0;
-    }
-
-    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static partial int Kill(int pid, int signal);
 }
