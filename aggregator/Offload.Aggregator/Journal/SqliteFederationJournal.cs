@@ -25,7 +25,9 @@ namespace Offload.Aggregator.Journal;
 /// rather than publish a round it could not keep. Payloads and models also carry a CRC-32C, checked on
 /// <see cref="LoadAsync"/>, since SQLite does not checksum its pages.
 /// One connection and one writer thread: commits are fsync-bound and SQLite has one writer anyway, so
-/// records that arrive together are committed together (group commit).
+/// records that arrive together are committed together (group commit). The WAL is checkpointed from a
+/// second connection every half second (PASSIVE), never by a committing write, which measured as the
+/// largest stall of an acknowledgement (docs/benchmarks.md, "Durable serving").
 /// </remarks>
 public sealed class SqliteFederationJournal : IFederationJournal
 {
@@ -41,6 +43,10 @@ public sealed class SqliteFederationJournal : IFederationJournal
     private SqliteException? _failure;
     private readonly TaskCompletionSource _broken = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _disposed;
+    private static readonly TimeSpan CheckpointInterval = TimeSpan.FromMilliseconds(500);
+    private readonly SqliteConnection _checkpoints;
+    private readonly Timer _checkpointTimer;
+    private readonly object _checkpointLock = new();
 
     private SqliteFederationJournal(SqliteConnection connection, string path)
     {
@@ -48,6 +54,32 @@ public sealed class SqliteFederationJournal : IFederationJournal
         Path = path;
         _writer = new Thread(WriteLoop) { IsBackground = true, Name = "journal writer" };
         _writer.Start();
+        // Checkpoints run beside the writer on a connection of their own (WAL allows it), so no
+        // acknowledgement waits while the WAL is copied into the database.
+        _checkpoints = new SqliteConnection(connection.ConnectionString);
+        _checkpoints.Open();
+        _checkpointTimer = new Timer(_ => Checkpoint(), null, CheckpointInterval, CheckpointInterval);
+    }
+
+    /// <summary>Copies what the WAL holds into the database, without blocking the writer (PASSIVE); a failure is retried at the next tick.</summary>
+    private void Checkpoint()
+    {
+        if (!Monitor.TryEnter(_checkpointLock)) return;
+        try
+        {
+            if (_closing) return;
+            using var command = _checkpoints.CreateCommand();
+            command.CommandText = "PRAGMA wal_checkpoint(PASSIVE)";
+            command.ExecuteNonQuery();
+        }
+        catch (SqliteException)
+        {
+            // A busy or full database: the WAL keeps the records, and the next tick tries again.
+        }
+        finally
+        {
+            Monitor.Exit(_checkpointLock);
+        }
     }
 
     /// <inheritdoc/>
@@ -79,7 +111,7 @@ public sealed class SqliteFederationJournal : IFederationJournal
                 PRAGMA page_size = 65536;
                 PRAGMA journal_mode = WAL;
                 PRAGMA synchronous = FULL;
-                PRAGMA wal_autocheckpoint = 1024;
+                PRAGMA wal_autocheckpoint = 0;
                 CREATE TABLE IF NOT EXISTS federation (id INTEGER PRIMARY KEY CHECK (id = 1), format INTEGER NOT NULL, identity TEXT NOT NULL);
                 CREATE TABLE IF NOT EXISTS rounds (round INTEGER PRIMARY KEY, version INTEGER NOT NULL, updates INTEGER NOT NULL, rejected INTEGER NOT NULL,
                     samples INTEGER NOT NULL, payload_bytes INTEGER NOT NULL, seconds REAL NOT NULL, aggregate_seconds REAL NOT NULL, by_deadline INTEGER NOT NULL,
@@ -222,6 +254,8 @@ public sealed class SqliteFederationJournal : IFederationJournal
             Monitor.Pulse(_queue);
         }
         _writer.Join();
+        _checkpointTimer.Dispose();
+        lock (_checkpointLock) _checkpoints.Dispose();
         lock (_lock)
         {
             _disposed = true;
