@@ -147,9 +147,10 @@ public class DaprDeploymentTests(ITestOutputHelper output)
         Assert.Equal(2 * belowTop, published.Count(p => p.Topic == DaprNames.PartialReadyTopic));
         Assert.Equal(2, published.Count(p => p.Topic == DaprNames.ModelPublishedTopic));
         // Folded payloads, partials and the models rounds trained from (with their server states) are deleted:
-        // the final model and the strategy's state beside it alone stay.
+        // the final model and the strategy's state beside it alone stay, with the gateway's journal of the last round.
         string final = System.Text.Json.Nodes.JsonNode.Parse(published.Last(p => p.Topic == DaprNames.ModelPublishedTopic).Json)!["reference"]!["key"]!.GetValue<string>();
-        Assert.All(deployment.Functions.Sidecar.StateKeys, k => Assert.True(k.StartsWith(final + "|", StringComparison.Ordinal) || k.StartsWith(final + "/state|", StringComparison.Ordinal), k));
+        Assert.All(deployment.Functions.Sidecar.StateKeys, k => Assert.True(k.StartsWith(final + "|", StringComparison.Ordinal) || k.StartsWith(final + "/state|", StringComparison.Ordinal)
+            || k == Functions.Journal.DaprFederationJournal.HeadKey || k == Functions.Journal.DaprFederationJournal.RoundKey(2), k));
         Assert.Contains(deployment.Functions.Sidecar.StateKeys, k => k.StartsWith(final + "/state|", StringComparison.Ordinal));
 
         ReferenceTraining.AssertClose(ReferenceTraining.Simulate(data, options), coordinator.Model.Weights.Span);
