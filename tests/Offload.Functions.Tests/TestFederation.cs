@@ -44,8 +44,9 @@ internal sealed class TestFederation : IAsyncDisposable
 
     /// <param name="serve">Wraps the coordinator the gateway talks to (fault injection); null serves the coordinator itself.</param>
     /// <param name="time">The gateway's clock; null for the system's.</param>
+    /// <param name="port">The loopback port to listen on; 0 takes any free one.</param>
     public static async Task<TestFederation> StartAsync(TensorLayout layout, float[] initial, RoundOptions rounds, int clients,
-        GatewayOptions? gateway = null, Func<IRoundCoordinator, IRoundCoordinator>? serve = null, TimeProvider? time = null)
+        GatewayOptions? gateway = null, Func<IRoundCoordinator, IRoundCoordinator>? serve = null, TimeProvider? time = null, int port = 0)
     {
         var store = new InMemoryUpdateStore();
         var bus = new InProcessEventBus();
@@ -53,7 +54,7 @@ internal sealed class TestFederation : IAsyncDisposable
         var tokens = new ClientTokens();
         for (int i = 0; i < clients; i++) tokens.Add(ClientIdOf(i), TokenOf(i));
         coordinator.Start();
-        var server = await GatewayServer.StartAsync(gateway ?? new GatewayOptions(), new GatewayListenOptions { Port = 0 }, tokens,
+        var server = await GatewayServer.StartAsync(gateway ?? new GatewayOptions(), new GatewayListenOptions { Port = port }, tokens,
             serve is null ? coordinator : serve(coordinator), store, bus,
             configureServices: time is null ? null : services => services.AddSingleton(time));
         return new TestFederation(store, bus, coordinator, server, tokens);

@@ -100,6 +100,8 @@ public abstract class FederatedClient : IDisposable
     /// next task asked for after a backoff that doubles per skip in a row up to
     /// <see cref="FederatedClientOptions.MaxBackoff"/>, so a server that keeps serving a bad model is
     /// asked at a bounded rate until it says done or <paramref name="cancellationToken"/> is cancelled.
+    /// A gateway that cannot be reached past a call's own tries (restarting, say) is asked again with a
+    /// backoff for up to <see cref="FederatedClientOptions.MaxOutage"/>; an upload is resent for the same task.
     /// Cancellation stops at the next safe point: between training batches, or by aborting an upload
     /// (the gateway keeps what it acknowledged, and a later run resumes it).
     /// </summary>
@@ -121,7 +123,7 @@ public abstract class FederatedClient : IDisposable
         while (true)
         {
             progress?.Report(new ParticipationProgress(ParticipationStage.WaitingForTask, rounds.Count == 0 ? 0 : rounds[^1].Round));
-            var task = await GetTaskAsync(cancellationToken).ConfigureAwait(false);
+            var task = await ThroughOutagesAsync(() => GetTaskAsync(cancellationToken), upload: false, cancellationToken).ConfigureAwait(false);
             if (task.State == FederatedTaskState.Done)
             {
                 progress?.Report(new ParticipationProgress(ParticipationStage.Done, task.Round));
@@ -176,7 +178,8 @@ public abstract class FederatedClient : IDisposable
                 }
 
                 var uploadProgress = progress is null ? null : new Progress<UploadProgress>(p => progress.Report(new ParticipationProgress(ParticipationStage.Uploading, task.Round, p)));
-                var receipt = await SubmitUpdateAsync(task, payload, result.SampleCount, uploadProgress, cancellationToken, evaluation).ConfigureAwait(false);
+                var receipt = await ThroughOutagesAsync(() => SubmitUpdateAsync(task, payload, result.SampleCount, uploadProgress, cancellationToken, evaluation),
+                    upload: true, cancellationToken).ConfigureAwait(false);
                 var done = new RoundParticipation(task.Round, task.ModelVersion, result.SampleCount, result.MeanLoss, receipt, trainSeconds,
                     download.Bytes, download.Delta, evaluation);
                 rounds.Add(done);
@@ -218,6 +221,33 @@ public abstract class FederatedClient : IDisposable
                 Logger.LogWarning("Round {Round} skipped without an upload ({Reason}: {Detail}); asking for the next task in {Wait} ms.",
                     task.Round, s.Reason, s.Detail, (long)wait.TotalMilliseconds);
                 progress?.Report(new ParticipationProgress(ParticipationStage.Skipped, task.Round, Skipped: skipped));
+                await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="call"/> again, with a backoff, while it fails transiently past its own tries
+    /// (the gateway restarting), for up to <see cref="FederatedClientOptions.MaxOutage"/> in a row. An
+    /// upload is the same task's and idempotency key's, so the gateway counts it once whatever got through.
+    /// </summary>
+    private async Task<T> ThroughOutagesAsync<T>(Func<Task<T>> call, bool upload, CancellationToken cancellationToken)
+    {
+        long? since = null;
+        int attempt = 0;
+        while (true)
+        {
+            try
+            {
+                return await call().ConfigureAwait(false);
+            }
+            catch (RpcException e) when (TransientFailures.IsTransient(e, upload) && !cancellationToken.IsCancellationRequested
+                && (since is null || Stopwatch.GetElapsedTime(since.Value) < Options.MaxOutage))
+            {
+                since ??= Stopwatch.GetTimestamp();
+                var wait = Clamp(TransientFailures.Backoff(++attempt, Options.InitialBackoff, Options.MaxBackoff, e, Random.Shared));
+                Logger.LogWarning("The gateway cannot be reached ({Status}: {Detail}); {Call} again in {Wait} ms (outage so far {Seconds:F0} s).",
+                    e.StatusCode, e.Status.Detail, upload ? "uploading" : "asking for a task", (long)wait.TotalMilliseconds, Stopwatch.GetElapsedTime(since.Value).TotalSeconds);
                 await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
             }
         }

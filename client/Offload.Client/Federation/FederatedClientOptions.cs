@@ -32,6 +32,13 @@ public sealed record FederatedClientOptions
     /// <summary>Longest backoff between tries.</summary>
     public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long <see cref="FederatedClient.ParticipateAsync"/> keeps asking a gateway it cannot reach
+    /// (a restart, a rollout, a network outage) after a call's own tries are used up, before it gives
+    /// up; the same task's upload is sent again, so nothing is lost or counted twice.
+    /// </summary>
+    public TimeSpan MaxOutage { get; init; } = TimeSpan.FromMinutes(10);
+
     /// <summary>Deadline of one call (one try); an upload of a large update on a slow link needs more.</summary>
     public TimeSpan CallTimeout { get; init; } = TimeSpan.FromMinutes(5);
 
@@ -54,6 +61,7 @@ public sealed record FederatedClientOptions
             throw new ArgumentOutOfRangeException(nameof(MaxBackoff), MaxBackoff, "Backoffs must be non-negative with the maximum at least the initial one.");
         ArgumentNullException.ThrowIfNull(FedZip);
         if (CallTimeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(CallTimeout), CallTimeout, "The call timeout must be positive.");
+        if (MaxOutage < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(MaxOutage), MaxOutage, "The longest outage ridden out must not be negative.");
         return this;
     }
 }

@@ -129,24 +129,4 @@ public class BadModelTests
     {
         public void Report(ParticipationProgress value) => report(value);
     }
-
-    /// <summary>Keeps the SDK's warnings.</summary>
-    private sealed class WarningCapture(List<string> warnings) : ILoggerProvider, ILogger
-    {
-        public ILogger CreateLogger(string categoryName) => this;
-
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            if (!IsEnabled(logLevel)) return;
-            lock (warnings) warnings.Add(formatter(state, exception));
-        }
-
-        public void Dispose()
-        {
-        }
-    }
 }
