@@ -142,7 +142,7 @@ public abstract class FederatedClient : IDisposable
             try
             {
                 progress?.Report(new ParticipationProgress(ParticipationStage.Downloading, task.Round));
-                var download = await DownloadModelAsync(task, trainer.Layout, cancellationToken).ConfigureAwait(false);
+                var download = await ThroughOutagesAsync(() => DownloadModelAsync(task, trainer.Layout, cancellationToken), upload: false, cancellationToken).ConfigureAwait(false);
                 float[] weights = download.Weights;
 
                 progress?.Report(new ParticipationProgress(ParticipationStage.Training, task.Round));
