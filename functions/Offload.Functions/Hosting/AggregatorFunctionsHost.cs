@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Offload.Functions.Subscriptions;
+using Offload.Gateway.Hosting;
 
 namespace Offload.Functions.Hosting;
 

@@ -8,9 +8,12 @@ namespace Offload.Gateway.Hosting;
 /// of them (an <c>offload serve</c> kept serving after SIGTERM until Kubernetes killed it); with this
 /// one the signals reach the command's cancellation token, and the command stops the host as it drains.
 /// </summary>
-internal sealed class EmbeddedHostLifetime : IHostLifetime
+/// <remarks>Public so that the Dapr functions' host, which embeds its web host the same way, uses it too.</remarks>
+public sealed class EmbeddedHostLifetime : IHostLifetime
 {
+    /// <summary>Starts at once: there is no console to wait for.</summary>
     public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
+    /// <summary>Nothing to undo: no signal handler was registered.</summary>
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
