@@ -13,7 +13,9 @@ namespace Offload.Aggregator.Journal;
 
 /// <summary>
 /// The journal in one SQLite database (<c>federation.db</c> in the state directory), in WAL mode with
-/// synchronous commits: every record is one transaction, fsynced before the call returns.
+/// synchronous commits: every record is one transaction, fsynced before the call returns. Accepted
+/// payloads go to a <see cref="PayloadLog"/> beside it (<c>payloads/</c>), fsynced before the rows that
+/// name them are committed.
 /// </summary>
 /// <remarks>
 /// Why SQLite rather than a log of our own: its transactions are atomic across the tables a record
@@ -23,7 +25,9 @@ namespace Offload.Aggregator.Journal;
 /// (SQLITE_FULL) with nothing half-written; it surfaces as an <see cref="IOException"/>, so the gateway
 /// refuses the update it could not record (UNAVAILABLE, the device retries) and the coordinator stops
 /// rather than publish a round it could not keep. Payloads and models also carry a CRC-32C, checked on
-/// <see cref="LoadAsync"/>, since SQLite does not checksum its pages.
+/// <see cref="LoadAsync"/>, since SQLite does not checksum its pages and the payload files are ours.
+/// Payloads are not blobs because WAL mode writes a blob twice (WAL, then checkpoint) and again when
+/// it is freed, which measured as most of durability's cost (docs/benchmarks.md, "Durable serving").
 /// One connection and one writer thread: commits are fsync-bound and SQLite has one writer anyway, so
 /// records that arrive together are committed together (group commit). The WAL is checkpointed from a
 /// second connection every half second (PASSIVE), never by a committing write, which measured as the
@@ -34,13 +38,19 @@ public sealed class SqliteFederationJournal : IFederationJournal
     /// <summary>The database's file name inside the state directory.</summary>
     public const string FileName = "federation.db";
 
-    private const int Format = 1;
+    /// <summary>The payload log's folder inside the state directory.</summary>
+    public const string PayloadFolder = "payloads";
+
+    // 2: payloads in the payload log, not in the database.
+    private const int Format = 2;
     private readonly SqliteConnection _connection;
+    private readonly PayloadLog _payloads;
+    private readonly long? _maxBytes;
     private readonly object _lock = new();
     private readonly List<PendingWrite> _queue = [];
     private readonly Thread _writer;
     private bool _closing;
-    private SqliteException? _failure;
+    private Exception? _failure;
     private readonly TaskCompletionSource _broken = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _disposed;
     private static readonly TimeSpan CheckpointInterval = TimeSpan.FromMilliseconds(500);
@@ -48,9 +58,11 @@ public sealed class SqliteFederationJournal : IFederationJournal
     private readonly Timer _checkpointTimer;
     private readonly object _checkpointLock = new();
 
-    private SqliteFederationJournal(SqliteConnection connection, string path)
+    private SqliteFederationJournal(SqliteConnection connection, string path, PayloadLog payloads, long? maxBytes)
     {
         _connection = connection;
+        _payloads = payloads;
+        _maxBytes = maxBytes;
         Path = path;
         _writer = new Thread(WriteLoop) { IsBackground = true, Name = "journal writer" };
         _writer.Start();
@@ -122,7 +134,7 @@ public sealed class SqliteFederationJournal : IFederationJournal
                     deadline_ms INTEGER NOT NULL, epochs INTEGER NOT NULL, batch INTEGER NOT NULL, lr REAL NOT NULL, mu REAL NOT NULL, evaluate INTEGER NOT NULL, settings TEXT NOT NULL);
                 CREATE TABLE IF NOT EXISTS accepted (task_id TEXT PRIMARY KEY, client_id TEXT NOT NULL, round INTEGER NOT NULL, reference TEXT NOT NULL,
                     base_version INTEGER NOT NULL, sample_count INTEGER NOT NULL, payload_bytes INTEGER NOT NULL, node TEXT NOT NULL, idempotency_key TEXT NOT NULL,
-                    eval_examples INTEGER, eval_loss REAL, eval_accuracy REAL, payload BLOB, payload_crc INTEGER NOT NULL);
+                    eval_examples INTEGER, eval_loss REAL, eval_accuracy REAL, payload_offset INTEGER, payload_crc INTEGER NOT NULL);
                 """);
             if (maxBytes is long quota)
             {
@@ -145,7 +157,11 @@ public sealed class SqliteFederationJournal : IFederationJournal
                     Execute(connection, null, "INSERT INTO federation (id, format, identity) VALUES (1, $format, $identity)", ("$format", Format), ("$identity", identity));
                 }
             }
-            return new SqliteFederationJournal(connection, path);
+            var payloads = PayloadLog.Open(System.IO.Path.Combine(directory, PayloadFolder));
+            // Files of closed rounds a crash left before it could delete them.
+            using (var last = Command(connection, null, "SELECT COALESCE(MAX(round), 0) FROM rounds"))
+                payloads.DeleteThrough((long)last.ExecuteScalar()!);
+            return new SqliteFederationJournal(connection, path, payloads, maxBytes);
         }
         catch (SqliteException e)
         {
@@ -191,30 +207,66 @@ public sealed class SqliteFederationJournal : IFederationJournal
     {
         ArgumentNullException.ThrowIfNull(task);
         var plan = task.Plan;
-        _ = Enqueue($"task {task.TaskId}", transaction => Execute(_connection, transaction,
+        _ = Enqueue(new PendingWrite($"task {task.TaskId}", transaction => Execute(_connection, transaction,
             "INSERT OR REPLACE INTO tasks VALUES ($task, $client, $round, $base, $deadline, $epochs, $batch, $lr, $mu, $evaluate, $settings)",
             ("$task", task.TaskId), ("$client", task.ClientId), ("$round", task.Round), ("$base", task.BaseVersion.Value),
             ("$deadline", task.Deadline.ToUnixTimeMilliseconds()), ("$epochs", plan.LocalEpochs), ("$batch", plan.BatchSize), ("$lr", plan.LearningRate),
-            ("$mu", plan.ProximalMu), ("$evaluate", plan.Evaluate ? 1 : 0), ("$settings", JsonSerializer.Serialize(plan.Settings))));
+            ("$mu", plan.ProximalMu), ("$evaluate", plan.Evaluate ? 1 : 0), ("$settings", JsonSerializer.Serialize(plan.Settings)))));
     }
 
     /// <inheritdoc/>
     public ValueTask FlushAsync(CancellationToken cancellationToken = default) =>
-        new(Enqueue("the records before a flush", _ => { }).WaitAsync(cancellationToken));
+        new(Enqueue(new PendingWrite("the records before a flush", _ => { })).WaitAsync(cancellationToken));
 
     /// <inheritdoc/>
-    public ValueTask RecordAcceptedAsync(AcceptedUpdate update, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
+    /// <remarks>
+    /// The payload is in its round's file before this returns: streamed there already (a
+    /// <paramref name="draft"/> of this journal that did not fail), or written now. The caller's buffer
+    /// is free then. The row that names it is committed by the writer after an fsync that covers it.
+    /// </remarks>
+    public ValueTask RecordAcceptedAsync(AcceptedUpdate update, ReadOnlyMemory<byte> payload, PayloadDraft? draft = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(update);
         var a = update.Arrived;
         var e = update.Evaluation;
-        byte[] bytes = payload.ToArray();
-        uint crc = Crc32C.HashToUInt32(bytes);
-        return new(Enqueue($"update {a.Reference}", transaction => Execute(_connection, transaction,
-            "INSERT OR REPLACE INTO accepted VALUES ($task, $client, $round, $reference, $base, $samples, $bytes, $node, $key, $ex, $loss, $acc, $payload, $crc)",
+        if (payload.Length != a.PayloadBytes)
+            throw new ArgumentException($"The payload has {payload.Length} bytes; update {a.Reference} declares {a.PayloadBytes}.", nameof(payload));
+        string what = $"update {a.Reference}";
+        uint crc = Crc32C.HashToUInt32(payload.Span);
+        long offset;
+        try
+        {
+            offset = draft is LogDraft d && d.Log == _payloads && d.Round == a.Round && d.Length == payload.Length && !d.Failed && _payloads.Adopt(d)
+                ? d.Offset
+                : _payloads.Append(a.Round, payload.Span, RoomForPayloads());
+        }
+        catch (IOException failure)
+        {
+            // Failed in its place in the queue, so that nothing queued after it is kept either.
+            return new(Enqueue(new PendingWrite(what, _ => throw failure)).WaitAsync(cancellationToken));
+        }
+        return new(Enqueue(new PendingWrite(what, transaction => Execute(_connection, transaction,
+            "INSERT OR REPLACE INTO accepted VALUES ($task, $client, $round, $reference, $base, $samples, $bytes, $node, $key, $ex, $loss, $acc, $offset, $crc)",
             ("$task", a.TaskId), ("$client", a.ClientId), ("$round", a.Round), ("$reference", a.Reference.Key), ("$base", a.BaseVersion.Value),
             ("$samples", a.SampleCount), ("$bytes", a.PayloadBytes), ("$node", a.Node), ("$key", update.IdempotencyKey),
-            ("$ex", e?.Examples), ("$loss", e?.Loss), ("$acc", e?.Accuracy), ("$payload", bytes), ("$crc", (long)crc))).WaitAsync(cancellationToken));
+            ("$ex", e?.Examples), ("$loss", e?.Loss), ("$acc", e?.Accuracy), ("$offset", offset), ("$crc", (long)crc)))
+        {
+            NamesPayload = true,
+        }).WaitAsync(cancellationToken));
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>Null when the quota leaves no room for it; the payload is then written, or refused, at acceptance.</remarks>
+    public PayloadDraft? BeginPayload(long round, long length)
+    {
+        try
+        {
+            return _payloads.Reserve(round, length, RoomForPayloads());
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        {
+            return null;
+        }
     }
 
     /// <inheritdoc/>
@@ -223,7 +275,7 @@ public sealed class SqliteFederationJournal : IFederationJournal
         ArgumentNullException.ThrowIfNull(round);
         var s = round.Summary;
         byte[] weights = MemoryMarshal.AsBytes(round.Weights.Span).ToArray();
-        return Enqueue($"round {s.Round}", transaction =>
+        return Enqueue(new PendingWrite($"round {s.Round}", transaction =>
         {
             Execute(_connection, transaction,
                 "INSERT INTO rounds VALUES ($round, $version, $updates, $rejected, $samples, $bytes, $seconds, $agg, $deadline, $stepUpdates, $updateNorm, $stepNorm, $ec, $ee, $el, $ea, $weights, $crc, $state)",
@@ -233,16 +285,21 @@ public sealed class SqliteFederationJournal : IFederationJournal
                 ("$ec", s.Evaluation?.Clients), ("$ee", s.Evaluation?.Examples), ("$el", s.Evaluation?.Loss), ("$ea", s.Evaluation?.Accuracy),
                 ("$weights", weights), ("$crc", (long)Crc32C.HashToUInt32(weights)), ("$state", round.ServerState.ToArray()));
             // The model holds these updates now; their payloads would only be folded twice.
-            Execute(_connection, transaction, "UPDATE accepted SET payload = NULL WHERE round <= $round AND payload IS NOT NULL", ("$round", s.Round));
+            Execute(_connection, transaction, "UPDATE accepted SET payload_offset = NULL WHERE round <= $round AND payload_offset IS NOT NULL", ("$round", s.Round));
             // A closed round's tasks stay one round, so a late upload hears "round closed", not "not held".
             Execute(_connection, transaction, "DELETE FROM tasks WHERE round < $round", ("$round", s.Round));
+        })
+        {
+            // Only once no row names them (a crash before this leaves files the next open deletes).
+            Committed = () => _payloads.DeleteThrough(s.Round),
         });
     }
 
     /// <inheritdoc/>
     public Task RecordDiscarded(long round) =>
-        Enqueue($"the discarded updates of round {round}", transaction => Execute(_connection, transaction,
-            "UPDATE accepted SET payload = NULL WHERE round = $round AND payload IS NOT NULL", ("$round", round)));
+        // The round's file stays: the round starts over under the same number and appends to it; its close deletes it.
+        Enqueue(new PendingWrite($"the discarded updates of round {round}", transaction => Execute(_connection, transaction,
+            "UPDATE accepted SET payload_offset = NULL WHERE round = $round AND payload_offset IS NOT NULL", ("$round", round))));
 
     /// <summary>Writes what is queued, then closes the database (a checkpoint of the WAL happens on close).</summary>
     public void Dispose()
@@ -260,12 +317,12 @@ public sealed class SqliteFederationJournal : IFederationJournal
         {
             _disposed = true;
             _connection.Dispose();
+            _payloads.Dispose();
         }
     }
 
-    private Task Enqueue(string what, Action<SqliteTransaction> write)
+    private Task Enqueue(PendingWrite pending)
     {
-        var pending = new PendingWrite(what, write);
         lock (_queue)
         {
             ObjectDisposedException.ThrowIf(_closing, this);
@@ -312,15 +369,31 @@ public sealed class SqliteFederationJournal : IFederationJournal
         }
         try
         {
+            // The payloads were written when they were recorded; fsynced here, before the rows that name
+            // them, so that a row never points at bytes a crash could lose.
+            bool payloads = false;
+            foreach (var w in writes) payloads |= w.NamesPayload;
+            if (payloads) _payloads.Sync();
             using (var transaction = _connection.BeginTransaction())
             {
                 foreach (var w in writes) w.Write(transaction);
                 transaction.Commit();
             }
-            foreach (var w in writes) w.Done.TrySetResult();
+            foreach (var w in writes)
+            {
+                try
+                {
+                    w.Committed?.Invoke();
+                }
+                catch (IOException)
+                {
+                    // Clean-up after a commit (deleting a closed round's payloads) is retried later; the record stands.
+                }
+                w.Done.TrySetResult();
+            }
             return true;
         }
-        catch (SqliteException e)
+        catch (Exception e) when (e is SqliteException or IOException)
         {
             if (writes.Count > 1) return false;
             _failure = e;
@@ -331,8 +404,29 @@ public sealed class SqliteFederationJournal : IFederationJournal
         }
     }
 
-    private sealed record PendingWrite(string What, Action<SqliteTransaction> Write)
+    /// <summary>What the payload log may grow to under <c>maxBytes</c> (the quota less the database's files), or null for no quota.</summary>
+    private long? RoomForPayloads()
     {
+        if (_maxBytes is not long quota) return null;
+        long database = 0;
+        foreach (string file in new[] { Path, Path + "-wal" })
+            if (File.Exists(file)) database += new FileInfo(file).Length;
+        return quota - database;
+    }
+
+    /// <summary>A record waiting for the writer.</summary>
+    private sealed class PendingWrite(string what, Action<SqliteTransaction> write)
+    {
+        public string What { get; } = what;
+
+        public Action<SqliteTransaction> Write { get; } = write;
+
+        /// <summary>Its rows name a payload in the log, which must be fsynced before they are committed.</summary>
+        public bool NamesPayload { get; init; }
+
+        /// <summary>Runs on the writer after the commit.</summary>
+        public Action? Committed { get; init; }
+
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
@@ -399,11 +493,11 @@ public sealed class SqliteFederationJournal : IFederationJournal
             ClientEvaluation? evaluation = row.IsDBNull(row.GetOrdinal("eval_examples")) ? null : new ClientEvaluation(
                 row.GetInt64(row.GetOrdinal("eval_examples")), row.GetDouble(row.GetOrdinal("eval_loss")), row.GetDouble(row.GetOrdinal("eval_accuracy")));
             accepted.Add(new AcceptedUpdate(arrived, row.GetString(row.GetOrdinal("idempotency_key")), evaluation));
-            int payloadColumn = row.GetOrdinal("payload");
-            if (round > lastRound && !row.IsDBNull(payloadColumn))
+            int offsetColumn = row.GetOrdinal("payload_offset");
+            if (round > lastRound && !row.IsDBNull(offsetColumn))
             {
-                byte[] payload = (byte[])row[payloadColumn];
-                if (payload.Length != arrived.PayloadBytes || Crc32C.HashToUInt32(payload) != (uint)row.GetInt64(row.GetOrdinal("payload_crc")))
+                byte[] payload = _payloads.Read(round, row.GetInt64(offsetColumn), checked((int)arrived.PayloadBytes));
+                if (Crc32C.HashToUInt32(payload) != (uint)row.GetInt64(row.GetOrdinal("payload_crc")))
                     throw new InvalidDataException($"The payload of update {arrived.Reference} in {Path} fails its checksum.");
                 pending[task] = payload;
             }

@@ -37,9 +37,23 @@ public interface IFederationJournal : IDisposable
     /// <exception cref="IOException">A queued record could not be made durable (for example, the disk is full).</exception>
     ValueTask FlushAsync(CancellationToken cancellationToken = default);
 
-    /// <summary>Records an accepted update and its payload; the gateway acknowledges it only once this completes.</summary>
+    /// <summary>
+    /// Records an accepted update and its payload; the gateway acknowledges it only once this completes.
+    /// The journal may read <paramref name="payload"/> until then, so the caller keeps it unchanged.
+    /// </summary>
+    /// <param name="update">The acceptance.</param>
+    /// <param name="payload">The payload as validated (and clipped) by the gateway.</param>
+    /// <param name="draft">The draft the same bytes were streamed into (<see cref="BeginPayload"/>), if any: the journal keeps it instead of writing <paramref name="payload"/> again.</param>
+    /// <param name="cancellationToken">Stops the wait, not the record.</param>
     /// <exception cref="IOException">The record could not be made durable.</exception>
-    ValueTask RecordAcceptedAsync(AcceptedUpdate update, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default);
+    ValueTask RecordAcceptedAsync(AcceptedUpdate update, ReadOnlyMemory<byte> payload, PayloadDraft? draft = null, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Sets room aside for a payload of <paramref name="length"/> bytes of round <paramref name="round"/>
+    /// that the gateway writes as it streams in; null where the journal keeps no payloads of its own (the
+    /// Dapr state store holds them) or has no room. An abandoned draft costs its room until its round closes.
+    /// </summary>
+    PayloadDraft? BeginPayload(long round, long length) => null;
 
     /// <summary>
     /// Queues the record of a closed round (its model, the strategy's state and its summary) and, in the

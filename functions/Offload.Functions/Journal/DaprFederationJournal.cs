@@ -88,7 +88,8 @@ public sealed class DaprFederationJournal(DaprClient client, string storeName = 
     public ValueTask FlushAsync(CancellationToken cancellationToken = default) => new(SaveAsync(cancellationToken));
 
     /// <inheritdoc/>
-    public async ValueTask RecordAcceptedAsync(AcceptedUpdate update, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
+    /// <remarks>The payload is not copied: the state store holds it under the update's reference already.</remarks>
+    public async ValueTask RecordAcceptedAsync(AcceptedUpdate update, ReadOnlyMemory<byte> payload, PayloadDraft? draft = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(update);
         long round = update.Arrived.Round;

@@ -1,6 +1,7 @@
+using Offload.Aggregator.Rounds;
 using Offload.Aggregator.Storage;
-using Offload.Core.Protos;
 using Offload.Core.Checksums;
+using Offload.Core.Protos;
 
 namespace Offload.Gateway.Ingest;
 
@@ -25,6 +26,9 @@ internal sealed class UploadSession(string clientId, string taskId, long round)
     public UpdateHeader? Header { get; set; }
 
     public IUpdateWriter? Writer { get; set; }
+
+    /// <summary>Where a durable journal takes the payload as it streams (<c>serve --state</c>); null without one.</summary>
+    public PayloadDraft? Draft { get; set; }
 
     public Crc32C Checksum { get; } = new();
 
@@ -51,6 +55,7 @@ internal sealed class UploadSession(string clientId, string taskId, long round)
     {
         Header = null;
         Writer = null;
+        Draft = null;
         Checksum.Reset();
         PrefixChecked = false;
     }

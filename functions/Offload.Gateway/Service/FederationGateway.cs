@@ -262,8 +262,9 @@ internal sealed class FederationGateway(
                     if (session.Accepted is { } accepted) return Duplicate(accepted, header, session);
                     await PrepareAsync(session, header, pacing.Token).ConfigureAwait(false);
                     await ReceiveAsync(session, header, requestStream, pacing).ConfigureAwait(false);
-                    var verdict = await VerifyAsync(session, header, context.CancellationToken).ConfigureAwait(false);
-                    return await AcceptAsync(client, session, header, task, verdict).ConfigureAwait(false);
+                    var (verdict, payload) = await VerifyAsync(session, header, context.CancellationToken).ConfigureAwait(false);
+                    // The validated bytes are what the journal keeps: the store is not read a second time.
+                    using (payload) return await AcceptAsync(client, session, header, task, verdict, payload.Bytes).ConfigureAwait(false);
                 }
                 finally
                 {
@@ -322,6 +323,7 @@ internal sealed class FederationGateway(
             session.Writer = await store.OpenWriteAsync(session.Reference, cancellationToken).ConfigureAwait(false);
         }
         session.Header = header;
+        session.Draft = ledger.Journal?.BeginPayload(session.Round, header.TotalLength);
     }
 
     /// <summary>Streams chunks into the store, one at a time, stopping at the first byte past the declared length or the limit.</summary>
@@ -351,7 +353,10 @@ internal sealed class FederationGateway(
                 await DiscardAsync(session).ConfigureAwait(false);
                 throw Fail(StatusCode.InvalidArgument, problem);
             }
+            long position = writer.Length;
             await writer.WriteAsync(data, cancellationToken).ConfigureAwait(false);
+            // The journal's copy goes to disk as it streams, not all at the round's end.
+            session.Draft?.Write(position, data.Span);
             session.Checksum.Append(data.Span);
             metrics.CountBytes(data.Length);
             if (pacing.Received(data.Length) is { } tooSlow)
@@ -386,9 +391,10 @@ internal sealed class FederationGateway(
     /// <summary>
     /// Reads the complete, checksummed payload back from the store and decodes it once: refuses what no
     /// aggregator could fold (INVALID_ARGUMENT), bounds its L2 norm (refused with FAILED_PRECONDITION, or
-    /// clipped by rewriting the stored payload scaled) and caps the weight it declared.
+    /// clipped by rewriting the stored payload scaled) and caps the weight it declared. The caller disposes
+    /// the inspection, which holds the payload as stored.
     /// </summary>
-    private async Task<UpdateVerdict> VerifyAsync(UploadSession session, UpdateHeader header, CancellationToken cancellationToken)
+    private async Task<(UpdateVerdict, PayloadInspection)> VerifyAsync(UploadSession session, UpdateHeader header, CancellationToken cancellationToken)
     {
         // Committing makes the bytes readable; nothing announces them before AcceptAsync, and a refusal deletes them.
         await session.Writer!.CommitAsync(CancellationToken.None).ConfigureAwait(false);
@@ -407,7 +413,7 @@ internal sealed class FederationGateway(
                 metrics.CountRefusedByValidation();
                 throw Fail(StatusCode.InvalidArgument, $"The payload cannot be folded: {e.Message}");
             }
-            using (inspection)
+            try
             {
                 double norm = inspection.Norm;
                 var (bound, basis) = bounds.NormBound(coordinator.Model);
@@ -433,6 +439,7 @@ internal sealed class FederationGateway(
                     await store.DeleteAsync(session.Reference, CancellationToken.None).ConfigureAwait(false);
                     session.Writer = await store.OpenWriteAsync(session.Reference, CancellationToken.None).ConfigureAwait(false);
                     await session.Writer.WriteAsync(inspection.Bytes, CancellationToken.None).ConfigureAwait(false);
+                    session.Draft?.Write(0, inspection.Bytes.Span);
                     logger.LogInformation("Update {Reference} clipped from norm {Norm:G4} to {Bound:G4} ({Basis}).", session.Reference, norm, bound, basis);
                     norm = bound;
                     clipped = true;
@@ -441,7 +448,12 @@ internal sealed class FederationGateway(
                 long samples = Math.Min(header.SampleCount, cap);
                 if (samples < header.SampleCount)
                     logger.LogInformation("Update {Reference} declared {Declared} samples; weighted by {Cap} ({Basis}).", session.Reference, header.SampleCount, cap, capBasis);
-                return new UpdateVerdict(norm, clipped, samples);
+                return (new UpdateVerdict(norm, clipped, samples), inspection);
+            }
+            catch
+            {
+                inspection.Dispose();
+                throw;
             }
         }
         finally
@@ -457,7 +469,7 @@ internal sealed class FederationGateway(
         return capabilities is null || capabilities.Codecs.Count == 0 || capabilities.Codecs.Contains(preferred) ? preferred : UpdateCodec.Identity;
     }
 
-    private async Task<SubmitUpdateReply> AcceptAsync(ClientIdentity client, UploadSession session, UpdateHeader header, RoundTask task, UpdateVerdict verdict)
+    private async Task<SubmitUpdateReply> AcceptAsync(ClientIdentity client, UploadSession session, UpdateHeader header, RoundTask task, UpdateVerdict verdict, ReadOnlyMemory<byte> payload)
     {
         switch (coordinator.TryReserve(client.ClientId, header.TaskId, UpdateHeaderValidation.EvaluationOf(header)))
         {
@@ -487,7 +499,7 @@ internal sealed class FederationGateway(
             // Durable before it is acknowledged or announced: a crash from here on loses nothing the device hears ACCEPTED for.
             if (ledger.Journal is { } journal)
                 await journal.RecordAcceptedAsync(new AcceptedUpdate(arrived, header.IdempotencyKey, UpdateHeaderValidation.EvaluationOf(header)),
-                    await ReadStoredAsync(session.Reference, header.TotalLength).ConfigureAwait(false), CancellationToken.None).ConfigureAwait(false);
+                    payload, session.Draft, CancellationToken.None).ConfigureAwait(false);
             await bus.PublishAsync(arrived, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception e)
@@ -505,15 +517,6 @@ internal sealed class FederationGateway(
         if (verdict.Clipped) metrics.CountClippedByNorm();
         if (verdict.SampleCount < header.SampleCount) metrics.CountCappedWeight();
         return reply;
-    }
-
-    /// <summary>A committed payload read back whole (it is at most the declared length, checked while it streamed).</summary>
-    private async Task<byte[]> ReadStoredAsync(UpdateReference reference, long length)
-    {
-        await using var stream = await store.OpenReadAsync(reference, CancellationToken.None).ConfigureAwait(false);
-        var bytes = new byte[checked((int)length)];
-        await stream.ReadExactlyAsync(bytes, CancellationToken.None).ConfigureAwait(false);
-        return bytes;
     }
 
     private SubmitUpdateReply Duplicate(SubmitUpdateReply accepted, UpdateHeader header, UploadSession session)

@@ -1,4 +1,3 @@
-using Microsoft.Data.Sqlite;
 using Offload.Aggregator.Events;
 using Offload.Aggregator.Journal;
 using Offload.Aggregator.Rounds;
@@ -77,22 +76,160 @@ public sealed class SqliteFederationJournalTests : IDisposable
         Assert.Empty(record.PendingPayloads);
     }
 
+    private string PayloadFile(long round) => Path.Combine(_directory, SqliteFederationJournal.PayloadFolder, $"round-{round}.log");
+
     [Fact]
     public async Task A_payload_changed_on_disk_fails_its_checksum()
     {
         var t = TaskOf("r1-a", "c0", 1);
         using (var journal = Open())
             await journal.RecordAcceptedAsync(Accepted(t, 3), new byte[] { 1, 2, 3 });
-        using (var raw = new SqliteConnection($"Data Source={Path.Combine(_directory, SqliteFederationJournal.FileName)};Pooling=False"))
-        {
-            raw.Open();
-            using var command = raw.CreateCommand();
-            command.CommandText = "UPDATE accepted SET payload = x'010203FF' WHERE task_id = 'r1-a'; UPDATE accepted SET payload_bytes = 4";
-            command.ExecuteNonQuery();
-        }
+        byte[] file = File.ReadAllBytes(PayloadFile(1));
+        file[^1] ^= 0xFF;
+        File.WriteAllBytes(PayloadFile(1), file);
         using var reopened = Open();
         var e = Assert.Throws<InvalidDataException>(() => reopened.Load());
         Assert.Contains("checksum", e.Message);
+    }
+
+    [Fact]
+    public async Task A_missing_or_cut_payload_file_is_reported_as_damage_not_read_as_an_empty_update()
+    {
+        var t = TaskOf("r1-a", "c0", 1);
+        using (var journal = Open())
+            await journal.RecordAcceptedAsync(Accepted(t, 3), new byte[] { 1, 2, 3 });
+        File.WriteAllBytes(PayloadFile(1), new byte[] { 1, 2 });
+        using (var reopened = Open())
+            Assert.Contains("ends at byte 2", Assert.Throws<InvalidDataException>(() => reopened.Load()).Message);
+        File.Delete(PayloadFile(1));
+        using (var reopened = Open())
+            Assert.Contains("missing", Assert.Throws<InvalidDataException>(() => reopened.Load()).Message);
+    }
+
+    [Fact]
+    public async Task A_closed_rounds_payload_file_is_deleted_and_the_open_rounds_is_kept()
+    {
+        using var journal = Open();
+        await journal.RecordAcceptedAsync(Accepted(TaskOf("r1-a", "c0", 1), 2), new byte[] { 1, 2 });
+        await journal.RecordAcceptedAsync(Accepted(TaskOf("r2-a", "c0", 2), 2), new byte[] { 3, 4 });
+        Assert.True(File.Exists(PayloadFile(1)));
+        await journal.RecordRound(Round(1, 0.5f));
+        Assert.False(File.Exists(PayloadFile(1)));
+        Assert.True(File.Exists(PayloadFile(2)));
+        Assert.Equal(new byte[] { 3, 4 }, journal.Load().PendingPayloads["r2-a"]);
+    }
+
+    [Fact]
+    public async Task Files_a_crash_left_are_cleaned_up_and_bytes_no_row_names_are_never_read()
+    {
+        using (var journal = Open())
+        {
+            await journal.RecordAcceptedAsync(Accepted(TaskOf("r2-a", "c0", 2), 2), new byte[] { 1, 2 });
+            await journal.RecordRound(Round(1, 0.5f));
+        }
+        // A crash after round 1's commit, before its file went; and a torn append after r2-a's payload.
+        File.WriteAllBytes(PayloadFile(1), new byte[] { 9, 9, 9 });
+        using (var file = new FileStream(PayloadFile(2), FileMode.Append)) file.Write(new byte[] { 0xEE, 0xEE, 0xEE });
+        using var reopened = Open();
+        Assert.False(File.Exists(PayloadFile(1)));
+        await reopened.RecordAcceptedAsync(Accepted(TaskOf("r2-b", "c1", 2), 3), new byte[] { 5, 6, 7 });
+        var record = reopened.Load();
+        Assert.Equal(new byte[] { 1, 2 }, record.PendingPayloads["r2-a"]);
+        Assert.Equal(new byte[] { 5, 6, 7 }, record.PendingPayloads["r2-b"]);
+    }
+
+    [Fact]
+    public async Task A_payload_of_another_length_than_its_update_declares_is_refused()
+    {
+        using var journal = Open();
+        var e = await Assert.ThrowsAsync<ArgumentException>(() => journal.RecordAcceptedAsync(Accepted(TaskOf("r1-a", "c0", 1), 3), new byte[] { 1, 2 }).AsTask());
+        Assert.Contains("declares 3", e.Message);
+    }
+
+    [Fact]
+    public async Task A_payload_streamed_into_a_draft_is_kept_without_being_written_again()
+    {
+        var payload = Enumerable.Range(0, 5000).Select(i => (byte)i).ToArray();
+        using (var journal = Open())
+        {
+            var draft = journal.BeginPayload(1, payload.Length)!;
+            // Chunks in the order an upload streams them, and a clipped rewrite from the start.
+            for (int at = 0; at < payload.Length; at += 1024) draft.Write(at, payload.AsSpan(at, Math.Min(1024, payload.Length - at)));
+            payload[0] = 99;
+            draft.Write(0, payload.AsSpan(0, 1));
+            long before = new FileInfo(PayloadFile(1)).Length;
+            await journal.RecordAcceptedAsync(Accepted(TaskOf("r1-a", "c0", 1), payload.Length), payload, draft);
+            Assert.Equal(before, new FileInfo(PayloadFile(1)).Length);
+        }
+        using var reopened = Open();
+        Assert.Equal(payload, reopened.Load().PendingPayloads["r1-a"]);
+    }
+
+    [Fact]
+    public async Task A_draft_whose_round_file_went_is_replaced_by_the_payload_it_is_recorded_with()
+    {
+        var payload = new byte[] { 1, 2, 3, 4 };
+        using var journal = Open();
+        var draft = journal.BeginPayload(1, payload.Length)!;
+        draft.Write(0, payload);
+        // Round 1 closes under the upload: its file goes, and the draft's handle with it.
+        await journal.RecordRound(Round(1, 0.5f));
+        draft.Write(0, payload);
+        Assert.True(draft.Failed);
+        await journal.RecordAcceptedAsync(Accepted(TaskOf("r1-a", "c0", 1), payload.Length), payload, draft);
+        Assert.Equal(payload, File.ReadAllBytes(PayloadFile(1)));
+        // A draft of another round or length is not taken for the payload either.
+        var other = journal.BeginPayload(3, 2)!;
+        await journal.RecordAcceptedAsync(Accepted(TaskOf("r3-a", "c0", 3), payload.Length), payload, other);
+        Assert.Equal(payload, journal.Load().PendingPayloads["r3-a"]);
+    }
+
+    [Fact]
+    public void A_draft_refuses_a_write_past_its_declared_length()
+    {
+        using var journal = Open();
+        var draft = journal.BeginPayload(1, 4)!;
+        Assert.Throws<ArgumentOutOfRangeException>(() => draft.Write(2, new byte[3]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => draft.Write(-1, new byte[1]));
+    }
+
+    [Fact]
+    public void A_journal_without_room_for_a_draft_gives_none()
+    {
+        using var journal = SqliteFederationJournal.Open(_directory, "federation A", maxBytes: 1 << 20);
+        Assert.Null(journal.BeginPayload(1, 2 << 20));
+        Assert.NotNull(journal.BeginPayload(1, 1000));
+    }
+
+    [Fact]
+    public async Task The_callers_buffer_is_free_once_the_call_returns()
+    {
+        using var journal = Open();
+        var payload = new byte[] { 1, 2, 3 };
+        var recorded = journal.RecordAcceptedAsync(Accepted(TaskOf("r1-a", "c0", 1), 3), payload);
+        // The gateway returns its pooled buffer as soon as it has the task, before the fsync.
+        payload[0] = 42;
+        await recorded;
+        Assert.Equal(new byte[] { 1, 2, 3 }, journal.Load().PendingPayloads["r1-a"]);
+    }
+
+    [Fact]
+    public async Task Payloads_recorded_from_many_threads_at_once_are_each_read_back_whole()
+    {
+        const int count = 64;
+        using (var journal = Open())
+        {
+            await Task.WhenAll(Enumerable.Range(0, count).Select(i => Task.Run(async () =>
+            {
+                var payload = Enumerable.Range(0, 1000 + i).Select(j => (byte)(i * 7 + j)).ToArray();
+                await journal.RecordAcceptedAsync(Accepted(TaskOf($"r1-{i}", $"c{i}", 1), payload.Length), payload);
+            })));
+        }
+        using var reopened = Open();
+        var record = reopened.Load();
+        Assert.Equal(count, record.PendingPayloads.Count);
+        for (int i = 0; i < count; i++)
+            Assert.Equal(Enumerable.Range(0, 1000 + i).Select(j => (byte)(i * 7 + j)).ToArray(), record.PendingPayloads[$"r1-{i}"]);
     }
 
     [Fact]
