@@ -43,8 +43,13 @@ public sealed class SqliteFederationJournal : IFederationJournal
 
     // 2: payloads in the payload log, not in the database.
     private const int Format = 2;
+
+    // Rows only, now that payloads are files: a commit rewrites whole pages, and 64 KiB pages (right
+    // for blobs) made each small commit write hundreds of KiB (docs/benchmarks.md, "Durable serving").
+    private const int PageSize = 4096;
     private readonly SqliteConnection _connection;
     private readonly PayloadLog _payloads;
+    private readonly Dictionary<string, SqliteCommand> _statements = new(StringComparer.Ordinal);
     private readonly long? _maxBytes;
     private readonly object _lock = new();
     private readonly List<PendingWrite> _queue = [];
@@ -119,8 +124,8 @@ public sealed class SqliteFederationJournal : IFederationJournal
         try
         {
             connection.Open();
-            Execute(connection, null, """
-                PRAGMA page_size = 65536;
+            Execute(connection, null, $$"""
+                PRAGMA page_size = {{PageSize}};
                 PRAGMA journal_mode = WAL;
                 PRAGMA synchronous = FULL;
                 PRAGMA wal_autocheckpoint = 0;
@@ -135,11 +140,12 @@ public sealed class SqliteFederationJournal : IFederationJournal
                 CREATE TABLE IF NOT EXISTS accepted (task_id TEXT PRIMARY KEY, client_id TEXT NOT NULL, round INTEGER NOT NULL, reference TEXT NOT NULL,
                     base_version INTEGER NOT NULL, sample_count INTEGER NOT NULL, payload_bytes INTEGER NOT NULL, node TEXT NOT NULL, idempotency_key TEXT NOT NULL,
                     eval_examples INTEGER, eval_loss REAL, eval_accuracy REAL, payload_offset INTEGER, payload_crc INTEGER NOT NULL);
+                CREATE INDEX IF NOT EXISTS accepted_pending ON accepted (round) WHERE payload_offset IS NOT NULL;
                 """);
             if (maxBytes is long quota)
             {
                 ArgumentOutOfRangeException.ThrowIfLessThan(quota, 1L << 20, nameof(maxBytes));
-                Execute(connection, null, $"PRAGMA max_page_count = {quota / 65536}");
+                Execute(connection, null, $"PRAGMA max_page_count = {quota / PageSize}");
             }
             using (var read = Command(connection, null, "SELECT format, identity FROM federation WHERE id = 1"))
             using (var row = read.ExecuteReader())
@@ -207,7 +213,7 @@ public sealed class SqliteFederationJournal : IFederationJournal
     {
         ArgumentNullException.ThrowIfNull(task);
         var plan = task.Plan;
-        _ = Enqueue(new PendingWrite($"task {task.TaskId}", transaction => Execute(_connection, transaction,
+        _ = Enqueue(new PendingWrite($"task {task.TaskId}", transaction => Write(transaction,
             "INSERT OR REPLACE INTO tasks VALUES ($task, $client, $round, $base, $deadline, $epochs, $batch, $lr, $mu, $evaluate, $settings)",
             ("$task", task.TaskId), ("$client", task.ClientId), ("$round", task.Round), ("$base", task.BaseVersion.Value),
             ("$deadline", task.Deadline.ToUnixTimeMilliseconds()), ("$epochs", plan.LocalEpochs), ("$batch", plan.BatchSize), ("$lr", plan.LearningRate),
@@ -245,7 +251,7 @@ public sealed class SqliteFederationJournal : IFederationJournal
             // Failed in its place in the queue, so that nothing queued after it is kept either.
             return new(Enqueue(new PendingWrite(what, _ => throw failure)).WaitAsync(cancellationToken));
         }
-        return new(Enqueue(new PendingWrite(what, transaction => Execute(_connection, transaction,
+        return new(Enqueue(new PendingWrite(what, transaction => Write(transaction,
             "INSERT OR REPLACE INTO accepted VALUES ($task, $client, $round, $reference, $base, $samples, $bytes, $node, $key, $ex, $loss, $acc, $offset, $crc)",
             ("$task", a.TaskId), ("$client", a.ClientId), ("$round", a.Round), ("$reference", a.Reference.Key), ("$base", a.BaseVersion.Value),
             ("$samples", a.SampleCount), ("$bytes", a.PayloadBytes), ("$node", a.Node), ("$key", update.IdempotencyKey),
@@ -277,7 +283,7 @@ public sealed class SqliteFederationJournal : IFederationJournal
         byte[] weights = MemoryMarshal.AsBytes(round.Weights.Span).ToArray();
         return Enqueue(new PendingWrite($"round {s.Round}", transaction =>
         {
-            Execute(_connection, transaction,
+            Write(transaction,
                 "INSERT INTO rounds VALUES ($round, $version, $updates, $rejected, $samples, $bytes, $seconds, $agg, $deadline, $stepUpdates, $updateNorm, $stepNorm, $ec, $ee, $el, $ea, $weights, $crc, $state)",
                 ("$round", s.Round), ("$version", s.Version.Value), ("$updates", s.Updates), ("$rejected", s.Rejected), ("$samples", s.SampleCount),
                 ("$bytes", s.PayloadBytes), ("$seconds", s.Seconds), ("$agg", s.AggregateSeconds), ("$deadline", s.ClosedByDeadline ? 1 : 0),
@@ -285,9 +291,9 @@ public sealed class SqliteFederationJournal : IFederationJournal
                 ("$ec", s.Evaluation?.Clients), ("$ee", s.Evaluation?.Examples), ("$el", s.Evaluation?.Loss), ("$ea", s.Evaluation?.Accuracy),
                 ("$weights", weights), ("$crc", (long)Crc32C.HashToUInt32(weights)), ("$state", round.ServerState.ToArray()));
             // The model holds these updates now; their payloads would only be folded twice.
-            Execute(_connection, transaction, "UPDATE accepted SET payload_offset = NULL WHERE round <= $round AND payload_offset IS NOT NULL", ("$round", s.Round));
+            Write(transaction, "UPDATE accepted SET payload_offset = NULL WHERE round <= $round AND payload_offset IS NOT NULL", ("$round", s.Round));
             // A closed round's tasks stay one round, so a late upload hears "round closed", not "not held".
-            Execute(_connection, transaction, "DELETE FROM tasks WHERE round < $round", ("$round", s.Round));
+            Write(transaction, "DELETE FROM tasks WHERE round < $round", ("$round", s.Round));
         })
         {
             // Only once no row names them (a crash before this leaves files the next open deletes).
@@ -298,7 +304,7 @@ public sealed class SqliteFederationJournal : IFederationJournal
     /// <inheritdoc/>
     public Task RecordDiscarded(long round) =>
         // The round's file stays: the round starts over under the same number and appends to it; its close deletes it.
-        Enqueue(new PendingWrite($"the discarded updates of round {round}", transaction => Execute(_connection, transaction,
+        Enqueue(new PendingWrite($"the discarded updates of round {round}", transaction => Write(transaction,
             "UPDATE accepted SET payload_offset = NULL WHERE round = $round AND payload_offset IS NOT NULL", ("$round", round))));
 
     /// <summary>Writes what is queued, then closes the database (a checkpoint of the WAL happens on close).</summary>
@@ -316,6 +322,7 @@ public sealed class SqliteFederationJournal : IFederationJournal
         lock (_lock)
         {
             _disposed = true;
+            foreach (var command in _statements.Values) command.Dispose();
             _connection.Dispose();
             _payloads.Dispose();
         }
@@ -503,6 +510,24 @@ public sealed class SqliteFederationJournal : IFederationJournal
             }
         }
         return (accepted, pending);
+    }
+
+    /// <summary>
+    /// Runs a write on the writer's connection through a command kept per statement, so SQLite parses
+    /// and plans each statement once rather than at every record (the writer's thread only).
+    /// </summary>
+    private void Write(SqliteTransaction transaction, string sql, params (string Name, object? Value)[] parameters)
+    {
+        if (!_statements.TryGetValue(sql, out var command))
+        {
+            command = _connection.CreateCommand();
+            command.CommandText = sql;
+            _statements[sql] = command;
+        }
+        command.Transaction = transaction;
+        command.Parameters.Clear();
+        foreach (var (name, value) in parameters) command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        command.ExecuteNonQuery();
     }
 
     private static void Execute(SqliteConnection connection, SqliteTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
