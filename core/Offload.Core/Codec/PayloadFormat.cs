@@ -127,9 +127,8 @@ internal static class PayloadFormat
 
     /// <summary>
     /// Walks an embedded layout section of <paramref name="tensorCount"/> tensors and returns its length,
-    /// making every check <see cref="ReadLayout"/> makes on names, ranks and dimensions except that names
-    /// are unique, and checking that the tensors together hold at most <paramref name="parameterCount"/>
-    /// elements. Allocates nothing, so a hostile count or shape is refused before any name or shape is
+    /// checking names (non-empty, UTF-8), ranks and dimensions, and that the tensors together hold at most
+    /// <paramref name="parameterCount"/> elements; only unique names are left to <see cref="BuildMeasuredLayout"/>. Allocates nothing, so a hostile count or shape is refused before any name or shape is
     /// materialised.
     /// </summary>
     /// <exception cref="InvalidPayloadException">The section is truncated or describes an invalid layout.</exception>
@@ -183,46 +182,34 @@ internal static class PayloadFormat
         return text.ToString();
     }
 
-    /// <summary>Parses an embedded layout section that must hold <paramref name="tensorCount"/> tensors; returns the bytes read.</summary>
-    /// <exception cref="InvalidPayloadException">The section is truncated or describes an invalid layout.</exception>
-    public static TensorLayout ReadLayout(ReadOnlySpan<byte> source, int tensorCount, out int bytesRead)
+    /// <summary>
+    /// Builds the layout of an embedded layout section of <paramref name="tensorCount"/> tensors that
+    /// <see cref="MeasureLayout"/> has already walked with the same count: every check but unique names
+    /// was made there, so this only materialises names and shapes.
+    /// </summary>
+    /// <exception cref="InvalidPayloadException">Two tensors share a name.</exception>
+    internal static TensorLayout BuildMeasuredLayout(ReadOnlySpan<byte> source, int tensorCount)
     {
-        // Each tensor takes at least 3 bytes (length, one name byte, rank), which bounds the list.
-        if (tensorCount > source.Length / 3)
-            throw new InvalidPayloadException($"The payload declares {tensorCount} tensors but the embedded layout has room for at most {source.Length / 3}.");
         var tensors = new List<(string, int[])>(tensorCount);
         int at = 0;
         for (int i = 0; i < tensorCount; i++)
         {
-            if (source.Length - at < 3) throw Truncated("embedded layout");
             int nameLength = BinaryPrimitives.ReadUInt16LittleEndian(source[at..]);
             at += 2;
-            if (nameLength == 0) throw new InvalidPayloadException($"Tensor {i} of the embedded layout has an empty name.");
-            if (source.Length - at < nameLength + 1) throw Truncated("embedded layout");
-            string name;
-            try { name = StrictUtf8.GetString(source.Slice(at, nameLength)); }
-            catch (DecoderFallbackException e) { throw new InvalidPayloadException($"Tensor {i} of the embedded layout has a name that is not valid UTF-8.", e); }
+            // Valid UTF-8, as measured: the strict decoder cannot throw here.
+            string name = StrictUtf8.GetString(source.Slice(at, nameLength));
             at += nameLength;
-            int rank = source[at++];
-            if (rank > MaxRank) throw new InvalidPayloadException($"Tensor '{name}' of the embedded layout has rank {rank}; at most {MaxRank} is allowed.");
-            if (source.Length - at < 4 * rank) throw Truncated("embedded layout");
-            var shape = new int[rank];
-            for (int d = 0; d < rank; d++)
-            {
-                uint dim = BinaryPrimitives.ReadUInt32LittleEndian(source[at..]);
-                at += 4;
-                if (dim == 0 || dim > int.MaxValue) throw new InvalidPayloadException($"Tensor '{name}' of the embedded layout has a dimension of {dim}.");
-                shape[d] = (int)dim;
-            }
+            var shape = new int[source[at++]];
+            for (int d = 0; d < shape.Length; d++, at += 4) shape[d] = (int)BinaryPrimitives.ReadUInt32LittleEndian(source[at..]);
             tensors.Add((name, shape));
         }
-        bytesRead = at;
         try
         {
             return TensorLayout.Create(tensors);
         }
         catch (Exception e) when (e is ArgumentException or OverflowException)
         {
+            // Duplicate names, the one check measuring leaves to the layout.
             throw new InvalidPayloadException($"The embedded layout is invalid: {e.Message}", e);
         }
     }

@@ -70,8 +70,8 @@ internal sealed class PayloadReader
             long room = end - at - measured - (header.Codec == PayloadCodec.FedZip ? PayloadFormat.FedZipBodyHeaderLength : 0);
             if (header.TensorCount > Math.Max(room, 0) / PayloadFormat.RecordHeaderLength)
                 throw new InvalidPayloadException($"The payload declares {header.TensorCount} tensors but after its embedded layout has room for at most {Math.Max(room, 0) / PayloadFormat.RecordHeaderLength} records.");
-            embedded = PayloadFormat.ReadLayout(payload[at..end], header.TensorCount, out int layoutBytes);
-            at += layoutBytes;
+            embedded = PayloadFormat.BuildMeasuredLayout(payload[at..end], header.TensorCount);
+            at += measured;
             if (embedded.Hash != header.LayoutHash)
                 throw new InvalidPayloadException($"The embedded layout hashes to {embedded.Hash:X16}, not the header's {header.LayoutHash:X16}.");
             if (embedded.TotalLength != header.ParameterCount)
