@@ -167,9 +167,19 @@ public sealed class AsyncSimulation : IDisposable
                     if ((uint)arrival.Client >= (uint)_partitions.Count)
                         throw new ArgumentException($"The schedule names client {arrival.Client}; there are {_partitions.Count} partitions.", nameof(arrivals));
                     bool inWindow = server.History.TryGet(arrival.BaseVersion, out var baseWeights);
+                    bool diverged = false;
                     if (inWindow)
-                        _trainers[worker].Train(baseWeights.Span, _train, _partitions[arrival.Client].Indices, _options.Training,
-                            SeedMix.Of(_options.Seed, version, arrival.Client), deltas[slot], cancellationToken);
+                    {
+                        try
+                        {
+                            _trainers[worker].Train(baseWeights.Span, _train, _partitions[arrival.Client].Indices, _options.Training,
+                                SeedMix.Of(_options.Seed, version, arrival.Client), deltas[slot], cancellationToken);
+                        }
+                        catch (TrainingDivergedException)
+                        {
+                            diverged = true; // As in the synchronous simulation: a client whose training blew up sends nothing.
+                        }
+                    }
                     commit.InTurn(slot, () =>
                     {
                         if (!inWindow)
@@ -177,7 +187,7 @@ public sealed class AsyncSimulation : IDisposable
                             pending[slot] = (true, null);
                             return;
                         }
-                        if (arrival.BaseVersion.Equals(current) || ModelUpdate.FirstNonFinite(deltas[slot]) >= 0) return;
+                        if (diverged || arrival.BaseVersion.Equals(current) || ModelUpdate.FirstNonFinite(deltas[slot]) >= 0) return;
                         var update = new StaleUpdate(arrival.Client, Layout, deltas[slot], _partitions[arrival.Client].Count,
                             arrival.BaseVersion, baseWeights, current, currentWeights);
                         // Waits only when the queue is full: the queue pushes back on ingest.

@@ -56,4 +56,42 @@ public class AsyncSimulationTests
         Assert.Equal(0, result.Dropped);
         Assert.All(result.Versions, v => Assert.Equal(5, v.Folded));
     }
+
+    [Fact]
+    public void A_client_whose_training_diverges_sends_nothing_and_the_run_goes_on()
+    {
+        var partitions = PartitionScheme.Shards(1).Split(Bundled.Train, 20, 3);
+        int poisoned = partitions[0].Indices[0];
+        var options = new AsyncSimulationOptions
+        {
+            Versions = 3,
+            Server = new FedBuffOptions { BufferSize = 5, HistoryWindow = 3 },
+            Training = new TrainingOptions(1, 20, 0.05),
+            EvaluateEvery = 3,
+            EvaluationSamples = 200,
+            Workers = 2,
+            Seed = 3,
+        };
+        using var simulation = new AsyncSimulation(options, Bundled.Train, Bundled.Test, partitions, _ => new DivergesOn(poisoned, TorchTrainer.CreateDefault(3)));
+        var result = simulation.Run(new FixedDelaySchedule(20, 5, new bool[20], 2, 3), new PolynomialStalenessWeighting());
+        Assert.Equal(3, result.Versions.Count);
+        Assert.All(result.FinalWeights, w => Assert.True(float.IsFinite(w)));
+    }
+
+    /// <summary>A trainer whose training of one client's data diverges, as a model blown up by an attack makes it.</summary>
+    private sealed class DivergesOn(int firstIndex, ITrainer inner) : ITrainer
+    {
+        public Offload.Core.Model.TensorLayout Layout => inner.Layout;
+
+        public void ExportWeights(Span<float> destination) => inner.ExportWeights(destination);
+
+        public TrainingResult Train(ReadOnlySpan<float> startWeights, ImageDataset data, ReadOnlySpan<int> indices, TrainingOptions options, int seed, Span<float> update, CancellationToken cancellationToken = default) =>
+            indices[0] == firstIndex ? throw new TrainingDivergedException("Training diverged: the test's poisoned client.") : inner.Train(startWeights, data, indices, options, seed, update, cancellationToken);
+
+        public EvaluationResult Evaluate(ReadOnlySpan<float> weights, ImageDataset data, int start, int count) => inner.Evaluate(weights, data, start, count);
+
+        public EvaluationResult Evaluate(ReadOnlySpan<float> weights, ImageDataset data, ReadOnlySpan<int> indices) => inner.Evaluate(weights, data, indices);
+
+        public void Dispose() => inner.Dispose();
+    }
 }
