@@ -177,17 +177,17 @@ public sealed class AsyncSimulation : IDisposable
                         }
                         catch (TrainingDivergedException)
                         {
-                            diverged = true; // As in the synchronous simulation: a client whose training blew up sends nothing.
+                            diverged = true; // As in the synchronous simulation: a client whose training blew up sends nothing (counted as dropped).
                         }
                     }
                     commit.InTurn(slot, () =>
                     {
-                        if (!inWindow)
+                        if (!inWindow || diverged)
                         {
                             pending[slot] = (true, null);
                             return;
                         }
-                        if (diverged || arrival.BaseVersion.Equals(current) || ModelUpdate.FirstNonFinite(deltas[slot]) >= 0) return;
+                        if (arrival.BaseVersion.Equals(current) || ModelUpdate.FirstNonFinite(deltas[slot]) >= 0) return;
                         var update = new StaleUpdate(arrival.Client, Layout, deltas[slot], _partitions[arrival.Client].Count,
                             arrival.BaseVersion, baseWeights, current, currentWeights);
                         // Waits only when the queue is full: the queue pushes back on ingest.

@@ -61,7 +61,11 @@ public class AsyncSimulationTests
     public void A_client_whose_training_diverges_sends_nothing_and_the_run_goes_on()
     {
         var partitions = PartitionScheme.Shards(1).Split(Bundled.Train, 20, 3);
-        int poisoned = partitions[0].Indices[0];
+        // A client of the first buffer, delayed, so that it arrives fresh at first and stale later.
+        var delayed = new bool[20];
+        int client = new FixedDelaySchedule(20, 5, delayed, 2, 3).Select(1)[0];
+        delayed[client] = true;
+        int poisoned = partitions[client].Indices[0];
         var options = new AsyncSimulationOptions
         {
             Versions = 3,
@@ -72,21 +76,40 @@ public class AsyncSimulationTests
             Workers = 2,
             Seed = 3,
         };
-        using var simulation = new AsyncSimulation(options, Bundled.Train, Bundled.Test, partitions, _ => new DivergesOn(poisoned, TorchTrainer.CreateDefault(3)));
-        var result = simulation.Run(new FixedDelaySchedule(20, 5, new bool[20], 2, 3), new PolynomialStalenessWeighting());
+        var trainers = new List<DivergesOn>();
+        using var simulation = new AsyncSimulation(options, Bundled.Train, Bundled.Test, partitions, _ =>
+        {
+            var trainer = new DivergesOn(poisoned, TorchTrainer.CreateDefault(3));
+            lock (trainers) trainers.Add(trainer);
+            return trainer;
+        });
+        var result = simulation.Run(new FixedDelaySchedule(20, 5, delayed, 2, 3), new PolynomialStalenessWeighting());
+        int diverged = trainers.Sum(t => t.Diverged);
+        Assert.True(diverged > 0);
         Assert.Equal(3, result.Versions.Count);
+        Assert.Equal(diverged, result.Versions.Sum(v => v.Dropped));
         Assert.All(result.FinalWeights, w => Assert.True(float.IsFinite(w)));
     }
 
     /// <summary>A trainer whose training of one client's data diverges, as a model blown up by an attack makes it.</summary>
     private sealed class DivergesOn(int firstIndex, ITrainer inner) : ITrainer
     {
+        private int _diverged;
+
+        public int Diverged => _diverged;
+
         public Offload.Core.Model.TensorLayout Layout => inner.Layout;
 
         public void ExportWeights(Span<float> destination) => inner.ExportWeights(destination);
 
         public TrainingResult Train(ReadOnlySpan<float> startWeights, ImageDataset data, ReadOnlySpan<int> indices, TrainingOptions options, int seed, Span<float> update, CancellationToken cancellationToken = default) =>
-            indices[0] == firstIndex ? throw new TrainingDivergedException("Training diverged: the test's poisoned client.") : inner.Train(startWeights, data, indices, options, seed, update, cancellationToken);
+            indices[0] == firstIndex ? throw Diverge() : inner.Train(startWeights, data, indices, options, seed, update, cancellationToken);
+
+        private TrainingDivergedException Diverge()
+        {
+            Interlocked.Increment(ref _diverged);
+            return new TrainingDivergedException("Training diverged: the test's poisoned client.");
+        }
 
         public EvaluationResult Evaluate(ReadOnlySpan<float> weights, ImageDataset data, int start, int count) => inner.Evaluate(weights, data, start, count);
 
