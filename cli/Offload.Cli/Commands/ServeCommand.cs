@@ -270,6 +270,10 @@ public static class ServeCommand
         output.Flush();
 
         bool stopped = false;
+        // Rounds that stop with an error (a journal that can no longer keep records) end the wait too:
+        // WhenAll alone would wait on for a final round that never comes.
+        _ = coordinator.Completion.ContinueWith(t => evaluated.TrySetException(t.Exception!.InnerExceptions),
+            CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
         try
         {
             await Task.WhenAll(coordinator.Completion, evaluated.Task).WaitAsync(cancellationToken);

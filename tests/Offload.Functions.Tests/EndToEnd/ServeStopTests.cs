@@ -41,4 +41,27 @@ public sealed class ServeStopTests : IDisposable
         var summary = JsonNode.Parse(File.ReadAllText(Path.Combine(output, "summary.json")))!;
         Assert.True(summary["configuration"]!["stopped_by_signal"]!.GetValue<bool>());
     }
+
+    [Fact]
+    public async Task A_journal_that_cannot_keep_an_update_stops_serve_with_an_error_naming_the_state_directory()
+    {
+        int port = DaprDeploymentTests.FreePort();
+        string state = Path.Combine(_directory, "state");
+        var serve = _processes.Start(["serve", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--rounds", "3", "--min-clients", "1",
+            "--data", "bundled", "--hidden", "8", "--token", "device-0=journal-token-0", "--state", state, "--out", Path.Combine(_directory, "out")]);
+        using (var client = new Client.Federation.FederatedClientBuilder(new Uri($"http://127.0.0.1:{port}")).WithToken("journal-token-0")
+            .Configure(o => o with { InitialBackoff = TimeSpan.FromMilliseconds(100), MaxBackoff = TimeSpan.FromMilliseconds(500), MaxAttempts = 200 }).Build())
+            Assert.Equal(1, (await client.GetStatusAsync()).Round);
+        // The payload folder becomes a file: the first acknowledged update cannot be kept, as on a full disk.
+        string payloads = Path.Combine(state, Aggregator.Journal.SqliteFederationJournal.PayloadFolder);
+        Directory.Delete(payloads);
+        File.WriteAllText(payloads, "not a folder");
+        _processes.Start(["client", "--server", $"http://127.0.0.1:{port}", "--token", "journal-token-0", "--partition", "0/1", "--data", "bundled", "--hidden", "8"]);
+
+        // The rounds stop and serve ends, rather than answering UNAVAILABLE for ever.
+        var (exit, _, stderr) = await serve.ExitAsync(TimeSpan.FromMinutes(2));
+        Assert.NotEqual(0, exit);
+        Assert.Contains($"--state {state}", stderr);
+        Assert.Contains("Nothing acknowledged is lost", stderr);
+    }
 }
