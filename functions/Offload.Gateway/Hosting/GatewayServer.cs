@@ -85,7 +85,7 @@ public sealed class GatewayServer : IAsyncDisposable
     /// only once the server runs (the Dapr gateway, whose sidecar answers once the app listens); call it before the rounds are ready.
     /// </summary>
     public void RestoreAcknowledged(IEnumerable<Aggregator.Rounds.AcceptedUpdate> acknowledged) =>
-        _app.Services.GetRequiredService<Ingest.UploadLedger>().Restore(acknowledged);
+        GatewayServiceCollectionExtensions.Restore(_app.Services.GetRequiredService<Ingest.UploadLedger>(), _app.Services.GetRequiredService<Service.UpdateBounds>(), acknowledged);
 
     /// <summary>Stops the server, letting calls in flight finish for up to <paramref name="grace"/>.</summary>
     public async Task StopAsync(TimeSpan grace)

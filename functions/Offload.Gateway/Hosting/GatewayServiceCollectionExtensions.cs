@@ -45,13 +45,17 @@ public static class GatewayServiceCollectionExtensions
         services.AddSingleton(bus);
         services.AddSingleton(new RoundEvents(roundEvents ?? bus));
         services.AddSingleton<GatewayMetrics>();
-        services.AddSingleton(new UploadLedger(store, journal));
+        var ledger = new UploadLedger(store, journal?.Journal);
+        var bounds = new UpdateBounds(options);
+        // What a journal acknowledged before a restart: retries answered as duplicates, and weights to cap by.
+        if (journal is not null) Restore(ledger, bounds, journal.Acknowledged);
+        services.AddSingleton(ledger);
+        services.AddSingleton(bounds);
         // A host or test may register its own clock (later registrations win).
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(sp => new EnrollmentThrottle(sp.GetRequiredService<TimeProvider>(), options.EnrollmentBackoff, options.MaxEnrollmentBackoff));
         services.AddSingleton<ClientUploadCounts>();
         services.AddSingleton(new ValidationSlots(options.MaxConcurrentValidations));
-        services.AddSingleton(new UpdateBounds(options));
         services.AddSingleton<BearerTokenInterceptor>();
         services.AddHostedService<UploadSweepService>();
         services.AddGrpc(grpc =>
@@ -69,5 +73,13 @@ public static class GatewayServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         return endpoints.MapGrpcService<FederationGateway>();
+    }
+
+    /// <summary>Knows again the updates a journal acknowledged before a restart, in the ledger and in the weight cap's history.</summary>
+    internal static void Restore(UploadLedger ledger, UpdateBounds bounds, IEnumerable<Aggregator.Rounds.AcceptedUpdate> acknowledged)
+    {
+        var updates = acknowledged as IReadOnlyCollection<Aggregator.Rounds.AcceptedUpdate> ?? [.. acknowledged];
+        ledger.Restore(updates);
+        bounds.Restore(updates);
     }
 }

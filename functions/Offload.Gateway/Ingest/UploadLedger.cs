@@ -15,11 +15,10 @@ internal sealed class UploadLedger
     private readonly ConcurrentDictionary<(string Client, string Task), UploadSession> _sessions = new();
     private readonly IUpdateStore _store;
 
-    public UploadLedger(IUpdateStore store, IngestJournal? journal = null)
+    public UploadLedger(IUpdateStore store, IFederationJournal? journal = null)
     {
         _store = store;
-        Journal = journal?.Journal;
-        Restore(journal?.Acknowledged ?? []);
+        Journal = journal;
     }
 
     /// <summary>Knows the acceptances a journal kept from before a restart again, so their retries are answered as duplicates.</summary>

@@ -42,6 +42,16 @@ internal sealed class UpdateBounds(GatewayOptions options)
             : (derived >= long.MaxValue ? long.MaxValue : (long)derived, Invariant($"{options.SampleCountMultiple} x the median of the last {_samples.Count} accepted updates"));
     }
 
+    /// <summary>
+    /// Remembers the weights of updates a journal acknowledged before a restart (as they were capped;
+    /// the declared counts are not kept), so a restarted gateway caps by the federation's history and
+    /// not by the floor. Their norms are not kept either: the norm bound starts again from the model's.
+    /// </summary>
+    public void Restore(IEnumerable<AcceptedUpdate> acknowledged)
+    {
+        foreach (var update in acknowledged) _samples.Add(update.Arrived.SampleCount);
+    }
+
     /// <summary>Remembers an accepted update: its norm (after any clipping) and the sample count it declared.</summary>
     public void Record(double norm, long declaredSamples)
     {

@@ -136,4 +136,16 @@ public class UpdateValidationTests
         Assert.Equal(1, federation.Server.Metrics.CappedWeights);
         Assert.Equal(6 * 2_000 + 20_000, Assert.Single(federation.Coordinator.Rounds).SampleCount); // 10 x the median 2,000.
     }
+
+    [Fact]
+    public void A_restarted_gateway_caps_weights_by_the_journaled_history_not_the_floor()
+    {
+        var bounds = new UpdateBounds(new GatewayOptions());
+        Assert.Equal(10_000, bounds.SampleCap().Cap);
+        bounds.Restore(Enumerable.Range(0, 5).Select(i => new AcceptedUpdate(
+            new Aggregator.Events.UpdateArrived(Aggregator.Storage.UpdateReference.ForTask($"c{i}", $"t{i}"), $"c{i}", $"t{i}", 1, Core.Model.ModelVersion.Initial, 30_000, 100, "node"),
+            "key", null)));
+        // Before, a restarted gateway weighted a 30,000-sample update as 10,000 (the floor) beside journaled ones of 30,000.
+        Assert.Equal(300_000, bounds.SampleCap().Cap);
+    }
 }
