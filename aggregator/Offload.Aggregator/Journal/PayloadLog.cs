@@ -11,12 +11,11 @@ namespace Offload.Aggregator.Journal;
 /// <remarks>
 /// Why not blobs in SQLite: in WAL mode a blob is written twice, to the WAL and again by the checkpoint
 /// into the database, and the pages it held are rewritten when the closed round frees them. Here a
-/// payload is written once, and a closed round's file is deleted whole. Ordering carries the
-/// durability: the journal appends a batch's payloads, fsyncs them (and the folder, when a file was
-/// created), and only then commits the rows that point at them; a crash between the two leaves bytes no
-/// row names, which are never read. Payloads are written as they are accepted, from the callers' threads,
-/// and fsynced by the journal's writer before each group commit, so the disk takes a round's payloads
-/// while later ones still stream instead of all at its end.
+/// payload is written once, and a closed round's file is deleted whole. Payloads are written from the
+/// uploads' threads: chunk by chunk into a range set aside as the upload streams (<see cref="Reserve"/>),
+/// or whole at acceptance (<see cref="Append"/>). Ordering carries the durability: the journal's writer
+/// fsyncs the files (and the folder, when a file was created) before it commits the rows that point at
+/// the payloads; a crash between the two leaves bytes no row names, which are never read.
 /// </remarks>
 internal sealed partial class PayloadLog : IDisposable
 {
