@@ -17,6 +17,9 @@ public sealed class ClientTokens
     /// <summary>Shortest token accepted, in characters.</summary>
     public const int MinTokenLength = 8;
 
+    /// <summary>Longest client id accepted, in characters.</summary>
+    public const int MaxClientIdLength = 128;
+
     private readonly ConcurrentDictionary<string, ClientIdentity> _byDigest = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, string> _enrollmentCodes = new(StringComparer.Ordinal);
     private int _anonymous;
@@ -25,10 +28,10 @@ public sealed class ClientTokens
     public int Count => _byDigest.Count;
 
     /// <summary>Accepts <paramref name="token"/> as <paramref name="clientId"/>.</summary>
-    /// <exception cref="ArgumentException">The token is shorter than <see cref="MinTokenLength"/> or holds whitespace, the id is empty, or the token is already taken by another client.</exception>
+    /// <exception cref="ArgumentException">The token is shorter than <see cref="MinTokenLength"/> or holds whitespace, the id is not a valid client id (<see cref="CheckClientId"/>), or the token is already taken by another client.</exception>
     public void Add(string clientId, string token)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(clientId);
+        CheckClientId(clientId);
         ArgumentNullException.ThrowIfNull(token);
         if (token.Length < MinTokenLength || token.Any(char.IsWhiteSpace))
             throw new ArgumentException($"A token needs at least {MinTokenLength} characters and no whitespace.", nameof(token));
@@ -59,20 +62,27 @@ public sealed class ClientTokens
             string line = raw.Trim();
             if (line.Length == 0 || line[0] == '#') continue;
             var fields = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
-            switch (fields.Length)
+            try
             {
-                case 1: Add(fields[0]); break;
-                case 2: Add(fields[0], fields[1]); break;
-                default: throw new FormatException($"{path}:{number}: expected 'client-id token' or 'token', found {fields.Length} fields.");
+                switch (fields.Length)
+                {
+                    case 1: Add(fields[0]); break;
+                    case 2: Add(fields[0], fields[1]); break;
+                    default: throw new FormatException($"{path}:{number}: expected 'client-id token' or 'token', found {fields.Length} fields.");
+                }
+            }
+            catch (ArgumentException e)
+            {
+                throw new ArgumentException($"{path}:{number}: {e.Message}", e);
             }
         }
     }
 
     /// <summary>Registers a one-time <paramref name="code"/> that enrolls as <paramref name="clientId"/>.</summary>
-    /// <exception cref="ArgumentException">The code is too short or the id empty.</exception>
+    /// <exception cref="ArgumentException">The code is too short or the id is not a valid client id (<see cref="CheckClientId"/>).</exception>
     public void AddEnrollmentCode(string code, string clientId)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(clientId);
+        CheckClientId(clientId);
         ArgumentNullException.ThrowIfNull(code);
         if (code.Length < MinTokenLength) throw new ArgumentException($"An enrollment code needs at least {MinTokenLength} characters.", nameof(code));
         _enrollmentCodes[Digest(code)] = clientId;
@@ -93,6 +103,25 @@ public sealed class ClientTokens
     /// <summary>The client <paramref name="token"/> belongs to, or null.</summary>
     public ClientIdentity? Resolve(string? token) =>
         string.IsNullOrEmpty(token) ? null : _byDigest.GetValueOrDefault(Digest(token));
+
+    /// <summary>
+    /// Refuses a client id that could not name the client's updates in a store: an id becomes a segment
+    /// of their keys (<c>update/{client}/{task}</c>), where a <c>/</c> would let one client's keys read as
+    /// another's, and the Dapr functions refuse such events. 1 to <see cref="MaxClientIdLength"/> ASCII
+    /// letters, digits and <c>. _ - @ :</c>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The id is empty, too long or holds another character.</exception>
+    public static void CheckClientId(string clientId)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(clientId);
+        bool valid = clientId.Length <= MaxClientIdLength;
+        foreach (char c in clientId) valid &= char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' or '@' or ':';
+        if (!valid)
+        {
+            string shown = clientId.Length <= 40 ? clientId : clientId[..40] + "...";
+            throw new ArgumentException($"The client id '{shown}' is not allowed: use 1 to {MaxClientIdLength} ASCII letters, digits or . _ - @ : (an id becomes part of store keys, update/<client>/<task>).", nameof(clientId));
+        }
+    }
 
     private static string Digest(string secret) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));
 }

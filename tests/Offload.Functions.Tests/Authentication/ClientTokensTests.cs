@@ -48,4 +48,36 @@ public class ClientTokensTests
         var spent = await Assert.ThrowsAsync<RpcException>(() => again.GetTaskAsync());
         Assert.Equal(StatusCode.Unauthenticated, spent.StatusCode);
     }
+
+    [Theory]
+    [InlineData("a/b")]
+    [InlineData("has space")]
+    [InlineData("tab\tid")]
+    [InlineData("ünïcode")]
+    [InlineData("a||b")]
+    public void A_client_id_that_could_not_name_store_keys_is_refused_with_the_rule(string id)
+    {
+        var tokens = new ClientTokens();
+        var e = Assert.Throws<ArgumentException>(() => tokens.Add(id, "long-enough-secret"));
+        Assert.Contains("is not allowed", e.Message);
+        Assert.Throws<ArgumentException>(() => tokens.AddEnrollmentCode("long-enough-code", id));
+        Assert.Throws<ArgumentException>(() => tokens.Add(new string('a', ClientTokens.MaxClientIdLength + 1), "another-secret"));
+        tokens.Add("device-0.eu_west@fleet:7", "long-enough-secret");
+    }
+
+    [Fact]
+    public void A_bad_line_of_a_token_file_is_named_by_its_number()
+    {
+        var path = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllLines(path, ["# devices", "good-device good-device-secret", "bad/device bad-device-secret"]);
+            var e = Assert.Throws<ArgumentException>(() => new ClientTokens().AddFile(path));
+            Assert.StartsWith($"{path}:3: The client id 'bad/device'", e.Message);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
 }
