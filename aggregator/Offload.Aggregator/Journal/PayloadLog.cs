@@ -23,7 +23,6 @@ internal sealed partial class PayloadLog : IDisposable
     private const string Suffix = ".log";
     private readonly object _lock = new();
     private readonly Dictionary<long, RoundFile> _files = [];
-    private readonly List<SafeFileHandle> _unsynced = [];
     private bool _folderChanged;
     private IOException? _syncFailure;
     private long _bytes;
@@ -37,15 +36,6 @@ internal sealed partial class PayloadLog : IDisposable
 
     /// <summary>The folder of the round files.</summary>
     public string Folder { get; }
-
-    /// <summary>Bytes the round files hold (counted against the journal's quota).</summary>
-    public long Bytes
-    {
-        get
-        {
-            lock (_lock) return _bytes;
-        }
-    }
 
     /// <summary>Opens (or creates) the log in <paramref name="folder"/>.</summary>
     public static PayloadLog Open(string folder)
@@ -72,10 +62,7 @@ internal sealed partial class PayloadLog : IDisposable
     {
         lock (_lock)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            CheckRoom(payload.Length, room);
-            var file = FileOf(round);
-            long offset = file.End;
+            var (file, offset) = Take(round, payload.Length, room);
             try
             {
                 RandomAccess.Write(file.Handle, payload, offset);
@@ -84,11 +71,11 @@ internal sealed partial class PayloadLog : IDisposable
             {
                 // A short write (a full disk) leaves nothing behind for the next payload to land after.
                 RandomAccess.SetLength(file.Handle, offset);
+                file.End = offset;
+                _bytes -= payload.Length;
                 throw;
             }
-            file.End = offset + payload.Length;
-            _bytes += payload.Length;
-            MarkUnsynced(file);
+            file.Unsynced = true;
             return offset;
         }
     }
@@ -102,22 +89,10 @@ internal sealed partial class PayloadLog : IDisposable
     {
         lock (_lock)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            CheckRoom(length, room);
-            var file = FileOf(round);
-            long offset = file.End;
-            file.End += length;
-            _bytes += length;
+            var (file, offset) = Take(round, length, room);
             return new LogDraft(this, round, file.Handle, offset, length);
         }
     }
-
-    /// <summary>
-    /// Writes a draft's chunk; called from the upload's thread, beside other writers (pwrite at its own
-    /// offsets). No early writeback (<c>sync_file_range</c>) is asked for: it measured slower here, as
-    /// it can block the upload's thread behind the disk's queue.
-    /// </summary>
-    internal static void WriteDraft(SafeFileHandle handle, long offset, ReadOnlySpan<byte> data) => RandomAccess.Write(handle, data, offset);
 
     /// <summary>
     /// Counts a draft's bytes in the next <see cref="Sync"/>; false when its round's file is gone (the
@@ -128,15 +103,22 @@ internal sealed partial class PayloadLog : IDisposable
         lock (_lock)
         {
             if (_disposed || !_files.TryGetValue(draft.Round, out var file) || file.Handle != draft.Handle) return false;
-            MarkUnsynced(file);
+            file.Unsynced = true;
             return true;
         }
     }
 
-    private void CheckRoom(long length, long? room)
+    /// <summary>Takes <paramref name="length"/> bytes at the end of round <paramref name="round"/>'s file, within <paramref name="room"/>; under the lock.</summary>
+    private (RoundFile File, long Offset) Take(long round, long length, long? room)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         if (room is long limit && _bytes + length > limit)
             throw new IOException($"The journal is full: its payloads take {_bytes} of the {limit} bytes left to them, and one of {length} does not fit.");
+        var file = FileOf(round);
+        long offset = file.End;
+        file.End += length;
+        _bytes += length;
+        return (file, offset);
     }
 
     private RoundFile FileOf(long round)
@@ -151,13 +133,6 @@ internal sealed partial class PayloadLog : IDisposable
         return file;
     }
 
-    private void MarkUnsynced(RoundFile file)
-    {
-        if (file.Unsynced) return;
-        file.Unsynced = true;
-        _unsynced.Add(file.Handle);
-    }
-
     /// <summary>
     /// Makes every payload appended before this call durable: the files, then the folder if a file was
     /// created. Appends go on meanwhile. A failed fsync fails every later call too, since the kernel may
@@ -166,14 +141,17 @@ internal sealed partial class PayloadLog : IDisposable
     /// <exception cref="IOException">The disk refused a flush, now or before.</exception>
     public void Sync()
     {
-        SafeFileHandle[] handles;
+        List<SafeFileHandle> handles = [];
         bool folder;
         lock (_lock)
         {
             if (_syncFailure is { } failed) throw new IOException($"The payloads in {Folder} could not be flushed earlier: {failed.Message}", failed);
-            handles = [.. _unsynced];
-            _unsynced.Clear();
-            foreach (var file in _files.Values) file.Unsynced = false;
+            foreach (var file in _files.Values)
+            {
+                if (!file.Unsynced) continue;
+                file.Unsynced = false;
+                handles.Add(file.Handle);
+            }
             folder = _folderChanged;
             _folderChanged = false;
         }
@@ -218,11 +196,7 @@ internal sealed partial class PayloadLog : IDisposable
             foreach (var (r, path) in RoundFiles(Folder))
             {
                 if (r > round) continue;
-                if (_files.Remove(r, out var file))
-                {
-                    _unsynced.Remove(file.Handle);
-                    file.Handle.Dispose();
-                }
+                if (_files.Remove(r, out var file)) file.Handle.Dispose();
                 try
                 {
                     long length = new FileInfo(path).Length;
@@ -244,7 +218,6 @@ internal sealed partial class PayloadLog : IDisposable
             _disposed = true;
             foreach (var file in _files.Values) file.Handle.Dispose();
             _files.Clear();
-            _unsynced.Clear();
         }
     }
 
