@@ -13,9 +13,10 @@ namespace Offload.Aggregator.Journal;
 /// into the database, and the pages it held are rewritten when the closed round frees them. Here a
 /// payload is written once, and a closed round's file is deleted whole. Payloads are written from the
 /// uploads' threads: chunk by chunk into a range set aside as the upload streams (<see cref="Reserve"/>),
-/// or whole at acceptance (<see cref="Append"/>). Ordering carries the durability: the journal's writer
-/// fsyncs the files (and the folder, when a file was created) before it commits the rows that point at
-/// the payloads; a crash between the two leaves bytes no row names, which are never read.
+/// or whole at acceptance (<see cref="Append"/>). The journal fsyncs the files (and the folder, when a
+/// file was created) while it commits the rows that point at the payloads, and acknowledges nothing
+/// before both are done. A crash can so leave bytes no row names, which are never read, or rows of the
+/// last commit naming bytes that did not reach the disk, which the journal drops at its next open.
 /// </remarks>
 internal sealed partial class PayloadLog : IDisposable
 {

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
@@ -14,8 +15,8 @@ namespace Offload.Aggregator.Journal;
 /// <summary>
 /// The journal in one SQLite database (<c>federation.db</c> in the state directory), in WAL mode with
 /// synchronous commits: every record is one transaction, fsynced before the call returns. Accepted
-/// payloads go to a <see cref="PayloadLog"/> beside it (<c>payloads/</c>), fsynced before the rows that
-/// name them are committed.
+/// payloads go to a <see cref="PayloadLog"/> beside it (<c>payloads/</c>), fsynced while the rows that
+/// name them commit; an acceptance is acknowledged once both are durable.
 /// </summary>
 /// <remarks>
 /// Why SQLite rather than a log of our own: its transactions are atomic across the tables a record
@@ -41,8 +42,8 @@ public sealed class SqliteFederationJournal : IFederationJournal
     /// <summary>The payload log's folder inside the state directory.</summary>
     public const string PayloadFolder = "payloads";
 
-    // 2: payloads in the payload log, not in the database.
-    private const int Format = 2;
+    // 2: payloads in the payload log, not in the database. 3: acceptances name their commit group.
+    private const int Format = 3;
 
     // Rows only, now that payloads are files: a commit rewrites whole pages, and 64 KiB pages (right
     // for blobs) made each small commit write hundreds of KiB (docs/benchmarks.md, "Durable serving").
@@ -55,22 +56,36 @@ public sealed class SqliteFederationJournal : IFederationJournal
     private readonly List<PendingWrite> _queue = [];
     private readonly Thread _writer;
     private bool _closing;
-    private Exception? _failure;
+    private volatile Exception? _failure;
     private readonly TaskCompletionSource _broken = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _disposed;
     private static readonly TimeSpan CheckpointInterval = TimeSpan.FromMilliseconds(500);
     private readonly SqliteConnection _checkpoints;
     private readonly Timer _checkpointTimer;
     private readonly object _checkpointLock = new();
+    // The group being committed (or the last one committed), also kept in the database: a group's
+    // payloads are fsynced while its rows commit, so only the last group's can be missing after a crash.
+    private long _group;
+    private readonly Thread _syncer;
+    private readonly SemaphoreSlim _syncRequested = new(0);
+    private readonly SemaphoreSlim _syncDone = new(0);
+    private Exception? _syncFailure;
+    // Records in the queue that someone waits for, under _queue.
+    private int _waiting;
+    // How long a lazy record waits for company: what a crash can lose of the task book.
+    private static readonly TimeSpan LazyDelay = TimeSpan.FromMilliseconds(250);
 
-    private SqliteFederationJournal(SqliteConnection connection, string path, PayloadLog payloads, long? maxBytes)
+    private SqliteFederationJournal(SqliteConnection connection, string path, PayloadLog payloads, long? maxBytes, long group)
     {
         _connection = connection;
         _payloads = payloads;
         _maxBytes = maxBytes;
+        _group = group;
         Path = path;
         _writer = new Thread(WriteLoop) { IsBackground = true, Name = "journal writer" };
         _writer.Start();
+        _syncer = new Thread(SyncLoop) { IsBackground = true, Name = "journal payload sync" };
+        _syncer.Start();
         // Checkpoints run beside the writer on a connection of their own (WAL allows it), so no
         // acknowledgement waits while the WAL is copied into the database.
         _checkpoints = new SqliteConnection(connection.ConnectionString);
@@ -129,7 +144,7 @@ public sealed class SqliteFederationJournal : IFederationJournal
                 PRAGMA journal_mode = WAL;
                 PRAGMA synchronous = FULL;
                 PRAGMA wal_autocheckpoint = 0;
-                CREATE TABLE IF NOT EXISTS federation (id INTEGER PRIMARY KEY CHECK (id = 1), format INTEGER NOT NULL, identity TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS federation (id INTEGER PRIMARY KEY CHECK (id = 1), format INTEGER NOT NULL, identity TEXT NOT NULL, last_group INTEGER NOT NULL);
                 CREATE TABLE IF NOT EXISTS rounds (round INTEGER PRIMARY KEY, version INTEGER NOT NULL, updates INTEGER NOT NULL, rejected INTEGER NOT NULL,
                     samples INTEGER NOT NULL, payload_bytes INTEGER NOT NULL, seconds REAL NOT NULL, aggregate_seconds REAL NOT NULL, by_deadline INTEGER NOT NULL,
                     step_updates INTEGER NOT NULL, update_norm REAL NOT NULL, step_norm REAL NOT NULL,
@@ -139,7 +154,7 @@ public sealed class SqliteFederationJournal : IFederationJournal
                     deadline_ms INTEGER NOT NULL, epochs INTEGER NOT NULL, batch INTEGER NOT NULL, lr REAL NOT NULL, mu REAL NOT NULL, evaluate INTEGER NOT NULL, settings TEXT NOT NULL);
                 CREATE TABLE IF NOT EXISTS accepted (task_id TEXT PRIMARY KEY, client_id TEXT NOT NULL, round INTEGER NOT NULL, reference TEXT NOT NULL,
                     base_version INTEGER NOT NULL, sample_count INTEGER NOT NULL, payload_bytes INTEGER NOT NULL, node TEXT NOT NULL, idempotency_key TEXT NOT NULL,
-                    eval_examples INTEGER, eval_loss REAL, eval_accuracy REAL, payload_offset INTEGER, payload_crc INTEGER NOT NULL);
+                    eval_examples INTEGER, eval_loss REAL, eval_accuracy REAL, payload_offset INTEGER, payload_crc INTEGER NOT NULL, commit_group INTEGER NOT NULL);
                 CREATE INDEX IF NOT EXISTS accepted_pending ON accepted (round) WHERE payload_offset IS NOT NULL;
                 """);
             if (maxBytes is long quota)
@@ -147,6 +162,7 @@ public sealed class SqliteFederationJournal : IFederationJournal
                 ArgumentOutOfRangeException.ThrowIfLessThan(quota, 1L << 20, nameof(maxBytes));
                 Execute(connection, null, $"PRAGMA max_page_count = {quota / PageSize}");
             }
+            long group = 0;
             using (var read = Command(connection, null, "SELECT format, identity FROM federation WHERE id = 1"))
             using (var row = read.ExecuteReader())
             {
@@ -156,18 +172,22 @@ public sealed class SqliteFederationJournal : IFederationJournal
                         throw new InvalidDataException($"The journal {path} is of format {row.GetInt32(0)}; this build reads format {Format}.");
                     if (row.GetString(1) != identity)
                         throw new InvalidDataException($"The journal {path} belongs to another federation ({row.GetString(1)}); this one is {identity}. Use another --state directory, or delete it to start over.");
+                    row.Close();
+                    using var last = Command(connection, null, "SELECT last_group FROM federation WHERE id = 1");
+                    group = (long)last.ExecuteScalar()!;
                 }
                 else
                 {
                     row.Close();
-                    Execute(connection, null, "INSERT INTO federation (id, format, identity) VALUES (1, $format, $identity)", ("$format", Format), ("$identity", identity));
+                    Execute(connection, null, "INSERT INTO federation (id, format, identity, last_group) VALUES (1, $format, $identity, 0)", ("$format", Format), ("$identity", identity));
                 }
             }
             var payloads = PayloadLog.Open(System.IO.Path.Combine(directory, PayloadFolder));
             // Files of closed rounds a crash left before it could delete them.
             using (var last = Command(connection, null, "SELECT COALESCE(MAX(round), 0) FROM rounds"))
                 payloads.DeleteThrough((long)last.ExecuteScalar()!);
-            return new SqliteFederationJournal(connection, path, payloads, maxBytes);
+            DropUnsynced(connection, payloads, group);
+            return new SqliteFederationJournal(connection, path, payloads, maxBytes, group);
         }
         catch (SqliteException e)
         {
@@ -217,8 +237,25 @@ public sealed class SqliteFederationJournal : IFederationJournal
             "INSERT OR REPLACE INTO tasks VALUES ($task, $client, $round, $base, $deadline, $epochs, $batch, $lr, $mu, $evaluate, $settings)",
             ("$task", task.TaskId), ("$client", task.ClientId), ("$round", task.Round), ("$base", task.BaseVersion.Value),
             ("$deadline", task.Deadline.ToUnixTimeMilliseconds()), ("$epochs", plan.LocalEpochs), ("$batch", plan.BatchSize), ("$lr", plan.LearningRate),
-            ("$mu", plan.ProximalMu), ("$evaluate", plan.Evaluate ? 1 : 0), ("$settings", JsonSerializer.Serialize(plan.Settings)))));
+            ("$mu", plan.ProximalMu), ("$evaluate", plan.Evaluate ? 1 : 0), ("$settings", JsonSerializer.Serialize(plan.Settings))))
+        {
+            Lazy = true,
+        });
     }
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// At once, unless the journal has failed. Neither the task nor the model it names needs to be
+    /// durable yet: both are queued before any acceptance of the task, and records are durable in queue
+    /// order, so nothing is acknowledged that depends on a record a crash could lose. A crash that loses
+    /// them loses no acknowledged work: the restarted gateway folds the round again from its journaled
+    /// updates, refuses the lost task as not held when its upload comes, and the device asks for another
+    /// (the SDK does). Waiting here put a commit on every device's path at the start of each round.
+    /// </remarks>
+    public ValueTask ReadyToOfferAsync(CancellationToken cancellationToken = default) =>
+        _failure is { } failure
+            ? ValueTask.FromException(new IOException($"The journal {Path} keeps no records since one failed ({failure.Message}).", failure))
+            : ValueTask.CompletedTask;
 
     /// <inheritdoc/>
     public ValueTask FlushAsync(CancellationToken cancellationToken = default) =>
@@ -252,10 +289,10 @@ public sealed class SqliteFederationJournal : IFederationJournal
             return new(Enqueue(new PendingWrite(what, _ => throw failure)).WaitAsync(cancellationToken));
         }
         return new(Enqueue(new PendingWrite(what, transaction => Write(transaction,
-            "INSERT OR REPLACE INTO accepted VALUES ($task, $client, $round, $reference, $base, $samples, $bytes, $node, $key, $ex, $loss, $acc, $offset, $crc)",
+            "INSERT OR REPLACE INTO accepted VALUES ($task, $client, $round, $reference, $base, $samples, $bytes, $node, $key, $ex, $loss, $acc, $offset, $crc, $group)",
             ("$task", a.TaskId), ("$client", a.ClientId), ("$round", a.Round), ("$reference", a.Reference.Key), ("$base", a.BaseVersion.Value),
             ("$samples", a.SampleCount), ("$bytes", a.PayloadBytes), ("$node", a.Node), ("$key", update.IdempotencyKey),
-            ("$ex", e?.Examples), ("$loss", e?.Loss), ("$acc", e?.Accuracy), ("$offset", offset), ("$crc", (long)crc)))
+            ("$ex", e?.Examples), ("$loss", e?.Loss), ("$acc", e?.Accuracy), ("$offset", offset), ("$crc", (long)crc), ("$group", _group)))
         {
             NamesPayload = true,
         }).WaitAsync(cancellationToken));
@@ -298,6 +335,7 @@ public sealed class SqliteFederationJournal : IFederationJournal
         {
             // Only once no row names them (a crash before this leaves files the next open deletes).
             Committed = () => _payloads.DeleteThrough(s.Round),
+            Lazy = true,
         });
     }
 
@@ -317,6 +355,10 @@ public sealed class SqliteFederationJournal : IFederationJournal
             Monitor.Pulse(_queue);
         }
         _writer.Join();
+        _syncRequested.Release();
+        _syncer.Join();
+        _syncRequested.Dispose();
+        _syncDone.Dispose();
         _checkpointTimer.Dispose();
         lock (_checkpointLock) _checkpoints.Dispose();
         lock (_lock)
@@ -334,7 +376,9 @@ public sealed class SqliteFederationJournal : IFederationJournal
         {
             ObjectDisposedException.ThrowIf(_closing, this);
             _queue.Add(pending);
-            Monitor.Pulse(_queue);
+            if (!pending.Lazy) _waiting++;
+            // A lazy record wakes the writer only to start its clock (LazyDelay).
+            if (!pending.Lazy || _queue.Count == 1) Monitor.Pulse(_queue);
         }
         return pending.Done.Task;
     }
@@ -342,7 +386,9 @@ public sealed class SqliteFederationJournal : IFederationJournal
     /// <summary>
     /// Group commit: everything queued while the last commit was being fsynced goes into the next
     /// transaction, so concurrent acknowledgements share one fsync instead of queueing for one each.
-    /// A batch that fails is retried one record per transaction, so one bad record fails alone.
+    /// Lazy records (tasks) start no commit of their own: they wait for the next record someone waits
+    /// for, or <see cref="LazyDelay"/>. A batch that fails is retried one record per transaction, so one
+    /// bad record fails alone.
     /// </summary>
     private void WriteLoop()
     {
@@ -351,10 +397,24 @@ public sealed class SqliteFederationJournal : IFederationJournal
         {
             lock (_queue)
             {
-                while (_queue.Count == 0 && !_closing) Monitor.Wait(_queue);
+                long due = 0;
+                while (_waiting == 0 && !_closing)
+                {
+                    if (_queue.Count == 0)
+                    {
+                        Monitor.Wait(_queue);
+                        continue;
+                    }
+                    // Counted from the first lazy record, so a stream of them cannot put their commit off for ever.
+                    long now = Stopwatch.GetTimestamp();
+                    if (due == 0) due = now + (long)(LazyDelay.TotalSeconds * Stopwatch.Frequency);
+                    if (now >= due) break;
+                    Monitor.Wait(_queue, Stopwatch.GetElapsedTime(now, due));
+                }
                 if (_queue.Count == 0) return;
                 batch.AddRange(_queue);
                 _queue.Clear();
+                _waiting = 0;
             }
             lock (_lock)
             {
@@ -374,17 +434,33 @@ public sealed class SqliteFederationJournal : IFederationJournal
             foreach (var w in writes) w.Done.TrySetException(new IOException($"The journal {Path} could not record {w.What}: an earlier record failed ({_failure.Message}).", _failure));
             return true;
         }
+        bool payloads = false;
+        foreach (var w in writes) payloads |= w.NamesPayload;
+        bool syncing = false;
         try
         {
-            // The payloads were written when they were recorded; fsynced here, before the rows that name
-            // them, so that a row never points at bytes a crash could lose.
-            bool payloads = false;
-            foreach (var w in writes) payloads |= w.NamesPayload;
-            if (payloads) _payloads.Sync();
+            // The payloads were written when they were recorded; they are fsynced on the syncer while
+            // the rows that name them commit here, and nothing is acknowledged before both are done.
+            // Rows may so be durable before their bytes: a crash can leave the last group's rows naming
+            // bytes it lost, which the next open drops (DropUnsynced), since none of them was acknowledged.
+            // Every group before the last was synced whole: the next commit starts only after it.
+            _group++;
+            if (payloads)
+            {
+                _syncRequested.Release();
+                syncing = true;
+            }
             using (var transaction = _connection.BeginTransaction())
             {
                 foreach (var w in writes) w.Write(transaction);
+                Write(transaction, "UPDATE federation SET last_group = $group WHERE id = 1", ("$group", _group));
                 transaction.Commit();
+            }
+            if (syncing)
+            {
+                syncing = false;
+                _syncDone.Wait();
+                if (_syncFailure is { } failed) throw new IOException(failed.Message, failed);
             }
             foreach (var w in writes)
             {
@@ -402,6 +478,17 @@ public sealed class SqliteFederationJournal : IFederationJournal
         }
         catch (Exception e) when (e is SqliteException or IOException)
         {
+            // A commit that failed still waits for its sync, so that two never run at once.
+            if (syncing) _syncDone.Wait();
+            if (_syncFailure is not null)
+            {
+                // The rows may be committed, but their payloads are not safe: nothing here is acknowledged, and nothing after.
+                _failure = _syncFailure;
+                var lost = new IOException($"The journal {Path} could not flush the payloads of {writes.Count} record(s): {_syncFailure.Message}", _syncFailure);
+                foreach (var w in writes) w.Done.TrySetException(lost);
+                _broken.TrySetException(lost);
+                return true;
+            }
             if (writes.Count > 1) return false;
             _failure = e;
             var failure = new IOException($"The journal {Path} could not record {writes[0].What}: {e.Message}", e);
@@ -409,6 +496,59 @@ public sealed class SqliteFederationJournal : IFederationJournal
             _broken.TrySetException(failure);
             return true;
         }
+    }
+
+    /// <summary>Flushes the payload log each time the writer asks, beside the writer's commit.</summary>
+    private void SyncLoop()
+    {
+        while (true)
+        {
+            _syncRequested.Wait();
+            lock (_queue)
+            {
+                // Dispose releases once more after the writer has stopped.
+                if (_closing && !_writer.IsAlive) return;
+            }
+            try
+            {
+                _payloads.Sync();
+            }
+            catch (IOException e)
+            {
+                _syncFailure = e;
+            }
+            _syncDone.Release();
+        }
+    }
+
+    /// <summary>
+    /// Deletes the acceptances of the last commit group whose payloads a crash lost or tore (missing,
+    /// short, or failing their checksum): they were committed beside their payloads' fsync, which did not
+    /// finish, so none was acknowledged; their devices' retries are accepted anew. Anywhere else, such a
+    /// payload is damage, and <see cref="Load"/> says so.
+    /// </summary>
+    private static void DropUnsynced(SqliteConnection connection, PayloadLog payloads, long group)
+    {
+        var lost = new List<string>();
+        using (var read = Command(connection, null,
+            "SELECT task_id, round, payload_offset, payload_bytes, payload_crc FROM accepted WHERE commit_group = $group AND payload_offset IS NOT NULL", ("$group", group)))
+        using (var row = read.ExecuteReader())
+        {
+            while (row.Read())
+            {
+                try
+                {
+                    byte[] payload = payloads.Read(row.GetInt64(1), row.GetInt64(2), checked((int)row.GetInt64(3)));
+                    if (Crc32C.HashToUInt32(payload) == (uint)row.GetInt64(4)) continue;
+                }
+                catch (InvalidDataException)
+                {
+                    // Missing or short: lost with the rest of the group's unsynced bytes.
+                }
+                lost.Add(row.GetString(0));
+            }
+        }
+        foreach (string task in lost) Execute(connection, null, "DELETE FROM accepted WHERE task_id = $task", ("$task", task));
     }
 
     /// <summary>What the payload log may grow to under <c>maxBytes</c> (the quota less the database's files), or null for no quota.</summary>
@@ -433,6 +573,9 @@ public sealed class SqliteFederationJournal : IFederationJournal
 
         /// <summary>Runs on the writer after the commit.</summary>
         public Action? Committed { get; init; }
+
+        /// <summary>Nobody waits for it (a task): it rides with the next commit rather than start one.</summary>
+        public bool Lazy { get; init; }
 
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }

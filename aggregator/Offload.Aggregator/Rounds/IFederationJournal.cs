@@ -29,9 +29,17 @@ public interface IFederationJournal : IDisposable
 
     /// <summary>
     /// Queues the record of a task without waiting (the coordinator calls it under its lock); the
-    /// gateway awaits <see cref="FlushAsync"/> before the client hears of the task.
+    /// gateway awaits <see cref="ReadyToOfferAsync"/> before the client hears of the task.
     /// </summary>
     void RecordTask(RoundTask task);
+
+    /// <summary>
+    /// Completes once a task queued before it may be offered to its client: at least the model it names
+    /// is durable. By default it waits for everything queued (<see cref="FlushAsync"/>), so the task
+    /// survives a restart too.
+    /// </summary>
+    /// <exception cref="IOException">A record it waits for could not be made durable.</exception>
+    ValueTask ReadyToOfferAsync(CancellationToken cancellationToken = default) => FlushAsync(cancellationToken);
 
     /// <summary>Completes once everything queued before it is durable.</summary>
     /// <exception cref="IOException">A queued record could not be made durable (for example, the disk is full).</exception>

@@ -74,12 +74,13 @@ internal sealed class FederationGateway(
     {
         var client = Caller(context);
         var offer = coordinator.RequestTask(client.ClientId);
-        // A task the journal has not made durable is not handed out: after a crash its upload would be refused as not held.
+        // No task is handed out before the journal has made the model it names durable (and, where the
+        // journal says so, the task itself: the Dapr journal keeps the task book for a restarted gateway).
         if (offer.Kind == TaskOfferKind.Assigned && ledger.Journal is { } journal)
         {
             try
             {
-                await journal.FlushAsync(context.CancellationToken).ConfigureAwait(false);
+                await journal.ReadyToOfferAsync(context.CancellationToken).ConfigureAwait(false);
             }
             catch (IOException e)
             {

@@ -78,12 +78,18 @@ public sealed class SqliteFederationJournalTests : IDisposable
 
     private string PayloadFile(long round) => Path.Combine(_directory, SqliteFederationJournal.PayloadFolder, $"round-{round}.log");
 
+    /// <summary>Records r1-a's payload, then a later commit (r2-a's), so r1-a's fsync is known to have finished.</summary>
+    private async Task RecordSyncedAndOneMore()
+    {
+        using var journal = Open();
+        await journal.RecordAcceptedAsync(Accepted(TaskOf("r1-a", "c0", 1), 3), new byte[] { 1, 2, 3 });
+        await journal.RecordAcceptedAsync(Accepted(TaskOf("r2-a", "c0", 2), 2), new byte[] { 4, 5 });
+    }
+
     [Fact]
     public async Task A_payload_changed_on_disk_fails_its_checksum()
     {
-        var t = TaskOf("r1-a", "c0", 1);
-        using (var journal = Open())
-            await journal.RecordAcceptedAsync(Accepted(t, 3), new byte[] { 1, 2, 3 });
+        await RecordSyncedAndOneMore();
         byte[] file = File.ReadAllBytes(PayloadFile(1));
         file[^1] ^= 0xFF;
         File.WriteAllBytes(PayloadFile(1), file);
@@ -95,15 +101,55 @@ public sealed class SqliteFederationJournalTests : IDisposable
     [Fact]
     public async Task A_missing_or_cut_payload_file_is_reported_as_damage_not_read_as_an_empty_update()
     {
-        var t = TaskOf("r1-a", "c0", 1);
-        using (var journal = Open())
-            await journal.RecordAcceptedAsync(Accepted(t, 3), new byte[] { 1, 2, 3 });
+        await RecordSyncedAndOneMore();
         File.WriteAllBytes(PayloadFile(1), new byte[] { 1, 2 });
         using (var reopened = Open())
             Assert.Contains("ends at byte 2", Assert.Throws<InvalidDataException>(() => reopened.Load()).Message);
         File.Delete(PayloadFile(1));
         using (var reopened = Open())
             Assert.Contains("missing", Assert.Throws<InvalidDataException>(() => reopened.Load()).Message);
+    }
+
+    [Theory]
+    [InlineData("changed")]
+    [InlineData("cut")]
+    [InlineData("missing")]
+    public async Task The_last_commits_acceptance_whose_payload_a_crash_lost_is_dropped_and_can_be_accepted_again(string loss)
+    {
+        var last = TaskOf("r2-a", "c0", 2);
+        await RecordSyncedAndOneMore();
+        // r2-a's rows committed while its payload's fsync ran; a crash (power loss) before the fsync ended
+        // can lose the bytes. It was never acknowledged, so it is dropped, not reported as damage.
+        switch (loss)
+        {
+            case "changed": File.WriteAllBytes(PayloadFile(2), new byte[] { 4, 6 }); break;
+            case "cut": File.WriteAllBytes(PayloadFile(2), new byte[] { 4 }); break;
+            default: File.Delete(PayloadFile(2)); break;
+        }
+        using (var reopened = Open())
+        {
+            var record = reopened.Load();
+            Assert.Equal(new[] { "r1-a" }, record.Accepted.Select(a => a.Arrived.TaskId));
+            Assert.Equal(new[] { "r1-a" }, record.PendingPayloads.Keys);
+            // The device's retry is accepted anew.
+            await reopened.RecordAcceptedAsync(Accepted(last, 2), new byte[] { 7, 8 });
+        }
+        using var again = Open();
+        Assert.Equal(new byte[] { 7, 8 }, again.Load().PendingPayloads["r2-a"]);
+    }
+
+    [Fact]
+    public async Task A_task_is_offered_at_once_and_kept_with_the_next_commit()
+    {
+        var task = TaskOf("r1-a", "c0", 1);
+        using (var journal = Open())
+        {
+            journal.RecordTask(task);
+            // Nothing acknowledged depends on the task until its own acceptance, which is queued after it.
+            Assert.True(journal.ReadyToOfferAsync().IsCompletedSuccessfully);
+            await journal.RecordAcceptedAsync(Accepted(task, 1), new byte[] { 1 });
+            Assert.Equal(new[] { task }, journal.Load().Tasks);
+        }
     }
 
     [Fact]
@@ -267,6 +313,8 @@ public sealed class SqliteFederationJournalTests : IDisposable
             // Nothing is kept past the gap, however small.
             journal.RecordTask(second);
             await Assert.ThrowsAsync<IOException>(() => journal.FlushAsync().AsTask());
+            // Nor is a task offered by a journal that keeps nothing.
+            await Assert.ThrowsAsync<IOException>(() => journal.ReadyToOfferAsync().AsTask());
         }
         using var reopened = Open();
         var record = reopened.Load();
