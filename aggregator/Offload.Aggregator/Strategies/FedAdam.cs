@@ -6,8 +6,8 @@ namespace Offload.Aggregator.Strategies;
 public sealed class FedAdam : AdaptiveOptimizer
 {
     /// <summary>Creates the optimiser; the defaults follow the paper (beta1 0.9, beta2 0.99, tau 1e-3) with eta 0.03 (tuned on Fashion-MNIST, alpha 0.1: docs/benchmarks.md).</summary>
-    public FedAdam(double serverLearningRate = 0.03, double beta1 = 0.9, double beta2 = 0.99, double tau = 1e-3)
-        : base(serverLearningRate, beta1, beta2, tau)
+    public FedAdam(double serverLearningRate = 0.03, double beta1 = 0.9, double beta2 = 0.99, double tau = 1e-3, bool biasCorrection = false)
+        : base(serverLearningRate, beta1, beta2, tau, biasCorrection)
     {
     }
 

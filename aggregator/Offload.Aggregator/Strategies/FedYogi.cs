@@ -8,8 +8,8 @@ namespace Offload.Aggregator.Strategies;
 public sealed class FedYogi : AdaptiveOptimizer
 {
     /// <summary>Creates the optimiser; the defaults follow the paper (beta1 0.9, beta2 0.99, tau 1e-3) with eta 0.03 (as FedAdam).</summary>
-    public FedYogi(double serverLearningRate = 0.03, double beta1 = 0.9, double beta2 = 0.99, double tau = 1e-3)
-        : base(serverLearningRate, beta1, beta2, tau)
+    public FedYogi(double serverLearningRate = 0.03, double beta1 = 0.9, double beta2 = 0.99, double tau = 1e-3, bool biasCorrection = false)
+        : base(serverLearningRate, beta1, beta2, tau, biasCorrection)
     {
     }
 

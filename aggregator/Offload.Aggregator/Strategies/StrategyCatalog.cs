@@ -23,10 +23,10 @@ public static class StrategyCatalog
             v => new FedProx(v("mu"), v("eta"))),
         new("fedadagrad", "FedAdagrad (Reddi et al. 2021)", [("eta", 0.1, "server learning rate"), ("beta1", 0.9, "first moment decay"), ("tau", 1e-3, "adaptivity")],
             v => new FedAdagrad(v("eta"), v("beta1"), v("tau"))),
-        new("fedadam", "FedAdam (Reddi et al. 2021)", [("eta", 0.03, "server learning rate"), ("beta1", 0.9, "first moment decay"), ("beta2", 0.99, "second moment decay"), ("tau", 1e-3, "adaptivity")],
-            v => new FedAdam(v("eta"), v("beta1"), v("beta2"), v("tau"))),
-        new("fedyogi", "FedYogi (Reddi et al. 2021)", [("eta", 0.03, "server learning rate"), ("beta1", 0.9, "first moment decay"), ("beta2", 0.99, "second moment decay"), ("tau", 1e-3, "adaptivity")],
-            v => new FedYogi(v("eta"), v("beta1"), v("beta2"), v("tau"))),
+        new("fedadam", "FedAdam (Reddi et al. 2021)", [("eta", 0.03, "server learning rate"), ("beta1", 0.9, "first moment decay"), ("beta2", 0.99, "second moment decay"), ("tau", 1e-3, "adaptivity"), ("bias", 0, "1: Adam's bias correction")],
+            v => new FedAdam(v("eta"), v("beta1"), v("beta2"), v("tau"), Flag(v("bias"), "bias"))),
+        new("fedyogi", "FedYogi (Reddi et al. 2021)", [("eta", 0.03, "server learning rate"), ("beta1", 0.9, "first moment decay"), ("beta2", 0.99, "second moment decay"), ("tau", 1e-3, "adaptivity"), ("bias", 0, "1: Adam's bias correction")],
+            v => new FedYogi(v("eta"), v("beta1"), v("beta2"), v("tau"), Flag(v("bias"), "bias"))),
         new("fedbuff", "FedBuff (Nguyen et al. 2022): a server step every k arrivals (asynchronous)", [("k", 10, "arrivals per step"), ("eta", 1.0, "server learning rate")],
             v => new FedBuff(Whole(v("k"), "k"), v("eta"))),
         new("median", "coordinate-wise median (Yin et al. 2018), robust", [],
@@ -113,6 +113,13 @@ public static class StrategyCatalog
         if (clippable) keys.Add("clip=C (norm clipping, off by default)");
         return keys.Count == 0 ? "none" : string.Join(", ", keys);
     }
+
+    private static bool Flag(double value, string key) => value switch
+    {
+        0 => false,
+        1 => true,
+        _ => throw new ArgumentOutOfRangeException(key, value, $"{key} must be 0 or 1."),
+    };
 
     private static int Whole(double value, string key)
     {

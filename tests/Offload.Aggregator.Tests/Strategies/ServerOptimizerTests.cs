@@ -57,6 +57,27 @@ public class ServerOptimizerTests
     }
 
     [Fact]
+    public void FedAdam_with_bias_correction_follows_Adam()
+    {
+        const double eta = 0.01, beta1 = 0.9, beta2 = 0.99, tau = 1e-3;
+        var got = Run(new FedAdam(eta, beta1, beta2, tau, biasCorrection: true),
+            Adaptive(eta, beta1, tau, (v, s) => beta2 * v + (1 - beta2) * s, biasBeta2: beta2));
+        // Round 1, coordinate 0: m / 0.1 = 0.5 and v / 0.01 = 0.99e-4 + 0.25, so the step is about eta itself.
+        Assert.Equal(1 + 0.01 * 0.5 / (Math.Sqrt(0.99e-4 + 0.25) + 0.001), got[0][0], 6);
+        // Uncorrected, round 1 is the same step; from round 2 on the two differ.
+        var plain = Run(new FedAdam(eta, beta1, beta2, tau), Adaptive(eta, beta1, tau, (v, s) => beta2 * v + (1 - beta2) * s));
+        Assert.NotEqual(plain[1][0], got[1][0], 4);
+    }
+
+    [Fact]
+    public void FedYogi_with_bias_correction_follows_its_equations()
+    {
+        const double eta = 0.01, beta1 = 0.9, beta2 = 0.99, tau = 1e-3;
+        Run(new FedYogi(eta, beta1, beta2, tau, biasCorrection: true),
+            Adaptive(eta, beta1, tau, (v, s) => v - (1 - beta2) * s * Math.Sign(v - s), biasBeta2: beta2));
+    }
+
+    [Fact]
     public void FedYogi_follows_Reddi_et_al()
     {
         const double eta = 0.01, beta1 = 0.9, beta2 = 0.99, tau = 1e-3;
@@ -114,7 +135,7 @@ public class ServerOptimizerTests
         {
             var metrics = strategy.Aggregate(Deltas[t], 3, weights, state);
             var expected = reference(Deltas[t], t);
-            for (int i = 0; i < 4; i++) Assert.Equal(expected[i], weights[i], 5);
+            for (int i = 0; i < 4; i++) Assert.Equal(expected[i], weights[i], 1e-5);
             Assert.Equal(t + 1, state.Rounds);
             Assert.Equal(3, metrics.Updates);
             rounds.Add(weights.ToArray());
@@ -123,18 +144,22 @@ public class ServerOptimizerTests
     }
 
     /// <summary>Algorithm 2 of Reddi et al. with the given second-moment rule, v starting at tau^2.</summary>
-    private static Func<float[], int, double[]> Adaptive(double eta, double beta1, double tau, Func<double, double, double> secondMoment)
+    /// <param name="biasBeta2">With Adam's bias correction: beta2, to divide v by 1 - beta2^t (and m by 1 - beta1^t).</param>
+    private static Func<float[], int, double[]> Adaptive(double eta, double beta1, double tau, Func<double, double, double> secondMoment, double? biasBeta2 = null)
     {
         var x = Start.Select(v => (double)v).ToArray();
         var m = new double[4];
         var v = Enumerable.Repeat(tau * tau, 4).ToArray();
-        return (delta, _) =>
+        return (delta, round) =>
         {
+            int t = round + 1;
+            double c1 = biasBeta2 is null ? 1 : 1 - Math.Pow(beta1, t);
+            double c2 = biasBeta2 is double b2 ? 1 - Math.Pow(b2, t) : 1;
             for (int i = 0; i < 4; i++)
             {
                 m[i] = beta1 * m[i] + (1 - beta1) * delta[i];
                 v[i] = secondMoment(v[i], (double)delta[i] * delta[i]);
-                x[i] += eta * m[i] / (Math.Sqrt(v[i]) + tau);
+                x[i] += eta * (m[i] / c1) / (Math.Sqrt(v[i] / c2) + tau);
             }
             return x;
         };

@@ -33,6 +33,12 @@ public class StrategyCatalogTests
         Assert.IsType<FedAvgM>(clipped.Inner);
         Assert.Equal(0.25, Assert.IsType<FedProx>(StrategyCatalog.Parse("fedprox:mu=0.25")).ProximalMu);
         Assert.Equal(4, Assert.IsType<Krum>(StrategyCatalog.Parse("multikrum:m=4")).Selected);
+        var corrected = Assert.IsType<FedAdam>(StrategyCatalog.Parse("fedadam:bias=1"));
+        Assert.True(corrected.BiasCorrection);
+        Assert.EndsWith(",bias=1", corrected.Name);
+        Assert.True(Assert.IsType<FedAdam>(StrategyCatalog.Parse(corrected.Name)).BiasCorrection);
+        // Off by default, and then not in the name, so names (and journals) from before it still match.
+        Assert.DoesNotContain("bias", new FedYogi().Name);
     }
 
     [Theory]
@@ -45,6 +51,7 @@ public class StrategyCatalogTests
     [InlineData("fedavg:eta=0", "eta must be positive")]
     [InlineData("fedavg:eta=1,eta=2", "given twice")]
     [InlineData("krum:f=1.5", "whole number")]
+    [InlineData("fedadam:bias=2", "bias must be 0 or 1")]
     [InlineData("trimmedmean:beta=0.5", "beta must be in [0, 0.5)")]
     public void A_bad_specification_says_what_is_wrong(string specification, string expected)
     {
