@@ -12,6 +12,7 @@ public static class BenchCommand
         var command = new Command("bench", "End-to-end measurements; each writes summary.json.");
         command.Subcommands.Add(AggregationBenchmark.Create());
         command.Subcommands.Add(IngestBenchmark.Create());
+        command.Subcommands.Add(PlacementBenchmark.Create());
         return command;
     }
 }
