@@ -57,7 +57,8 @@ public static class PlacementBenchmark
             foreach (int n in sizes)
                 foreach (int k in rounds)
                 {
-                    var random = new Random(HashCode.Combine(baseSeed, n, k));
+                    // Not HashCode.Combine: its seed changes with every process, and a run must be repeatable.
+                    var random = new Random(unchecked(baseSeed * 1_000_003 + n * 7_919 + k));
                     var cluster = Cluster(random, n);
                     var demand = new PlacementDemand(Arrivals(random, n, k, s), updateBytes, partialBytes, f) { AggregatorsPerCore = cores };
                     var planned = PlacementPlanner.Plan(cluster, demand);

@@ -25,6 +25,7 @@ public static class PlacementPlot
         plot.XLabel("configuration");
         plot.YLabel("local bytes (%)");
         plot.Axes.SetLimitsY(0, 110);
+        plot.Axes.SetLimitsX(0.5, rows.Count + 1);
         plot.ShowLegend(ScottPlot.Alignment.LowerLeft);
         plot.SavePng(path, 1000, 560);
     }
