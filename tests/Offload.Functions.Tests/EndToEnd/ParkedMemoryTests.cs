@@ -71,7 +71,9 @@ public sealed class ParkedMemoryTests(ITestOutputHelper output) : IDisposable
                 var auth = new CallOptions(new Metadata { { "authorization", "Bearer " + Token(i) } });
                 // The 30 MiB declaration is refused before a byte is read.
                 var oversized = raw.SubmitUpdate(auth);
-                await oversized.RequestStream.WriteAsync(new SubmitUpdateRequest { Header = Header(task, 30L << 20, $"big-{i}") });
+                var big = Gateway.UploadFaultTests.Header(task, payload, $"big-{i}");
+                big.TotalLength = 30L << 20;
+                await oversized.RequestStream.WriteAsync(new SubmitUpdateRequest { Header = big });
                 var refused = await Assert.ThrowsAsync<RpcException>(() => oversized.ResponseAsync);
                 Assert.Equal(StatusCode.InvalidArgument, refused.StatusCode);
                 oversized.Dispose();
@@ -79,7 +81,7 @@ public sealed class ParkedMemoryTests(ITestOutputHelper output) : IDisposable
                 // The longest valid upload, sent whole but for its last byte, and held.
                 var call = raw.SubmitUpdate(auth);
                 parked.Add(call);
-                await call.RequestStream.WriteAsync(new SubmitUpdateRequest { Header = Header(task, length, $"park-{i}") });
+                await call.RequestStream.WriteAsync(new SubmitUpdateRequest { Header = Gateway.UploadFaultTests.Header(task, payload, $"park-{i}") });
                 for (int at = 0; at < length - 1; at += 64 * 1024)
                     await call.RequestStream.WriteAsync(new SubmitUpdateRequest { Chunk = ByteString.CopyFrom(payload, at, (int)Math.Min(64 * 1024, length - 1 - at)) });
             }
@@ -108,18 +110,6 @@ public sealed class ParkedMemoryTests(ITestOutputHelper output) : IDisposable
             foreach (var call in parked) call.Dispose();
         }
     }
-
-    private static UpdateHeader Header(FederatedTask task, long length, string key) => new()
-    {
-        TaskId = task.TaskId,
-        IdempotencyKey = key,
-        SampleCount = 10,
-        BaseModelVersion = task.ModelVersion,
-        Codec = UpdateCodec.Identity,
-        TotalLength = length,
-        Crc32C = 0,
-        LayoutHash = task.LayoutHash,
-    };
 
     /// <summary>The process's resident set now and at its peak, from <c>/proc/PID/status</c> (VmRSS, VmHWM).</summary>
     private static (long Rss, long Peak) Resident(int pid)
