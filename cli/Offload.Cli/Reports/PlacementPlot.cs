@@ -1,4 +1,3 @@
-using Offload.Cli.Benchmarks;
 
 namespace Offload.Cli.Reports;
 
