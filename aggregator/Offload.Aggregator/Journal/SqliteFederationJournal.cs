@@ -14,7 +14,8 @@ namespace Offload.Aggregator.Journal;
 
 /// <summary>
 /// The journal in one SQLite database (<c>federation.db</c> in the state directory), in WAL mode with
-/// synchronous commits: every record is one transaction, fsynced before the call returns. Accepted
+/// synchronous commits: records are committed in groups, each fsynced before a call that waits for it
+/// returns (tasks and round records wait for the next group rather than start one). Accepted
 /// payloads go to a <see cref="PayloadLog"/> beside it (<c>payloads/</c>), fsynced while the rows that
 /// name them commit; an acceptance is acknowledged once both are durable.
 /// </summary>
@@ -70,6 +71,7 @@ public sealed class SqliteFederationJournal : IFederationJournal
     private readonly SemaphoreSlim _syncRequested = new(0);
     private readonly SemaphoreSlim _syncDone = new(0);
     private Exception? _syncFailure;
+    private volatile bool _syncerStopping;
     // Records in the queue that someone waits for, under _queue.
     private int _waiting;
     // How long a lazy record waits for company: what a crash can lose of the task book.
@@ -355,6 +357,7 @@ public sealed class SqliteFederationJournal : IFederationJournal
             Monitor.Pulse(_queue);
         }
         _writer.Join();
+        _syncerStopping = true;
         _syncRequested.Release();
         _syncer.Join();
         _syncRequested.Dispose();
@@ -504,11 +507,8 @@ public sealed class SqliteFederationJournal : IFederationJournal
         while (true)
         {
             _syncRequested.Wait();
-            lock (_queue)
-            {
-                // Dispose releases once more after the writer has stopped.
-                if (_closing && !_writer.IsAlive) return;
-            }
+            // Dispose releases once more after the writer has stopped.
+            if (_syncerStopping) return;
             try
             {
                 _payloads.Sync();

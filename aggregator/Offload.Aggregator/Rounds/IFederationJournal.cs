@@ -34,9 +34,10 @@ public interface IFederationJournal : IDisposable
     void RecordTask(RoundTask task);
 
     /// <summary>
-    /// Completes once a task queued before it may be offered to its client: at least the model it names
-    /// is durable. By default it waits for everything queued (<see cref="FlushAsync"/>), so the task
-    /// survives a restart too.
+    /// Completes once a task queued before it may be offered to its client. By default it waits for
+    /// everything queued (<see cref="FlushAsync"/>), so the task survives a restart too; a journal whose
+    /// records are durable in queue order may answer at once, since every acceptance of the task, and so
+    /// everything acknowledged that depends on it or on its model, is queued after them.
     /// </summary>
     /// <exception cref="IOException">A record it waits for could not be made durable.</exception>
     ValueTask ReadyToOfferAsync(CancellationToken cancellationToken = default) => FlushAsync(cancellationToken);

@@ -74,8 +74,9 @@ internal sealed class FederationGateway(
     {
         var client = Caller(context);
         var offer = coordinator.RequestTask(client.ClientId);
-        // No task is handed out before the journal has made the model it names durable (and, where the
-        // journal says so, the task itself: the Dapr journal keeps the task book for a restarted gateway).
+        // A task is handed out once the journal says it may be: at once where records are durable in
+        // queue order (SQLite: every acceptance of the task is queued after it and its model), after the
+        // save where the task book must survive a restart (the Dapr journal).
         if (offer.Kind == TaskOfferKind.Assigned && ledger.Journal is { } journal)
         {
             try

@@ -32,6 +32,8 @@ public sealed class ParkedMemoryTests(ITestOutputHelper output) : IDisposable
 
     private static string Token(int device) => $"park-token-{device}";
 
+    private static CallOptions As(int device) => new(new Metadata { { "authorization", "Bearer " + Token(device) } });
+
     [Fact]
     public async Task Devices_parking_their_largest_uploads_keep_the_gateways_memory_under_a_stated_bound()
     {
@@ -68,7 +70,7 @@ public sealed class ParkedMemoryTests(ITestOutputHelper output) : IDisposable
             for (int i = 0; i < Devices; i++)
             {
                 var task = tasks[i];
-                var auth = new CallOptions(new Metadata { { "authorization", "Bearer " + Token(i) } });
+                var auth = As(i);
                 // The 30 MiB declaration is refused before a byte is read.
                 var oversized = raw.SubmitUpdate(auth);
                 var big = Gateway.UploadFaultTests.Header(task, payload, $"big-{i}");
@@ -88,11 +90,10 @@ public sealed class ParkedMemoryTests(ITestOutputHelper output) : IDisposable
             // Held by the gateway, not just sent: each upload's offset is its length less one byte.
             for (int i = 0; i < Devices; i++)
             {
-                var auth = new CallOptions(new Metadata { { "authorization", "Bearer " + Token(i) } });
                 using var patience = new CancellationTokenSource(TimeSpan.FromMinutes(1));
                 while (true)
                 {
-                    var held = await raw.GetUploadOffsetAsync(new GetUploadOffsetRequest { TaskId = tasks[i].TaskId, IdempotencyKey = $"park-{i}" }, auth);
+                    var held = await raw.GetUploadOffsetAsync(new GetUploadOffsetRequest { TaskId = tasks[i].TaskId, IdempotencyKey = $"park-{i}" }, As(i));
                     if (held.State == UploadState.Partial && held.Offset == length - 1) break;
                     Assert.False(parked[i].ResponseAsync.IsCompleted, $"Upload {i} ended: {parked[i].GetStatus()}");
                     if (patience.IsCancellationRequested) Assert.Fail($"Upload {i}: {held.State} at {held.Offset} of {length}");
