@@ -9,6 +9,7 @@ root.Subcommands.Add(SimulateCommand.Create());
 root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(ClientCommand.Create());
 root.Subcommands.Add(InspectCommand.Create());
+root.Subcommands.Add(StoreCommand.Create());
 root.Subcommands.Add(ExperimentCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 return CommandLineEntry.Run(root, args);

@@ -3,7 +3,7 @@ namespace Offload.Aggregator.Storage;
 /// <summary>
 /// Appends the bytes of one pending update payload to a store, chunk by chunk, so a host never holds
 /// a whole payload in its own buffers. What was written survives a dropped connection: the next
-/// <see cref="IUpdateStore.OpenWriteAsync"/> for the same reference continues at <see cref="Length"/>.
+/// <see cref="IUpdateStore.OpenWriteAsync(UpdateReference, CancellationToken)"/> for the same reference continues at <see cref="Length"/>.
 /// One writer per reference at a time; callers serialise their calls.
 /// </summary>
 public interface IUpdateWriter

@@ -5,9 +5,11 @@ namespace Offload.Aggregator.Storage;
 
 /// <summary>
 /// <see cref="IUpdateStore"/> in this process's memory: each payload is a list of fixed-size segments
-/// rented from an <see cref="ArrayPool{T}"/>, so writing a chunk copies it once into the store and
-/// no contiguous buffer of the payload's size is ever allocated. Segments go back to the pool when a
-/// payload is deleted and its last reader is disposed. <see cref="LiveBytes"/> and
+/// rented from an <see cref="ArrayPool{T}"/>, so writing a chunk copies it once into the store.
+/// A payload opened with its expected length gets segments of at least that size, so it lies in one
+/// segment that <see cref="LeaseAsync"/> lends without a copy; without the hint no buffer of the
+/// payload's size is allocated. Segments go back to the pool when a payload is deleted and its last
+/// reader (stream or lease) is disposed. <see cref="LiveBytes"/> and
 /// <see cref="PeakLiveBytes"/> count what is held, for tests and benchmarks.
 /// </summary>
 public sealed class InMemoryUpdateStore : IUpdateStore
@@ -43,11 +45,18 @@ public sealed class InMemoryUpdateStore : IUpdateStore
     public long PeakLiveBytes => Interlocked.Read(ref _peakLiveBytes);
 
     /// <inheritdoc/>
-    public ValueTask<IUpdateWriter> OpenWriteAsync(UpdateReference reference, CancellationToken cancellationToken = default)
+    public ValueTask<IUpdateWriter> OpenWriteAsync(UpdateReference reference, CancellationToken cancellationToken = default) =>
+        OpenWriteAsync(reference, 0, cancellationToken);
+
+    /// <inheritdoc/>
+    public ValueTask<IUpdateWriter> OpenWriteAsync(UpdateReference reference, long expectedLength, CancellationToken cancellationToken = default)
     {
         EnsureReference(reference);
+        ArgumentOutOfRangeException.ThrowIfNegative(expectedLength);
         cancellationToken.ThrowIfCancellationRequested();
-        var entry = _entries.GetOrAdd(reference.Key, _ => new Entry(this, reference));
+        // Segments as large as the declared payload (bounded by one array) keep it contiguous for leases.
+        int segment = (int)Math.Clamp(expectedLength, _segmentBytes, Array.MaxLength);
+        var entry = _entries.GetOrAdd(reference.Key, _ => new Entry(this, reference, segment));
         lock (entry)
         {
             if (entry.Committed) throw new InvalidOperationException($"The update '{reference.Key}' is already committed; it cannot be written again.");
@@ -79,6 +88,22 @@ public sealed class InMemoryUpdateStore : IUpdateStore
     }
 
     /// <inheritdoc/>
+    public ValueTask<UpdateLease> LeaseAsync(UpdateReference reference, CancellationToken cancellationToken = default)
+    {
+        EnsureReference(reference);
+        cancellationToken.ThrowIfCancellationRequested();
+        if (!_entries.TryGetValue(reference.Key, out var entry)) throw new UpdateNotFoundException(reference);
+        lock (entry)
+        {
+            if (!entry.Committed || entry.Deleted) throw new UpdateNotFoundException(reference);
+            // Several segments are not one span: copy them out once, as a stream-only store would.
+            if (entry.Segments.Count > 1) return PooledUpdateLease.ReadAsync(this, reference, cancellationToken);
+            entry.Readers++;
+            return ValueTask.FromResult<UpdateLease>(new SegmentLease(entry));
+        }
+    }
+
+    /// <inheritdoc/>
     public ValueTask<bool> DeleteAsync(UpdateReference reference, CancellationToken cancellationToken = default)
     {
         EnsureReference(reference);
@@ -104,7 +129,7 @@ public sealed class InMemoryUpdateStore : IUpdateStore
     }
 
     /// <summary>One payload: its segments, guarded by locking the entry itself.</summary>
-    private sealed class Entry(InMemoryUpdateStore store, UpdateReference reference) : IUpdateWriter
+    private sealed class Entry(InMemoryUpdateStore store, UpdateReference reference, int segmentBytes) : IUpdateWriter
     {
         public readonly List<byte[]> Segments = [];
         public bool Committed;
@@ -119,7 +144,7 @@ public sealed class InMemoryUpdateStore : IUpdateStore
             get { lock (this) return _length; }
         }
 
-        public int SegmentBytes => store._segmentBytes;
+        public int SegmentBytes => segmentBytes;
 
         public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
         {
@@ -129,7 +154,7 @@ public sealed class InMemoryUpdateStore : IUpdateStore
                 if (Committed) throw new InvalidOperationException($"The update '{Reference.Key}' is committed; it cannot be appended to.");
                 if (Deleted) throw new InvalidOperationException($"The update '{Reference.Key}' was deleted.");
                 var source = data.Span;
-                int size = store._segmentBytes;
+                int size = segmentBytes;
                 while (!source.IsEmpty)
                 {
                     int within = (int)(_length % size);
@@ -168,7 +193,7 @@ public sealed class InMemoryUpdateStore : IUpdateStore
             foreach (var segment in Segments)
             {
                 store._pool.Return(segment);
-                store.Account(-store._segmentBytes);
+                store.Account(-segmentBytes);
             }
             Segments.Clear();
         }
@@ -181,6 +206,19 @@ public sealed class InMemoryUpdateStore : IUpdateStore
                 if (Deleted && Readers == 0) ReleaseSegments();
             }
         }
+    }
+
+    /// <summary>Lends a committed entry's single segment; the entry is immutable while it is leased.</summary>
+    private sealed class SegmentLease(Entry entry) : UpdateLease
+    {
+        private readonly ReadOnlyMemory<byte> _memory = entry.Segments.Count == 0
+            ? ReadOnlyMemory<byte>.Empty
+            : entry.Segments[0].AsMemory(0, (int)entry.CommittedLength());
+
+        public override UpdateReference Reference => entry.Reference;
+        public override ReadOnlyMemory<byte> Memory => _memory;
+        public override bool Copied => false;
+        protected override void Release() => entry.ReaderClosed();
     }
 
     /// <summary>Reads a committed entry's segments in order; the entry is immutable while it is open.</summary>
