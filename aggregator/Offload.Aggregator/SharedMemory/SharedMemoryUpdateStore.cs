@@ -57,6 +57,8 @@ public sealed unsafe class SharedMemoryUpdateStore : IUpdateStore, IDisposable
     private readonly ProcessSlot* _processes;
     private readonly ObjectSlot* _objects;
     private readonly LeaseSlot* _leases;
+    // Each object slot's key hash again, packed, so a lookup scans 8 bytes a slot instead of a whole slot.
+    private readonly ulong* _hashes;
     private readonly byte* _data;
     private int _self;
     private bool _disposed;
@@ -71,6 +73,7 @@ public sealed unsafe class SharedMemoryUpdateStore : IUpdateStore, IDisposable
         _processes = (ProcessSlot*)(origin + Page);
         _objects = (ObjectSlot*)(origin + Page + (long)ProcessSlots * sizeof(ProcessSlot));
         _leases = (LeaseSlot*)((byte*)_objects + (long)_header->ObjectSlots * sizeof(ObjectSlot));
+        _hashes = (ulong*)(_leases + _header->LeaseSlots);
         _data = origin + _header->DataOffset;
     }
 
@@ -197,6 +200,7 @@ public sealed unsafe class SharedMemoryUpdateStore : IUpdateStore, IDisposable
                 ObjectSlot* o = _objects + slot;
                 o->KeyLength = keyLength;
                 o->KeyHash = hash;
+                _hashes[slot] = hash;
                 key.CopyTo(new Span<byte>(o->Key, ObjectSlot.MaxKeyBytes));
                 o->Offset = offset;
                 o->Capacity = reserve;
@@ -672,6 +676,7 @@ public sealed unsafe class SharedMemoryUpdateStore : IUpdateStore, IDisposable
     {
         for (int i = 0; i < _header->ObjectSlots; i++)
         {
+            if (_hashes[i] != hash) continue;
             ObjectSlot* o = _objects + i;
             int state = Volatile.Read(ref o->State);
             if (state != ObjectState.Committed && (committedOnly || state != ObjectState.Pending)) continue;
@@ -705,7 +710,7 @@ public sealed unsafe class SharedMemoryUpdateStore : IUpdateStore, IDisposable
 
     private static long DataOffsetFor(int maxObjects)
     {
-        long tables = Page + (long)ProcessSlots * sizeof(ProcessSlot) + (long)maxObjects * sizeof(ObjectSlot) + (long)maxObjects * LeasesPerObject * sizeof(LeaseSlot);
+        long tables = Page + (long)ProcessSlots * sizeof(ProcessSlot) + (long)maxObjects * sizeof(ObjectSlot) + (long)maxObjects * LeasesPerObject * sizeof(LeaseSlot) + (long)maxObjects * sizeof(ulong);
         return (tables + Page - 1) / Page * Page;
     }
 

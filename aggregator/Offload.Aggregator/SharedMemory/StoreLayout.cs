@@ -10,7 +10,7 @@ namespace Offload.Aggregator.SharedMemory;
 internal struct StoreHeader
 {
     public const ulong ExpectedMagic = 0x314D48535F4C464F; // "OFL_SHM1"
-    public const int CurrentVersion = 1;
+    public const int CurrentVersion = 2;
 
     public ulong Magic;
     public int Version;

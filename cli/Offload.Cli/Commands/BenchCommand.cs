@@ -13,6 +13,7 @@ public static class BenchCommand
         command.Subcommands.Add(AggregationBenchmark.Create());
         command.Subcommands.Add(IngestBenchmark.Create());
         command.Subcommands.Add(PlacementBenchmark.Create());
+        command.Subcommands.Add(HopBenchmark.Create());
         return command;
     }
 }
