@@ -30,6 +30,18 @@ public static class ObjectPull
         long pulled = 0;
         IUpdateWriter? writer = null;
         long total = -1;
+        // A local copy already there (committed, or half-written by a pull that died) is kept and resumed.
+        if (await destination.GetLengthAsync(reference, cancellationToken).ConfigureAwait(false) >= 0)
+        {
+            try
+            {
+                writer = await destination.OpenWriteAsync(reference, cancellationToken).ConfigureAwait(false);
+            }
+            catch (InvalidOperationException)
+            {
+                return 0;
+            }
+        }
         for (int attempt = 1; ; attempt++)
         {
             long offset = writer?.Length ?? 0;
@@ -42,18 +54,8 @@ public static class ObjectPull
                     {
                         if (chunk.TotalLength < 0) throw new InvalidDataException($"The agent says '{reference}' holds {chunk.TotalLength} bytes.");
                         total = chunk.TotalLength;
-                        if (writer is null)
-                        {
-                            try
-                            {
-                                writer = await destination.OpenWriteAsync(reference, total, cancellationToken).ConfigureAwait(false);
-                            }
-                            catch (InvalidOperationException)
-                            {
-                                return pulled; // committed here already: an earlier pull finished
-                            }
-                            if (writer.Length > 0) break; // a half-written local copy: resume from its end
-                        }
+                        // The first chunk's length reserves the room once.
+                        writer ??= await destination.OpenWriteAsync(reference, total, cancellationToken).ConfigureAwait(false);
                     }
                     if (chunk.TotalLength != total) throw new InvalidDataException($"The agent's length of '{reference}' changed from {total} to {chunk.TotalLength} mid-stream.");
                     if (chunk.Offset != writer!.Length || chunk.Offset + chunk.Data.Length > total)
@@ -66,8 +68,8 @@ public static class ObjectPull
                     await writer.CommitAsync(cancellationToken).ConfigureAwait(false);
                     return pulled;
                 }
-                if (writer is null) throw new InvalidDataException($"The agent ended the stream of '{reference}' without a chunk.");
-                // Short (or a local copy to resume): pull again from what is held.
+                if (total < 0) throw new InvalidDataException($"The agent ended the stream of '{reference}' without a chunk.");
+                // Short: pull again from what is held.
             }
             catch (RpcException e) when (e.StatusCode == StatusCode.NotFound)
             {
