@@ -169,24 +169,20 @@ public sealed class SynchronousRoundCoordinator : RoundLifecycle, IAsyncDisposab
         }
 
         long start = Stopwatch.GetTimestamp();
-        byte[]? buffer = null;
         RoundClosed? closed;
-        try
+        // Folded straight from the store's memory: a store that lends (shared memory, or the in-memory
+        // store for a payload written with its length) costs no copy here.
+        using (var lease = await LeaseAsync(arrived, cancellationToken).ConfigureAwait(false))
         {
-            int length = await ReadAsync(arrived, cancellationToken, b => buffer = b).ConfigureAwait(false);
             lock (Gate)
             {
-                if (length >= 0) Fold(arrived, buffer.AsSpan(0, length));
+                if (lease is not null) Fold(arrived, lease.Memory.Span);
                 else _rejected++;
                 Tasks.MarkFolded(arrived.TaskId);
                 _pending--;
                 _aggregateTicks += Stopwatch.GetTimestamp() - start;
                 closed = MaybeClose();
             }
-        }
-        finally
-        {
-            if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
         }
         await _store.DeleteAsync(arrived.Reference, cancellationToken).ConfigureAwait(false);
         Announce(closed);
@@ -211,28 +207,26 @@ public sealed class SynchronousRoundCoordinator : RoundLifecycle, IAsyncDisposab
         }
     }
 
-    /// <summary>Reads a stored payload into a pooled buffer (handed to <paramref name="rented"/>); its length, or -1 when it is missing or not the size announced.</summary>
-    private async ValueTask<int> ReadAsync(UpdateArrived arrived, CancellationToken cancellationToken, Action<byte[]> rented)
+    /// <summary>Borrows a stored payload; null when it is missing or not the size announced.</summary>
+    private async ValueTask<UpdateLease?> LeaseAsync(UpdateArrived arrived, CancellationToken cancellationToken)
     {
+        UpdateLease lease;
         try
         {
-            await using var stream = await _store.OpenReadAsync(arrived.Reference, cancellationToken).ConfigureAwait(false);
-            if (stream.Length != arrived.PayloadBytes || stream.Length > int.MaxValue)
-            {
-                Logger.LogWarning("Update {Reference} holds {Length} bytes; {Announced} were announced.", arrived.Reference, stream.Length, arrived.PayloadBytes);
-                return -1;
-            }
-            int length = (int)stream.Length;
-            var buffer = ArrayPool<byte>.Shared.Rent(length);
-            rented(buffer);
-            await stream.ReadExactlyAsync(buffer.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
-            return length;
+            lease = await _store.LeaseAsync(arrived.Reference, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is UpdateNotFoundException or EndOfStreamException)
+        catch (Exception e) when (e is UpdateNotFoundException or InvalidDataException)
         {
             Logger.LogWarning(e, "Update {Reference} could not be read and was left out.", arrived.Reference);
-            return -1;
+            return null;
         }
+        if (lease.Memory.Length != arrived.PayloadBytes)
+        {
+            Logger.LogWarning("Update {Reference} holds {Length} bytes; {Announced} were announced.", arrived.Reference, lease.Memory.Length, arrived.PayloadBytes);
+            lease.Dispose();
+            return null;
+        }
+        return lease;
     }
 
     /// <summary>Closes the round if its updates are all in (gate held).</summary>

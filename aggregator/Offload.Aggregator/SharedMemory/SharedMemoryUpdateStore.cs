@@ -469,6 +469,9 @@ public sealed unsafe class SharedMemoryUpdateStore : IUpdateStore, IDisposable
             Enter();
             try
             {
+                ObjectSlot* committed = _objects + writer.Slot;
+                // Committing again is a no-op, as in every store: a caller may commit once to read and once to publish.
+                if (committed->Generation == writer.Generation && committed->State == ObjectState.Committed) return;
                 ObjectSlot* o = Owned(writer, "committed");
                 // Give back what the reservation did not use.
                 o->Capacity = Align(o->Length);

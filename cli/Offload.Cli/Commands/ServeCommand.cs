@@ -60,6 +60,8 @@ public static class ServeCommand
         var strategy = StrategyOption.Create();
         var clientEvaluation = new Option<string>("--client-evaluation") { Description = "Federated evaluation: devices score each round's model on their own data before training, and the strategy combines the scores by examples: on | off.", DefaultValueFactory = _ => "on" };
         var state = new Option<string?>("--state") { Description = "Directory where the in-process aggregator journals every task, acknowledged update and published model (SQLite, synchronous commits) before answering; restarting with the same directory resumes the federation where it stopped." };
+        var nodeStore = new Option<string?>("--node-store") { Description = "The node's shared-memory update store (a file, e.g. /dev/shm/offload-store): uploads stream into it and are folded from it without copies; processes on this node may attach to the same file. Default: this process's memory." };
+        var nodeStoreMb = new Option<double>("--node-store-mb") { Description = "Data area of the node store when this process creates it, in MiB (a full store pushes back: devices are told to retry).", DefaultValueFactory = _ => d.NodeStoreMegabytes };
         var drain = new Option<double>("--drain") { Description = "Seconds a stop (SIGTERM, SIGINT) lets uploads in flight finish before it cuts them (0..8; the process ends within 10 s).", DefaultValueFactory = _ => d.DrainSeconds };
         var appPort = new Option<int>("--app-port") { Description = "With --aggregator dapr: the HTTP port the sidecar delivers ModelPublished to (its app-port).", DefaultValueFactory = _ => d.DaprAppPort };
 
@@ -67,7 +69,7 @@ public static class ServeCommand
         {
             strategy, clientEvaluation, port, host, minClients, perRound, deadline, rounds, epochs, batch, lr, seed, hidden, codec, maxUpdate,
             updateNorm, maxNorm, maxSamples, idleTimeout, linger, tokensFile, token, code, config, data, output, verbose, dapr, hierarchy,
-            aggregator, appPort, sidecarWait, downstream, state, drain,
+            aggregator, appPort, sidecarWait, downstream, state, drain, nodeStore, nodeStoreMb,
         };
         command.SetAction((parsed, cancellationToken) =>
         {
@@ -118,6 +120,8 @@ public static class ServeCommand
                 SidecarWaitSeconds = parsed.GetValue(sidecarWait),
                 StateDirectory = parsed.GetValue(state),
                 DrainSeconds = parsed.GetValue(drain),
+                NodeStorePath = parsed.GetValue(nodeStore),
+                NodeStoreMegabytes = parsed.GetValue(nodeStoreMb),
             }.Validate();
             var tokens = TokenArguments.Create(parsed.GetValue(tokensFile)!, parsed.GetValue(token)!, parsed.GetValue(code)!);
             var configFiles = parsed.GetValue(config)!;
@@ -250,7 +254,8 @@ public static class ServeCommand
         // The in-process rounds are watched from before they start: a resumed round may close at once.
         await using var hosted = o.DaprAggregator
             ? await HostedRounds.StartDaprAsync(gatewayOptions, listen, tokens, evaluator.Layout, initial, roundOptions, logging, TimeSpan.FromSeconds(o.SidecarWaitSeconds), cancellationToken)
-            : await HostedRounds.StartInProcessAsync(gatewayOptions, listen, tokens, evaluator.Layout, initial, roundOptions, logging, loggers, cancellationToken, o.StateDirectory, OnRoundClosed);
+            : await HostedRounds.StartInProcessAsync(gatewayOptions, listen, tokens, evaluator.Layout, initial, roundOptions, logging, loggers, cancellationToken, o.StateDirectory, OnRoundClosed,
+                o.NodeStorePath, (long)(o.NodeStoreMegabytes * 1024 * 1024));
         var coordinator = hosted.Coordinator;
         var server = hosted.Server;
         await using var onRound = o.DaprAggregator ? hosted.RoundEvents.Subscribe<RoundClosed>((closed, _) => OnRoundClosed(coordinator, closed)) : null;
@@ -346,6 +351,7 @@ public static class ServeCommand
             ["clipped_by_norm"] = metrics.ClippedByNorm,
             ["capped_weights"] = metrics.CappedWeights,
             ["timed_out_uploads"] = metrics.TimedOutUploads,
+            ["store_full_refusals"] = metrics.StoreFullRefusals,
             ["concurrent_stream_refusals"] = metrics.ConcurrentStreamRefusals,
             ["throttled_enrollments"] = metrics.ThrottledEnrollments,
         };

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Offload.Aggregator.Events;
 using Offload.Aggregator.Journal;
 using Offload.Aggregator.Rounds;
+using Offload.Aggregator.SharedMemory;
 using Offload.Aggregator.Storage;
 using Offload.Aggregator.Strategies;
 using Offload.Core.Model;
@@ -47,11 +48,22 @@ internal sealed class HostedRounds : IAsyncDisposable
     /// <exception cref="InvalidOptionException">The state directory holds another federation, or cannot be read.</exception>
     public static async Task<HostedRounds> StartInProcessAsync(GatewayOptions gateway, GatewayListenOptions listen, ClientTokens tokens,
         TensorLayout layout, float[] initial, RoundOptions rounds, Action<ILoggingBuilder> logging, ILoggerFactory loggers, CancellationToken cancellationToken,
-        string? stateDirectory = null, Func<IRoundCoordinator, RoundClosed, ValueTask>? onRoundClosed = null)
+        string? stateDirectory = null, Func<IRoundCoordinator, RoundClosed, ValueTask>? onRoundClosed = null,
+        string? nodeStore = null, long nodeStoreBytes = SharedMemoryUpdateStore.DefaultCapacityBytes)
     {
-        var journal = stateDirectory is null ? null : OpenJournal(stateDirectory, layout, initial, rounds);
+        var shared = nodeStore is null ? null : OpenNodeStore(nodeStore, nodeStoreBytes);
+        SqliteFederationJournal? journal;
+        try
+        {
+            journal = stateDirectory is null ? null : OpenJournal(stateDirectory, layout, initial, rounds);
+        }
+        catch
+        {
+            shared?.Dispose();
+            throw;
+        }
         var record = FederationRecord.Empty;
-        var store = new InMemoryUpdateStore();
+        IUpdateStore store = shared is null ? new InMemoryUpdateStore() : shared;
         var bus = new InProcessEventBus(loggers.CreateLogger<InProcessEventBus>());
         var coordinator = new SynchronousRoundCoordinator(layout, initial, rounds, store, bus,
             logger: loggers.CreateLogger<SynchronousRoundCoordinator>(), journal: journal);
@@ -76,6 +88,7 @@ internal sealed class HostedRounds : IAsyncDisposable
                 if (watch is not null) await watch.DisposeAsync();
                 await bus.DisposeAsync();
                 journal?.Dispose();
+                shared?.Dispose();
             }) { Resumed = record };
         }
         catch
@@ -84,7 +97,21 @@ internal sealed class HostedRounds : IAsyncDisposable
             if (watch is not null) await watch.DisposeAsync();
             await bus.DisposeAsync();
             journal?.Dispose();
+            shared?.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>Attaches to (or creates) the node's shared-memory store; what is wrong with the file is the operator's to fix.</summary>
+    private static SharedMemoryUpdateStore OpenNodeStore(string path, long bytes)
+    {
+        try
+        {
+            return SharedMemoryUpdateStore.Open(path, bytes);
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException or PlatformNotSupportedException or InvalidOperationException)
+        {
+            throw new InvalidOptionException($"--node-store {path}: {e.Message}");
         }
     }
 

@@ -93,6 +93,16 @@ public sealed record ServeOptions
     /// <summary>Seconds a stop (SIGTERM, SIGINT) lets uploads in flight finish before it cuts them.</summary>
     public double DrainSeconds { get; init; } = 5;
 
+    /// <summary>
+    /// The node's shared-memory update store (<c>--node-store</c>, a file under <c>/dev/shm</c>): uploads
+    /// stream into it and the aggregator folds them from it by lease; null keeps updates in this
+    /// process's memory.
+    /// </summary>
+    public string? NodeStorePath { get; init; }
+
+    /// <summary>Data area of a node store this process creates, in MiB.</summary>
+    public double NodeStoreMegabytes { get; init; } = 1024;
+
     /// <summary>Throws when a setting is out of range.</summary>
     /// <exception cref="InvalidOptionException">The message names the option and its allowed range.</exception>
     public ServeOptions Validate()
@@ -122,6 +132,9 @@ public sealed record ServeOptions
         Require(StateDirectory is null || StateDirectory.Trim().Length > 0, "''", "--state must name a directory");
         Require(StateDirectory is null || !DaprAggregator, StateDirectory!, "--state keeps the in-process aggregator's federation; with --aggregator dapr the Dapr state store keeps it, so leave --state out");
         Require(double.IsFinite(DrainSeconds) && DrainSeconds is >= 0 and <= 8, DrainSeconds, "--drain must be 0..8 seconds (a stop ends within 10 s)");
+        Require(NodeStorePath is null || NodeStorePath.Trim().Length > 0, "''", "--node-store must name a file");
+        Require(NodeStorePath is null || !DaprAggregator, NodeStorePath!, "--node-store serves the in-process aggregator; with --aggregator dapr updates go through the Dapr state store");
+        Require(double.IsFinite(NodeStoreMegabytes) && NodeStoreMegabytes is >= 1 and <= 1 << 20, NodeStoreMegabytes, "--node-store-mb must be 1..1048576 MiB");
         return this;
     }
 

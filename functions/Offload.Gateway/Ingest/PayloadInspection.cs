@@ -7,17 +7,20 @@ using Offload.Core.Model;
 namespace Offload.Gateway.Ingest;
 
 /// <summary>
-/// A stored payload read back into a pooled buffer and decoded once into a pooled model-sized buffer,
-/// making every check a fold makes (structure, layout, CRC-32C, finite values), with its L2 norm.
-/// Dispose it to return the buffers. For acknowledging nothing an aggregator could not fold.
+/// A stored payload, borrowed from the store by lease (no copy where the store lends its memory), and
+/// decoded once into a pooled model-sized buffer, making every check a fold makes (structure, layout,
+/// CRC-32C, finite values), with its L2 norm. Dispose it to give back the lease and buffers.
+/// For acknowledging nothing an aggregator could not fold.
 /// </summary>
 internal sealed class PayloadInspection : IDisposable
 {
-    private byte[]? _bytes;
+    private UpdateLease? _lease;
+    // The payload scaled for clipping: the lease is read-only, so the one rewrite works on a copy.
+    private byte[]? _scaled;
 
-    private PayloadInspection(byte[] bytes, int length, double norm)
+    private PayloadInspection(UpdateLease lease, int length, double norm)
     {
-        _bytes = bytes;
+        _lease = lease;
         Length = length;
         Norm = norm;
     }
@@ -29,35 +32,46 @@ internal sealed class PayloadInspection : IDisposable
     public double Norm { get; }
 
     /// <summary>The payload as read, or as <see cref="Scale"/> rewrote it.</summary>
-    public ReadOnlyMemory<byte> Bytes => (_bytes ?? throw new ObjectDisposedException(nameof(PayloadInspection))).AsMemory(0, Length);
+    public ReadOnlyMemory<byte> Bytes =>
+        _scaled is { } scaled ? scaled.AsMemory(0, Length) : (_lease ?? throw new ObjectDisposedException(nameof(PayloadInspection))).Memory;
 
     /// <summary>Reads the committed payload under <paramref name="reference"/> and decodes it for <paramref name="layout"/>.</summary>
     /// <exception cref="InvalidPayloadException">The payload cannot be folded; the message says why.</exception>
     public static async Task<PayloadInspection> ReadAsync(IUpdateStore store, UpdateReference reference, int length, TensorLayout layout, CancellationToken cancellationToken)
     {
-        byte[] bytes = ArrayPool<byte>.Shared.Rent(length);
+        UpdateLease lease;
         try
         {
-            int read = 0;
-            var stream = await store.OpenReadAsync(reference, cancellationToken).ConfigureAwait(false);
-            await using (stream.ConfigureAwait(false))
-            {
-                int n;
-                while (read < length && (n = await stream.ReadAsync(bytes.AsMemory(read, length - read), cancellationToken).ConfigureAwait(false)) > 0) read += n;
-            }
-            if (read != length) throw new InvalidPayloadException($"The store holds {read} bytes of the payload; the upload declared {length}.");
-            return new PayloadInspection(bytes, length, NormOf(bytes.AsSpan(0, length), layout));
+            lease = await store.LeaseAsync(reference, cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidPayloadException($"The store could not lend the payload: {e.Message}");
+        }
+        try
+        {
+            int held = lease.Memory.Length;
+            if (held != length) throw new InvalidPayloadException($"The store holds {held} bytes of the payload; the upload declared {length}.");
+            return new PayloadInspection(lease, length, NormOf(lease.Memory.Span, layout));
         }
         catch
         {
-            ArrayPool<byte>.Shared.Return(bytes);
+            lease.Dispose();
             throw;
         }
     }
 
     /// <summary>Multiplies the payload's values by <paramref name="factor"/> in (0, 1] (see <see cref="UpdatePayload.Scale"/>).</summary>
-    public void Scale(TensorLayout layout, float factor) =>
-        UpdatePayload.Scale((_bytes ?? throw new ObjectDisposedException(nameof(PayloadInspection))).AsSpan(0, Length), layout, factor);
+    public void Scale(TensorLayout layout, float factor)
+    {
+        if (_scaled is null)
+        {
+            var source = (_lease ?? throw new ObjectDisposedException(nameof(PayloadInspection))).Memory.Span;
+            _scaled = ArrayPool<byte>.Shared.Rent(Math.Max(Length, 1));
+            source.CopyTo(_scaled);
+        }
+        UpdatePayload.Scale(_scaled.AsSpan(0, Length), layout, factor);
+    }
 
     /// <summary>sqrt of the sum of squares, accumulated in double so finite floats never overflow it.</summary>
     public static double L2Norm(ReadOnlySpan<float> values)
@@ -93,7 +107,9 @@ internal sealed class PayloadInspection : IDisposable
 
     public void Dispose()
     {
-        if (_bytes is { } bytes) ArrayPool<byte>.Shared.Return(bytes);
-        _bytes = null;
+        _lease?.Dispose();
+        _lease = null;
+        if (_scaled is { } scaled) ArrayPool<byte>.Shared.Return(scaled);
+        _scaled = null;
     }
 }

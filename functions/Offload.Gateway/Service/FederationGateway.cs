@@ -317,12 +317,22 @@ internal sealed class FederationGateway(
             throw Fail(StatusCode.Aborted, $"The upload resumes at byte {header.Offset}, but the gateway holds nothing of it; start at 0.",
                 new Metadata { { UploadOffsetTrailer, "0" } });
         if (session.Header is not null) await DiscardAsync(session).ConfigureAwait(false);
-        session.Writer = await store.OpenWriteAsync(session.Reference, cancellationToken).ConfigureAwait(false);
-        if (session.Writer.Length != 0)
+        try
         {
-            // Bytes left by an earlier gateway instance whose running checksum is gone: start over.
-            await store.DeleteAsync(session.Reference, cancellationToken).ConfigureAwait(false);
-            session.Writer = await store.OpenWriteAsync(session.Reference, cancellationToken).ConfigureAwait(false);
+            // The declared length lets a contiguous store (the node's shared memory) reserve the room once.
+            session.Writer = await store.OpenWriteAsync(session.Reference, header.TotalLength, cancellationToken).ConfigureAwait(false);
+            if (session.Writer.Length != 0)
+            {
+                // Bytes left by an earlier gateway instance whose running checksum is gone: start over.
+                await store.DeleteAsync(session.Reference, cancellationToken).ConfigureAwait(false);
+                session.Writer = await store.OpenWriteAsync(session.Reference, header.TotalLength, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (UpdateStoreFullException e)
+        {
+            // Push-back: nothing of this upload is held, and the device retries after the delay.
+            metrics.CountStoreFull();
+            throw Fail(StatusCode.ResourceExhausted, e.Message, RetryAfter(e.RetryAfter));
         }
         session.Header = header;
         session.Draft = ledger.Journal?.BeginPayload(session.Round, header.TotalLength);
@@ -356,7 +366,16 @@ internal sealed class FederationGateway(
                 throw Fail(StatusCode.InvalidArgument, problem);
             }
             long position = writer.Length;
-            await writer.WriteAsync(data, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await writer.WriteAsync(data, cancellationToken).ConfigureAwait(false);
+            }
+            catch (UpdateStoreFullException e)
+            {
+                await DiscardAsync(session).ConfigureAwait(false);
+                metrics.CountStoreFull();
+                throw Fail(StatusCode.ResourceExhausted, e.Message, RetryAfter(e.RetryAfter));
+            }
             // The journal's copy goes to disk as it streams, not all at the round's end.
             session.Draft?.Write(position, data.Span);
             session.Checksum.Append(data.Span);
@@ -439,7 +458,7 @@ internal sealed class FederationGateway(
                     }
                     // The stored bytes are replaced by the scaled payload: same codec and length, so every aggregator folds it unchanged.
                     await store.DeleteAsync(session.Reference, CancellationToken.None).ConfigureAwait(false);
-                    session.Writer = await store.OpenWriteAsync(session.Reference, CancellationToken.None).ConfigureAwait(false);
+                    session.Writer = await store.OpenWriteAsync(session.Reference, inspection.Length, CancellationToken.None).ConfigureAwait(false);
                     await session.Writer.WriteAsync(inspection.Bytes, CancellationToken.None).ConfigureAwait(false);
                     session.Draft?.Write(0, inspection.Bytes.Span);
                     logger.LogInformation("Update {Reference} clipped from norm {Norm:G4} to {Bound:G4} ({Basis}).", session.Reference, norm, bound, basis);

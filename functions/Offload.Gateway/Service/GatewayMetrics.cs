@@ -15,6 +15,7 @@ public sealed class GatewayMetrics
     private long _busyRefusals;
     private long _concurrentStreamRefusals;
     private long _timedOutUploads;
+    private long _storeFullRefusals;
     private long _refusedByValidation;
     private long _refusedByNorm;
     private long _clippedByNorm;
@@ -57,6 +58,9 @@ public sealed class GatewayMetrics
     /// <summary>Uploads ended for sending nothing for the idle timeout or too slowly; their bytes were deleted.</summary>
     public long TimedOutUploads => Interlocked.Read(ref _timedOutUploads);
 
+    /// <summary>Uploads told to come back later because the update store had no room (push-back; nothing was held).</summary>
+    public long StoreFullRefusals => Interlocked.Read(ref _storeFullRefusals);
+
     /// <summary>Uploads refused because their payload could not be folded (malformed, not finite, wrong layout).</summary>
     public long RefusedByValidation => Interlocked.Read(ref _refusedByValidation);
 
@@ -75,6 +79,8 @@ public sealed class GatewayMetrics
     internal void CountConcurrentStreamRefusal() => Interlocked.Increment(ref _concurrentStreamRefusals);
 
     internal void CountTimedOut() => Interlocked.Increment(ref _timedOutUploads);
+
+    internal void CountStoreFull() => Interlocked.Increment(ref _storeFullRefusals);
 
     internal void CountRefusedByValidation() => Interlocked.Increment(ref _refusedByValidation);
 

@@ -33,6 +33,14 @@ public sealed class SharedMemoryUpdateStoreTests : IDisposable
         var bytes = Bytes(123_457, 1);
         await PutAsync(store, "u/a", bytes);
 
+        // A second commit changes nothing (the gateway commits to inspect, then again to accept).
+        var again = await store.OpenWriteAsync(new UpdateReference("u/b"), 10);
+        await again.WriteAsync(bytes.AsMemory(0, 10));
+        await again.CommitAsync();
+        await again.CommitAsync();
+        Assert.Equal(10, await store.GetLengthAsync(new UpdateReference("u/b")));
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await again.WriteAsync(bytes.AsMemory(0, 1)));
+
         using (var lease = await store.LeaseAsync(new UpdateReference("u/a")))
         {
             Assert.False(lease.Copied);
