@@ -16,6 +16,7 @@ using Offload.Core.Codec;
 using Offload.Core.Federation;
 using Offload.Gateway.Authentication;
 using Offload.Gateway.Hosting;
+using Offload.Gateway.Nodes;
 using Offload.Gateway.Service;
 
 namespace Offload.Cli.Commands;
@@ -62,6 +63,7 @@ public static class ServeCommand
         var state = new Option<string?>("--state") { Description = "Directory where the in-process aggregator journals every task, acknowledged update and published model (SQLite, synchronous commits) before answering; restarting with the same directory resumes the federation where it stopped." };
         var nodeStore = new Option<string?>("--node-store") { Description = "The node's shared-memory update store (a file, e.g. /dev/shm/offload-store): uploads stream into it and are folded from it without copies; processes on this node may attach to the same file. Default: this process's memory." };
         var nodeStoreMb = new Option<double>("--node-store-mb") { Description = "Data area of the node store when this process creates it, in MiB (a full store pushes back: devices are told to retry).", DefaultValueFactory = _ => d.NodeStoreMegabytes };
+        var nodeAgent = new Option<bool>("--node-agent") { Description = "Run this node's agent instead of a federation: own the --node-store (create it, reclaim what dead processes held) and serve PullObject on --port to aggregators on other nodes." };
         var drain = new Option<double>("--drain") { Description = "Seconds a stop (SIGTERM, SIGINT) lets uploads in flight finish before it cuts them (0..8; the process ends within 10 s).", DefaultValueFactory = _ => d.DrainSeconds };
         var appPort = new Option<int>("--app-port") { Description = "With --aggregator dapr: the HTTP port the sidecar delivers ModelPublished to (its app-port).", DefaultValueFactory = _ => d.DaprAppPort };
 
@@ -69,10 +71,22 @@ public static class ServeCommand
         {
             strategy, clientEvaluation, port, host, minClients, perRound, deadline, rounds, epochs, batch, lr, seed, hidden, codec, maxUpdate,
             updateNorm, maxNorm, maxSamples, idleTimeout, linger, tokensFile, token, code, config, data, output, verbose, dapr, hierarchy,
-            aggregator, appPort, sidecarWait, downstream, state, drain, nodeStore, nodeStoreMb,
+            aggregator, appPort, sidecarWait, downstream, state, drain, nodeStore, nodeStoreMb, nodeAgent,
         };
         command.SetAction((parsed, cancellationToken) =>
         {
+            if (parsed.GetValue(nodeAgent))
+            {
+                int agentPort = parsed.GetResult(port) is { Implicit: false } ? parsed.GetValue(port) ?? NodeAgentPort : NodeAgentPort;
+                var agentOptions = new ServeOptions
+                {
+                    Port = agentPort,
+                    Host = parsed.GetValue(host)!,
+                    NodeStorePath = parsed.GetValue(nodeStore) ?? throw new InvalidOptionException("--node-agent owns a node store: name its file with --node-store (e.g. /dev/shm/offload-store)."),
+                    NodeStoreMegabytes = parsed.GetValue(nodeStoreMb),
+                }.Validate();
+                return RunNodeAgentAsync(agentOptions, Console.Out, cancellationToken);
+            }
             if (parsed.GetValue(dapr))
             {
                 int daprPort = parsed.GetResult(port) is { Implicit: false } ? parsed.GetValue(port) ?? Functions.Names.DaprNames.FunctionsPort : Functions.Names.DaprNames.FunctionsPort;
@@ -170,6 +184,50 @@ public static class ServeCommand
         "dapr" => true,
         _ => throw new InvalidOptionException($"--aggregator must be in-process or dapr (got '{value}')."),
     };
+
+    /// <summary>The node agent's port unless <c>--port</c> says otherwise.</summary>
+    public const int NodeAgentPort = 5100;
+
+    /// <summary>How often the node agent reclaims what dead attachers held, besides when the store is full.</summary>
+    public static readonly TimeSpan NodeAgentReclaimInterval = TimeSpan.FromSeconds(5);
+
+    /// <summary><c>serve --node-agent</c>: owns the node store and serves PullObject until cancelled.</summary>
+    private static async Task<int> RunNodeAgentAsync(ServeOptions o, TextWriter output, CancellationToken cancellationToken)
+    {
+        using var store = HostedRounds.OpenNodeStore(o.NodeStorePath!, (long)(o.NodeStoreMegabytes * 1024 * 1024));
+        NodeAgentServer agent;
+        try
+        {
+            agent = await NodeAgentServer.StartAsync(store, IPAddress.Parse(o.Host), o.Port ?? NodeAgentPort, cancellationToken: cancellationToken);
+        }
+        catch (IOException e)
+        {
+            throw new InvalidOptionException($"--port {o.Port}: {e.Message}");
+        }
+        await using (agent)
+        {
+            var stats = store.ReadStats();
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Node agent for {store.Path} ({stats.CapacityBytes >> 20} MiB, {stats.Committed} objects held) serving PullObject on {agent.Address}. Ctrl+C stops."));
+            output.Flush();
+            using var timer = new PeriodicTimer(NodeAgentReclaimInterval);
+            try
+            {
+                while (await timer.WaitForNextTickAsync(cancellationToken))
+                {
+                    int reclaimed = store.Reclaim();
+                    if (reclaimed > 0) output.WriteLine($"Reclaimed what {reclaimed} dead process(es) held in the node store.");
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+        // The store file stays: committed objects in it may be acknowledged updates another process still has to fold.
+        output.WriteLine("Node agent stopped; the node store is kept.");
+        output.Flush();
+        return 0;
+    }
 
     /// <summary><c>serve --dapr</c>: the aggregator functions as a Dapr app until cancelled.</summary>
     private static async Task<int> RunDaprAsync(ServeOptions o, bool verbose, TextWriter output, CancellationToken cancellationToken)

@@ -103,7 +103,8 @@ internal sealed class HostedRounds : IAsyncDisposable
     }
 
     /// <summary>Attaches to (or creates) the node's shared-memory store; what is wrong with the file is the operator's to fix.</summary>
-    private static SharedMemoryUpdateStore OpenNodeStore(string path, long bytes)
+    /// <exception cref="InvalidOptionException">The file cannot be a store (the message names --node-store).</exception>
+    public static SharedMemoryUpdateStore OpenNodeStore(string path, long bytes)
     {
         try
         {
