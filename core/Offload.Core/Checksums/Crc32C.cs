@@ -51,7 +51,8 @@ public sealed class Crc32C : NonCryptographicHashAlgorithm
     protected override void GetCurrentHashCore(Span<byte> destination) =>
         BinaryPrimitives.WriteUInt32LittleEndian(destination, ~_crc);
 
-    private static uint Update(uint crc, ReadOnlySpan<byte> source)
+    /// <summary>Advances a running (un-inverted) CRC over <paramref name="source"/>; start at uint.MaxValue and invert at the end.</summary>
+    internal static uint Update(uint crc, ReadOnlySpan<byte> source)
     {
         if (Sse42.X64.IsSupported)
         {
