@@ -3,20 +3,44 @@ using System.Globalization;
 namespace Offload.Aggregator.SharedMemory;
 
 /// <summary>
-/// A process as the kernel names it: its pid and its start time (clock ticks since boot, field 22
-/// of <c>/proc/PID/stat</c>). The pair survives pid reuse, so the store can tell a dead attacher from
-/// a new process that got its pid. A zombie counts as dead: it holds nothing any more.
+/// A process as the kernel names it: its pid, its start time (clock ticks since boot, field 22 of
+/// <c>/proc/PID/stat</c>) and its pid namespace (the inode of <c>/proc/self/ns/pid</c>). Pid and start
+/// time survive pid reuse, so the store can tell a dead attacher from a new process that got its pid.
+/// A zombie counts as dead: it holds nothing any more. A pid means nothing outside its namespace
+/// (two pods sharing <c>/dev/shm</c> without sharing their process namespace), so an attacher from
+/// another namespace is never judged dead from here: only a process that sees it can reclaim it.
 /// </summary>
-internal readonly record struct ProcessIdentity(int Pid, long StartTime)
+internal readonly record struct ProcessIdentity(int Pid, long StartTime, ulong Namespace)
 {
     /// <summary>This process.</summary>
-    public static ProcessIdentity Current { get; } = new(Environment.ProcessId, StartTimeOf(Environment.ProcessId) ?? 0);
+    public static ProcessIdentity Current { get; } = new(Environment.ProcessId, StartTimeOf(Environment.ProcessId) ?? 0, CurrentNamespace());
 
-    /// <summary>Whether the process this identity names is still running.</summary>
+    /// <summary>Whether the process this identity names may still be running: false only when it is known dead.</summary>
     public bool IsAlive()
     {
+        if (Namespace != Current.Namespace) return true;
         if (Pid == Environment.ProcessId) return StartTime == Current.StartTime;
         return StartTimeOf(Pid) is long start && start == StartTime;
+    }
+
+    /// <summary>The inode number in <c>pid:[N]</c>, the target of <c>/proc/self/ns/pid</c>; 0 when it cannot be read.</summary>
+    private static ulong CurrentNamespace()
+    {
+        try
+        {
+            string? target = new FileInfo("/proc/self/ns/pid").LinkTarget;
+            if (target is null) return 0;
+            int open = target.IndexOf('['), close = target.IndexOf(']');
+            return open >= 0 && close > open && ulong.TryParse(target.AsSpan(open + 1, close - open - 1), NumberStyles.None, CultureInfo.InvariantCulture, out ulong inode) ? inode : 0;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return 0;
+        }
     }
 
     /// <summary>The start time of a running (not zombie) process, or null when there is none with that pid.</summary>

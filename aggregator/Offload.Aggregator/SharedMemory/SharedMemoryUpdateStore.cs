@@ -104,7 +104,14 @@ public sealed unsafe class SharedMemoryUpdateStore : IUpdateStore, IDisposable
         if (!OperatingSystem.IsLinux()) throw new PlatformNotSupportedException("The shared-memory store needs Linux: it tells live processes from dead ones by /proc.");
 
         string full = System.IO.Path.GetFullPath(path);
-        var file = new FileStream(full, new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.ReadWrite | FileShare.Delete });
+        // Owner-only: the store holds devices' updates, which no other user on the node may read.
+        var file = new FileStream(full, new FileStreamOptions
+        {
+            Mode = FileMode.OpenOrCreate,
+            Access = FileAccess.ReadWrite,
+            Share = FileShare.ReadWrite | FileShare.Delete,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        });
         MemoryMappedFile? map = null;
         MemoryMappedViewAccessor? view = null;
         try
@@ -412,8 +419,10 @@ public sealed unsafe class SharedMemoryUpdateStore : IUpdateStore, IDisposable
     /// <summary>
     /// For tests: detaches the way <c>kill -9</c> would. The slot is left naming a process that does
     /// not exist, with its leases and unfinished writes in place, for the next reclaim to find.
+    /// With <paramref name="inAnotherPidNamespace"/>, the dead process was in a pid namespace this one
+    /// cannot see (another pod), so no reclaim from here may judge it.
     /// </summary>
-    internal void AbandonAsIfKilled()
+    internal void AbandonAsIfKilled(bool inAnotherPidNamespace = false)
     {
         lock (_gate)
         {
@@ -423,6 +432,7 @@ public sealed unsafe class SharedMemoryUpdateStore : IUpdateStore, IDisposable
             {
                 // Above any pid_max Linux allows (2^22), so no live process has it.
                 _processes[_self].Pid = int.MaxValue;
+                if (inAnotherPidNamespace) _processes[_self].PidNamespace = ~ProcessIdentity.Current.Namespace;
             }
             finally
             {
@@ -573,6 +583,7 @@ public sealed unsafe class SharedMemoryUpdateStore : IUpdateStore, IDisposable
             if (p->State != 0) continue;
             p->Pid = me.Pid;
             p->StartTime = me.StartTime;
+            p->PidNamespace = me.Namespace;
             Volatile.Write(ref p->State, 1);
             return i;
         }
@@ -587,7 +598,7 @@ public sealed unsafe class SharedMemoryUpdateStore : IUpdateStore, IDisposable
         for (int i = 0; i < _header->ProcessSlots; i++)
         {
             ProcessSlot* p = _processes + i;
-            if (p->State == 0 || new ProcessIdentity(p->Pid, p->StartTime).IsAlive()) continue;
+            if (p->State == 0 || new ProcessIdentity(p->Pid, p->StartTime, p->PidNamespace).IsAlive()) continue;
             dead[i] = true;
             reclaimed++;
         }

@@ -10,7 +10,7 @@ namespace Offload.Aggregator.SharedMemory;
 internal struct StoreHeader
 {
     public const ulong ExpectedMagic = 0x314D48535F4C464F; // "OFL_SHM1"
-    public const int CurrentVersion = 2;
+    public const int CurrentVersion = 3;
 
     public ulong Magic;
     public int Version;
@@ -79,4 +79,6 @@ internal struct ProcessSlot
     public int State;
     public int Pid;
     public long StartTime;
+    /// <summary>The attacher's pid namespace: its pid is judged only by processes in the same one.</summary>
+    public ulong PidNamespace;
 }

@@ -37,10 +37,11 @@ public static class IngestBenchmark
         var chunk = new Option<int>("--chunk-kb") { Description = "KiB per upload message.", DefaultValueFactory = _ => d.ChunkBytes / 1024 };
         var output = new Option<string>("--out") { Description = "Output folder for summary.json.", DefaultValueFactory = _ => "runs/bench-ingest" };
         var durable = new Option<string>("--durable") { Description = "Journal acknowledged updates as serve --state does: off | on | compare (one warm-up pair not counted, then alternate runs without and with, --pairs times, and report the medians and their ratio).", DefaultValueFactory = _ => "off" };
-        var pairs = new Option<int>("--pairs") { Description = "With --durable compare: pairs of runs (without, with).", DefaultValueFactory = _ => 3 };
+        var pairs = new Option<int>("--pairs") { Description = "With --durable compare or --bare: pairs of runs.", DefaultValueFactory = _ => 3 };
+        var bare = new Option<bool>("--bare") { Description = "Beside each gateway run, a bare gRPC client-streaming upload of the same bytes (same clients, rounds, chunks; a service that only counts them): one warm-up pair, then --pairs pairs, and the median ratio." };
         var ingest = new Command("ingest", "Load the gRPC gateway over loopback: concurrent clients uploading updates; updates/s, MB/s, latency, memory.")
         {
-            clients, payload, rounds, chunk, output, durable, pairs,
+            clients, payload, rounds, chunk, output, durable, pairs, bare,
         };
         ingest.SetAction(async (parsed, cancellationToken) =>
         {
@@ -55,6 +56,8 @@ public static class IngestBenchmark
             if (mode is not ("off" or "on" or "compare")) throw new InvalidOptionException($"--durable must be off, on or compare (got '{mode}').");
             int pairCount = parsed.GetValue(pairs);
             if (pairCount is < 1 or > 20) throw new InvalidOptionException($"--pairs must be in 1..20 (got {pairCount}).");
+            bool withBare = parsed.GetValue(bare);
+            if (withBare && mode != "off") throw new InvalidOptionException("--bare compares the in-memory gateway with bare gRPC; leave --durable off.");
             string directory = parsed.GetValue(output)!;
             Directory.CreateDirectory(directory);
             string state = Path.Combine(directory, "state");
@@ -62,7 +65,22 @@ public static class IngestBenchmark
             var c = CultureInfo.InvariantCulture;
             console.WriteLine($"Ingest: {options.Clients} clients x {options.PayloadBytes} B updates, {options.Rounds} rounds (+1 warm-up), {Environment.ProcessorCount} cores, durable {mode}");
             var runs = new List<(bool Durable, IngestBenchmarkResult Result)>();
-            if (mode == "compare")
+            var bareRuns = new List<(double UpdatesPerSecond, double MegabytesPerSecond)>();
+            if (withBare)
+            {
+                console.WriteLine("warm-up pair (not counted)");
+                await IngestBenchmark.RunAsync(options, null, cancellationToken);
+                await BareUploadBenchmark.RunAsync(options, cancellationToken);
+                for (int i = 0; i < pairCount; i++)
+                {
+                    var result = await IngestBenchmark.RunAsync(options, null, cancellationToken);
+                    runs.Add((false, result));
+                    var baseline = await BareUploadBenchmark.RunAsync(options, cancellationToken);
+                    bareRuns.Add(baseline);
+                    console.WriteLine(string.Create(c, $"pair {i + 1}/{pairCount}: gateway {result.MegabytesPerSecond:F1} MiB/s ({result.UpdatesPerSecond:F1} updates/s), bare gRPC {baseline.MegabytesPerSecond:F1} MiB/s: {result.MegabytesPerSecond / baseline.MegabytesPerSecond:F3}"));
+                }
+            }
+            else if (mode == "compare")
             {
                 // One pair thrown away first: the JIT and the thread pool warm up over the first runs, and
                 // measured pairs should compare the two modes, not the process's age.
@@ -70,7 +88,7 @@ public static class IngestBenchmark
                 foreach (bool journaled in new[] { false, true })
                     await IngestBenchmark.RunAsync(options with { StateDirectory = journaled ? state : null }, null, cancellationToken);
             }
-            foreach (bool journaled in mode switch { "off" => [false], "on" => [true], _ => Enumerable.Range(0, pairCount).SelectMany(_ => new[] { false, true }).ToArray() })
+            foreach (bool journaled in withBare ? [] : mode switch { "off" => [false], "on" => [true], _ => Enumerable.Range(0, pairCount).SelectMany(_ => new[] { false, true }).ToArray() })
             {
                 var result = await IngestBenchmark.RunAsync(options with { StateDirectory = journaled ? state : null }, new LineProgress(console), cancellationToken);
                 runs.Add((journaled, result));
@@ -94,6 +112,17 @@ public static class IngestBenchmark
                     ["runtime"] = System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,
                 },
             };
+            if (withBare)
+            {
+                double gateway = Median(runs.Select(r => r.Result.MegabytesPerSecond));
+                double bareRate = Median(bareRuns.Select(r => r.MegabytesPerSecond));
+                double ratio = Median(Enumerable.Range(0, pairCount).Select(i => runs[i].Result.MegabytesPerSecond / bareRuns[i].MegabytesPerSecond));
+                summary["bare_runs"] = new JsonArray([.. bareRuns.Select(b => (JsonNode)new JsonObject { ["updates_per_second"] = b.UpdatesPerSecond, ["mib_per_second"] = b.MegabytesPerSecond })]);
+                summary["median_mib_per_second_gateway"] = gateway;
+                summary["median_mib_per_second_bare"] = bareRate;
+                summary["median_pair_ratio_to_bare"] = ratio;
+                console.WriteLine(string.Create(c, $"median MiB/s: gateway {gateway:F1}, bare gRPC {bareRate:F1}; median ratio of the {pairCount} pairs {ratio:F3}"));
+            }
             if (mode == "compare")
             {
                 double memory = Median(runs.Where(r => !r.Durable).Select(r => r.Result.UpdatesPerSecond));

@@ -3,6 +3,8 @@ using Offload.Aggregator.Storage;
 
 namespace Offload.Aggregator.Tests.SharedMemory;
 
+// The store is Linux-only (liveness comes from /proc).
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class SharedMemoryUpdateStoreTests : IDisposable
 {
     private readonly string _folder = Directory.CreateTempSubdirectory("offload-shm").FullName;
@@ -51,6 +53,8 @@ public sealed class SharedMemoryUpdateStoreTests : IDisposable
         await stream.ReadExactlyAsync(read);
         Assert.Equal(bytes, read);
         Assert.Equal(bytes.Length, await store.GetLengthAsync(new UpdateReference("u/a")));
+        // Devices' updates: the file is its owner's alone.
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(StorePath));
     }
 
     [Fact]
@@ -170,6 +174,23 @@ public sealed class SharedMemoryUpdateStoreTests : IDisposable
         using var lease = await survivor.LeaseAsync(new UpdateReference("u/acked"));
         Assert.Equal(committed, lease.Memory.ToArray());
         Assert.Equal(0, survivor.Reclaim());
+    }
+
+    [Fact]
+    public async Task An_attacher_from_a_pid_namespace_this_process_cannot_see_is_never_reclaimed_from_here()
+    {
+        using var survivor = SharedMemoryUpdateStore.Open(StorePath, 1 << 20);
+        var foreign = SharedMemoryUpdateStore.Open(StorePath);
+        await PutAsync(survivor, "u/leased", Bytes(1000, 21));
+        _ = await foreign.LeaseAsync(new UpdateReference("u/leased"));
+        var half = await foreign.OpenWriteAsync(new UpdateReference("u/half"), 1000);
+        await half.WriteAsync(Bytes(10, 22));
+
+        // Its pid names no process here, but pids of another pod's namespace never do: it may be alive.
+        foreign.AbandonAsIfKilled(inAnotherPidNamespace: true);
+        Assert.Equal(0, survivor.Reclaim());
+        var stats = survivor.ReadStats();
+        Assert.Equal((1, 1, 2), (stats.Pending, stats.Leases, stats.Attachers));
     }
 
     [Fact]
