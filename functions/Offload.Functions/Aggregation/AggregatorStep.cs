@@ -132,10 +132,11 @@ public sealed class AggregatorStep
                     continue;
                 }
                 // Gone only if another attempt stored and announced this leaf: UpdateNotFoundException stands this one down.
-                var payload = await _store.ReadAllAsync(new UpdateReference(arrival.ContributionId), cancellationToken).ConfigureAwait(false);
+                using var lease = await _store.LeaseAsync(new UpdateReference(arrival.ContributionId), cancellationToken).ConfigureAwait(false);
                 try
                 {
                     double weight = strategy.WeightOf(new UpdateReceipt(arrival.SampleCount, new ModelVersion(arrival.BaseVersion), current));
+                    var payload = lease.Memory.Span;
                     core.FoldEncoded(arrival.ContributionId, UpdatePayload.CodecFor(payload), payload, weight);
                 }
                 catch (Exception e) when (e is InvalidPayloadException or ArgumentException)
@@ -177,8 +178,8 @@ public sealed class AggregatorStep
                 _logger.LogWarning("Aggregator l{Level}/a{Index} of round {Round} leaves out an input that is not its child's partial: {Problem}", ticket.Level, ticket.Index, ticket.Round, problem);
                 continue;
             }
-            var bytes = await _store.ReadAllAsync(new UpdateReference(claim.Reference), cancellationToken).ConfigureAwait(false);
-            using var partial = PartialSumFormat.Decode(bytes, new AggregatorAddress(ticket.Round, claim.Level, claim.Index), layout.TotalLength);
+            using var lease = await _store.LeaseAsync(new UpdateReference(claim.Reference), cancellationToken).ConfigureAwait(false);
+            using var partial = PartialSumFormat.Decode(lease.Memory.Span, new AggregatorAddress(ticket.Round, claim.Level, claim.Index), layout.TotalLength);
             fold(partial);
         }
     }

@@ -50,8 +50,10 @@ public sealed class LeafFunction
         {
             var opened = await _rounds.GetOpenedAsync(arrived.Round, cancellationToken).ConfigureAwait(false);
             if (opened is null) return Delivery.Drop($"Round {arrived.Round} is not open.");
-            var payload = await _store.TryReadAllAsync(arrived.Reference, cancellationToken).ConfigureAwait(false);
-            if (payload is null) return Delivery.Drop($"No committed payload is stored under '{arrived.Reference}' (never stored, or already folded and deleted).");
+            // Borrowed, not copied: a node store lends its memory for the check and the fold.
+            using var lease = await _store.TryLeaseAsync(arrived.Reference, cancellationToken).ConfigureAwait(false);
+            if (lease is null) return Delivery.Drop($"No committed payload is stored under '{arrived.Reference}' (never stored, or already folded and deleted).");
+            var payload = lease.Memory;
             if (payload.Length != arrived.PayloadBytes)
                 return Delivery.Drop($"'{arrived.Reference}' holds {payload.Length} bytes; the event announced {arrived.PayloadBytes}.");
             var layout = TensorShape.ToLayout(opened.Layout);
@@ -59,7 +61,7 @@ public sealed class LeafFunction
             try
             {
                 // Every check a decode makes, writing nothing: a payload that cannot be folded is refused before it takes a place in the round.
-                codec = UpdatePayload.Validate(payload, layout);
+                codec = UpdatePayload.Validate(payload.Span, layout);
             }
             catch (InvalidPayloadException e)
             {
@@ -74,7 +76,7 @@ public sealed class LeafFunction
                 // Eager aggregation: fused decode-and-add into the leaf's warm sum (a FedZip update touches only its kept coordinates).
                 var strategy = _strategies.For(opened.Strategy);
                 double weight = strategy.WeightOf(new UpdateReceipt(arrived.SampleCount, arrived.BaseVersion, new ModelVersion(ticket.ModelVersion)));
-                _warm.Fold(arrived.Round, ticket.Index, layout, strategy, arrived.Reference.Key, codec, payload, weight);
+                _warm.Fold(arrived.Round, ticket.Index, layout, strategy, arrived.Reference.Key, codec, payload.Span, weight);
             }
             switch (ticket.Status)
             {

@@ -40,12 +40,12 @@ public sealed class PartialFunction
         {
             var opened = await _rounds.GetOpenedAsync(ready.Round, cancellationToken).ConfigureAwait(false);
             if (opened is null) return Delivery.Drop($"Round {ready.Round} is not open.");
-            var bytes = await _store.TryReadAllAsync(ready.Reference, cancellationToken).ConfigureAwait(false);
-            if (bytes is null) return Delivery.Drop($"No committed partial is stored under '{ready.Reference}' (never stored, or already folded and deleted).");
+            using (var lease = await _store.TryLeaseAsync(ready.Reference, cancellationToken).ConfigureAwait(false))
             {
+                if (lease is null) return Delivery.Drop($"No committed partial is stored under '{ready.Reference}' (never stored, or already folded and deleted).");
                 try
                 {
-                    using var _ = PartialSumFormat.Decode(bytes, new AggregatorAddress(ready.Round, ready.Level, ready.Index), TensorShape.ToLayout(opened.Layout).TotalLength);
+                    using var _ = PartialSumFormat.Decode(lease.Memory.Span, new AggregatorAddress(ready.Round, ready.Level, ready.Index), TensorShape.ToLayout(opened.Layout).TotalLength);
                 }
                 catch (InvalidDataException e)
                 {

@@ -3,6 +3,7 @@ using Dapr.Client;
 using Microsoft.Extensions.Logging;
 using Offload.Aggregator.Events;
 using Offload.Aggregator.Rounds;
+using Offload.Aggregator.Storage;
 using Offload.Core.Model;
 using Microsoft.Extensions.DependencyInjection;
 using Offload.Functions.Aggregation;
@@ -63,10 +64,12 @@ public sealed class DaprGateway : IAsyncDisposable
     /// <param name="configureLogging">Log providers; nothing is logged without them.</param>
     /// <param name="cancellationToken">Cancels the start.</param>
     /// <param name="sidecarWait">How long to wait for the sidecar and the functions' actors before failing (<see cref="DefaultSidecarWait"/>).</param>
+    /// <param name="nodeStore">This node's shared-memory store: uploads and partials stay there (<see cref="NodeLocalUpdateStore"/>); null keeps them in the state store.</param>
     /// <exception cref="ArgumentException">No sidecar app port (the Dapr app port) is set.</exception>
     public static async Task<DaprGateway> StartAsync(GatewayOptions options, GatewayListenOptions listen, ClientTokens tokens,
         TensorLayout layout, ReadOnlyMemory<float> initialWeights, RoundOptions rounds, DaprSidecarEndpoints? sidecar = null,
-        Action<ILoggingBuilder>? configureLogging = null, CancellationToken cancellationToken = default, TimeSpan? sidecarWait = null)
+        Action<ILoggingBuilder>? configureLogging = null, CancellationToken cancellationToken = default, TimeSpan? sidecarWait = null,
+        IUpdateStore? nodeStore = null)
     {
         ArgumentNullException.ThrowIfNull(listen);
         if (listen.SidecarAppPort is not int appPort) throw new ArgumentException("The Dapr gateway needs a Dapr app port for its sidecar.", nameof(listen));
@@ -74,7 +77,8 @@ public sealed class DaprGateway : IAsyncDisposable
         var client = new DaprClientBuilder().UseGrpcEndpoint(sidecar.GrpcEndpoint).UseHttpEndpoint(sidecar.HttpEndpoint).Build();
         var proxyOptions = new ActorProxyOptions { HttpEndpoint = sidecar.HttpEndpoint };
         var loggers = LoggerFactory.Create(b => configureLogging?.Invoke(b));
-        var store = new DaprUpdateStore(client);
+        // With a node store, uploads and partials stay on the node; models go through the state store either way.
+        IUpdateStore store = nodeStore is null ? new DaprUpdateStore(client) : new NodeLocalUpdateStore(nodeStore, new DaprUpdateStore(client));
         var roundEvents = new InProcessEventBus(loggers.CreateLogger<InProcessEventBus>());
         var journal = new DaprFederationJournal(client);
         var coordinator = new DaprRoundCoordinator(layout, initialWeights.Span, rounds, new RoundActors(new ActorProxyFactory(proxyOptions)), store,

@@ -30,6 +30,20 @@ public static class UpdateStoreBytes
         }
     }
 
+    /// <summary>Borrows the committed object under <paramref name="reference"/>, or null when nothing committed is stored there.</summary>
+    public static async ValueTask<UpdateLease?> TryLeaseAsync(this IUpdateStore store, UpdateReference reference, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        try
+        {
+            return await store.LeaseAsync(reference, cancellationToken).ConfigureAwait(false);
+        }
+        catch (UpdateNotFoundException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>
     /// Stores <paramref name="bytes"/> under <paramref name="reference"/> and commits them. Idempotent
     /// for a retried step: an object already committed there is kept (false), a half-written one is

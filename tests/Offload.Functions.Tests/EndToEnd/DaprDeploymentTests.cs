@@ -1,6 +1,9 @@
 using System.Net;
 using System.Net.Sockets;
+using Microsoft.Extensions.DependencyInjection;
 using Offload.Aggregator.Rounds;
+using Offload.Aggregator.SharedMemory;
+using Offload.Aggregator.Storage;
 using Offload.Aggregator.Strategies;
 using Offload.Cli.Simulation;
 using Offload.Client.Federation;
@@ -10,6 +13,7 @@ using Offload.Core.Federation;
 using Offload.Core.Model;
 using Offload.Functions.Hosting;
 using Offload.Functions.Names;
+using Offload.Functions.Storage;
 using Offload.Gateway.Authentication;
 using Offload.Gateway.Hosting;
 using Offload.Gateway.Service;
@@ -95,10 +99,11 @@ public class DaprDeploymentTests(ITestOutputHelper output)
     }
 
     private static async Task<Deployment> StartAsync(TrainTestDataset data, SimulationOptions options, int minClients, int fanIn, TimeSpan deadline,
-        DownstreamMode downstream = DownstreamMode.Full, string? components = null, bool deliver = true)
+        DownstreamMode downstream = DownstreamMode.Full, string? components = null, bool deliver = true, IUpdateStore? nodeStore = null, IUpdateStore? gatewayNodeStore = null)
     {
         // The functions host no actor: the gateway does, as in the deployment.
-        var functions = await FunctionsApp.StartAsync(actorHost: false, components: components);
+        var functions = await FunctionsApp.StartAsync(actorHost: false, components: components, services: nodeStore is null ? null
+            : s => s.AddSingleton<IUpdateStore>(sp => new NodeLocalUpdateStore(nodeStore, new DaprUpdateStore(sp.GetRequiredService<Dapr.Client.DaprClient>()))));
         using var initial = TorchTrainer.CreateDefault(options.Seed, data.Train.Rows, data.Train.Columns, data.Train.ClassCount);
         var weights = new float[initial.Layout.TotalLength];
         initial.ExportWeights(weights);
@@ -120,7 +125,7 @@ public class DaprDeploymentTests(ITestOutputHelper output)
         sidecar.App = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{appPort}") };
         if (deliver) functions.Cluster.StartDelivering();
         var gateway = await DaprGateway.StartAsync(new GatewayOptions(), new GatewayListenOptions { Port = 0, SidecarAppPort = appPort }, tokens,
-            initial.Layout, weights, rounds, new DaprSidecarEndpoints(sidecar.HttpEndpoint, sidecar.GrpcEndpoint));
+            initial.Layout, weights, rounds, new DaprSidecarEndpoints(sidecar.HttpEndpoint, sidecar.GrpcEndpoint), nodeStore: gatewayNodeStore ?? nodeStore);
         return new Deployment { Functions = functions, Gateway = gateway };
     }
 
@@ -154,6 +159,41 @@ public class DaprDeploymentTests(ITestOutputHelper output)
         Assert.Contains(deployment.Functions.Sidecar.StateKeys, k => k.StartsWith(final + "/state|", StringComparison.Ordinal));
 
         ReferenceTraining.AssertClose(ReferenceTraining.Simulate(data, options), coordinator.Model.Weights.Span);
+    }
+
+    [Fact]
+    public async Task With_a_node_store_no_update_or_partial_passes_through_the_state_store_and_the_model_is_the_same()
+    {
+        var data = ReferenceTraining.Data();
+        var options = ReferenceTraining.Options(clients: 5, rounds: 2, Seed);
+        string folder = Directory.CreateTempSubdirectory("offload-dapr-node-").FullName;
+        try
+        {
+            // One node: the gateway and the functions attach to the same shared-memory store, as two processes would.
+            using var gatewaySide = SharedMemoryUpdateStore.Open(Path.Combine(folder, "node-store"), 64 << 20);
+            using var functionsSide = SharedMemoryUpdateStore.Open(Path.Combine(folder, "node-store"));
+            await using (var deployment = await StartAsync(data, options, minClients: 5, fanIn: 2, deadline: TimeSpan.FromHours(1), nodeStore: functionsSide, gatewayNodeStore: gatewaySide))
+            {
+                await deployment.WithinAsync(ReferenceTraining.ParticipateAllAsync(data, options, deployment.Client), TimeSpan.FromMinutes(2));
+                await deployment.CompletionAsync(TimeSpan.FromMinutes(1));
+
+                var saved = deployment.Cluster.SavedKeys.ToArray();
+                Assert.Contains(saved, k => k.StartsWith(Functions.Storage.StoreKeys.ModelPrefix, StringComparison.Ordinal));
+                Assert.DoesNotContain(saved, k => k.StartsWith(Functions.Storage.StoreKeys.UpdatePrefix, StringComparison.Ordinal) || k.StartsWith(Functions.Storage.StoreKeys.PartialPrefix, StringComparison.Ordinal));
+                // Events carry references, never payloads: the largest is far below one update's bytes.
+                var published = deployment.Functions.Sidecar.Published.ToArray();
+                Assert.Contains(published, p => p.Topic == DaprNames.PartialReadyTopic);
+                Assert.All(published, p => Assert.True(p.Json.Length < 4096, $"{p.Topic} carried {p.Json.Length} characters"));
+                ReferenceTraining.AssertClose(ReferenceTraining.Simulate(data, options), deployment.Gateway.Coordinator.Model.Weights.Span);
+            }
+            // Every update and partial was folded and deleted from the node.
+            var left = gatewaySide.ReadStats();
+            Assert.Equal((0, 0, 0), (left.Pending, left.Committed, left.Deleted));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 
     [Fact]

@@ -43,6 +43,9 @@ public sealed class DaprCluster : IAsyncDisposable
     /// <summary>How long an event that was not acknowledged waits before it is delivered again (the Redis component's <c>redeliverInterval</c>, shortened).</summary>
     public TimeSpan RedeliverAfter { get; set; } = TimeSpan.FromMilliseconds(50);
 
+    /// <summary>Every key an app saved to any state store, in order, as the app named it (before daprd's prefix).</summary>
+    public ConcurrentQueue<string> SavedKeys { get; } = new();
+
     /// <summary>Every event published, by topic, in order (the published data as JSON).</summary>
     public ConcurrentQueue<(string Topic, string Json)> Published { get; } = new();
 

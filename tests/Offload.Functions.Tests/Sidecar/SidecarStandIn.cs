@@ -286,6 +286,7 @@ public sealed class SidecarStandIn : IAsyncDisposable
             {
                 string key = component.StateKey(AppId, item.Key);
                 CheckEtag(store, key, item.Etag?.Value, r.StoreName);
+                Cluster.SavedKeys.Enqueue(item.Key);
                 store[key] = new DaprCluster.StoredValue(item.Value.ToByteArray(), Cluster.NextEtag());
             }
             return new Google.Protobuf.WellKnownTypes.Empty();
