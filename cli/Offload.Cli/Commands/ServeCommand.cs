@@ -90,7 +90,7 @@ public static class ServeCommand
             if (parsed.GetValue(dapr))
             {
                 int daprPort = parsed.GetResult(port) is { Implicit: false } ? parsed.GetValue(port) ?? Functions.Names.DaprNames.FunctionsPort : Functions.Names.DaprNames.FunctionsPort;
-                var daprOptions = new ServeOptions { Port = daprPort, Host = parsed.GetValue(host)! }.Validate();
+                var daprOptions = new ServeOptions { Port = daprPort, Host = parsed.GetValue(host)!, NodeStorePath = parsed.GetValue(nodeStore), NodeStoreMegabytes = parsed.GetValue(nodeStoreMb) }.Validate();
                 return RunDaprAsync(daprOptions, parsed.GetValue(verbose), Console.Out, cancellationToken);
             }
             var (downstreamMode, downstreamFedZip) = DownstreamArgument.Parse(parsed.GetValue(downstream)!);
@@ -232,9 +232,13 @@ public static class ServeCommand
     /// <summary><c>serve --dapr</c>: the aggregator functions as a Dapr app until cancelled.</summary>
     private static async Task<int> RunDaprAsync(ServeOptions o, bool verbose, TextWriter output, CancellationToken cancellationToken)
     {
+        // With --node-store, updates and partials stay in this node's shared memory; models stay in the state store.
+        using var node = o.NodeStorePath is null ? null : HostedRounds.OpenNodeStore(o.NodeStorePath, (long)(o.NodeStoreMegabytes * 1024 * 1024));
         await using var app = await Functions.Hosting.AggregatorFunctionsHost.StartAsync(IPAddress.Parse(o.Host), o.Port ?? Functions.Names.DaprNames.FunctionsPort,
             logging => logging.AddSimpleConsole(c => c.SingleLine = true).SetMinimumLevel(verbose ? LogLevel.Information : LogLevel.Warning)
-                .AddFilter("Microsoft", LogLevel.Warning), cancellationToken: cancellationToken);
+                .AddFilter("Microsoft", LogLevel.Warning),
+            services: node is null ? null : s => s.AddSingleton<IUpdateStore>(sp => new Functions.Storage.NodeLocalUpdateStore(node, new Functions.Storage.DaprUpdateStore(sp.GetRequiredService<Dapr.Client.DaprClient>()))),
+            cancellationToken: cancellationToken);
         // The functions host no actor (the gateway does) and read no published model; --verbose logs each emit and model stored.
         output.WriteLine($"Aggregator functions (Dapr app '{Functions.Names.DaprNames.FunctionsAppId}') listening on {string.Join(", ", app.Urls)}: topics {Functions.Names.DaprNames.UpdateArrivedTopic}, {Functions.Names.DaprNames.PartialReadyTopic}, {Functions.Names.DaprNames.AggregatorDueTopic} on '{Functions.Names.DaprNames.PubSub}'; rounds on the gateway's actor {Functions.Names.DaprNames.RoundActorType}. Ctrl+C stops.");
         output.Flush();
@@ -311,7 +315,8 @@ public static class ServeCommand
         // Either the in-process aggregator or the Dapr functions behind this app's sidecar; the rest is the same.
         // The in-process rounds are watched from before they start: a resumed round may close at once.
         await using var hosted = o.DaprAggregator
-            ? await HostedRounds.StartDaprAsync(gatewayOptions, listen, tokens, evaluator.Layout, initial, roundOptions, logging, TimeSpan.FromSeconds(o.SidecarWaitSeconds), cancellationToken)
+            ? await HostedRounds.StartDaprAsync(gatewayOptions, listen, tokens, evaluator.Layout, initial, roundOptions, logging, TimeSpan.FromSeconds(o.SidecarWaitSeconds), cancellationToken,
+                o.NodeStorePath, (long)(o.NodeStoreMegabytes * 1024 * 1024))
             : await HostedRounds.StartInProcessAsync(gatewayOptions, listen, tokens, evaluator.Layout, initial, roundOptions, logging, loggers, cancellationToken, o.StateDirectory, OnRoundClosed,
                 o.NodeStorePath, (long)(o.NodeStoreMegabytes * 1024 * 1024));
         var coordinator = hosted.Coordinator;

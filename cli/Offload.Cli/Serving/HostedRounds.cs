@@ -132,12 +132,22 @@ internal sealed class HostedRounds : IAsyncDisposable
 
     /// <summary>The gateway of the Dapr deployment: the sidecar is found through the variables <c>dapr run</c> sets.</summary>
     public static async Task<HostedRounds> StartDaprAsync(GatewayOptions gateway, GatewayListenOptions listen, ClientTokens tokens,
-        TensorLayout layout, float[] initial, RoundOptions rounds, Action<ILoggingBuilder> logging, TimeSpan sidecarWait, CancellationToken cancellationToken)
+        TensorLayout layout, float[] initial, RoundOptions rounds, Action<ILoggingBuilder> logging, TimeSpan sidecarWait, CancellationToken cancellationToken,
+        string? nodeStore = null, long nodeStoreBytes = SharedMemoryUpdateStore.DefaultCapacityBytes)
     {
+        var shared = nodeStore is null ? null : OpenNodeStore(nodeStore, nodeStoreBytes);
         try
         {
-            var dapr = await DaprGateway.StartAsync(gateway, listen, tokens, layout, initial, rounds, sidecar: null, logging, cancellationToken, sidecarWait);
-            return new HostedRounds(dapr.Server, dapr.Coordinator, dapr.RoundEvents, dapr.DisposeAsync);
+            var dapr = await DaprGateway.StartAsync(gateway, listen, tokens, layout, initial, rounds, sidecar: null, logging, cancellationToken, sidecarWait, shared);
+            return new HostedRounds(dapr.Server, dapr.Coordinator, dapr.RoundEvents, async () =>
+            {
+                await dapr.DisposeAsync();
+                shared?.Dispose();
+            });
+        }
+        catch when (Dispose(shared))
+        {
+            throw;
         }
         catch (Exception e) when (Functions.Aggregation.TransientFailure.Is(e))
         {
@@ -159,4 +169,11 @@ internal sealed class HostedRounds : IAsyncDisposable
     }
 
     public ValueTask DisposeAsync() => _dispose();
+
+    /// <summary>Disposes <paramref name="store"/> from an exception filter (so the catches below still see the exception); false.</summary>
+    private static bool Dispose(IDisposable? store)
+    {
+        store?.Dispose();
+        return false;
+    }
 }

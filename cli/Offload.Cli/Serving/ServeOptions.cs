@@ -133,7 +133,6 @@ public sealed record ServeOptions
         Require(StateDirectory is null || !DaprAggregator, StateDirectory!, "--state keeps the in-process aggregator's federation; with --aggregator dapr the Dapr state store keeps it, so leave --state out");
         Require(double.IsFinite(DrainSeconds) && DrainSeconds is >= 0 and <= 8, DrainSeconds, "--drain must be 0..8 seconds (a stop ends within 10 s)");
         Require(NodeStorePath is null || NodeStorePath.Trim().Length > 0, "''", "--node-store must name a file");
-        Require(NodeStorePath is null || !DaprAggregator, NodeStorePath!, "--node-store serves the in-process aggregator; with --aggregator dapr updates go through the Dapr state store");
         Require(double.IsFinite(NodeStoreMegabytes) && NodeStoreMegabytes is >= 1 and <= 1 << 20, NodeStoreMegabytes, "--node-store-mb must be 1..1048576 MiB");
         return this;
     }

@@ -33,4 +33,14 @@ public class ServeOptionsTests
         Assert.StartsWith("--max-samples", Assert.Throws<InvalidOptionException>(() => new ServeOptions { MaxSamples = 0 }.Validate()).Message);
         Assert.StartsWith("--upload-idle-timeout", Assert.Throws<InvalidOptionException>(() => new ServeOptions { UploadIdleTimeoutSeconds = 0 }.Validate()).Message);
     }
+
+    [Fact]
+    public void Node_store_settings_are_checked_and_the_store_serves_both_aggregators()
+    {
+        Assert.StartsWith("--node-store", Assert.Throws<InvalidOptionException>(() => new ServeOptions { NodeStorePath = " " }.Validate()).Message);
+        Assert.StartsWith("--node-store-mb", Assert.Throws<InvalidOptionException>(() => new ServeOptions { NodeStorePath = "/dev/shm/x", NodeStoreMegabytes = 0.5 }.Validate()).Message);
+        Assert.StartsWith("--node-store-mb", Assert.Throws<InvalidOptionException>(() => new ServeOptions { NodeStorePath = "/dev/shm/x", NodeStoreMegabytes = double.NaN }.Validate()).Message);
+        // With the Dapr functions, updates and partials stay on the node and models go through the state store.
+        Assert.Equal("/dev/shm/x", new ServeOptions { NodeStorePath = "/dev/shm/x", DaprAggregator = true }.Validate().NodeStorePath);
+    }
 }
