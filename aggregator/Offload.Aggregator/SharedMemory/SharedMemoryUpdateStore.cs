@@ -180,48 +180,40 @@ public sealed unsafe class SharedMemoryUpdateStore : IUpdateStore, IDisposable
         key = key[..keyLength];
         ulong hash = Hash(key);
         cancellationToken.ThrowIfCancellationRequested();
-        lock (_gate)
+        using (Lock())
         {
-            Enter();
-            try
+            int found = Find(key, hash, committedOnly: false);
+            if (found >= 0)
             {
-                int found = Find(key, hash, committedOnly: false);
-                if (found >= 0)
-                {
-                    ObjectSlot* existing = _objects + found;
-                    if (existing->State == ObjectState.Committed) throw new InvalidOperationException($"The update '{reference}' is already committed; it cannot be written again.");
-                    existing->Writer = _self;
-                    return ValueTask.FromResult<IUpdateWriter>(new Writer(this, reference, found, existing->Generation));
-                }
-                long reserve = expectedLength < 0 ? UnhintedReserve : Align(expectedLength);
-                int slot = FreeObjectSlot();
-                long offset = reserve == 0 ? 0 : Allocate(reserve, skip: -1);
-                if (slot < 0 || offset < 0)
-                {
-                    ReclaimLocked();
-                    slot = FreeObjectSlot();
-                    offset = reserve == 0 ? 0 : Allocate(reserve, skip: -1);
-                }
-                if (slot < 0) throw new UpdateStoreFullException(reference, reserve, LargestFree(), FullRetryAfter);
-                if (offset < 0) throw new UpdateStoreFullException(reference, reserve, LargestFree(), FullRetryAfter);
-                ObjectSlot* o = _objects + slot;
-                o->KeyLength = keyLength;
-                o->KeyHash = hash;
-                _hashes[slot] = hash;
-                key.CopyTo(new Span<byte>(o->Key, ObjectSlot.MaxKeyBytes));
-                o->Offset = offset;
-                o->Capacity = reserve;
-                o->Length = 0;
-                o->Generation = ++_header->NextGeneration;
-                o->Writer = _self;
-                o->Leases = 0;
-                Volatile.Write(ref o->State, ObjectState.Pending);
-                return ValueTask.FromResult<IUpdateWriter>(new Writer(this, reference, slot, o->Generation));
+                ObjectSlot* existing = _objects + found;
+                if (existing->State == ObjectState.Committed) throw new InvalidOperationException($"The update '{reference}' is already committed; it cannot be written again.");
+                existing->Writer = _self;
+                return ValueTask.FromResult<IUpdateWriter>(new Writer(this, reference, found, existing->Generation));
             }
-            finally
+            long reserve = expectedLength < 0 ? UnhintedReserve : Align(expectedLength);
+            int slot = FreeObjectSlot();
+            long offset = reserve == 0 ? 0 : Allocate(reserve, skip: -1);
+            if (slot < 0 || offset < 0)
             {
-                Exit();
+                ReclaimLocked();
+                slot = FreeObjectSlot();
+                offset = reserve == 0 ? 0 : Allocate(reserve, skip: -1);
             }
+            if (slot < 0) throw new UpdateStoreFullException(reference, reserve, LargestFree(), FullRetryAfter);
+            if (offset < 0) throw new UpdateStoreFullException(reference, reserve, LargestFree(), FullRetryAfter);
+            ObjectSlot* o = _objects + slot;
+            o->KeyLength = keyLength;
+            o->KeyHash = hash;
+            _hashes[slot] = hash;
+            key.CopyTo(new Span<byte>(o->Key, ObjectSlot.MaxKeyBytes));
+            o->Offset = offset;
+            o->Capacity = reserve;
+            o->Length = 0;
+            o->Generation = ++_header->NextGeneration;
+            o->Writer = _self;
+            o->Leases = 0;
+            Volatile.Write(ref o->State, ObjectState.Pending);
+            return ValueTask.FromResult<IUpdateWriter>(new Writer(this, reference, slot, o->Generation));
         }
     }
 
@@ -231,18 +223,10 @@ public sealed unsafe class SharedMemoryUpdateStore : IUpdateStore, IDisposable
         Span<byte> key = stackalloc byte[ObjectSlot.MaxKeyBytes];
         key = key[..KeyBytes(reference, key)];
         ulong hash = Hash(key);
-        lock (_gate)
+        using (Lock())
         {
-            Enter();
-            try
-            {
-                int found = Find(key, hash, committedOnly: false);
-                return ValueTask.FromResult(found < 0 ? -1L : _objects[found].Length);
-            }
-            finally
-            {
-                Exit();
-            }
+            int found = Find(key, hash, committedOnly: false);
+            return ValueTask.FromResult(found < 0 ? -1L : _objects[found].Length);
         }
     }
 
@@ -260,34 +244,26 @@ public sealed unsafe class SharedMemoryUpdateStore : IUpdateStore, IDisposable
         key = key[..KeyBytes(reference, key)];
         ulong hash = Hash(key);
         cancellationToken.ThrowIfCancellationRequested();
-        lock (_gate)
+        using (Lock())
         {
-            Enter();
-            try
+            int found = Find(key, hash, committedOnly: true);
+            if (found < 0) throw new UpdateNotFoundException(reference);
+            int lease = FreeLeaseSlot();
+            if (lease < 0)
             {
-                int found = Find(key, hash, committedOnly: true);
-                if (found < 0) throw new UpdateNotFoundException(reference);
-                int lease = FreeLeaseSlot();
-                if (lease < 0)
-                {
-                    ReclaimLocked();
-                    lease = FreeLeaseSlot();
-                }
-                if (lease < 0) throw new UpdateStoreFullException(reference, 0, LargestFree(), FullRetryAfter);
-                ObjectSlot* o = _objects + found;
-                if (o->Length > Array.MaxLength) throw new InvalidDataException($"'{reference}' holds {o->Length} bytes, more than one lease can lend.");
-                LeaseSlot* l = _leases + lease;
-                l->Object = found;
-                l->Process = _self;
-                l->ObjectGeneration = o->Generation;
-                Volatile.Write(ref l->State, 1);
-                o->Leases++;
-                return new MappedLease(this, reference, lease, o->Generation, _data + o->Offset, (int)o->Length);
+                ReclaimLocked();
+                lease = FreeLeaseSlot();
             }
-            finally
-            {
-                Exit();
-            }
+            if (lease < 0) throw new UpdateStoreFullException(reference, 0, LargestFree(), FullRetryAfter);
+            ObjectSlot* o = _objects + found;
+            if (o->Length > Array.MaxLength) throw new InvalidDataException($"'{reference}' holds {o->Length} bytes, more than one lease can lend.");
+            LeaseSlot* l = _leases + lease;
+            l->Object = found;
+            l->Process = _self;
+            l->ObjectGeneration = o->Generation;
+            Volatile.Write(ref l->State, 1);
+            o->Leases++;
+            return new MappedLease(this, reference, lease, o->Generation, _data + o->Offset, (int)o->Length);
         }
     }
 
@@ -297,21 +273,13 @@ public sealed unsafe class SharedMemoryUpdateStore : IUpdateStore, IDisposable
         Span<byte> key = stackalloc byte[ObjectSlot.MaxKeyBytes];
         key = key[..KeyBytes(reference, key)];
         ulong hash = Hash(key);
-        lock (_gate)
+        using (Lock())
         {
-            Enter();
-            try
-            {
-                int found = Find(key, hash, committedOnly: false);
-                if (found < 0) return ValueTask.FromResult(false);
-                ObjectSlot* o = _objects + found;
-                Volatile.Write(ref o->State, o->Leases > 0 ? ObjectState.Deleted : ObjectState.Free);
-                return ValueTask.FromResult(true);
-            }
-            finally
-            {
-                Exit();
-            }
+            int found = Find(key, hash, committedOnly: false);
+            if (found < 0) return ValueTask.FromResult(false);
+            ObjectSlot* o = _objects + found;
+            Volatile.Write(ref o->State, o->Leases > 0 ? ObjectState.Deleted : ObjectState.Free);
+            return ValueTask.FromResult(true);
         }
     }
 
@@ -323,47 +291,31 @@ public sealed unsafe class SharedMemoryUpdateStore : IUpdateStore, IDisposable
     /// <returns>Dead attachers reclaimed by this call.</returns>
     public int Reclaim()
     {
-        lock (_gate)
+        using (Lock())
         {
-            Enter();
-            try
-            {
-                return ReclaimLocked();
-            }
-            finally
-            {
-                Exit();
-            }
+            return ReclaimLocked();
         }
     }
 
     /// <summary>What the store holds now, read under its lock.</summary>
     public SharedMemoryStoreStats ReadStats()
     {
-        lock (_gate)
+        using (Lock())
         {
-            Enter();
-            try
+            int pending = 0, committed = 0, deleted = 0, leases = 0, processes = 0;
+            long used = 0;
+            for (int i = 0; i < _header->ObjectSlots; i++)
             {
-                int pending = 0, committed = 0, deleted = 0, leases = 0, processes = 0;
-                long used = 0;
-                for (int i = 0; i < _header->ObjectSlots; i++)
-                {
-                    ObjectSlot* o = _objects + i;
-                    if (o->State == ObjectState.Free) continue;
-                    used += o->Capacity;
-                    if (o->State == ObjectState.Pending) pending++;
-                    else if (o->State == ObjectState.Committed) committed++;
-                    else deleted++;
-                }
-                for (int i = 0; i < _header->LeaseSlots; i++) if (_leases[i].State != 0) leases++;
-                for (int i = 0; i < _header->ProcessSlots; i++) if (_processes[i].State != 0) processes++;
-                return new SharedMemoryStoreStats(_header->DataBytes, used, LargestFree(), pending, committed, deleted, _header->ObjectSlots, leases, processes, _header->ReclaimedProcesses);
+                ObjectSlot* o = _objects + i;
+                if (o->State == ObjectState.Free) continue;
+                used += o->Capacity;
+                if (o->State == ObjectState.Pending) pending++;
+                else if (o->State == ObjectState.Committed) committed++;
+                else deleted++;
             }
-            finally
-            {
-                Exit();
-            }
+            for (int i = 0; i < _header->LeaseSlots; i++) if (_leases[i].State != 0) leases++;
+            for (int i = 0; i < _header->ProcessSlots; i++) if (_processes[i].State != 0) processes++;
+            return new SharedMemoryStoreStats(_header->DataBytes, used, LargestFree(), pending, committed, deleted, _header->ObjectSlots, leases, processes, _header->ReclaimedProcesses);
         }
     }
 
@@ -396,23 +348,15 @@ public sealed unsafe class SharedMemoryUpdateStore : IUpdateStore, IDisposable
     /// <summary>The regions objects hold now (start, end) in slot order, for tests that check the allocator.</summary>
     internal List<(long Start, long End)> UsedRegions()
     {
-        lock (_gate)
+        using (Lock())
         {
-            Enter();
-            try
+            var regions = new List<(long, long)>();
+            for (int i = 0; i < _header->ObjectSlots; i++)
             {
-                var regions = new List<(long, long)>();
-                for (int i = 0; i < _header->ObjectSlots; i++)
-                {
-                    ObjectSlot* o = _objects + i;
-                    if (o->State != ObjectState.Free && o->Capacity > 0) regions.Add((o->Offset, o->Offset + o->Capacity));
-                }
-                return regions;
+                ObjectSlot* o = _objects + i;
+                if (o->State != ObjectState.Free && o->Capacity > 0) regions.Add((o->Offset, o->Offset + o->Capacity));
             }
-            finally
-            {
-                Exit();
-            }
+            return regions;
         }
     }
 
@@ -454,44 +398,28 @@ public sealed unsafe class SharedMemoryUpdateStore : IUpdateStore, IDisposable
     /// <summary>Appends to a pending object; the copy runs under the store lock so no other process can free the region mid-copy.</summary>
     private void Append(Writer writer, ReadOnlySpan<byte> data)
     {
-        lock (_gate)
+        using (Lock())
         {
-            Enter();
-            try
-            {
-                ObjectSlot* o = Owned(writer, "appended to");
-                long end = o->Length + data.Length;
-                if (end > o->Capacity) Grow(writer, o, end);
-                data.CopyTo(new Span<byte>(_data + o->Offset + o->Length, data.Length));
-                o->Length = end;
-            }
-            finally
-            {
-                Exit();
-            }
+            ObjectSlot* o = Owned(writer, "appended to");
+            long end = o->Length + data.Length;
+            if (end > o->Capacity) Grow(writer, o, end);
+            data.CopyTo(new Span<byte>(_data + o->Offset + o->Length, data.Length));
+            o->Length = end;
         }
     }
 
     private void Commit(Writer writer)
     {
-        lock (_gate)
+        using (Lock())
         {
-            Enter();
-            try
-            {
-                ObjectSlot* committed = _objects + writer.Slot;
-                // Committing again is a no-op, as in every store: a caller may commit once to read and once to publish.
-                if (committed->Generation == writer.Generation && committed->State == ObjectState.Committed) return;
-                ObjectSlot* o = Owned(writer, "committed");
-                // Give back what the reservation did not use.
-                o->Capacity = Align(o->Length);
-                if (o->Capacity == 0) o->Offset = 0;
-                Volatile.Write(ref o->State, ObjectState.Committed);
-            }
-            finally
-            {
-                Exit();
-            }
+            ObjectSlot* committed = _objects + writer.Slot;
+            // Committing again is a no-op, as in every store: a caller may commit once to read and once to publish.
+            if (committed->Generation == writer.Generation && committed->State == ObjectState.Committed) return;
+            ObjectSlot* o = Owned(writer, "committed");
+            // Give back what the reservation did not use.
+            o->Capacity = Align(o->Length);
+            if (o->Capacity == 0) o->Offset = 0;
+            Volatile.Write(ref o->State, ObjectState.Committed);
         }
     }
 
@@ -712,6 +640,22 @@ public sealed unsafe class SharedMemoryUpdateStore : IUpdateStore, IDisposable
         return -1;
     }
 
+    /// <summary>Takes the monitor (threads) and the file lock (processes); dispose it to release both.</summary>
+    private StoreLock Lock()
+    {
+        Monitor.Enter(_gate);
+        try
+        {
+            Enter();
+        }
+        catch
+        {
+            Monitor.Exit(_gate);
+            throw;
+        }
+        return new StoreLock(this);
+    }
+
     private void Enter()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -719,6 +663,22 @@ public sealed unsafe class SharedMemoryUpdateStore : IUpdateStore, IDisposable
     }
 
     private void Exit() => FileLock.Exit(_file.SafeFileHandle);
+
+    /// <summary>The store's two locks, held from <see cref="Lock"/> until <see cref="Dispose"/>.</summary>
+    private readonly ref struct StoreLock(SharedMemoryUpdateStore store)
+    {
+        public void Dispose()
+        {
+            try
+            {
+                store.Exit();
+            }
+            finally
+            {
+                Monitor.Exit(store._gate);
+            }
+        }
+    }
 
     private static long Align(long bytes) => (bytes + Alignment - 1) & ~(long)(Alignment - 1);
 

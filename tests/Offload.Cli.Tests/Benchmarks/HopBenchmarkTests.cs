@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
 using Offload.Cli.Benchmarks;
-using Offload.Cli.Commands;
 
 namespace Offload.Cli.Tests.Benchmarks;
 
@@ -11,13 +10,7 @@ public sealed class HopBenchmarkTests : IDisposable
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
-    private static (int Code, string Error) Run(params string[] args)
-    {
-        var root = new System.CommandLine.RootCommand();
-        root.Subcommands.Add(BenchCommand.Create());
-        var error = new StringWriter();
-        return (CommandLineEntry.Run(root, args, error), error.ToString());
-    }
+    private static (int Code, string Error) Run(params string[] args) => BenchCommandLine.Run(args);
 
     private static bool RedisInstalled() =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator).Any(d => File.Exists(Path.Combine(d, "redis-server")));

@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using Offload.Cli.Commands;
 
 namespace Offload.Cli.Tests.Benchmarks;
 
@@ -10,13 +9,7 @@ public sealed class IngestBenchmarkTests : IDisposable
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
-    private static (int Code, string Error) Run(params string[] args)
-    {
-        var root = new System.CommandLine.RootCommand();
-        root.Subcommands.Add(BenchCommand.Create());
-        var error = new StringWriter();
-        return (CommandLineEntry.Run(root, args, error), error.ToString());
-    }
+    private static (int Code, string Error) Run(params string[] args) => BenchCommandLine.Run(args);
 
     [Fact]
     public void With_bare_it_pairs_each_gateway_run_with_a_bare_gRPC_upload_of_the_same_bytes()

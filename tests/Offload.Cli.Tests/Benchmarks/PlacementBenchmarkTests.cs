@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
 using Offload.Cli.Benchmarks;
-using Offload.Cli.Commands;
 
 namespace Offload.Cli.Tests.Benchmarks;
 
@@ -11,13 +10,7 @@ public sealed class PlacementBenchmarkTests : IDisposable
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
-    private static (int Code, string Error) Run(params string[] args)
-    {
-        var root = new System.CommandLine.RootCommand();
-        root.Subcommands.Add(BenchCommand.Create());
-        var error = new StringWriter();
-        return (CommandLineEntry.Run(root, args, error), error.ToString());
-    }
+    private static (int Code, string Error) Run(params string[] args) => BenchCommandLine.Run(args);
 
     [Fact]
     public void It_writes_the_summary_the_table_and_the_plot_and_the_planner_keeps_more_bytes_home()
