@@ -51,7 +51,7 @@ internal sealed class HostedRounds : IAsyncDisposable
         string? stateDirectory = null, Func<IRoundCoordinator, RoundClosed, ValueTask>? onRoundClosed = null,
         string? nodeStore = null, long nodeStoreBytes = SharedMemoryUpdateStore.DefaultCapacityBytes)
     {
-        var shared = nodeStore is null ? null : OpenNodeStore(nodeStore, nodeStoreBytes);
+        var shared = nodeStore is null ? null : OpenNodeStore(nodeStore, nodeStoreBytes, layout);
         SqliteFederationJournal? journal;
         try
         {
@@ -103,17 +103,29 @@ internal sealed class HostedRounds : IAsyncDisposable
     }
 
     /// <summary>Attaches to (or creates) the node's shared-memory store; what is wrong with the file is the operator's to fix.</summary>
-    /// <exception cref="InvalidOptionException">The file cannot be a store (the message names --node-store).</exception>
-    public static SharedMemoryUpdateStore OpenNodeStore(string path, long bytes)
+    /// <param name="path">The store's file.</param>
+    /// <param name="bytes">Data area when the file is created.</param>
+    /// <param name="layout">The model updates are for: a store that cannot hold one of its largest updates is refused, since every upload would be pushed back forever.</param>
+    /// <exception cref="InvalidOptionException">The file cannot be a store, or is too small (the message names --node-store).</exception>
+    public static SharedMemoryUpdateStore OpenNodeStore(string path, long bytes, TensorLayout? layout = null)
     {
+        SharedMemoryUpdateStore store;
         try
         {
-            return SharedMemoryUpdateStore.Open(path, bytes);
+            store = SharedMemoryUpdateStore.Open(path, bytes);
         }
         catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException or PlatformNotSupportedException or InvalidOperationException)
         {
             throw new InvalidOptionException($"--node-store {path}: {e.Message}");
         }
+        long largest = layout is null ? 0 : Math.Max(Core.Codec.UpdatePayload.GetMaxValidLength(layout, Core.Codec.PayloadCodec.Identity), Core.Codec.UpdatePayload.GetMaxValidLength(layout, Core.Codec.PayloadCodec.FedZip));
+        if (store.CapacityBytes < largest)
+        {
+            long capacity = store.CapacityBytes;
+            store.Dispose();
+            throw new InvalidOptionException($"--node-store {path}: its {capacity} bytes cannot hold one update of this model ({largest} bytes at most); give --node-store-mb at least {(largest + (1 << 20) - 1) >> 20} (an existing store keeps its size: remove the file first).");
+        }
+        return store;
     }
 
     /// <summary>The journal of this federation: one whose model layout, initial weights or strategy differ is refused.</summary>
@@ -135,7 +147,7 @@ internal sealed class HostedRounds : IAsyncDisposable
         TensorLayout layout, float[] initial, RoundOptions rounds, Action<ILoggingBuilder> logging, TimeSpan sidecarWait, CancellationToken cancellationToken,
         string? nodeStore = null, long nodeStoreBytes = SharedMemoryUpdateStore.DefaultCapacityBytes)
     {
-        var shared = nodeStore is null ? null : OpenNodeStore(nodeStore, nodeStoreBytes);
+        var shared = nodeStore is null ? null : OpenNodeStore(nodeStore, nodeStoreBytes, layout);
         try
         {
             var dapr = await DaprGateway.StartAsync(gateway, listen, tokens, layout, initial, rounds, sidecar: null, logging, cancellationToken, sidecarWait, shared);

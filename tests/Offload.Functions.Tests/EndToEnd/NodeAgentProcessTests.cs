@@ -70,7 +70,7 @@ public sealed class NodeAgentProcessTests : IDisposable
     }
 
     [Fact]
-    public async Task The_agent_refuses_to_start_without_a_store_or_on_a_foreign_file_naming_the_option()
+    public async Task Serve_refuses_a_missing_foreign_or_too_small_node_store_naming_the_option()
     {
         var (exit, _, stderr) = await _processes.Start(["serve", "--node-agent"]).ExitAsync(TimeSpan.FromMinutes(1));
         Assert.Equal(2, exit);
@@ -83,5 +83,11 @@ public sealed class NodeAgentProcessTests : IDisposable
         Assert.Contains("--node-store", stderr);
         Assert.Contains("not a usable shared-memory update store", stderr);
         Assert.DoesNotContain("   at ", stderr);
+
+        // A store smaller than one of the model's updates would push every upload back forever: refused at start.
+        (exit, _, stderr) = await _processes.Start(["serve", "--port", "0", "--data", "bundled", "--hidden", "1024", "--token", "tiny-store-token",
+            "--node-store", Path.Combine(_directory, "tiny"), "--node-store-mb", "1"]).ExitAsync(TimeSpan.FromMinutes(1));
+        Assert.Equal(2, exit);
+        Assert.Contains("cannot hold one update of this model", stderr);
     }
 }
