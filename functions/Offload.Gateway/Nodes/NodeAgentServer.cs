@@ -32,7 +32,9 @@ public sealed class NodeAgentServer : IAsyncDisposable
     /// <summary>Starts serving <paramref name="store"/> on <paramref name="address"/>:<paramref name="port"/> (0: any free port).</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="port"/> is outside 0..65535.</exception>
     /// <exception cref="IOException">The address is in use.</exception>
-    public static async Task<NodeAgentServer> StartAsync(IUpdateStore store, IPAddress address, int port, Action<ILoggingBuilder>? configureLogging = null, CancellationToken cancellationToken = default)
+    /// <param name="clock">The clock that bounds each pull (<see cref="NodeAgentService.MaxPullDuration"/>); the system's by default.</param>
+    public static async Task<NodeAgentServer> StartAsync(IUpdateStore store, IPAddress address, int port, Action<ILoggingBuilder>? configureLogging = null, CancellationToken cancellationToken = default,
+        TimeProvider? clock = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(address);
@@ -49,6 +51,7 @@ public sealed class NodeAgentServer : IAsyncDisposable
         builder.Services.AddSingleton<Microsoft.Extensions.Hosting.IHostLifetime, EmbeddedHostLifetime>();
         builder.Services.AddGrpc();
         builder.Services.AddSingleton(store);
+        builder.Services.AddSingleton(clock ?? TimeProvider.System);
         var app = builder.Build();
         app.MapGrpcService<NodeAgentService>();
         await app.StartAsync(cancellationToken).ConfigureAwait(false);

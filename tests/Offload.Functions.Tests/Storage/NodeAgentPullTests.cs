@@ -128,6 +128,33 @@ public sealed class NodeAgentPullTests : IDisposable
     }
 
     [Fact]
+    public async Task A_puller_that_stops_reading_loses_its_lease_after_the_pull_limit_and_the_object_can_go()
+    {
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        using var owner = SharedMemoryUpdateStore.Open(Path.Combine(_folder, "owner"), 64 << 20);
+        // Larger than the HTTP/2 windows can buffer (16 MiB at most per stream), so the agent's writes block.
+        var bytes = new byte[48 << 20];
+        await PutAsync(owner, "partial/stuck", bytes);
+        await using var agent = await NodeAgentServer.StartAsync(owner, IPAddress.Loopback, 0, clock: clock);
+        using var channel = GrpcChannel.ForAddress(agent.Address);
+        using var call = new NodeAgent.NodeAgentClient(channel).PullObject(new PullObjectRequest { Key = "partial/stuck" });
+        Assert.True(await call.ResponseStream.MoveNext());
+        Assert.Equal(1, owner.ReadStats().Leases);
+        await owner.DeleteAsync(new UpdateReference("partial/stuck"));
+
+        clock.Advance(NodeAgentService.MaxPullDuration + TimeSpan.FromSeconds(1));
+        // The agent cancels its blocked write: Kestrel then resets the stream, so the puller sees the
+        // end as DEADLINE_EXCEEDED, CANCELLED or INTERNAL, each of which ObjectPull resumes from.
+        var ended = await Assert.ThrowsAsync<RpcException>(async () => { while (await call.ResponseStream.MoveNext()) { } });
+        Assert.True(ended.StatusCode is StatusCode.DeadlineExceeded or StatusCode.Cancelled or StatusCode.Internal, ended.ToString());
+        // The lease goes as the agent's call unwinds; then the deleted object's room is free.
+        using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (owner.ReadStats().Leases > 0 && !patience.IsCancellationRequested) await Task.Delay(10, CancellationToken.None);
+        var stats = owner.ReadStats();
+        Assert.Equal((0, 0, 0L), (stats.Leases, stats.Deleted, stats.UsedBytes));
+    }
+
+    [Fact]
     public async Task The_agent_answers_bad_requests_with_the_status_that_names_them()
     {
         using var owner = SharedMemoryUpdateStore.Open(Path.Combine(_folder, "owner"), 1 << 20);
