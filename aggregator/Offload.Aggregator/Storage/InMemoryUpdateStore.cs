@@ -5,7 +5,8 @@ namespace Offload.Aggregator.Storage;
 
 /// <summary>
 /// <see cref="IUpdateStore"/> in this process's memory: each payload is a list of fixed-size segments
-/// rented from an <see cref="ArrayPool{T}"/>, so writing a chunk copies it once into the store.
+/// (rented from an <see cref="ArrayPool{T}"/> up to 1 MiB, allocated to size above), so writing a
+/// chunk copies it once into the store.
 /// A payload opened with its expected length gets segments of at least that size, so it lies in one
 /// segment that <see cref="LeaseAsync"/> lends without a copy; without the hint no buffer of the
 /// payload's size is allocated. Segments go back to the pool when a payload is deleted and its last
@@ -16,6 +17,10 @@ public sealed class InMemoryUpdateStore : IUpdateStore
 {
     /// <summary>Bytes per segment unless the constructor says otherwise.</summary>
     public const int DefaultSegmentBytes = 64 * 1024;
+
+    // Segments above this are allocated to their exact size, not rented: the pool rounds up to a power
+    // of two (a 45 MB payload would hold 64 MiB) and keeps what it is given back.
+    private const int LargestPooledSegment = 1024 * 1024;
 
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
     private readonly ArrayPool<byte> _pool;
@@ -160,7 +165,7 @@ public sealed class InMemoryUpdateStore : IUpdateStore
                     int within = (int)(_length % size);
                     if (within == 0 && _length / size == Segments.Count)
                     {
-                        Segments.Add(store._pool.Rent(size));
+                        Segments.Add(size > LargestPooledSegment ? GC.AllocateUninitializedArray<byte>(size) : store._pool.Rent(size));
                         store.Account(size);
                     }
                     int n = Math.Min(size - within, source.Length);
@@ -192,7 +197,7 @@ public sealed class InMemoryUpdateStore : IUpdateStore
         {
             foreach (var segment in Segments)
             {
-                store._pool.Return(segment);
+                if (segmentBytes <= LargestPooledSegment) store._pool.Return(segment);
                 store.Account(-segmentBytes);
             }
             Segments.Clear();

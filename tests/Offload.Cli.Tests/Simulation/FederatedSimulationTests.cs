@@ -5,6 +5,7 @@ using Offload.Core.Data;
 
 namespace Offload.Cli.Tests.Simulation;
 
+[Collection(TorchThreadCount.Name)]
 public class FederatedSimulationTests
 {
     private static readonly TrainTestDataset Bundled = FashionMnistCatalog.LoadBundled();

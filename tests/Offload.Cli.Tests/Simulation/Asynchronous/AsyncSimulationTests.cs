@@ -7,6 +7,7 @@ using Offload.Core.Data;
 
 namespace Offload.Cli.Tests.Simulation.Asynchronous;
 
+[Collection(TorchThreadCount.Name)]
 public class AsyncSimulationTests
 {
     private static readonly TrainTestDataset Bundled = FashionMnistCatalog.LoadBundled();
