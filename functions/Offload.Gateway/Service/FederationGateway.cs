@@ -331,8 +331,7 @@ internal sealed class FederationGateway(
         catch (UpdateStoreFullException e)
         {
             // Push-back: nothing of this upload is held, and the device retries after the delay.
-            metrics.CountStoreFull();
-            throw Fail(StatusCode.ResourceExhausted, e.Message, RetryAfter(e.RetryAfter));
+            throw StoreFull(e);
         }
         session.Header = header;
         session.Draft = ledger.Journal?.BeginPayload(session.Round, header.TotalLength);
@@ -373,8 +372,7 @@ internal sealed class FederationGateway(
             catch (UpdateStoreFullException e)
             {
                 await DiscardAsync(session).ConfigureAwait(false);
-                metrics.CountStoreFull();
-                throw Fail(StatusCode.ResourceExhausted, e.Message, RetryAfter(e.RetryAfter));
+                throw StoreFull(e);
             }
             // The journal's copy goes to disk as it streams, not all at the round's end.
             session.Draft?.Write(position, data.Span);
@@ -458,8 +456,17 @@ internal sealed class FederationGateway(
                     }
                     // The stored bytes are replaced by the scaled payload: same codec and length, so every aggregator folds it unchanged.
                     await store.DeleteAsync(session.Reference, CancellationToken.None).ConfigureAwait(false);
-                    session.Writer = await store.OpenWriteAsync(session.Reference, inspection.Length, CancellationToken.None).ConfigureAwait(false);
-                    await session.Writer.WriteAsync(inspection.Bytes, CancellationToken.None).ConfigureAwait(false);
+                    try
+                    {
+                        // The inspection still borrows the original, so a node store needs room for a second copy here.
+                        session.Writer = await store.OpenWriteAsync(session.Reference, inspection.Length, CancellationToken.None).ConfigureAwait(false);
+                        await session.Writer.WriteAsync(inspection.Bytes, CancellationToken.None).ConfigureAwait(false);
+                    }
+                    catch (UpdateStoreFullException e)
+                    {
+                        await DiscardAsync(session).ConfigureAwait(false);
+                        throw StoreFull(e);
+                    }
                     session.Draft?.Write(0, inspection.Bytes.Span);
                     logger.LogInformation("Update {Reference} clipped from norm {Norm:G4} to {Bound:G4} ({Basis}).", session.Reference, norm, bound, basis);
                     norm = bound;
@@ -564,6 +571,13 @@ internal sealed class FederationGateway(
     }
 
     private Metadata Busy() => RetryAfter(options.BusyRetryAfter);
+
+    /// <summary>Push-back from a full update store: RESOURCE_EXHAUSTED with the store's retry delay, counted.</summary>
+    private RpcException StoreFull(UpdateStoreFullException e)
+    {
+        metrics.CountStoreFull();
+        return Fail(StatusCode.ResourceExhausted, e.Message, RetryAfter(e.RetryAfter));
+    }
 
     private static Metadata RetryAfter(TimeSpan wait) => new() { { RetryAfterTrailer, Milliseconds(wait) } };
 
