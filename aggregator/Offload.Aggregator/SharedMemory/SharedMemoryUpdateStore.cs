@@ -175,10 +175,7 @@ public sealed unsafe class SharedMemoryUpdateStore : IUpdateStore, IDisposable
     /// <inheritdoc/>
     public ValueTask<IUpdateWriter> OpenWriteAsync(UpdateReference reference, long expectedLength, CancellationToken cancellationToken = default)
     {
-        Span<byte> key = stackalloc byte[ObjectSlot.MaxKeyBytes];
-        int keyLength = KeyBytes(reference, key);
-        key = key[..keyLength];
-        ulong hash = Hash(key);
+        var key = KeyOf(reference, stackalloc byte[ObjectSlot.MaxKeyBytes], out ulong hash);
         cancellationToken.ThrowIfCancellationRequested();
         using (Lock())
         {
@@ -202,7 +199,7 @@ public sealed unsafe class SharedMemoryUpdateStore : IUpdateStore, IDisposable
             if (slot < 0) throw new UpdateStoreFullException(reference, reserve, LargestFree(), FullRetryAfter);
             if (offset < 0) throw new UpdateStoreFullException(reference, reserve, LargestFree(), FullRetryAfter);
             ObjectSlot* o = _objects + slot;
-            o->KeyLength = keyLength;
+            o->KeyLength = key.Length;
             o->KeyHash = hash;
             _hashes[slot] = hash;
             key.CopyTo(new Span<byte>(o->Key, ObjectSlot.MaxKeyBytes));
@@ -220,9 +217,7 @@ public sealed unsafe class SharedMemoryUpdateStore : IUpdateStore, IDisposable
     /// <inheritdoc/>
     public ValueTask<long> GetLengthAsync(UpdateReference reference, CancellationToken cancellationToken = default)
     {
-        Span<byte> key = stackalloc byte[ObjectSlot.MaxKeyBytes];
-        key = key[..KeyBytes(reference, key)];
-        ulong hash = Hash(key);
+        var key = KeyOf(reference, stackalloc byte[ObjectSlot.MaxKeyBytes], out ulong hash);
         using (Lock())
         {
             int found = Find(key, hash, committedOnly: false);
@@ -240,9 +235,7 @@ public sealed unsafe class SharedMemoryUpdateStore : IUpdateStore, IDisposable
 
     private MappedLease Lease(UpdateReference reference, CancellationToken cancellationToken)
     {
-        Span<byte> key = stackalloc byte[ObjectSlot.MaxKeyBytes];
-        key = key[..KeyBytes(reference, key)];
-        ulong hash = Hash(key);
+        var key = KeyOf(reference, stackalloc byte[ObjectSlot.MaxKeyBytes], out ulong hash);
         cancellationToken.ThrowIfCancellationRequested();
         using (Lock())
         {
@@ -270,9 +263,7 @@ public sealed unsafe class SharedMemoryUpdateStore : IUpdateStore, IDisposable
     /// <inheritdoc/>
     public ValueTask<bool> DeleteAsync(UpdateReference reference, CancellationToken cancellationToken = default)
     {
-        Span<byte> key = stackalloc byte[ObjectSlot.MaxKeyBytes];
-        key = key[..KeyBytes(reference, key)];
-        ulong hash = Hash(key);
+        var key = KeyOf(reference, stackalloc byte[ObjectSlot.MaxKeyBytes], out ulong hash);
         using (Lock())
         {
             int found = Find(key, hash, committedOnly: false);
@@ -700,11 +691,14 @@ public sealed unsafe class SharedMemoryUpdateStore : IUpdateStore, IDisposable
         if (problem is not null) throw new InvalidDataException($"'{path}' is not a usable shared-memory update store: {problem}. Remove it (no process may be using it) to start afresh.");
     }
 
-    private static int KeyBytes(UpdateReference reference, Span<byte> key)
+    /// <summary>The reference's key as bytes in <paramref name="buffer"/>, and their hash.</summary>
+    private static Span<byte> KeyOf(UpdateReference reference, Span<byte> buffer, out ulong hash)
     {
         if (reference.Key is null) throw new ArgumentException("The update reference is the default value; create it with a key.", nameof(reference));
         // UpdateReference holds printable ASCII, at most 256 characters: one byte each.
-        return Encoding.ASCII.GetBytes(reference.Key, key);
+        var key = buffer[..Encoding.ASCII.GetBytes(reference.Key, buffer)];
+        hash = Hash(key);
+        return key;
     }
 
     /// <summary>FNV-1a: stable across processes, unlike <see cref="string.GetHashCode()"/>.</summary>
