@@ -12,10 +12,12 @@ namespace Offload.Aggregator.Events;
 /// <param name="Index">The emitting aggregator's index within its level.</param>
 /// <param name="UpdateCount">Client updates the partial covers (0 when its deadline came first).</param>
 /// <param name="TotalWeight">Sum of the covered updates' weights.</param>
+/// <param name="Node">The node whose store holds the sum, when it is a node's own store (null: a store every node reads).</param>
 public sealed record PartialReady(
     UpdateReference Reference,
     long Round,
     int Level,
     int Index,
     int UpdateCount,
-    double TotalWeight);
+    double TotalWeight,
+    string? Node = null);

@@ -64,6 +64,8 @@ public static class ServeCommand
         var nodeStore = new Option<string?>("--node-store") { Description = "The node's shared-memory update store (a file, e.g. /dev/shm/offload-store): uploads stream into it and are folded from it without copies; processes on this node may attach to the same file. Default: this process's memory." };
         var nodeStoreMb = new Option<double>("--node-store-mb") { Description = "Data area of the node store when this process creates it, in MiB (a full store pushes back: devices are told to retry).", DefaultValueFactory = _ => d.NodeStoreMegabytes };
         var nodeAgent = new Option<bool>("--node-agent") { Description = "Run this node's agent instead of a federation: own the --node-store (create it, reclaim what dead processes held) and serve PullObject on --port to aggregators on other nodes." };
+        var nodeName = new Option<string>("--node-name") { Description = "This node's name (default: NODE_NAME, which Kubernetes' downward API sets, else the host name). With --node-store and the Dapr aggregator, the events of what this node stores go on its topics, which the functions given the same name take, so updates fold where they landed.", DefaultValueFactory = _ => ServeOptions.DefaultNodeName() };
+        var nodePeer = new Option<string[]>("--node-peer") { Description = "With --dapr and --node-store: another node's agent, NAME=URL (e.g. node-b=http://10.0.0.2:5110); an update or partial that node holds is pulled from it (PullObject). Repeatable.", DefaultValueFactory = _ => [] };
         var drain = new Option<double>("--drain") { Description = "Seconds a stop (SIGTERM, SIGINT) lets uploads in flight finish before it cuts them (0..8; the process ends within 10 s).", DefaultValueFactory = _ => d.DrainSeconds };
         var appPort = new Option<int>("--app-port") { Description = "With --aggregator dapr: the HTTP port the sidecar delivers ModelPublished to (its app-port).", DefaultValueFactory = _ => d.DaprAppPort };
 
@@ -71,7 +73,7 @@ public static class ServeCommand
         {
             strategy, clientEvaluation, port, host, minClients, perRound, deadline, rounds, epochs, batch, lr, seed, hidden, codec, maxUpdate,
             updateNorm, maxNorm, maxSamples, idleTimeout, linger, tokensFile, token, code, config, data, output, verbose, dapr, hierarchy,
-            aggregator, appPort, sidecarWait, downstream, state, drain, nodeStore, nodeStoreMb, nodeAgent,
+            aggregator, appPort, sidecarWait, downstream, state, drain, nodeStore, nodeStoreMb, nodeAgent, nodeName, nodePeer,
         };
         command.SetAction((parsed, cancellationToken) =>
         {
@@ -90,7 +92,15 @@ public static class ServeCommand
             if (parsed.GetValue(dapr))
             {
                 int daprPort = parsed.GetResult(port) is { Implicit: false } ? parsed.GetValue(port) ?? Functions.Names.DaprNames.FunctionsPort : Functions.Names.DaprNames.FunctionsPort;
-                var daprOptions = new ServeOptions { Port = daprPort, Host = parsed.GetValue(host)!, NodeStorePath = parsed.GetValue(nodeStore), NodeStoreMegabytes = parsed.GetValue(nodeStoreMb) }.Validate();
+                var daprOptions = new ServeOptions
+                {
+                    Port = daprPort,
+                    Host = parsed.GetValue(host)!,
+                    NodeStorePath = parsed.GetValue(nodeStore),
+                    NodeStoreMegabytes = parsed.GetValue(nodeStoreMb),
+                    NodeName = parsed.GetValue(nodeName)!,
+                    NodePeers = ServeOptions.ParseNodePeers(parsed.GetValue(nodePeer)!),
+                }.Validate();
                 return RunDaprAsync(daprOptions, parsed.GetValue(verbose), Console.Out, cancellationToken);
             }
             var (downstreamMode, downstreamFedZip) = DownstreamArgument.Parse(parsed.GetValue(downstream)!);
@@ -136,6 +146,10 @@ public static class ServeCommand
                 DrainSeconds = parsed.GetValue(drain),
                 NodeStorePath = parsed.GetValue(nodeStore),
                 NodeStoreMegabytes = parsed.GetValue(nodeStoreMb),
+                NodeName = parsed.GetValue(nodeName)!,
+                NodePeers = parsed.GetValue(nodePeer) is { Length: > 0 }
+                    ? throw new InvalidOptionException("--node-peer is for the aggregator functions (serve --dapr): the gateway reads only its own node's store.")
+                    : new Dictionary<string, Uri>(),
             }.Validate();
             var tokens = TokenArguments.Create(parsed.GetValue(tokensFile)!, parsed.GetValue(token)!, parsed.GetValue(code)!);
             var configFiles = parsed.GetValue(config)!;
@@ -185,8 +199,8 @@ public static class ServeCommand
         _ => throw new InvalidOptionException($"--aggregator must be in-process or dapr (got '{value}')."),
     };
 
-    /// <summary>The node agent's port unless <c>--port</c> says otherwise.</summary>
-    public const int NodeAgentPort = 5100;
+    /// <summary>The node agent's port unless <c>--port</c> says otherwise (not the functions' 5100: both may share a node's host network).</summary>
+    public const int NodeAgentPort = 5110;
 
     /// <summary>How often the node agent reclaims what dead attachers held, besides when the store is full.</summary>
     public static readonly TimeSpan NodeAgentReclaimInterval = TimeSpan.FromSeconds(5);
@@ -234,13 +248,18 @@ public static class ServeCommand
     {
         // With --node-store, updates and partials stay in this node's shared memory; models stay in the state store.
         using var node = o.NodeStorePath is null ? null : HostedRounds.OpenNodeStore(o.NodeStorePath, (long)(o.NodeStoreMegabytes * 1024 * 1024));
+        using var peers = new NodeAgentPeers(o.NodePeers);
+        // With a node store: this node's topics too, and what another node holds is pulled from its agent.
         await using var app = await Functions.Hosting.AggregatorFunctionsHost.StartAsync(IPAddress.Parse(o.Host), o.Port ?? Functions.Names.DaprNames.FunctionsPort,
             logging => logging.AddSimpleConsole(c => c.SingleLine = true).SetMinimumLevel(verbose ? LogLevel.Information : LogLevel.Warning)
                 .AddFilter("Microsoft", LogLevel.Warning),
-            services: node is null ? null : s => s.AddSingleton<IUpdateStore>(sp => new Functions.Storage.NodeLocalUpdateStore(node, new Functions.Storage.DaprUpdateStore(sp.GetRequiredService<Dapr.Client.DaprClient>()))),
+            services: node is null ? null : s => s.AddSingleton<IUpdateStore>(sp => new Functions.Storage.NodeLocalUpdateStore(node,
+                new Functions.Storage.DaprUpdateStore(sp.GetRequiredService<Dapr.Client.DaprClient>()), o.NodeName, peers)),
             cancellationToken: cancellationToken);
+        string[] topics = [Functions.Names.DaprNames.UpdateArrivedTopic, Functions.Names.DaprNames.PartialReadyTopic, Functions.Names.DaprNames.AggregatorDueTopic];
+        if (node is not null) topics = [.. topics, .. topics.Select(t => Functions.Names.NodeTopics.For(t, o.NodeName))];
         // The functions host no actor (the gateway does) and read no published model; --verbose logs each emit and model stored.
-        output.WriteLine($"Aggregator functions (Dapr app '{Functions.Names.DaprNames.FunctionsAppId}') listening on {string.Join(", ", app.Urls)}: topics {Functions.Names.DaprNames.UpdateArrivedTopic}, {Functions.Names.DaprNames.PartialReadyTopic}, {Functions.Names.DaprNames.AggregatorDueTopic} on '{Functions.Names.DaprNames.PubSub}'; rounds on the gateway's actor {Functions.Names.DaprNames.RoundActorType}. Ctrl+C stops.");
+        output.WriteLine($"Aggregator functions (Dapr app '{Functions.Names.DaprNames.FunctionsAppId}'{(node is null ? "" : $", node '{o.NodeName}' with {o.NodePeers.Count} peer agents")}) listening on {string.Join(", ", app.Urls)}: topics {string.Join(", ", topics)} on '{Functions.Names.DaprNames.PubSub}'; rounds on the gateway's actor {Functions.Names.DaprNames.RoundActorType}. Ctrl+C stops.");
         output.Flush();
         try
         {
@@ -288,6 +307,7 @@ public static class ServeCommand
             MaxUpdateNorm = o.MaxUpdateNorm,
             MaxSampleCount = o.MaxSamples,
             UploadIdleTimeout = TimeSpan.FromSeconds(o.UploadIdleTimeoutSeconds),
+            Node = o.NodeName,
         };
         var listen = new GatewayListenOptions
         {

@@ -103,6 +103,37 @@ public sealed record ServeOptions
     /// <summary>Data area of a node store this process creates, in MiB.</summary>
     public double NodeStoreMegabytes { get; init; } = 1024;
 
+    /// <summary>
+    /// This node's name (<c>--node-name</c>; default <c>NODE_NAME</c>, which Kubernetes' downward API
+    /// sets, else the host name): with a node store, the Dapr events of what this node stores travel on
+    /// its topics, which the functions given the same name take.
+    /// </summary>
+    public string NodeName { get; init; } = DefaultNodeName();
+
+    /// <summary>The other nodes' agents (<c>--node-peer NAME=URL</c>): where the functions pull an update or partial another node holds.</summary>
+    public IReadOnlyDictionary<string, Uri> NodePeers { get; init; } = new Dictionary<string, Uri>();
+
+    /// <summary><c>NODE_NAME</c> when set, else the host name.</summary>
+    public static string DefaultNodeName() => Environment.GetEnvironmentVariable("NODE_NAME") is { Length: > 0 } node ? node : Environment.MachineName;
+
+    /// <summary>Parses <c>--node-peer</c> values, <c>NAME=URL</c> each.</summary>
+    /// <exception cref="InvalidOptionException">A value is not NAME=URL with a node name and an absolute http(s) address, or a name repeats.</exception>
+    public static IReadOnlyDictionary<string, Uri> ParseNodePeers(IEnumerable<string> values)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        var peers = new Dictionary<string, Uri>(StringComparer.Ordinal);
+        foreach (string value in values)
+        {
+            int eq = value.IndexOf('=', StringComparison.Ordinal);
+            string name = eq < 0 ? "" : value[..eq];
+            if (eq < 0 || Functions.Names.NodeTopics.NodeProblem(name, "NAME") is not null
+                || !Uri.TryCreate(value[(eq + 1)..], UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+                throw new InvalidOptionException($"--node-peer must be NAME=URL, a node name and its agent's http(s) address, e.g. node-b=http://10.0.0.2:{Commands.ServeCommand.NodeAgentPort} (got '{value}').");
+            if (!peers.TryAdd(name, uri)) throw new InvalidOptionException($"--node-peer names node '{name}' twice.");
+        }
+        return peers;
+    }
+
     /// <summary>Throws when a setting is out of range.</summary>
     /// <exception cref="InvalidOptionException">The message names the option and its allowed range.</exception>
     public ServeOptions Validate()
@@ -134,6 +165,10 @@ public sealed record ServeOptions
         Require(double.IsFinite(DrainSeconds) && DrainSeconds is >= 0 and <= 8, DrainSeconds, "--drain must be 0..8 seconds (a stop ends within 10 s)");
         Require(NodeStorePath is null || NodeStorePath.Trim().Length > 0, "''", "--node-store must name a file");
         Require(double.IsFinite(NodeStoreMegabytes) && NodeStoreMegabytes is >= 1 and <= 1 << 20, NodeStoreMegabytes, "--node-store-mb must be 1..1048576 MiB");
+        Require(Functions.Names.NodeTopics.NodeProblem(NodeName, "--node-name") is null, NodeName,
+            $"--node-name (default NODE_NAME, else the host name) must be 1 to {Functions.Names.NodeTopics.MaxNodeLength} ASCII letters, digits, '-', '_' or '.'");
+        Require(!NodePeers.ContainsKey(NodeName), NodeName, "--node-peer must name other nodes, not this one (--node-name)");
+        Require(NodePeers.Count == 0 || NodeStorePath is not null, NodePeers.Count, "--node-peer needs --node-store: peers are pulled into this node's store");
         return this;
     }
 

@@ -99,7 +99,8 @@ public sealed class AggregatorStep
             using var partial = core.Emit();
             await _store.WriteAllAsync(reference, PartialSumFormat.Encode(partial), cancellationToken).ConfigureAwait(false);
             _logger.LogInformation("Aggregator {Address} emitted {Updates} updates (weight {Weight}).", address, partial.UpdateCount, partial.TotalWeight);
-            return new PartialReady(reference, ticket.Round, ticket.Level, ticket.Index, partial.UpdateCount, partial.TotalWeight);
+            // Stored in this node's store when it has one: the event names the node, so a parent elsewhere pulls it from here.
+            return new PartialReady(reference, ticket.Round, ticket.Level, ticket.Index, partial.UpdateCount, partial.TotalWeight, _store.OwningNode());
         }
         catch (UpdateNotFoundException e)
         {
@@ -132,7 +133,7 @@ public sealed class AggregatorStep
                     continue;
                 }
                 // Gone only if another attempt stored and announced this leaf: UpdateNotFoundException stands this one down.
-                using var lease = await _store.LeaseAsync(new UpdateReference(arrival.ContributionId), cancellationToken).ConfigureAwait(false);
+                using var lease = await _store.LeaseFromAsync(new UpdateReference(arrival.ContributionId), arrival.Node, cancellationToken).ConfigureAwait(false);
                 try
                 {
                     double weight = strategy.WeightOf(new UpdateReceipt(arrival.SampleCount, new ModelVersion(arrival.BaseVersion), current));
@@ -178,7 +179,7 @@ public sealed class AggregatorStep
                 _logger.LogWarning("Aggregator l{Level}/a{Index} of round {Round} leaves out an input that is not its child's partial: {Problem}", ticket.Level, ticket.Index, ticket.Round, problem);
                 continue;
             }
-            using var lease = await _store.LeaseAsync(new UpdateReference(claim.Reference), cancellationToken).ConfigureAwait(false);
+            using var lease = await _store.LeaseFromAsync(new UpdateReference(claim.Reference), claim.Node, cancellationToken).ConfigureAwait(false);
             using var partial = PartialSumFormat.Decode(lease.Memory.Span, new AggregatorAddress(ticket.Round, claim.Level, claim.Index), layout.TotalLength);
             fold(partial);
         }
@@ -217,9 +218,9 @@ public sealed class AggregatorStep
         // Only the round's own updates and partials: a key outside them is never deleted, whatever the ticket says.
         foreach (var arrival in ticket.Updates ?? [])
             if (StoreKeys.UpdateShapeProblem(arrival.ContributionId, "contributionId") is null)
-                await _store.DeleteAsync(new UpdateReference(arrival.ContributionId), cancellationToken).ConfigureAwait(false);
+                await _store.DeleteFromAsync(new UpdateReference(arrival.ContributionId), arrival.Node, cancellationToken).ConfigureAwait(false);
         foreach (var claim in ticket.Partials ?? [])
             if (StoreKeys.PartialProblem(claim.Reference, ticket.Round, claim.Level, claim.Index, "reference") is null)
-                await _store.DeleteAsync(new UpdateReference(claim.Reference), cancellationToken).ConfigureAwait(false);
+                await _store.DeleteFromAsync(new UpdateReference(claim.Reference), claim.Node, cancellationToken).ConfigureAwait(false);
     }
 }

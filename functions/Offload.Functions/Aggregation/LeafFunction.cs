@@ -50,8 +50,8 @@ public sealed class LeafFunction
         {
             var opened = await _rounds.GetOpenedAsync(arrived.Round, cancellationToken).ConfigureAwait(false);
             if (opened is null) return Delivery.Drop($"Round {arrived.Round} is not open.");
-            // Borrowed, not copied: a node store lends its memory for the check and the fold.
-            using var lease = await _store.TryLeaseAsync(arrived.Reference, cancellationToken).ConfigureAwait(false);
+            // Borrowed, not copied: a node store lends its memory for the check and the fold (pulled first if another node holds it).
+            using var lease = await _store.TryLeaseAsync(arrived.Reference, arrived.Node, cancellationToken).ConfigureAwait(false);
             if (lease is null) return Delivery.Drop($"No committed payload is stored under '{arrived.Reference}' (never stored, or already folded and deleted).");
             var payload = lease.Memory;
             if (payload.Length != arrived.PayloadBytes)
@@ -65,12 +65,12 @@ public sealed class LeafFunction
             }
             catch (InvalidPayloadException e)
             {
-                await _store.DeleteAsync(arrived.Reference, cancellationToken).ConfigureAwait(false);
+                await _store.DeleteFromAsync(arrived.Reference, arrived.Node, cancellationToken).ConfigureAwait(false);
                 return Delivery.Drop($"'{arrived.Reference}' is not a valid update for round {arrived.Round}: {e.Message}");
             }
 
             var ticket = await _rounds.ArriveAsync(arrived.Round,
-                new Arrival(arrived.Reference.Key, arrived.ClientId, arrived.SampleCount, arrived.BaseVersion.Value), cancellationToken).ConfigureAwait(false);
+                new Arrival(arrived.Reference.Key, arrived.ClientId, arrived.SampleCount, arrived.BaseVersion.Value, Node: arrived.Node), cancellationToken).ConfigureAwait(false);
             if (ticket.Status == FoldStatus.Accepted)
             {
                 // Eager aggregation: fused decode-and-add into the leaf's warm sum (a FedZip update touches only its kept coordinates).
@@ -81,7 +81,7 @@ public sealed class LeafFunction
             switch (ticket.Status)
             {
                 case FoldStatus.UnknownRound or FoldStatus.Invalid:
-                    await _store.DeleteAsync(arrived.Reference, cancellationToken).ConfigureAwait(false);
+                    await _store.DeleteFromAsync(arrived.Reference, arrived.Node, cancellationToken).ConfigureAwait(false);
                     return Delivery.Drop(ticket.Reason ?? ticket.Status.ToString());
                 case FoldStatus.Held:
                     return Delivery.Retry(ticket.Reason ?? ticket.Status.ToString());
@@ -142,7 +142,7 @@ public sealed class LeafFunction
         if (round.Last)
         {
             _logger.LogWarning("Update {Reference} came after the last round ({Round}) closed and is left out: {Reason}", arrived.Reference, arrived.Round, reason);
-            await _store.DeleteAsync(arrived.Reference, cancellationToken).ConfigureAwait(false);
+            await _store.DeleteFromAsync(arrived.Reference, arrived.Node, cancellationToken).ConfigureAwait(false);
             return Delivery.Success;
         }
         if (await _rounds.GetOpenedAsync(arrived.Round + 1, cancellationToken).ConfigureAwait(false) is null)

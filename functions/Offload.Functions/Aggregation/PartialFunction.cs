@@ -40,7 +40,7 @@ public sealed class PartialFunction
         {
             var opened = await _rounds.GetOpenedAsync(ready.Round, cancellationToken).ConfigureAwait(false);
             if (opened is null) return Delivery.Drop($"Round {ready.Round} is not open.");
-            using (var lease = await _store.TryLeaseAsync(ready.Reference, cancellationToken).ConfigureAwait(false))
+            using (var lease = await _store.TryLeaseAsync(ready.Reference, ready.Node, cancellationToken).ConfigureAwait(false))
             {
                 if (lease is null) return Delivery.Drop($"No committed partial is stored under '{ready.Reference}' (never stored, or already folded and deleted).");
                 try
@@ -53,14 +53,14 @@ public sealed class PartialFunction
                 }
             }
             var ticket = await _rounds.PartialArrivedAsync(ready.Round,
-                new PartialClaim(ready.Level, ready.Index, ready.Reference.Key, ready.UpdateCount, ready.TotalWeight), cancellationToken).ConfigureAwait(false);
+                new PartialClaim(ready.Level, ready.Index, ready.Reference.Key, ready.UpdateCount, ready.TotalWeight, ready.Node), cancellationToken).ConfigureAwait(false);
             if (ticket.Status is FoldStatus.Duplicate or FoldStatus.Held
                 && Array.Find(ticket.Partials ?? [], p => p.Level == ready.Level && p.Index == ready.Index) is { } recorded
                 && recorded.Reference != ready.Reference.Key)
             {
                 // A second attempt at the same child: its parent folds the first one, so this output goes.
                 _logger.LogInformation("Partial {Reference} lost to {Recorded}; deleting it.", ready.Reference, recorded.Reference);
-                await _store.DeleteAsync(ready.Reference, cancellationToken).ConfigureAwait(false);
+                await _store.DeleteFromAsync(ready.Reference, ready.Node, cancellationToken).ConfigureAwait(false);
                 // The parent does not wait on this attempt, so its event is done whoever holds the parent.
                 if (!ticket.Complete) return Delivery.Success;
             }

@@ -8,4 +8,5 @@ namespace Offload.Functions.Events;
 /// <param name="Round">The 1-based round.</param>
 /// <param name="Level">The aggregator's level (0: a leaf).</param>
 /// <param name="Index">Its index within the level.</param>
-public sealed record AggregatorDue(long Round, int Level, int Index);
+/// <param name="Node">The node whose store holds the leaf's updates (its topic is that node's), or null when it holds none.</param>
+public sealed record AggregatorDue(long Round, int Level, int Index, string? Node = null);

@@ -8,27 +8,36 @@ namespace Offload.Functions.Events;
 /// <see cref="IEventBus"/> over Dapr pub/sub: publishing goes to the sidecar
 /// (<see cref="DaprClient.PublishEventAsync{TData}(string, string, TData, CancellationToken)"/>) on the
 /// topic of <see cref="EventTopics.For"/>. Subscribing is declarative on Dapr (the app's routes,
-/// <c>MapSubscribeHandler</c>), so <see cref="Subscribe{TEvent}"/> is not supported here.
+/// <c>MapSubscribeHandler</c>), so <see cref="Subscribe{TEvent}"/> is not supported here. With
+/// node stores the bus routes by node (<see cref="EventTopics.ForNode"/>): Dapr's consumer groups
+/// are locality-blind, so the topic is what keeps an update on the node that holds it.
 /// </summary>
 public sealed class DaprEventBus : IEventBus
 {
     private readonly DaprClient _client;
     private readonly string _pubSub;
+    private readonly bool _byNode;
 
     /// <summary>Creates a bus publishing through <paramref name="client"/> to <paramref name="pubSubName"/>.</summary>
-    public DaprEventBus(DaprClient client, string pubSubName = DaprNames.PubSub)
+    /// <param name="client">The sidecar's client.</param>
+    /// <param name="pubSubName">The pub/sub component.</param>
+    /// <param name="routeByNode">Publish events that name a node on that node's topic (with node stores); false: every event on its shared topic.</param>
+    public DaprEventBus(DaprClient client, string pubSubName = DaprNames.PubSub, bool routeByNode = false)
     {
         ArgumentNullException.ThrowIfNull(client);
         ArgumentException.ThrowIfNullOrEmpty(pubSubName);
         _client = client;
         _pubSub = pubSubName;
+        _byNode = routeByNode;
     }
+
+    private string TopicOf(object @event) => _byNode ? EventTopics.ForNode(@event) : EventTopics.For(@event.GetType());
 
     /// <inheritdoc/>
     public async ValueTask PublishAsync<TEvent>(TEvent @event, CancellationToken cancellationToken = default) where TEvent : class
     {
         ArgumentNullException.ThrowIfNull(@event);
-        await _client.PublishEventAsync(_pubSub, EventTopics.For(typeof(TEvent)), @event, cancellationToken).ConfigureAwait(false);
+        await _client.PublishEventAsync(_pubSub, TopicOf(@event), @event, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Publishes several events of one type in one call to the sidecar (Dapr bulk publish), for <see cref="IEventBus.PublishManyAsync{TEvent}"/>.</summary>
@@ -37,9 +46,20 @@ public sealed class DaprEventBus : IEventBus
     {
         ArgumentNullException.ThrowIfNull(events);
         if (events.Count == 0) return;
-        var response = await _client.BulkPublishEventAsync(_pubSub, EventTopics.For(typeof(TEvent)), events, cancellationToken: cancellationToken).ConfigureAwait(false);
-        if (response.FailedEntries.Count > 0)
-            throw new IOException($"The sidecar failed to publish {response.FailedEntries.Count} of {events.Count} {typeof(TEvent).Name} events: {response.FailedEntries[0].ErrorMessage}");
+        // One bulk call per topic: routed by node, one call's events may be bound for several nodes.
+        var byTopic = new Dictionary<string, List<TEvent>>(StringComparer.Ordinal);
+        foreach (var e in events)
+        {
+            string topic = TopicOf(e);
+            if (!byTopic.TryGetValue(topic, out var list)) byTopic[topic] = list = [];
+            list.Add(e);
+        }
+        foreach (var (topic, batch) in byTopic)
+        {
+            var response = await _client.BulkPublishEventAsync(_pubSub, topic, batch, cancellationToken: cancellationToken).ConfigureAwait(false);
+            if (response.FailedEntries.Count > 0)
+                throw new IOException($"The sidecar failed to publish {response.FailedEntries.Count} of {batch.Count} {typeof(TEvent).Name} events on '{topic}': {response.FailedEntries[0].ErrorMessage}");
+        }
     }
 
     /// <summary>Not supported: on Dapr the sidecar delivers events to the routes the app declares.</summary>

@@ -17,4 +17,24 @@ public static class EventTopics
         if (eventType == typeof(AggregatorDue)) return DaprNames.AggregatorDueTopic;
         throw new ArgumentException($"{eventType.Name} has no Dapr topic; only UpdateArrived, PartialReady, AggregatorDue and ModelPublished travel over pub/sub.", nameof(eventType));
     }
+
+    /// <summary>
+    /// The topic <paramref name="event"/> travels on when events are routed by node: an update, a
+    /// partial or a due leaf that a node's store holds goes on that node's topic
+    /// (<see cref="NodeTopics.For"/>), so the functions on that node take it; anything else (a model,
+    /// an event naming no node) on the shared topic.
+    /// </summary>
+    public static string ForNode(object @event)
+    {
+        ArgumentNullException.ThrowIfNull(@event);
+        string topic = For(@event.GetType());
+        string? node = @event switch
+        {
+            UpdateArrived arrived => arrived.Node,
+            PartialReady ready => ready.Node,
+            AggregatorDue due => due.Node,
+            _ => null,
+        };
+        return node is null ? topic : NodeTopics.For(topic, node);
+    }
 }

@@ -1,5 +1,6 @@
 using Offload.Aggregator.Events;
 using Offload.Core.Codec;
+using Offload.Functions.Names;
 using Offload.Functions.Storage;
 
 namespace Offload.Functions.Events;
@@ -42,7 +43,7 @@ public static class MalformedEvent
             return $"{e}.sampleCount is {arrived.SampleCount}; an update comes from 1 to {MaxSampleCount} samples.";
         if (arrived.PayloadBytes is < MinPayloadBytes or > int.MaxValue)
             return $"{e}.payloadBytes is {arrived.PayloadBytes}; a stored update holds {MinPayloadBytes} to {int.MaxValue} bytes.";
-        if (arrived.Node is null || arrived.Node.Length > MaxIdLength) return $"{e}.node must be a node name of at most {MaxIdLength} characters.";
+        if (NodeTopics.NodeProblem(arrived.Node, $"{e}.node") is { } node) return node;
         return null;
     }
 
@@ -58,6 +59,7 @@ public static class MalformedEvent
         if (ready.UpdateCount < 0) return $"{e}.updateCount is {ready.UpdateCount}; it must not be negative.";
         if (!double.IsFinite(ready.TotalWeight) || ready.TotalWeight < 0) return $"{e}.totalWeight is {ready.TotalWeight}; it must be finite and not negative.";
         if (ready.UpdateCount == 0 && ready.TotalWeight != 0) return $"{e}.totalWeight is {ready.TotalWeight} over 0 updates; an empty partial weighs 0.";
+        if (ready.Node is not null && NodeTopics.NodeProblem(ready.Node, $"{e}.node") is { } node) return node;
         return null;
     }
 
@@ -70,6 +72,7 @@ public static class MalformedEvent
         // The round's actor announces only leaves: a parent becomes due when its children's partials arrive.
         if (due.Level != 0) return $"{e}.level is {due.Level}; only leaves (level 0) are announced due.";
         if (due.Index < 0) return $"{e}.index is {due.Index}; indexes start at 0.";
+        if (due.Node is not null && NodeTopics.NodeProblem(due.Node, $"{e}.node") is { } node) return node;
         return null;
     }
 

@@ -251,7 +251,7 @@ public sealed class DaprRoundCoordinator : RoundLifecycle, IModelPublishedObserv
             _closing = false;
             int fanIn = Options.HierarchyFanIn > 0 ? Options.HierarchyFanIn : DefaultFanIn;
             opening = new RoundOpening(round, Options.MinClients, fanIn, (Options.RoundDeadline + ArrivalGrace).TotalSeconds,
-                _modelReference.Key, Model.Version.Value, _shapes, Last: round >= Options.Rounds, Strategy: Strategy.Name);
+                _modelReference.Key, Model.Version.Value, _shapes, Last: round >= Options.Rounds, Strategy: Strategy.Name, Node: _store.OwningNode());
         }
         while (true)
         {

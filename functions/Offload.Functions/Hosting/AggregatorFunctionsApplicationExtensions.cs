@@ -2,6 +2,8 @@ using Dapr.Actors.Runtime;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Offload.Aggregator.Storage;
+using Offload.Functions.Storage;
 using Offload.Functions.Subscriptions;
 
 namespace Offload.Functions.Hosting;
@@ -10,7 +12,8 @@ namespace Offload.Functions.Hosting;
 public static class AggregatorFunctionsApplicationExtensions
 {
     /// <summary>
-    /// CloudEvents unwrapping, <c>GET /dapr/subscribe</c> and the subscription routes. No actor routes:
+    /// CloudEvents unwrapping, <c>GET /dapr/subscribe</c> and the subscription routes; when the app's
+    /// store is a named node's (<see cref="NodeLocalUpdateStore"/>), that node's topics too. No actor routes:
     /// the <see cref="Rounds.RoundActor"/> lives in the gateway's app (<see cref="UseOffloadGatewaySubscription"/>).
     /// </summary>
     public static WebApplication UseOffloadAggregatorFunctions(this WebApplication app)
@@ -19,7 +22,7 @@ public static class AggregatorFunctionsApplicationExtensions
         app.Use(MalformedCloudEventGuard.InvokeAsync);
         app.UseCloudEvents();
         app.MapSubscribeHandler();
-        app.MapOffloadAggregatorFunctions();
+        app.MapOffloadAggregatorFunctions(app.Services.GetService<IUpdateStore>()?.OwningNode());
         return app;
     }
 

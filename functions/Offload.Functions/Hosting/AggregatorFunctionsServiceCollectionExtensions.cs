@@ -33,7 +33,9 @@ public static class AggregatorFunctionsServiceCollectionExtensions
         services.AddDaprClient(b => configureClient?.Invoke(b));
         string http = (sidecarHttpEndpoint ?? DaprSidecarEndpoints.FromEnvironment().HttpEndpoint).TrimEnd('/');
         services.TryAddSingleton<IActorProxyFactory>(new ActorProxyFactory(new ActorProxyOptions { HttpEndpoint = http }));
-        services.TryAddSingleton<IEventBus>(sp => new DaprEventBus(sp.GetRequiredService<DaprClient>()));
+        // Routed by node when the store is a named node's: partials this node stores are announced on its topic.
+        services.TryAddSingleton<IEventBus>(sp => new DaprEventBus(sp.GetRequiredService<DaprClient>(),
+            routeByNode: sp.GetRequiredService<IUpdateStore>().OwningNode() is not null));
         services.TryAddSingleton<IUpdateStore>(sp => new DaprUpdateStore(sp.GetRequiredService<DaprClient>()));
         services.TryAddSingleton(new RoundStrategies());
         services.TryAddSingleton(new WarmLeaves());

@@ -77,13 +77,16 @@ public sealed class DaprGateway : IAsyncDisposable
         var client = new DaprClientBuilder().UseGrpcEndpoint(sidecar.GrpcEndpoint).UseHttpEndpoint(sidecar.HttpEndpoint).Build();
         var proxyOptions = new ActorProxyOptions { HttpEndpoint = sidecar.HttpEndpoint };
         var loggers = LoggerFactory.Create(b => configureLogging?.Invoke(b));
-        // With a node store, uploads and partials stay on the node; models go through the state store either way.
-        IUpdateStore store = nodeStore is null ? new DaprUpdateStore(client) : new NodeLocalUpdateStore(nodeStore, new DaprUpdateStore(client));
+        // With a node store, uploads and partials stay on the node, and their events go on this node's topics
+        // (GatewayOptions.Node), which the functions on this node take; models go through the state store either way.
+        if (nodeStore is not null && Names.NodeTopics.NodeProblem(options.Node, "the gateway's node name") is { } badNode)
+            throw new ArgumentException($"{badNode} Name the node (--node-name, or NODE_NAME).", nameof(options));
+        IUpdateStore store = nodeStore is null ? new DaprUpdateStore(client) : new NodeLocalUpdateStore(nodeStore, new DaprUpdateStore(client), options.Node);
         var roundEvents = new InProcessEventBus(loggers.CreateLogger<InProcessEventBus>());
         var journal = new DaprFederationJournal(client);
         var coordinator = new DaprRoundCoordinator(layout, initialWeights.Span, rounds, new RoundActors(new ActorProxyFactory(proxyOptions)), store,
             roundEvents, logger: loggers.CreateLogger<DaprRoundCoordinator>(), journal: journal);
-        var updates = new DaprEventBus(client);
+        var updates = new DaprEventBus(client, routeByNode: nodeStore is not null);
         GatewayServer? server = null;
         try
         {

@@ -1,4 +1,5 @@
 using Offload.Functions.Events;
+using Offload.Functions.Names;
 using Offload.Functions.Storage;
 
 namespace Offload.Functions.Rounds;
@@ -9,7 +10,9 @@ namespace Offload.Functions.Rounds;
 /// <param name="SampleCount">Samples it was trained on.</param>
 /// <param name="BaseVersion">The model version it was trained from.</param>
 /// <param name="Index">Arrival order within the round, from 0 (set by the actor).</param>
-public sealed record Arrival(string ContributionId, string ClientId, long SampleCount, long BaseVersion, int Index = -1)
+/// <param name="Node">The node whose store holds the update (null: a store every node reads).</param>
+/// <param name="Leaf">The leaf it folds into (set by the actor, by <see cref="Node"/>); -1 in state saved before leaves were chosen by node, where the arrival order decides.</param>
+public sealed record Arrival(string ContributionId, string ClientId, long SampleCount, long BaseVersion, int Index = -1, string? Node = null, int Leaf = -1)
 {
     /// <summary>
     /// Throws when a field is out of range. The contribution id must be the client's own update
@@ -26,6 +29,7 @@ public sealed record Arrival(string ContributionId, string ClientId, long Sample
         if (SampleCount is < 1 or > MalformedEvent.MaxSampleCount)
             throw new ArgumentException($"Arrival.sampleCount is {SampleCount}; an update comes from 1 to {MalformedEvent.MaxSampleCount} samples.", "sampleCount");
         if (BaseVersion < 0) throw new ArgumentException($"Arrival.baseVersion is {BaseVersion}; versions start at 0.", "baseVersion");
+        if (Node is not null && NodeTopics.NodeProblem(Node, "Arrival.node") is { } node) throw new ArgumentException(node, "node");
         return this;
     }
 }

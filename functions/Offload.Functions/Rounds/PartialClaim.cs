@@ -1,4 +1,5 @@
 using Offload.Functions.Events;
+using Offload.Functions.Names;
 using Offload.Functions.Storage;
 
 namespace Offload.Functions.Rounds;
@@ -9,7 +10,8 @@ namespace Offload.Functions.Rounds;
 /// <param name="Reference">Store key of the partial sum.</param>
 /// <param name="UpdateCount">Client updates it covers.</param>
 /// <param name="TotalWeight">Their total weight.</param>
-public sealed record PartialClaim(int Level, int Index, string Reference, int UpdateCount, double TotalWeight)
+/// <param name="Node">The node whose store holds the partial (null: a store every node reads).</param>
+public sealed record PartialClaim(int Level, int Index, string Reference, int UpdateCount, double TotalWeight, string? Node = null)
 {
     /// <summary>The contribution id a parent folds this partial under.</summary>
     public string ContributionId => $"l{Level}/a{Index}";
@@ -28,6 +30,7 @@ public sealed record PartialClaim(int Level, int Index, string Reference, int Up
         if (UpdateCount < 0) throw new ArgumentException($"PartialClaim.updateCount is {UpdateCount}; it must not be negative.", "updateCount");
         if (!double.IsFinite(TotalWeight) || TotalWeight < 0)
             throw new ArgumentException($"PartialClaim.totalWeight is {TotalWeight}; it must be finite and not negative.", "totalWeight");
+        if (Node is not null && NodeTopics.NodeProblem(Node, "PartialClaim.node") is { } node) throw new ArgumentException(node, "node");
         return this;
     }
 }

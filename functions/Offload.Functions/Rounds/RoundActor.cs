@@ -75,7 +75,7 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
         {
             // At-least-once delivery: counted once. If its leaf was handed out but its partial never
             // reached the parent (the emitting instance died), hand the leaf out again.
-            int leafOfKnown = plan.LeafFor(state.Arrivals[known].Index);
+            int leafOfKnown = LeafOf(plan, state.Arrivals[known]);
             return await AgainOrDuplicateAsync(state, plan, 0, leafOfKnown).ConfigureAwait(false);
         }
         if (state.Opening.Clients is { Length: > 0 } clients && !clients.Contains(arrival.ClientId))
@@ -84,10 +84,10 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
         if (state.PublishedVersion is not null || state.DeadlinePassed)
             return new FoldTicket(FoldStatus.Late, $"Round {Round(state)} is closed.", Round: Round(state));
         int index = state.Arrivals.Count;
-        int leaf = plan.LeafFor(index);
-        if (leaf < 0 || state.Emitted.Contains(RoundState.AggregatorKey(0, leaf)))
+        int leaf = ChooseLeaf(state, plan, arrival.Node);
+        if (leaf < 0)
             return new FoldTicket(FoldStatus.Late, $"Round {Round(state)} already has its {plan.ExpectedUpdates} updates.", Round: Round(state));
-        state.Arrivals.Add(arrival with { Index = index });
+        state.Arrivals.Add(arrival with { Index = index, Leaf = leaf });
         var ticket = new FoldTicket(FoldStatus.Accepted, Round: Round(state), Level: 0, Index: leaf, ModelVersion: state.Opening.ModelVersion);
         if (LeafInputs(state, plan, leaf).Length >= plan.ExpectedInputs(0, leaf))
             ticket = Due(state, plan, 0, leaf);
@@ -157,7 +157,7 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
         await StateManager.SaveStateAsync().ConfigureAwait(false);
         var due = new List<AggregatorDue>();
         for (int leaf = 0; leaf < plan.AggregatorsPerLevel[0]; leaf++)
-            if (Owed(state, plan, 0, leaf) == Owing.Free) due.Add(new AggregatorDue(Round(state), 0, leaf));
+            if (Owed(state, plan, 0, leaf) == Owing.Free) due.Add(new AggregatorDue(Round(state), 0, leaf, NodeOfLeaf(state, plan, leaf)));
         if (due.Count > 0) await _bus.PublishManyAsync(due, CancellationToken.None).ConfigureAwait(false);
         return StatusOf(state);
     }
@@ -282,7 +282,41 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
     private static TreePlan PlanOf(RoundState state) => TreePlanner.Plan(state.Opening.ExpectedUpdates, state.Opening.MaxFanIn);
 
     private static Arrival[] LeafInputs(RoundState state, TreePlan plan, int leaf) =>
-        state.Arrivals.Where(a => plan.LeafFor(a.Index) == leaf).ToArray();
+        state.Arrivals.Where(a => LeafOf(plan, a) == leaf).ToArray();
+
+    /// <summary>The leaf an arrival folds into: the one chosen when it arrived, or by arrival order in state saved before leaves were chosen by node.</summary>
+    private static int LeafOf(TreePlan plan, Arrival arrival) => arrival.Leaf >= 0 ? arrival.Leaf : plan.LeafFor(arrival.Index);
+
+    /// <summary>
+    /// The placement, carried out: a node's updates fill a leaf of their own, so the leaf folds on the
+    /// node whose store holds them and only its partial crosses (LIFL's locality). An arrival takes the
+    /// open leaf its node already fills, else the first unused leaf, else (every leaf taken) any leaf
+    /// with room; -1 when none has room. With one node (or none named) this is arrival order.
+    /// </summary>
+    private static int ChooseLeaf(RoundState state, TreePlan plan, string? node)
+    {
+        int leaves = plan.AggregatorsPerLevel[0];
+        var counts = new int[leaves];
+        var owners = new string?[leaves];
+        foreach (var a in state.Arrivals)
+        {
+            int l = LeafOf(plan, a);
+            if (l >= 0 && l < leaves && counts[l]++ == 0) owners[l] = a.Node;
+        }
+        int unused = -1, any = -1;
+        for (int l = 0; l < leaves; l++)
+        {
+            if (counts[l] >= plan.ExpectedInputs(0, l) || state.Emitted.Contains(RoundState.AggregatorKey(0, l))) continue;
+            if (counts[l] > 0 && owners[l] == node) return l;
+            if (counts[l] == 0 && unused < 0) unused = l;
+            if (any < 0) any = l;
+        }
+        return unused >= 0 ? unused : any;
+    }
+
+    /// <summary>The node whose store holds a leaf's updates (its first arrival's), or, for a leaf with none, the round's home node.</summary>
+    private static string? NodeOfLeaf(RoundState state, TreePlan plan, int leaf) =>
+        state.Arrivals.Find(a => LeafOf(plan, a) == leaf)?.Node ?? state.Opening.Node;
 
     private static PartialClaim[] ChildPartials(RoundState state, TreePlan plan, int level, int index) =>
         state.Partials.Where(p => p.Level == level - 1 && plan.ParentOf(p.Level, p.Index) == index).ToArray();

@@ -13,6 +13,7 @@ namespace Offload.Functions.Rounds;
 /// <param name="Clients">The clients given a task this round; empty accepts any client.</param>
 /// <param name="Last">Whether no round follows (an update arriving after it closed has no round to go to).</param>
 /// <param name="Strategy">The round's strategy by name (<see cref="StrategyCatalog"/>): every function instance rebuilds it from the ticket, so the gateway's choice reaches them all.</param>
+/// <param name="Node">The gateway's node, where uploads land, when node stores are used: a leaf the deadline makes due with no update is announced there, so it folds beside its siblings (null: on the shared topic).</param>
 public sealed record RoundOpening(
     long Round,
     int ExpectedUpdates,
@@ -23,7 +24,8 @@ public sealed record RoundOpening(
     TensorShape[] Layout,
     string[]? Clients = null,
     bool Last = false,
-    string Strategy = "fedavg")
+    string Strategy = "fedavg",
+    string? Node = null)
 {
     /// <summary>Throws when a field is out of range.</summary>
     /// <exception cref="ArgumentException">The message names the field and its allowed range.</exception>
@@ -37,6 +39,7 @@ public sealed record RoundOpening(
         // The round's top reads the model it names; nothing outside the models may be named.
         if (!ModelReference.StartsWith(Storage.StoreKeys.ModelPrefix, StringComparison.Ordinal))
             throw new ArgumentException($"ModelReference '{ModelReference}' is not a stored model (it must start with '{Storage.StoreKeys.ModelPrefix}').", nameof(ModelReference));
+        if (Node is not null && Names.NodeTopics.NodeProblem(Node, nameof(Node)) is { } node) throw new ArgumentException(node, nameof(Node));
         if (ModelVersion < 0) throw new ArgumentException($"ModelVersion must not be negative (got {ModelVersion}).", nameof(ModelVersion));
         if (Layout is null || Layout.Length == 0) throw new ArgumentException("Layout must list the model's tensors.", nameof(Layout));
         TensorShape.ToLayout(Layout);

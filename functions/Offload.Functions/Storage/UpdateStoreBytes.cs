@@ -30,19 +30,41 @@ public static class UpdateStoreBytes
         }
     }
 
-    /// <summary>Borrows the committed object under <paramref name="reference"/>, or null when nothing committed is stored there.</summary>
-    public static async ValueTask<UpdateLease?> TryLeaseAsync(this IUpdateStore store, UpdateReference reference, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Borrows the committed object under <paramref name="reference"/>, which <paramref name="owner"/>'s
+    /// store holds (pulled from that node first when it is another: <see cref="NodeLocalUpdateStore"/>),
+    /// or null when nothing committed is stored there.
+    /// </summary>
+    public static async ValueTask<UpdateLease?> TryLeaseAsync(this IUpdateStore store, UpdateReference reference, string? owner = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(store);
         try
         {
-            return await store.LeaseAsync(reference, cancellationToken).ConfigureAwait(false);
+            return await store.LeaseFromAsync(reference, owner, cancellationToken).ConfigureAwait(false);
         }
         catch (UpdateNotFoundException)
         {
             return null;
         }
     }
+
+    /// <summary>Borrows <paramref name="reference"/> from <paramref name="owner"/>'s store: a cross-node pull first where the store is a node's and the owner another node.</summary>
+    /// <exception cref="UpdateNotFoundException">Nothing committed is stored there.</exception>
+    public static ValueTask<UpdateLease> LeaseFromAsync(this IUpdateStore store, UpdateReference reference, string? owner, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        return store is NodeLocalUpdateStore node ? node.LeaseAsync(reference, owner, cancellationToken) : store.LeaseAsync(reference, cancellationToken);
+    }
+
+    /// <summary>Deletes <paramref name="reference"/>, on <paramref name="owner"/>'s node too when the store is a node's and the owner another node.</summary>
+    public static ValueTask<bool> DeleteFromAsync(this IUpdateStore store, UpdateReference reference, string? owner, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        return store is NodeLocalUpdateStore node ? node.DeleteAsync(reference, owner, cancellationToken) : store.DeleteAsync(reference, cancellationToken);
+    }
+
+    /// <summary>The node whose store holds what this process writes to <paramref name="store"/>'s node namespaces, or null when every node reads that store.</summary>
+    public static string? OwningNode(this IUpdateStore store) => (store as NodeLocalUpdateStore)?.NodeName;
 
     /// <summary>
     /// Stores <paramref name="bytes"/> under <paramref name="reference"/> and commits them. Idempotent

@@ -29,21 +29,34 @@ public static class AggregatorFunctionEndpoints
     /// <summary>
     /// Maps the functions' subscription routes: update-arrived, partial-ready and aggregator-due. Not
     /// model-published: only the gateway needs new models, and reading each one here was wasted work.
+    /// With <paramref name="node"/>, also the same three on that node's topics (<see cref="NodeTopics"/>),
+    /// at <c>{route}/{node}</c>: what carries placement out. The shared topics stay subscribed, for
+    /// events that name no node (a deployment without node stores, a leaf due with no update).
     /// </summary>
-    public static IEndpointRouteBuilder MapOffloadAggregatorFunctions(this IEndpointRouteBuilder endpoints)
+    public static IEndpointRouteBuilder MapOffloadAggregatorFunctions(this IEndpointRouteBuilder endpoints, string? node = null)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
-        endpoints.MapPost(DaprNames.UpdateArrivedRoute, (Delegate)((HttpContext context) => DeliverAsync<UpdateArrived>(context, DaprNames.UpdateArrivedTopic,
-                (e, sp, ct) => sp.GetRequiredService<LeafFunction>().HandleAsync(e, ct))))
-            .WithTopic(DaprNames.PubSub, DaprNames.UpdateArrivedTopic)
-            .WithMetadata(new BulkSubscribeAttribute(DaprNames.UpdateArrivedTopic, DaprNames.BulkMaxMessages, DaprNames.BulkMaxAwaitMilliseconds));
-        endpoints.MapPost(DaprNames.PartialReadyRoute, (Delegate)((HttpContext context) => DeliverAsync<PartialReady>(context, DaprNames.PartialReadyTopic,
-                (e, sp, ct) => sp.GetRequiredService<PartialFunction>().HandleAsync(e, ct))))
-            .WithTopic(DaprNames.PubSub, DaprNames.PartialReadyTopic);
-        endpoints.MapPost(DaprNames.AggregatorDueRoute, (Delegate)((HttpContext context) => DeliverAsync<Events.AggregatorDue>(context, DaprNames.AggregatorDueTopic,
-                (e, sp, ct) => sp.GetRequiredService<LeafFunction>().HandleDueAsync(e, ct))))
-            .WithTopic(DaprNames.PubSub, DaprNames.AggregatorDueTopic);
+        if (node is not null && NodeTopics.NodeProblem(node, nameof(node)) is { } problem) throw new ArgumentException(problem, nameof(node));
+        MapFunctionRoutes(endpoints, null);
+        if (node is not null) MapFunctionRoutes(endpoints, node);
         return endpoints;
+    }
+
+    private static void MapFunctionRoutes(IEndpointRouteBuilder endpoints, string? node)
+    {
+        string Topic(string topic) => node is null ? topic : NodeTopics.For(topic, node);
+        string Route(string route) => node is null ? route : $"{route}/{node}";
+        string updates = Topic(DaprNames.UpdateArrivedTopic), partials = Topic(DaprNames.PartialReadyTopic), due = Topic(DaprNames.AggregatorDueTopic);
+        endpoints.MapPost(Route(DaprNames.UpdateArrivedRoute), (Delegate)((HttpContext context) => DeliverAsync<UpdateArrived>(context, updates,
+                (e, sp, ct) => sp.GetRequiredService<LeafFunction>().HandleAsync(e, ct))))
+            .WithTopic(DaprNames.PubSub, updates)
+            .WithMetadata(new BulkSubscribeAttribute(updates, DaprNames.BulkMaxMessages, DaprNames.BulkMaxAwaitMilliseconds));
+        endpoints.MapPost(Route(DaprNames.PartialReadyRoute), (Delegate)((HttpContext context) => DeliverAsync<PartialReady>(context, partials,
+                (e, sp, ct) => sp.GetRequiredService<PartialFunction>().HandleAsync(e, ct))))
+            .WithTopic(DaprNames.PubSub, partials);
+        endpoints.MapPost(Route(DaprNames.AggregatorDueRoute), (Delegate)((HttpContext context) => DeliverAsync<Events.AggregatorDue>(context, due,
+                (e, sp, ct) => sp.GetRequiredService<LeafFunction>().HandleDueAsync(e, ct))))
+            .WithTopic(DaprNames.PubSub, due);
     }
 
     /// <summary>Maps the <c>ModelPublished</c> route alone (<see cref="GatewayModelFunction"/>): what the gateway's app subscribes to.</summary>

@@ -28,15 +28,7 @@ public sealed class NodeAgentService(IUpdateStore store, TimeProvider clock) : N
     /// <inheritdoc/>
     public override async Task PullObject(PullObjectRequest request, IServerStreamWriter<ObjectChunk> responseStream, ServerCallContext context)
     {
-        UpdateReference reference;
-        try
-        {
-            reference = new UpdateReference(request.Key);
-        }
-        catch (ArgumentException e)
-        {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, $"key: {e.Message}"));
-        }
+        var reference = ReferenceOf(request.Key);
         UpdateLease lease;
         try
         {
@@ -75,6 +67,22 @@ public sealed class NodeAgentService(IUpdateStore store, TimeProvider clock) : N
         catch (OperationCanceledException) when (!context.CancellationToken.IsCancellationRequested)
         {
             throw new RpcException(new Status(StatusCode.DeadlineExceeded, $"The pull of '{reference}' took longer than {MaxPullDuration.TotalSeconds:0} s; its lease was released. Resume from the bytes received."));
+        }
+    }
+
+    /// <inheritdoc/>
+    public override async Task<DeleteObjectReply> DeleteObject(DeleteObjectRequest request, ServerCallContext context) =>
+        new() { Deleted = await store.DeleteAsync(ReferenceOf(request.Key), context.CancellationToken).ConfigureAwait(false) };
+
+    private static UpdateReference ReferenceOf(string key)
+    {
+        try
+        {
+            return new UpdateReference(key);
+        }
+        catch (ArgumentException e)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"key: {e.Message}"));
         }
     }
 }

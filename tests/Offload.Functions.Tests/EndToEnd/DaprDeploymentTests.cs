@@ -98,12 +98,15 @@ public class DaprDeploymentTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>The node the gateway and the functions run on when they share a node store.</summary>
+    private const string NodeName = "node-a";
+
     private static async Task<Deployment> StartAsync(TrainTestDataset data, SimulationOptions options, int minClients, int fanIn, TimeSpan deadline,
         DownstreamMode downstream = DownstreamMode.Full, string? components = null, bool deliver = true, IUpdateStore? nodeStore = null, IUpdateStore? gatewayNodeStore = null)
     {
-        // The functions host no actor: the gateway does, as in the deployment.
+        // The functions host no actor: the gateway does, as in the deployment. With a node store, both are on node NodeName.
         var functions = await FunctionsApp.StartAsync(actorHost: false, components: components, services: nodeStore is null ? null
-            : s => s.AddSingleton<IUpdateStore>(sp => new NodeLocalUpdateStore(nodeStore, new DaprUpdateStore(sp.GetRequiredService<Dapr.Client.DaprClient>()))));
+            : s => s.AddSingleton<IUpdateStore>(sp => new NodeLocalUpdateStore(nodeStore, new DaprUpdateStore(sp.GetRequiredService<Dapr.Client.DaprClient>()), NodeName)));
         using var initial = TorchTrainer.CreateDefault(options.Seed, data.Train.Rows, data.Train.Columns, data.Train.ClassCount);
         var weights = new float[initial.Layout.TotalLength];
         initial.ExportWeights(weights);
@@ -124,7 +127,7 @@ public class DaprDeploymentTests(ITestOutputHelper output)
         // The app channel is known before the app listens, as daprd's --app-port is; placement finds the actor host once it answers.
         sidecar.App = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{appPort}") };
         if (deliver) functions.Cluster.StartDelivering();
-        var gateway = await DaprGateway.StartAsync(new GatewayOptions(), new GatewayListenOptions { Port = 0, SidecarAppPort = appPort }, tokens,
+        var gateway = await DaprGateway.StartAsync(new GatewayOptions { Node = NodeName }, new GatewayListenOptions { Port = 0, SidecarAppPort = appPort }, tokens,
             initial.Layout, weights, rounds, new DaprSidecarEndpoints(sidecar.HttpEndpoint, sidecar.GrpcEndpoint), nodeStore: gatewayNodeStore ?? nodeStore);
         return new Deployment { Functions = functions, Gateway = gateway };
     }
@@ -181,8 +184,11 @@ public class DaprDeploymentTests(ITestOutputHelper output)
                 Assert.Contains(saved, k => k.StartsWith(Functions.Storage.StoreKeys.ModelPrefix, StringComparison.Ordinal));
                 Assert.DoesNotContain(saved, k => k.StartsWith(Functions.Storage.StoreKeys.UpdatePrefix, StringComparison.Ordinal) || k.StartsWith(Functions.Storage.StoreKeys.PartialPrefix, StringComparison.Ordinal));
                 // Events carry references, never payloads: the largest is far below one update's bytes.
+                // Updates and partials travel on the node's topics, which only that node's functions take.
                 var published = deployment.Functions.Sidecar.Published.ToArray();
-                Assert.Contains(published, p => p.Topic == DaprNames.PartialReadyTopic);
+                Assert.Equal(10, published.Count(p => p.Topic == NodeTopics.For(DaprNames.UpdateArrivedTopic, NodeName)));
+                Assert.Contains(published, p => p.Topic == NodeTopics.For(DaprNames.PartialReadyTopic, NodeName));
+                Assert.DoesNotContain(published, p => p.Topic is DaprNames.UpdateArrivedTopic or DaprNames.PartialReadyTopic);
                 Assert.All(published, p => Assert.True(p.Json.Length < 4096, $"{p.Topic} carried {p.Json.Length} characters"));
                 ReferenceTraining.AssertClose(ReferenceTraining.Simulate(data, options), deployment.Gateway.Coordinator.Model.Weights.Span);
             }

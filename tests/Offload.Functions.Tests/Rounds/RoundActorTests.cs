@@ -85,4 +85,57 @@ public sealed class RoundActorTests
         await round.CallActorAsync(nameof(IRoundActor.Close));
         Assert.Equal(announced, Due());
     }
+
+    [Fact]
+    public async Task Each_nodes_arrivals_fill_a_leaf_of_their_own_and_a_due_leaf_is_announced_for_its_node()
+    {
+        await using var app = await FunctionsApp.StartAsync(new InMemoryUpdateStore());
+        var round = new RoundScenario(app);
+        // 8 updates under fan-in 2: four leaves of two. The gateway's node is "node-h".
+        await round.CallActorAsync(nameof(IRoundActor.Open), new RoundOpening(1, 8, 2, 300, "model/v0", 0, TensorShape.Of(RoundScenario.Layout), Node: "node-h"));
+        string[] nodes = ["node-a", "node-b", "node-a", "node-b", "node-a", "node-b", "node-b"];
+        var leaves = new List<int>();
+        for (int i = 0; i < nodes.Length; i++)
+        {
+            var ticket = await round.CallActorAsync(nameof(IRoundActor.Arrive), new Arrival($"update/c{i}/t1", $"c{i}", 1, 0, Node: nodes[i]));
+            leaves.Add(ticket["index"]!.GetValue<int>());
+            if (ticket["complete"]!.GetValue<bool>())
+                // The due leaf's inputs are one node's updates, each naming where it is stored.
+                Assert.All(ticket["updates"]!.AsArray(), u => Assert.Equal(nodes[i], u!["node"]!.GetValue<string>()));
+        }
+        // a, b, a (leaf 0 full), b (leaf 1 full), a (a new leaf, 2), b and b: leaf 3, b's own, not the room left in a's leaf 2.
+        Assert.Equal([0, 1, 0, 1, 2, 3, 3], leaves);
+
+        await round.CallActorAsync(nameof(IRoundActor.Close));
+        // Leaf 2 is short of its fan-in: announced for node-a, whose store holds its update.
+        var due = app.Sidecar.Published.Where(p => p.Topic == DaprNames.AggregatorDueTopic)
+            .Select(p => System.Text.Json.JsonSerializer.Deserialize<Offload.Functions.Events.AggregatorDue>(p.Json, Offload.Functions.Subscriptions.EventJson.Options)!).ToList();
+        var leaf = Assert.Single(due);
+        Assert.Equal((0, 2, "node-a"), (leaf.Level, leaf.Index, leaf.Node));
+    }
+
+    [Fact]
+    public async Task With_every_leaf_taken_an_arrival_goes_to_another_nodes_leaf_with_room_and_an_empty_leaf_is_announced_on_the_gateways_node()
+    {
+        await using var app = await FunctionsApp.StartAsync(new InMemoryUpdateStore());
+        var round = new RoundScenario(app);
+        await round.CallActorAsync(nameof(IRoundActor.Open), new RoundOpening(1, 6, 2, 300, "model/v0", 0, TensorShape.Of(RoundScenario.Layout), Node: "node-h"));
+        string[] nodes = ["node-a", "node-b", "node-c", "node-d"];
+        var leaves = new List<int>();
+        for (int i = 0; i < nodes.Length; i++)
+            leaves.Add((await round.CallActorAsync(nameof(IRoundActor.Arrive), new Arrival($"update/c{i}/t1", $"c{i}", 1, 0, Node: nodes[i])))["index"]!.GetValue<int>());
+        // Three leaves: a, b and c take one each; d finds none unused and joins the first with room.
+        Assert.Equal([0, 1, 2, 0], leaves);
+
+        var empty = await FunctionsApp.StartAsync(new InMemoryUpdateStore());
+        await using (empty)
+        {
+            var none = new RoundScenario(empty);
+            await none.CallActorAsync(nameof(IRoundActor.Open), new RoundOpening(1, 2, 2, 300, "model/v0", 0, TensorShape.Of(RoundScenario.Layout), Node: "node-h"));
+            await none.CallActorAsync(nameof(IRoundActor.Close));
+            var due = System.Text.Json.JsonSerializer.Deserialize<Offload.Functions.Events.AggregatorDue>(
+                Assert.Single(empty.Sidecar.Published, p => p.Topic == DaprNames.AggregatorDueTopic).Json, Offload.Functions.Subscriptions.EventJson.Options)!;
+            Assert.Equal("node-h", due.Node);
+        }
+    }
 }
