@@ -43,4 +43,32 @@ public class ServeOptionsTests
         // With the Dapr functions, updates and partials stay on the node and models go through the state store.
         Assert.Equal("/dev/shm/x", new ServeOptions { NodeStorePath = "/dev/shm/x", DaprAggregator = true }.Validate().NodeStorePath);
     }
+
+    [Theory]
+    [InlineData("node-b")]
+    [InlineData("node-b=")]
+    [InlineData("=http://10.0.0.2:5110")]
+    [InlineData("node b=http://10.0.0.2:5110")]
+    [InlineData("node-b=ftp://10.0.0.2")]
+    [InlineData("node-b=10.0.0.2:5110")]
+    public void A_bad_node_peer_is_refused_naming_the_option(string value)
+    {
+        var e = Assert.Throws<InvalidOptionException>(() => ServeOptions.ParseNodePeers([value]));
+        Assert.StartsWith("--node-peer must be NAME=URL", e.Message);
+        Assert.Contains(value, e.Message);
+    }
+
+    [Fact]
+    public void Node_names_and_peers_are_checked_together()
+    {
+        var peers = ServeOptions.ParseNodePeers(["node-b=http://10.0.0.2:5110", "node-c=https://node-c:5110"]);
+        Assert.Equal(new Uri("http://10.0.0.2:5110"), peers["node-b"]);
+        Assert.Contains("twice", Assert.Throws<InvalidOptionException>(() => ServeOptions.ParseNodePeers(["n=http://a", "n=http://b"])).Message);
+        Assert.StartsWith("--node-name", Assert.Throws<InvalidOptionException>(() => new ServeOptions { NodeName = "node/a" }.Validate()).Message);
+        Assert.StartsWith("--node-name", Assert.Throws<InvalidOptionException>(() => new ServeOptions { NodeName = "" }.Validate()).Message);
+        Assert.StartsWith("--node-peer must name other nodes",
+            Assert.Throws<InvalidOptionException>(() => new ServeOptions { NodeName = "node-b", NodeStorePath = "/dev/shm/x", NodePeers = peers }.Validate()).Message);
+        Assert.StartsWith("--node-peer needs --node-store", Assert.Throws<InvalidOptionException>(() => new ServeOptions { NodeName = "node-a", NodePeers = peers }.Validate()).Message);
+        Assert.Equal(2, new ServeOptions { NodeName = "node-a", NodeStorePath = "/dev/shm/x", NodePeers = peers }.Validate().NodePeers.Count);
+    }
 }

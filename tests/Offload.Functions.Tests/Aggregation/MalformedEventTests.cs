@@ -47,6 +47,8 @@ public sealed class MalformedEventTests
     [InlineData("absurd sample count", "UpdateArrived.sampleCount")]
     [InlineData("base version from the future", "UpdateArrived.baseVersion")]
     [InlineData("negative payload size", "UpdateArrived.payloadBytes")]
+    [InlineData("a node that cannot be a topic", "UpdateArrived.node")]
+    [InlineData("no node", "UpdateArrived.node")]
     public async Task A_malformed_update_arrived_is_dropped_naming_the_field_and_deletes_nothing(string malformation, string field)
     {
         await using var app = await FunctionsApp.StartAsync(new InMemoryUpdateStore());
@@ -67,6 +69,9 @@ public sealed class MalformedEventTests
             "absurd sample count" => own with { SampleCount = long.MaxValue },
             "base version from the future" => own with { BaseVersion = new ModelVersion(5) },
             "negative payload size" => own with { PayloadBytes = -1 },
+            // The node becomes a topic segment and says which agent to pull from.
+            "a node that cannot be a topic" => own with { Node = "node-a/../x" },
+            "no node" => own with { Node = null! },
             _ => throw new ArgumentOutOfRangeException(nameof(malformation), malformation, "no such case"),
         };
 
@@ -87,6 +92,7 @@ public sealed class MalformedEventTests
     [InlineData("weight without updates", "PartialReady.totalWeight")]
     [InlineData("negative level", "PartialReady.level")]
     [InlineData("round zero", "PartialReady.round")]
+    [InlineData("a node that cannot be a topic", "PartialReady.node")]
     public async Task A_malformed_partial_ready_is_dropped_naming_the_field_and_deletes_nothing(string malformation, string field)
     {
         await using var app = await FunctionsApp.StartAsync(new InMemoryUpdateStore());
@@ -106,6 +112,7 @@ public sealed class MalformedEventTests
             "weight without updates" => own with { UpdateCount = 0, TotalWeight = 3 },
             "negative level" => own with { Level = -1 },
             "round zero" => own with { Round = 0 },
+            "a node that cannot be a topic" => own with { Node = new string('n', 200) },
             _ => throw new ArgumentOutOfRangeException(nameof(malformation), malformation, "no such case"),
         };
 
@@ -124,6 +131,7 @@ public sealed class MalformedEventTests
     [InlineData("negative index", "AggregatorDue.index")]
     [InlineData("round zero", "AggregatorDue.round")]
     [InlineData("a round past the last", "AggregatorDue.round")]
+    [InlineData("a node that cannot be a topic", "AggregatorDue.node")]
     public async Task A_malformed_aggregator_due_is_dropped_naming_the_field_and_deletes_nothing(string malformation, string field)
     {
         await using var app = await FunctionsApp.StartAsync(new InMemoryUpdateStore());
@@ -137,6 +145,7 @@ public sealed class MalformedEventTests
             "negative index" => new AggregatorDue(1, 0, -1),
             "round zero" => new AggregatorDue(0, 0, 0),
             "a round past the last" => new AggregatorDue(long.MaxValue, 0, 0),
+            "a node that cannot be a topic" => new AggregatorDue(1, 0, 0, "node a"),
             _ => throw new ArgumentOutOfRangeException(nameof(malformation), malformation, "no such case"),
         };
 

@@ -189,4 +189,30 @@ public sealed class NodeAgentPullTests : IDisposable
         await writer.WriteAsync(new byte[10]);
         Assert.Equal(StatusCode.NotFound, await Pull("partial/pending", 0));
     }
+
+    [Fact]
+    public async Task Peers_pull_by_node_name_and_delete_the_original_once_folded_a_pulled_object_living_until_its_pull_ends()
+    {
+        using var owner = SharedMemoryUpdateStore.Open(Path.Combine(_folder, "owner"), 1 << 20);
+        using var here = SharedMemoryUpdateStore.Open(Path.Combine(_folder, "here"), 1 << 20);
+        var bytes = Update(3);
+        await PutAsync(owner, "update/c0/t1", bytes);
+        await using var agent = await NodeAgentServer.StartAsync(owner, IPAddress.Loopback, 0);
+        using var peers = new NodeAgentPeers(new Dictionary<string, Uri> { ["node-a"] = agent.Address });
+
+        Assert.True(peers.Knows("node-a"));
+        Assert.False(peers.Knows("node-b"));
+        Assert.Equal(bytes.Length, await peers.PullAsync("node-a", new UpdateReference("update/c0/t1"), here));
+        using (var lease = await here.LeaseAsync(new UpdateReference("update/c0/t1")))
+            Assert.Equal(bytes, lease.Memory.ToArray());
+        // The original goes once the copy was folded; a second delete finds nothing.
+        Assert.True(await peers.DeleteAsync("node-a", new UpdateReference("update/c0/t1")));
+        Assert.False(await peers.DeleteAsync("node-a", new UpdateReference("update/c0/t1")));
+        Assert.Equal(0, owner.ReadStats().Committed);
+        await Assert.ThrowsAsync<KeyNotFoundException>(() => peers.PullAsync("node-b", new UpdateReference("update/c0/t1"), here));
+        using var channel = GrpcChannel.ForAddress(agent.Address);
+        var status = await Assert.ThrowsAsync<RpcException>(async () => await new NodeAgent.NodeAgentClient(channel).DeleteObjectAsync(new DeleteObjectRequest { Key = "has space" }));
+        Assert.Equal(StatusCode.InvalidArgument, status.StatusCode);
+        Assert.Throws<ArgumentException>(() => new NodeAgentPeers(new Dictionary<string, Uri> { ["node-c"] = new Uri("file:///tmp/x") }));
+    }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
 using Offload.Functions.Names;
 
 namespace Offload.Functions.Tests.Subscriptions;
@@ -33,5 +34,24 @@ public sealed class SubscribeRoutesTests
     {
         await using var app = await FunctionsApp.StartAsync(actorHost: false);
         Assert.Equal(System.Net.HttpStatusCode.NotFound, (await app.Client.GetAsync("/dapr/config")).StatusCode);
+    }
+
+    [Fact]
+    public async Task With_a_named_nodes_store_the_functions_take_that_nodes_topics_too_at_routes_of_their_own()
+    {
+        var node = new Aggregator.Storage.InMemoryUpdateStore();
+        await using var app = await FunctionsApp.StartAsync(services: s => s.AddSingleton<Aggregator.Storage.IUpdateStore>(sp =>
+            new Functions.Storage.NodeLocalUpdateStore(node, new Functions.Storage.DaprUpdateStore(sp.GetRequiredService<Dapr.Client.DaprClient>()), "node-a")));
+        var subscriptions = JsonNode.Parse(await app.Client.GetStringAsync("/dapr/subscribe"))!.AsArray();
+
+        var byTopic = subscriptions.ToDictionary(s => s!["topic"]!.GetValue<string>());
+        Assert.Equal(6, byTopic.Count);
+        foreach (var (topic, route) in new[] { (DaprNames.UpdateArrivedTopic, DaprNames.UpdateArrivedRoute), (DaprNames.PartialReadyTopic, DaprNames.PartialReadyRoute), (DaprNames.AggregatorDueTopic, DaprNames.AggregatorDueRoute) })
+        {
+            var s = byTopic[NodeTopics.For(topic, "node-a")]!;
+            Assert.Equal($"{route}/node-a".TrimStart('/'), (s["routes"]?["default"]?.GetValue<string>() ?? s["route"]!.GetValue<string>()).TrimStart('/'));
+            Assert.True(byTopic.ContainsKey(topic));
+        }
+        Assert.True(byTopic[NodeTopics.For(DaprNames.UpdateArrivedTopic, "node-a")]!["bulkSubscribe"]!["enabled"]!.GetValue<bool>());
     }
 }
