@@ -7,6 +7,7 @@ using System.Text.Json.Nodes;
 using Offload.Aggregator.Placement;
 using Offload.Cli.Options;
 using Offload.Cli.Reports;
+using Offload.Cli.Simulation;
 
 namespace Offload.Cli.Benchmarks;
 
@@ -59,8 +60,8 @@ public static class PlacementBenchmark
                 {
                     // Not HashCode.Combine: its seed changes with every process, and a run must be repeatable.
                     var random = new Random(unchecked(baseSeed * 1_000_003 + n * 7_919 + k));
-                    var cluster = Cluster(random, n);
-                    var demand = new PlacementDemand(Arrivals(random, n, k, s), updateBytes, partialBytes, f) { AggregatorsPerCore = cores };
+                    var cluster = SimulatedCluster.Nodes(random, n);
+                    var demand = new PlacementDemand(SimulatedCluster.CountPerNode(SimulatedCluster.Landings(random, n, k, s), n), updateBytes, partialBytes, f) { AggregatorsPerCore = cores };
                     var planned = PlacementPlanner.Plan(cluster, demand);
                     var baseline = PlacementPlanner.RoundRobin(cluster, demand, random.Next());
                     double milliseconds = TimePlanner(cluster, demand);
@@ -109,34 +110,6 @@ public static class PlacementBenchmark
 
     private static long Megabytes(double value, string option) =>
         value is > 0 and <= 1 << 20 ? (long)Math.Round(value * 1024 * 1024) : throw new InvalidOptionException($"{option} must be in (0, 1048576] MiB (got {value}).");
-
-    private static PlacementNode[] Cluster(Random random, int count)
-    {
-        var nodes = new PlacementNode[count];
-        int[] cores = [4, 8, 16, 32];
-        for (int i = 0; i < count; i++)
-            nodes[i] = new PlacementNode($"node-{i}", cores[random.Next(cores.Length)], (16L + random.Next(49)) << 30, random.NextDouble() * 0.6);
-        return nodes;
-    }
-
-    /// <summary>Each update's landing node drawn from Zipf(<paramref name="skew"/>) over the nodes, in a random order of the nodes.</summary>
-    private static int[] Arrivals(Random random, int nodes, int updates, double skew)
-    {
-        var weights = new double[nodes];
-        double total = 0;
-        for (int i = 0; i < nodes; i++) total += weights[i] = 1 / Math.Pow(i + 1, skew);
-        var rank = Enumerable.Range(0, nodes).ToArray();
-        random.Shuffle(rank);
-        var arrivals = new int[nodes];
-        for (int k = 0; k < updates; k++)
-        {
-            double u = random.NextDouble() * total;
-            int i = 0;
-            while (i < nodes - 1 && (u -= weights[i]) > 0) i++;
-            arrivals[rank[i]]++;
-        }
-        return arrivals;
-    }
 
     /// <summary>The planner's median time over 21 runs, after 3 to warm the JIT.</summary>
     private static double TimePlanner(PlacementNode[] cluster, PlacementDemand demand)

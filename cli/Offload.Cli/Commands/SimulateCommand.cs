@@ -39,11 +39,13 @@ public static class SimulateCommand
         var downstream = new Option<string>("--downstream") { Description = "Model sent to clients: full (float32; also 'none') | fedzip[:TOPZ[:CLUSTERS]] (the FedZip-encoded change since the clients' model, as serve --downstream; top-z 0.1 and 8 clusters unless given).", DefaultValueFactory = _ => "full" };
         var output = new Option<string>("--out") { Description = "Output folder for rounds.csv, summary.json, accuracy.png.", DefaultValueFactory = _ => "runs/simulate" };
         var strategy = StrategyOption.Create();
+        var nodes = new Option<int>("--nodes") { Description = "Nodes the devices land on (1: none). With more, each client lands on one node (Zipf --node-skew) and every round's tree is placed by the locality-aware planner and by round-robin pairing: rounds.csv and summary.json give the update bytes that stay on their node.", DefaultValueFactory = _ => defaults.Nodes };
+        var nodeSkew = new Option<double>("--node-skew") { Description = "With --nodes: Zipf exponent of clients over the nodes (0: even).", DefaultValueFactory = _ => defaults.NodeSkew };
 
         var command = new Command("simulate", "Run synchronous federated learning (FedAvg unless --strategy) on Fashion-MNIST in this process.")
         {
             strategy, clients, rounds, fraction, epochs, batch, lr, partition, alpha, seed, workers, hierarchy,
-            codec, topZ, clusters, encoding, errorFeedback, denseThreshold, downstream, data, output,
+            codec, topZ, clusters, encoding, errorFeedback, denseThreshold, downstream, data, output, nodes, nodeSkew,
         };
         command.SetAction(parsed =>
         {
@@ -66,6 +68,8 @@ public static class SimulateCommand
                     parsed.GetValue(encoding)!, parsed.GetValue(errorFeedback)!, parsed.GetValue(denseThreshold)),
                 Downstream = downstreamMode,
                 DownstreamFedZip = downstreamFedZip,
+                Nodes = parsed.GetValue(nodes),
+                NodeSkew = parsed.GetValue(nodeSkew),
             }.Validate();
             return Run(options, parsed.GetValue(data), parsed.GetValue(output)!);
         });
@@ -95,9 +99,15 @@ public static class SimulateCommand
         RunReport.Write(outputDirectory, result, configuration, dataset.Source);
         if (sample.Payload is { } payload) File.WriteAllBytes(Path.Combine(outputDirectory, SamplePayloadFile), payload);
         var table = new Table().AddColumns("round", "accuracy", "loss", "seconds");
+        if (options.Nodes > 1) table.AddColumns("bytes on their node (planned / round-robin)");
         foreach (var r in result.Rounds)
-            table.AddRow(r.Round.ToString(CultureInfo.InvariantCulture), (r.Accuracy * 100).ToString("F2", CultureInfo.InvariantCulture) + "%",
-                r.Loss.ToString("F4", CultureInfo.InvariantCulture), r.Seconds.ToString("F1", CultureInfo.InvariantCulture));
+        {
+            string[] cells = [r.Round.ToString(CultureInfo.InvariantCulture), (r.Accuracy * 100).ToString("F2", CultureInfo.InvariantCulture) + "%",
+                r.Loss.ToString("F4", CultureInfo.InvariantCulture), r.Seconds.ToString("F1", CultureInfo.InvariantCulture)];
+            if (options.Nodes > 1)
+                cells = [.. cells, r.Placement is { } p ? string.Create(CultureInfo.InvariantCulture, $"{p.PlannedLocal * 100:F1}% / {p.RoundRobinLocal * 100:F1}%") : "-"];
+            table.AddRow(cells);
+        }
         console.Write(table);
         console.MarkupLine(string.Create(CultureInfo.InvariantCulture,
             $"Final accuracy [bold]{result.FinalAccuracy * 100:F2}%[/] (best {result.BestAccuracy * 100:F2}%) in {result.WallSeconds:F1} s; wrote {Markup.Escape(Path.GetFullPath(outputDirectory))}"));

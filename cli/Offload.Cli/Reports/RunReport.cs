@@ -26,14 +26,25 @@ public static class RunReport
         return summary;
     }
 
-    /// <summary>The rounds as CSV text with <see cref="CsvHeader"/>.</summary>
+    /// <summary>The columns a run placed on nodes (<c>simulate --nodes</c>) adds after <see cref="CsvHeader"/>'s.</summary>
+    public const string PlacementColumns = "planned_local_fraction,round_robin_local_fraction,planned_cross_bytes,round_robin_cross_bytes";
+
+    /// <summary>The rounds as CSV text with <see cref="CsvHeader"/> (and <see cref="PlacementColumns"/> when the rounds were placed on nodes).</summary>
     public static string Csv(IReadOnlyList<RoundRecord> rounds)
     {
-        var csv = new StringBuilder(CsvHeader).Append('\n');
+        bool placed = false;
+        foreach (var r in rounds) placed |= r.Placement is not null;
+        var csv = new StringBuilder(CsvHeader).Append(placed ? "," + PlacementColumns : "").Append('\n');
         foreach (var r in rounds)
         {
             csv.Append(CultureInfo.InvariantCulture, $"{r.Round},{r.Accuracy:F4},{r.Loss:F4},{r.BytesUp},{r.BytesDown},{r.Seconds:F3},")
-               .Append(CultureInfo.InvariantCulture, $"{r.TrainSeconds:F3},{r.AggregateSeconds:F4},{r.EvaluateSeconds:F3},{r.Clients},{r.Rejected},{r.TrainLoss:F4}\n");
+               .Append(CultureInfo.InvariantCulture, $"{r.TrainSeconds:F3},{r.AggregateSeconds:F4},{r.EvaluateSeconds:F3},{r.Clients},{r.Rejected},{r.TrainLoss:F4}");
+            if (placed)
+            {
+                var p = r.Placement;
+                csv.Append(CultureInfo.InvariantCulture, $",{p?.PlannedLocal:F4},{p?.RoundRobinLocal:F4},{p?.PlannedCrossBytes},{p?.RoundRobinCrossBytes}");
+            }
+            csv.Append('\n');
         }
         return csv.ToString();
     }
@@ -71,6 +82,42 @@ public static class RunReport
                 ["runtime"] = System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,
             },
             ["configuration"] = configuration,
+            ["placement"] = PlacementSummary(result.Rounds),
         };
+    }
+
+    /// <summary>Totals and medians over the rounds placed on nodes, or null when none was.</summary>
+    private static JsonObject? PlacementSummary(IReadOnlyList<RoundRecord> rounds)
+    {
+        var planned = new List<double>();
+        var roundRobin = new List<double>();
+        long plannedCross = 0, roundRobinCross = 0;
+        int overcommitted = 0;
+        foreach (var r in rounds)
+        {
+            if (r.Placement is not { } p) continue;
+            planned.Add(p.PlannedLocal);
+            roundRobin.Add(p.RoundRobinLocal);
+            plannedCross += p.PlannedCrossBytes;
+            roundRobinCross += p.RoundRobinCrossBytes;
+            overcommitted = Math.Max(overcommitted, p.Overcommitted);
+        }
+        if (planned.Count == 0) return null;
+        return new JsonObject
+        {
+            ["planned_local_fraction_median"] = Median(planned),
+            ["round_robin_local_fraction_median"] = Median(roundRobin),
+            ["planned_cross_bytes"] = plannedCross,
+            ["round_robin_cross_bytes"] = roundRobinCross,
+            ["cross_bytes_ratio"] = roundRobinCross == 0 ? null : (double)plannedCross / roundRobinCross,
+            ["max_overcommitted"] = overcommitted,
+        };
+    }
+
+    private static double Median(List<double> values)
+    {
+        values.Sort();
+        int n = values.Count;
+        return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
     }
 }

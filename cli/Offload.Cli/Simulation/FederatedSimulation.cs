@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Offload.Aggregator.Hierarchy;
+using Offload.Aggregator.Placement;
 using Offload.Aggregator.Rounds;
 using Offload.Aggregator.Strategies;
 using Offload.Client.Training;
@@ -42,6 +43,8 @@ public sealed class FederatedSimulation : IDisposable
     private readonly IUpdateCodec _codec;
     private readonly ErrorFeedback?[] _residuals;
     private readonly ModelBroadcast? _broadcast;
+    private readonly PlacementNode[]? _cluster;
+    private readonly int[]? _landing;
 
     /// <summary>Sets up workers and the initial global model (seeded).</summary>
     /// <param name="trainerFactory">Creates one trainer per worker; called on this thread with the worker index.</param>
@@ -79,6 +82,13 @@ public sealed class FederatedSimulation : IDisposable
         _residuals = new ErrorFeedback?[options.Clients];
         if (options.Downstream == DownstreamMode.FedZip)
             _broadcast = new ModelBroadcast(new GlobalModel(Layout, ModelVersion.Initial, _global), DownstreamMode.FedZip, options.DownstreamFedZip);
+        if (options.Nodes > 1)
+        {
+            // A device reaches one gateway replica for the whole federation: its node is drawn once.
+            var random = new Random(ClientSeed.For(options.Seed, 0, -2));
+            _cluster = SimulatedCluster.Nodes(random, options.Nodes);
+            _landing = SimulatedCluster.Landings(random, options.Nodes, options.Clients, options.NodeSkew);
+        }
     }
 
     /// <summary>Byzantine clients, which replace their update before it is encoded, or null (every client honest).</summary>
@@ -238,12 +248,30 @@ public sealed class FederatedSimulation : IDisposable
         var evaluation = Evaluate(_global);
         double evalSeconds = evalClock.Elapsed.TotalSeconds;
 
+        var placement = folded > 0 ? Place(round, selected, bytesUp / folded) : null;
         return new RoundRecord(round, evaluation.Accuracy, evaluation.MeanLoss,
             BytesUp: bytesUp, BytesDown: downloadBytes * selected.Length,
             Seconds: roundClock.Elapsed.TotalSeconds, TrainSeconds: trainSeconds,
             AggregateSeconds: Stopwatch.GetElapsedTime(0, aggregateTicks).TotalSeconds,
             EvaluateSeconds: evalSeconds, Clients: folded, Rejected: rejected,
-            TrainLoss: folded == 0 ? double.NaN : trainLossSum / folded, UpdateNorm: step.UpdateNorm, StepNorm: step.StepNorm);
+            TrainLoss: folded == 0 ? double.NaN : trainLossSum / folded, UpdateNorm: step.UpdateNorm, StepNorm: step.StepNorm, Placement: placement);
+    }
+
+    /// <summary>
+    /// The round's tree placed on the simulated nodes, planned and round-robin (<see cref="SimulationOptions.Nodes"/>),
+    /// from where the round's clients landed and their mean payload; null with one node. The selected
+    /// clients stand for the round's arrivals (a diverged one sent nothing, and is one update too many here).
+    /// </summary>
+    private RoundPlacement? Place(int round, int[] selected, long meanUpdateBytes)
+    {
+        if (_cluster is null || _landing is null) return null;
+        var landed = new int[selected.Length];
+        for (int i = 0; i < selected.Length; i++) landed[i] = _landing[selected[i]];
+        var demand = new PlacementDemand(SimulatedCluster.CountPerNode(landed, _cluster.Length), Math.Max(1, meanUpdateBytes),
+            (long)Layout.TotalLength * sizeof(float), _options.PlacementFanIn);
+        var planned = PlacementPlanner.Plan(_cluster, demand);
+        var baseline = PlacementPlanner.RoundRobin(_cluster, demand, ClientSeed.For(_options.Seed, round, -3));
+        return new RoundPlacement(planned.LocalFraction, baseline.LocalFraction, planned.CrossNodeBytes, baseline.CrossNodeBytes, planned.Aggregators.Count, planned.Overcommitted);
     }
 
     /// <summary>

@@ -15,7 +15,8 @@ namespace Offload.Cli.Simulation;
 /// <param name="TrainLoss">Mean local training loss over the round's clients.</param>
 /// <param name="UpdateNorm">L2 norm of the round's aggregated update.</param>
 /// <param name="StepNorm">L2 norm of the change the server step made to the model.</param>
+/// <param name="Placement">The round's tree placed on the simulated nodes (<c>--nodes</c> above 1), or null.</param>
 public sealed record RoundRecord(
     int Round, double Accuracy, double Loss, long BytesUp, long BytesDown, double Seconds,
     double TrainSeconds, double AggregateSeconds, double EvaluateSeconds, int Clients, int Rejected, double TrainLoss,
-    double UpdateNorm = 0, double StepNorm = 0);
+    double UpdateNorm = 0, double StepNorm = 0, RoundPlacement? Placement = null);

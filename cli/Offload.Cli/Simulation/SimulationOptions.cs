@@ -65,6 +65,20 @@ public sealed record SimulationOptions
     /// <summary>The encoder's settings for a <see cref="DownstreamMode.FedZip"/> downstream (the gateway's default: top-z 0.1).</summary>
     public FedZipOptions DownstreamFedZip { get; init; } = RoundOptions.DefaultDownstreamFedZip;
 
+    /// <summary>
+    /// Nodes the federation's devices land on (<c>--nodes</c>; 1: no placement). With more, each client
+    /// lands on one node (Zipf <see cref="NodeSkew"/> over a <see cref="SimulatedCluster"/> drawn from the
+    /// seed), and every round its tree is placed on the nodes by the locality-aware planner and by
+    /// round-robin pairing, counting the round's real update bytes that stay on their node.
+    /// </summary>
+    public int Nodes { get; init; } = 1;
+
+    /// <summary>Zipf exponent of clients over the nodes (<c>--node-skew</c>; 0: even).</summary>
+    public double NodeSkew { get; init; } = 1.0;
+
+    /// <summary>The fan-in bound placement plans with: <see cref="HierarchyFanIn"/>, or 10 when aggregation is flat.</summary>
+    public int PlacementFanIn => HierarchyFanIn > 0 ? HierarchyFanIn : 10;
+
     /// <summary>Clients selected in each round: max(1, round(C * K)).</summary>
     public int ClientsPerRound => Math.Max(1, (int)Math.Round(Fraction * Clients));
 
@@ -84,6 +98,8 @@ public sealed record SimulationOptions
         ["seed"] = Seed,
         ["workers"] = Workers,
         ["hierarchy_fan_in"] = HierarchyFanIn,
+        ["nodes"] = Nodes,
+        ["node_skew"] = Nodes > 1 ? NodeSkew : null,
         ["codec"] = FedZip is null ? "none" : "fedzip",
         ["topz"] = FedZip?.TopZ,
         ["clusters"] = FedZip?.Clusters,
@@ -120,6 +136,8 @@ public sealed record SimulationOptions
         Require(Workers >= 1, Workers, "--workers must be at least 1");
         Require(HierarchyFanIn == 0 || HierarchyFanIn >= 2, HierarchyFanIn, "--hierarchy must be 0 (flat) or a fan-in of at least 2");
         Require(Enum.IsDefined(Partition), Partition, "--partition must be iid, dirichlet or shards");
+        Require(Nodes is >= 1 and <= 4096, Nodes, "--nodes must be in 1..4096");
+        Require(double.IsFinite(NodeSkew) && NodeSkew is >= 0 and <= 10, NodeSkew, "--node-skew must be in 0..10");
         return this;
     }
 

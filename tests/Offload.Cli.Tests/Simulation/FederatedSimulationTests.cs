@@ -37,16 +37,39 @@ public class FederatedSimulationTests
     }
 
     [Fact]
-    public void Hierarchical_aggregation_gives_the_flat_model_within_float_tolerance()
+    public void Hierarchical_aggregation_gives_the_flat_model_within_float_tolerance_and_placed_on_nodes_keeps_more_bytes_local()
     {
         // One round: later rounds train from the (float-rounding) different models and amplify the gap.
         var options = new SimulationOptions { Clients = 9, Rounds = 1, Fraction = 1, Seed = 3, Workers = 2 };
         var flat = Simulate(options);
-        var tree = Simulate(options with { HierarchyFanIn = 2 });
+        // The tree run also places each round on three simulated nodes; placement is bookkeeping over the same folds.
+        var tree = Simulate(options with { HierarchyFanIn = 2, Nodes = 3 });
         Assert.Equal(flat.Rounds.Select(r => r.Clients), tree.Rounds.Select(r => r.Clients));
         for (int i = 0; i < flat.FinalWeights.Length; i++)
             Assert.True(Math.Abs(flat.FinalWeights[i] - tree.FinalWeights[i]) <= 1e-6f * (1 + Math.Abs(flat.FinalWeights[i])),
                 $"weight {i}: flat {flat.FinalWeights[i]} tree {tree.FinalWeights[i]}");
+
+        Assert.Null(flat.Rounds[0].Placement);
+        var placed = Assert.IsType<RoundPlacement>(tree.Rounds[0].Placement);
+        Assert.Equal(0, placed.Overcommitted);
+        // The planner folds each node's updates there; round-robin pairs blindly.
+        Assert.True(placed.PlannedCrossBytes <= placed.RoundRobinCrossBytes, $"{placed.PlannedCrossBytes} against {placed.RoundRobinCrossBytes}");
+        Assert.True(placed.PlannedLocal >= placed.RoundRobinLocal);
+        Assert.InRange(placed.PlannedLocal, 0, 1);
+        string csv = Offload.Cli.Reports.RunReport.Csv(tree.Rounds);
+        Assert.StartsWith(Offload.Cli.Reports.RunReport.CsvHeader + "," + Offload.Cli.Reports.RunReport.PlacementColumns + "\n", csv);
+        Assert.DoesNotContain("planned_local_fraction", Offload.Cli.Reports.RunReport.Csv(flat.Rounds));
+    }
+
+    [Theory]
+    [InlineData(0, 1.0, "--nodes")]
+    [InlineData(5000, 1.0, "--nodes")]
+    [InlineData(4, -1.0, "--node-skew")]
+    [InlineData(4, double.NaN, "--node-skew")]
+    public void Bad_node_settings_are_named(int nodes, double skew, string option)
+    {
+        var e = Assert.Throws<InvalidOptionException>(() => new SimulationOptions { Nodes = nodes, NodeSkew = skew }.Validate());
+        Assert.StartsWith(option, e.Message);
     }
 
     [Fact]
