@@ -11,8 +11,9 @@ namespace Offload.Benchmarks;
 /// A leaf's fold of one dense (identity) update of 10M floats, 40 MB: the decoder's path
 /// (<see cref="IdentityCodec.DecodeAndAccumulate"/>: its CRC-32C and finiteness check in one sweep of
 /// cache-sized blocks, then the add), the three sweeps it did before (CRC, finiteness, add: the
-/// payload read three times), the add sweep alone (the floor for any checked fold), and a copy of
-/// the same bytes, the baseline the issue measures against.
+/// payload read three times), the add sweep alone (the floor for any checked fold), the Dapr leaf's
+/// validation followed by the checked fold (before) or by the add of validated bytes (now: checked
+/// once), and a copy of the same bytes, the baseline the issue measures against.
 /// </summary>
 public class DenseFoldBenchmarks
 {
@@ -45,6 +46,23 @@ public class DenseFoldBenchmarks
         var values = MemoryMarshal.Cast<byte, float>(_payload.AsSpan()[^(4 * Length + 4)..^4]);
         TensorPrimitives.MultiplyAdd(values, 0.25f, _accumulator, _accumulator);
     }
+
+    [Benchmark(Description = "Dapr leaf before: validate, then the checked fold")]
+    public void LeafValidateThenFold()
+    {
+        UpdatePayload.Validate(_payload, Layout);
+        IdentityCodec.Instance.DecodeAndAccumulate(_payload, Layout, _accumulator, 0.25f);
+    }
+
+    [Benchmark(Description = "Dapr leaf now: validate, then the add (checked once)")]
+    public void LeafValidateThenAdd()
+    {
+        UpdatePayload.Validate(_payload, Layout);
+        UpdatePayload.AccumulateValidated(_payload, Layout, _accumulator, 0.25f);
+    }
+
+    [Benchmark(Description = "the add of validated bytes alone")]
+    public void ValidatedAdd() => UpdatePayload.AccumulateValidated(_payload, Layout, _accumulator, 0.25f);
 
     [Benchmark(Description = "fold: CRC, finite, add sweeps (before)")]
     public void ThreeSweeps()

@@ -132,9 +132,14 @@ public sealed class AggregatorCore : IDisposable
     }
 
     /// <summary>Folds an encoded client update by fused decode-and-add, under <paramref name="contributionId"/>.</summary>
+    /// <param name="contributionId">Idempotency key.</param>
+    /// <param name="codec">The payload's codec.</param>
+    /// <param name="payload">The encoded update.</param>
+    /// <param name="weight">Its weight.</param>
+    /// <param name="validated">True when the caller ran <see cref="UpdatePayload.Validate"/> on these very bytes and holds them unchanged: the CRC and finiteness sweeps are not run again (<see cref="UpdatePayload.AccumulateValidated"/>), so the update is checked once.</param>
     /// <exception cref="InvalidPayloadException">The payload is malformed or not for this layout; nothing is folded and the id stays free.</exception>
     /// <exception cref="ArgumentOutOfRangeException">The weight is not positive and finite.</exception>
-    public FoldOutcome FoldEncoded(string contributionId, IUpdateCodec codec, ReadOnlySpan<byte> payload, double weight)
+    public FoldOutcome FoldEncoded(string contributionId, IUpdateCodec codec, ReadOnlySpan<byte> payload, double weight, bool validated = false)
     {
         ArgumentException.ThrowIfNullOrEmpty(contributionId);
         ArgumentNullException.ThrowIfNull(codec);
@@ -150,7 +155,8 @@ public sealed class AggregatorCore : IDisposable
                 var dense = RentDense();
                 try
                 {
-                    codec.DecodeAndAccumulate(payload, Layout, dense.AsSpan(0, Layout.TotalLength), 1f);
+                    if (validated) UpdatePayload.AccumulateValidated(payload, Layout, dense.AsSpan(0, Layout.TotalLength), 1f);
+                    else codec.DecodeAndAccumulate(payload, Layout, dense.AsSpan(0, Layout.TotalLength), 1f);
                 }
                 catch
                 {
@@ -159,6 +165,7 @@ public sealed class AggregatorCore : IDisposable
                 }
                 Take(dense, weight);
             }
+            else if (validated) UpdatePayload.AccumulateValidated(payload, Layout, _sum.AsSpan(0, Layout.TotalLength), (float)weight);
             else codec.DecodeAndAccumulate(payload, Layout, _sum.AsSpan(0, Layout.TotalLength), (float)weight);
             _seen.Add(contributionId);
             _totalWeight += weight;

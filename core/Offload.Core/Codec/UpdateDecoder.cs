@@ -29,6 +29,19 @@ internal static class UpdateDecoder
         Run(payload, layout, codec, accumulator, weight, accumulate: true);
     }
 
+    /// <summary>
+    /// Adds bytes that <see cref="Validate"/> passed, unchanged since (the caller holds them): the
+    /// header and streams are parsed again, since decoding needs them, but the CRC-32C and the dense
+    /// values' finiteness, the sweeps over every byte, are not run a second time.
+    /// </summary>
+    public static void AccumulateValidated(ReadOnlySpan<byte> payload, TensorLayout layout, PayloadCodec codec, Span<float> accumulator, float weight)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        layout.EnsureMatches(accumulator, nameof(accumulator));
+        if (!float.IsFinite(weight)) throw new ArgumentOutOfRangeException(nameof(weight), weight, "The weight must be finite.");
+        Run(payload, layout, codec, accumulator, weight, accumulate: true, validated: true);
+    }
+
     /// <summary>Every check a decode makes, writing nothing: afterwards a decode of the same bytes for the same layout cannot fail.</summary>
     public static void Validate(ReadOnlySpan<byte> payload, TensorLayout layout, PayloadCodec codec)
     {
@@ -36,13 +49,20 @@ internal static class UpdateDecoder
         Run(payload, layout, codec, Span<float>.Empty, weight: 0, accumulate: false, write: false);
     }
 
-    private static void Run(ReadOnlySpan<byte> payload, TensorLayout layout, PayloadCodec codec, Span<float> target, float weight, bool accumulate, bool write = true)
+    private static void Run(ReadOnlySpan<byte> payload, TensorLayout layout, PayloadCodec codec, Span<float> target, float weight, bool accumulate, bool write = true,
+        bool validated = false)
     {
-        // A dense fold runs the CRC-32C within its own check sweep (FoldDense).
+        // A dense fold runs the CRC-32C within its own check sweep (FoldDense); bytes validated before skip both.
         bool fused = accumulate && write && BitConverter.IsLittleEndian;
-        var reader = PayloadReader.Read(payload, layout, codec, verifyChecksum: !fused);
+        var reader = PayloadReader.Read(payload, layout, codec, verifyChecksum: !fused && !validated);
         var records = reader.Records;
-        if (fused)
+        if (validated && AllDense(records))
+        {
+            foreach (var r in records)
+                AccumulateDense(payload.Slice(r.ValuesAt, r.ValueBytes), target.Slice(r.ElementOffset, r.Elements), weight);
+            return;
+        }
+        if (fused && !validated)
         {
             if (AllDense(records))
             {
@@ -70,7 +90,7 @@ internal static class UpdateDecoder
             {
                 if (r.Mode == TensorSectionMode.Dense)
                 {
-                    EnsureFinite(payload.Slice(r.ValuesAt, r.ValueBytes), r);
+                    if (!validated) EnsureFinite(payload.Slice(r.ValuesAt, r.ValueBytes), r);
                     continue;
                 }
                 ReadCentroids(payload.Slice(r.CentroidsAt, 4 * r.Clusters), centroids.AsSpan(clusters, r.Clusters), r);

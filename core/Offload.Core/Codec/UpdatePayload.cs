@@ -55,6 +55,17 @@ public static class UpdatePayload
     }
 
     /// <summary>
+    /// Adds <paramref name="weight"/> times <paramref name="payload"/> to <paramref name="accumulator"/>,
+    /// for bytes that passed <see cref="Validate"/> for <paramref name="layout"/> and are unchanged since
+    /// (the caller holds them, e.g. under one store lease): so an update is checked once. The CRC-32C
+    /// and the finiteness of dense values are not checked again; the structure is parsed again.
+    /// Bytes that did not pass <see cref="Validate"/> must go through <see cref="IUpdateCodec.DecodeAndAccumulate"/>.
+    /// </summary>
+    /// <exception cref="InvalidPayloadException">The payload is malformed (it was not validated, or changed).</exception>
+    public static void AccumulateValidated(ReadOnlySpan<byte> payload, TensorLayout layout, Span<float> accumulator, float weight) =>
+        UpdateDecoder.AccumulateValidated(payload, layout, CodecFor(payload) is IdentityCodec ? PayloadCodec.Identity : PayloadCodec.FedZip, accumulator, weight);
+
+    /// <summary>
     /// The longest payload of <paramref name="codec"/> for <paramref name="layout"/> that <see cref="Validate"/>
     /// could accept, whatever settings wrote it: the layout embedded and, for FedZip, every tensor in its
     /// longest valid record (every entry kept, 256 clusters, the widest position and index streams). A

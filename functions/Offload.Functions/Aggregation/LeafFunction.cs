@@ -74,9 +74,10 @@ public sealed class LeafFunction
             if (ticket.Status == FoldStatus.Accepted)
             {
                 // Eager aggregation: fused decode-and-add into the leaf's warm sum (a FedZip update touches only its kept coordinates).
+                // Validated above under this lease, so checked once: the fold is the add alone.
                 var strategy = _strategies.For(opened.Strategy);
                 double weight = strategy.WeightOf(new UpdateReceipt(arrived.SampleCount, arrived.BaseVersion, new ModelVersion(ticket.ModelVersion)));
-                _warm.Fold(arrived.Round, ticket.Index, layout, strategy, arrived.Reference.Key, codec, payload.Span, weight);
+                _warm.Fold(arrived.Round, ticket.Index, layout, strategy, arrived.Reference.Key, codec, payload.Span, weight, validated: true);
             }
             switch (ticket.Status)
             {

@@ -45,8 +45,10 @@ public sealed class WarmLeaves : IDisposable
     /// touches only its kept coordinates); false when it was not kept (the cache is full, or the leaf
     /// was just emitted), in which case the emitter reads it from the store.
     /// </summary>
+    /// <param name="validated">The caller validated these bytes and holds them unchanged (<see cref="AggregatorCore.FoldEncoded"/>): they are not checked again.</param>
     /// <exception cref="InvalidPayloadException">The payload does not decode for the layout; nothing is folded.</exception>
-    public bool Fold(long round, int leaf, TensorLayout layout, AggregationStrategy strategy, string contributionId, IUpdateCodec codec, ReadOnlySpan<byte> payload, double weight)
+    public bool Fold(long round, int leaf, TensorLayout layout, AggregationStrategy strategy, string contributionId, IUpdateCodec codec, ReadOnlySpan<byte> payload, double weight,
+        bool validated = false)
     {
         ArgumentNullException.ThrowIfNull(layout);
         ArgumentNullException.ThrowIfNull(strategy);
@@ -55,7 +57,7 @@ public sealed class WarmLeaves : IDisposable
         if (core is null) return false;
         try
         {
-            return core.FoldEncoded(contributionId, codec, payload, weight) == FoldOutcome.Folded;
+            return core.FoldEncoded(contributionId, codec, payload, weight, validated) == FoldOutcome.Folded;
         }
         catch (ObjectDisposedException)
         {

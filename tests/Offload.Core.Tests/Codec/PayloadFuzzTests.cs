@@ -131,6 +131,19 @@ public class PayloadFuzzTests(ITestOutputHelper output)
                 Assert.All(destination.ToArray(), v => Assert.Equal(7f, v)); // A refused payload leaves the sum untouched.
             }
             Assert.True(valid == decoded, $"Case {i} ({kind}): validation said {(valid ? "valid" : "invalid")}, decoding {(decoded ? "succeeded" : "failed")}.");
+            // The add after a validation (checked once): the same sum bit for bit; and on bytes that were not
+            // validated it skips the CRC and finiteness sweeps but still refuses what it cannot parse, never crashing.
+            var trusted = new float[c.Layout.TotalLength];
+            trusted.AsSpan().Fill(7f);
+            try
+            {
+                UpdatePayload.AccumulateValidated(mutated, c.Layout, trusted, 1f);
+                if (valid) Assert.Equal(destination.ToArray(), trusted);
+            }
+            catch (InvalidPayloadException)
+            {
+                Assert.False(valid, $"Case {i} ({kind}): a validated payload was refused by the add.");
+            }
         }
         Assert.True(refused > Cases / 20, "Most mutations should be refused.");
     }
