@@ -52,25 +52,20 @@ internal static class UpdateDecoder
     private static void Run(ReadOnlySpan<byte> payload, TensorLayout layout, PayloadCodec codec, Span<float> target, float weight, bool accumulate, bool write = true,
         bool validated = false)
     {
-        // A dense fold runs the CRC-32C within its own check sweep (FoldDense); bytes validated before skip both.
-        bool fused = accumulate && write && BitConverter.IsLittleEndian;
-        var reader = PayloadReader.Read(payload, layout, codec, verifyChecksum: !fused && !validated);
+        // A dense fold or validation runs the CRC-32C within its check sweep (CheckDense); bytes validated before skip both.
+        bool sweep = BitConverter.IsLittleEndian && !validated && (accumulate || !write);
+        var reader = PayloadReader.Read(payload, layout, codec, verifyChecksum: !sweep && !validated);
         var records = reader.Records;
-        if (validated && AllDense(records))
+        if ((sweep || validated) && AllDense(records))
         {
-            foreach (var r in records)
-                AccumulateDense(payload.Slice(r.ValuesAt, r.ValueBytes), target.Slice(r.ElementOffset, r.Elements), weight);
+            if (sweep) CheckDense(payload, records);
+            // Nothing is added before every check has passed, so a refused payload leaves the sum exactly as it was.
+            if (write)
+                foreach (var r in records)
+                    AccumulateDense(payload.Slice(r.ValuesAt, r.ValueBytes), target.Slice(r.ElementOffset, r.Elements), weight);
             return;
         }
-        if (fused && !validated)
-        {
-            if (AllDense(records))
-            {
-                FoldDense(payload, records, target, weight);
-                return;
-            }
-            if (!PayloadFormat.ChecksumMatches(payload)) throw new InvalidPayloadException("The payload's CRC-32C does not match its contents: it was corrupted.");
-        }
+        if (sweep && !PayloadFormat.ChecksumMatches(payload)) throw new InvalidPayloadException("The payload's CRC-32C does not match its contents: it was corrupted.");
         long keptTotal = 0;
         int clustersTotal = 0;
         foreach (var r in records)
@@ -150,13 +145,12 @@ internal static class UpdateDecoder
     }
 
     /// <summary>
-    /// Folds an all-dense payload in two sweeps instead of three: one that runs the CRC-32C and the
-    /// finiteness check block by block (each block read once, from cache the second time), then
-    /// <c>acc += weight * x</c>. Nothing is added before every check has passed, so a refused payload
-    /// leaves the sum exactly as it was; adding in the first sweep and subtracting on a late CRC
-    /// failure would save the second read but could leave rounding behind.
+    /// The checks of an all-dense payload in one sweep instead of two: the CRC-32C and the finiteness
+    /// check block by block, each block read once from memory and once from cache. A fold adds after
+    /// it (two sweeps instead of three); adding in this sweep and subtracting on a late CRC failure
+    /// would save the second read but could leave rounding behind.
     /// </summary>
-    private static void FoldDense(ReadOnlySpan<byte> payload, TensorRecord[] records, Span<float> target, float weight)
+    private static void CheckDense(ReadOnlySpan<byte> payload, TensorRecord[] records)
     {
         uint crc = uint.MaxValue;
         int cursor = 0;
@@ -177,8 +171,6 @@ internal static class UpdateDecoder
         crc = Checksums.Crc32C.Update(crc, payload[cursor..end]);
         if (~crc != BinaryPrimitives.ReadUInt32LittleEndian(payload[end..]))
             throw new InvalidPayloadException("The payload's CRC-32C does not match its contents: it was corrupted.");
-        foreach (var r in records)
-            AccumulateDense(payload.Slice(r.ValuesAt, r.ValueBytes), target.Slice(r.ElementOffset, r.Elements), weight);
     }
 
     private static void EnsureFinite(ReadOnlySpan<byte> section, in TensorRecord r)
