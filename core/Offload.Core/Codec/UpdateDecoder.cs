@@ -42,6 +42,35 @@ internal static class UpdateDecoder
         Run(payload, layout, codec, accumulator, weight, accumulate: true, validated: true);
     }
 
+    /// <summary>
+    /// Every check <see cref="Validate"/> makes, then the update's L2 norm (summed in double): an
+    /// all-dense payload's values are read where they lie, with no model-sized write; a sparse one is
+    /// decoded into pooled scratch.
+    /// </summary>
+    public static double Norm(ReadOnlySpan<byte> payload, TensorLayout layout, PayloadCodec codec)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        Validate(payload, layout, codec);
+        var records = PayloadReader.Read(payload, layout, codec, verifyChecksum: false).Records;
+        if (BitConverter.IsLittleEndian && AllDense(records))
+        {
+            double sum = 0;
+            foreach (var r in records) sum += ModelUpdate.SumOfSquares(MemoryMarshal.Cast<byte, float>(payload.Slice(r.ValuesAt, r.ValueBytes)));
+            return Math.Sqrt(sum);
+        }
+        float[] dense = ArrayPool<float>.Shared.Rent(layout.TotalLength);
+        try
+        {
+            var update = dense.AsSpan(0, layout.TotalLength);
+            Run(payload, layout, codec, update, weight: 0, accumulate: false, validated: false);
+            return ModelUpdate.L2Norm(update);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(dense);
+        }
+    }
+
     /// <summary>Every check a decode makes, writing nothing: afterwards a decode of the same bytes for the same layout cannot fail.</summary>
     public static void Validate(ReadOnlySpan<byte> payload, TensorLayout layout, PayloadCodec codec)
     {

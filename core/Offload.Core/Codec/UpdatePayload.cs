@@ -55,6 +55,16 @@ public static class UpdatePayload
     }
 
     /// <summary>
+    /// Makes every check of <see cref="Validate"/> and returns the update's L2 norm, summed in double
+    /// (so 3e38-sized finite values do not overflow it). A dense payload is measured where it lies, a
+    /// sparse one decoded into pooled scratch: no caller buffer, and nothing the size of the model is
+    /// written for a dense update.
+    /// </summary>
+    /// <exception cref="InvalidPayloadException">The payload is malformed or not for this layout.</exception>
+    public static double NormOf(ReadOnlySpan<byte> payload, TensorLayout layout) =>
+        UpdateDecoder.Norm(payload, layout, CodecFor(payload) is IdentityCodec ? PayloadCodec.Identity : PayloadCodec.FedZip);
+
+    /// <summary>
     /// Adds <paramref name="weight"/> times <paramref name="payload"/> to <paramref name="accumulator"/>,
     /// for bytes that passed <see cref="Validate"/> for <paramref name="layout"/> and are unchanged since
     /// (the caller holds them, e.g. under one store lease): so an update is checked once. The CRC-32C

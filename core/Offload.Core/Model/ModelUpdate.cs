@@ -41,6 +41,24 @@ public sealed class ModelUpdate
         if (bad >= 0) throw new ArgumentException($"Update value at index {bad} is {values[bad]}; updates must be finite.", parameterName);
     }
 
+    /// <summary>sqrt of the sum of squares, accumulated in double so finite floats never overflow it (a float sum of 3e38-sized values would).</summary>
+    public static double L2Norm(ReadOnlySpan<float> values) => Math.Sqrt(SumOfSquares(values));
+
+    /// <summary>The sum of squares of <paramref name="values"/>, in double, widened in stack blocks (no allocation).</summary>
+    public static double SumOfSquares(ReadOnlySpan<float> values)
+    {
+        Span<double> wide = stackalloc double[512];
+        double sum = 0;
+        for (int at = 0; at < values.Length; at += wide.Length)
+        {
+            var part = values.Slice(at, Math.Min(wide.Length, values.Length - at));
+            var widened = wide[..part.Length];
+            System.Numerics.Tensors.TensorPrimitives.ConvertChecked(part, widened);
+            sum += System.Numerics.Tensors.TensorPrimitives.SumOfSquares<double>(widened);
+        }
+        return sum;
+    }
+
     /// <summary>Index of the first NaN or infinity in <paramref name="values"/>, or -1.</summary>
     public static int FirstNonFinite(ReadOnlySpan<float> values)
     {

@@ -8,8 +8,9 @@ namespace Offload.Gateway.Ingest;
 
 /// <summary>
 /// A stored payload, borrowed from the store by lease (no copy where the store lends its memory), and
-/// decoded once into a pooled model-sized buffer, making every check a fold makes (structure, layout,
-/// CRC-32C, finite values), with its L2 norm. Dispose it to give back the lease and buffers.
+/// checked once as a fold checks it (structure, layout, CRC-32C, finite values), with its L2 norm
+/// (<see cref="UpdatePayload.NormOf"/>: a dense update measured in place, a sparse one decoded into
+/// pooled scratch). Dispose it to give back the lease and buffers.
 /// For acknowledging nothing an aggregator could not fold.
 /// </summary>
 internal sealed class PayloadInspection : IDisposable
@@ -52,7 +53,8 @@ internal sealed class PayloadInspection : IDisposable
         {
             int held = lease.Memory.Length;
             if (held != length) throw new InvalidPayloadException($"The store holds {held} bytes of the payload; the upload declared {length}.");
-            return new PayloadInspection(lease, length, NormOf(lease.Memory.Span, layout));
+            // Every check a fold makes, and the norm; a dense update is measured in place, not decoded into a copy.
+            return new PayloadInspection(lease, length, UpdatePayload.NormOf(lease.Memory.Span, layout));
         }
         catch
         {
@@ -71,38 +73,6 @@ internal sealed class PayloadInspection : IDisposable
             source.CopyTo(_scaled);
         }
         UpdatePayload.Scale(_scaled.AsSpan(0, Length), layout, factor);
-    }
-
-    /// <summary>sqrt of the sum of squares, accumulated in double so finite floats never overflow it.</summary>
-    public static double L2Norm(ReadOnlySpan<float> values)
-    {
-        Span<double> wide = stackalloc double[512];
-        double sum = 0;
-        for (int at = 0; at < values.Length; at += wide.Length)
-        {
-            var part = values.Slice(at, Math.Min(wide.Length, values.Length - at));
-            var widened = wide[..part.Length];
-            TensorPrimitives.ConvertChecked(part, widened);
-            sum += TensorPrimitives.SumOfSquares<double>(widened);
-        }
-        return Math.Sqrt(sum);
-    }
-
-    private static double NormOf(ReadOnlySpan<byte> payload, TensorLayout layout)
-    {
-        var codec = UpdatePayload.CodecFor(payload);
-        float[] dense = ArrayPool<float>.Shared.Rent(layout.TotalLength);
-        try
-        {
-            // A decode validates everything before it writes; a payload that decodes here folds anywhere.
-            var update = dense.AsSpan(0, layout.TotalLength);
-            codec.Decode(payload, layout, update);
-            return L2Norm(update);
-        }
-        finally
-        {
-            ArrayPool<float>.Shared.Return(dense);
-        }
     }
 
     public void Dispose()

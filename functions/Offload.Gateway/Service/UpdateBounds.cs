@@ -63,7 +63,7 @@ internal sealed class UpdateBounds(GatewayOptions options)
     {
         var known = Volatile.Read(ref _model);
         if (known is not null && known.Version == model.Version.Value) return known.Norm;
-        var computed = new ModelNorm(model.Version.Value, PayloadInspection.L2Norm(model.Weights.Span));
+        var computed = new ModelNorm(model.Version.Value, Offload.Core.Model.ModelUpdate.L2Norm(model.Weights.Span));
         Volatile.Write(ref _model, computed);
         return computed.Norm;
     }

@@ -131,6 +131,21 @@ public class PayloadFuzzTests(ITestOutputHelper output)
                 Assert.All(destination.ToArray(), v => Assert.Equal(7f, v)); // A refused payload leaves the sum untouched.
             }
             Assert.True(valid == decoded, $"Case {i} ({kind}): validation said {(valid ? "valid" : "invalid")}, decoding {(decoded ? "succeeded" : "failed")}.");
+            // The norm the gateway bounds updates by: refused exactly where validation refuses, and on a valid
+            // payload the norm of what it decodes to (dense values are measured in place, per tensor).
+            try
+            {
+                double norm = UpdatePayload.NormOf(mutated, c.Layout);
+                Assert.True(valid, $"Case {i} ({kind}): NormOf measured a payload validation refuses.");
+                var decoded2 = new float[c.Layout.TotalLength];
+                UpdatePayload.CodecFor(mutated).Decode(mutated, c.Layout, decoded2);
+                double expected = Offload.Core.Model.ModelUpdate.L2Norm(decoded2);
+                Assert.True(Math.Abs(norm - expected) <= 1e-12 * Math.Max(1, expected), $"Case {i} ({kind}): norm {norm}, decoded {expected}");
+            }
+            catch (InvalidPayloadException)
+            {
+                Assert.False(valid, $"Case {i} ({kind}): NormOf refused a valid payload.");
+            }
             // The add after a validation (checked once): the same sum bit for bit; and on bytes that were not
             // validated it skips the CRC and finiteness sweeps but still refuses what it cannot parse, never crashing.
             var trusted = new float[c.Layout.TotalLength];
