@@ -17,6 +17,7 @@ public sealed class NodeLocalUpdateStore : IUpdateStore
     private readonly IRemoteObjects? _peers;
     private long _pulls;
     private long _pulledBytes;
+    private long _deleteFailures;
 
     /// <summary>Routes updates and partials to <paramref name="node"/>, everything else to <paramref name="shared"/>.</summary>
     /// <param name="node">The node's store (updates and partials).</param>
@@ -82,15 +83,31 @@ public sealed class NodeLocalUpdateStore : IUpdateStore
         return await Node.LeaseAsync(reference, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Deletes <paramref name="reference"/> here and, when <paramref name="owner"/> is another node, there too; true when either held it.</summary>
-    /// <exception cref="IOException">The owner is another node and no agent is known for it.</exception>
+    /// <summary>
+    /// Deletes <paramref name="reference"/> here and, when <paramref name="owner"/> is another node,
+    /// there too; true when either held it. The remote delete is best effort: it runs after the output
+    /// was announced, when a failure must not stop the step's other deletes (nor ask for a redelivery
+    /// that would find the step done), so an unreachable owner keeps its original, counted in
+    /// <see cref="CrossNodeDeleteFailures"/>.
+    /// </summary>
     public async ValueTask<bool> DeleteAsync(UpdateReference reference, string? owner, CancellationToken cancellationToken = default)
     {
         bool here = await For(reference).DeleteAsync(reference, cancellationToken).ConfigureAwait(false);
         if (!IsElsewhere(reference, owner)) return here;
-        bool there = await PeersFor(owner!, reference).DeleteAsync(owner!, reference, cancellationToken).ConfigureAwait(false);
-        return here || there;
+        try
+        {
+            bool there = await PeersFor(owner!, reference).DeleteAsync(owner!, reference, cancellationToken).ConfigureAwait(false);
+            return here || there;
+        }
+        catch (Exception e) when (e is Grpc.Core.RpcException or IOException or HttpRequestException)
+        {
+            Interlocked.Increment(ref _deleteFailures);
+            return here;
+        }
     }
+
+    /// <summary>Originals on other nodes that could not be deleted after their copy was folded here.</summary>
+    public long CrossNodeDeleteFailures => Interlocked.Read(ref _deleteFailures);
 
     private IRemoteObjects PeersFor(string owner, UpdateReference reference) =>
         _peers is not null && _peers.Knows(owner) ? _peers
