@@ -79,7 +79,7 @@ public static class ServeCommand
         {
             if (parsed.GetValue(nodeAgent))
             {
-                int agentPort = parsed.GetResult(port) is { Implicit: false } ? parsed.GetValue(port) ?? NodeAgentPort : NodeAgentPort;
+                int agentPort = parsed.GetResult(port) is { Implicit: false } ? parsed.GetValue(port) ?? ServeOptions.NodeAgentPort : ServeOptions.NodeAgentPort;
                 var agentOptions = new ServeOptions
                 {
                     Port = agentPort,
@@ -199,9 +199,6 @@ public static class ServeCommand
         _ => throw new InvalidOptionException($"--aggregator must be in-process or dapr (got '{value}')."),
     };
 
-    /// <summary>The node agent's port unless <c>--port</c> says otherwise (not the functions' 5100: both may share a node's host network).</summary>
-    public const int NodeAgentPort = 5110;
-
     /// <summary>How often the node agent reclaims what dead attachers held, besides when the store is full.</summary>
     public static readonly TimeSpan NodeAgentReclaimInterval = TimeSpan.FromSeconds(5);
 
@@ -212,7 +209,7 @@ public static class ServeCommand
         NodeAgentServer agent;
         try
         {
-            agent = await NodeAgentServer.StartAsync(store, IPAddress.Parse(o.Host), o.Port ?? NodeAgentPort, cancellationToken: cancellationToken);
+            agent = await NodeAgentServer.StartAsync(store, IPAddress.Parse(o.Host), o.Port ?? ServeOptions.NodeAgentPort, cancellationToken: cancellationToken);
         }
         catch (IOException e)
         {

@@ -113,6 +113,9 @@ public sealed record ServeOptions
     /// <summary>The other nodes' agents (<c>--node-peer NAME=URL</c>): where the functions pull an update or partial another node holds.</summary>
     public IReadOnlyDictionary<string, Uri> NodePeers { get; init; } = new Dictionary<string, Uri>();
 
+    /// <summary>The node agent's port unless <c>--port</c> says otherwise (not the functions' 5100: both may share a node's host network).</summary>
+    public const int NodeAgentPort = 5110;
+
     /// <summary><c>NODE_NAME</c> when set, else the host name.</summary>
     public static string DefaultNodeName() => Environment.GetEnvironmentVariable("NODE_NAME") is { Length: > 0 } node ? node : Environment.MachineName;
 
@@ -128,7 +131,7 @@ public sealed record ServeOptions
             string name = eq < 0 ? "" : value[..eq];
             if (eq < 0 || Functions.Names.NodeTopics.NodeProblem(name, "NAME") is not null
                 || !Uri.TryCreate(value[(eq + 1)..], UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
-                throw new InvalidOptionException($"--node-peer must be NAME=URL, a node name and its agent's http(s) address, e.g. node-b=http://10.0.0.2:{Commands.ServeCommand.NodeAgentPort} (got '{value}').");
+                throw new InvalidOptionException($"--node-peer must be NAME=URL, a node name and its agent's http(s) address, e.g. node-b=http://10.0.0.2:{NodeAgentPort} (got '{value}').");
             if (!peers.TryAdd(name, uri)) throw new InvalidOptionException($"--node-peer names node '{name}' twice.");
         }
         return peers;

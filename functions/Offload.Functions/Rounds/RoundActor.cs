@@ -288,10 +288,12 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
     private static int LeafOf(TreePlan plan, Arrival arrival) => arrival.Leaf >= 0 ? arrival.Leaf : plan.LeafFor(arrival.Index);
 
     /// <summary>
-    /// The placement, carried out: a node's updates fill a leaf of their own, so the leaf folds on the
-    /// node whose store holds them and only its partial crosses (LIFL's locality). An arrival takes the
-    /// open leaf its node already fills, else the first unused leaf, else (every leaf taken) any leaf
-    /// with room; -1 when none has room. With one node (or none named) this is arrival order.
+    /// The placement, carried out: a node's updates fill leaves of their own, under parents of their
+    /// own where the tree allows, so a leaf (and a middle aggregator) folds on the node whose store
+    /// holds its inputs and only the subtree's partial crosses (LIFL's locality). An arrival takes the
+    /// open leaf its node already fills; else an unused sibling of its node's leaves; else an unused
+    /// leaf of a subtree nobody uses yet; else any unused leaf; else (every leaf taken) any leaf with
+    /// room; -1 when none has room. With one node (or none named) this is arrival order.
     /// </summary>
     private static int ChooseLeaf(RoundState state, TreePlan plan, string? node)
     {
@@ -303,15 +305,29 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
             int l = LeafOf(plan, a);
             if (l >= 0 && l < leaves && counts[l]++ == 0) owners[l] = a.Node;
         }
-        int unused = -1, any = -1;
+        int Parent(int leaf) => plan.Levels > 1 ? plan.ParentOf(0, leaf) : 0;
+        var parentsOfNode = new HashSet<int>();
+        var parentsInUse = new HashSet<int>();
+        for (int l = 0; l < leaves; l++)
+        {
+            if (counts[l] == 0) continue;
+            parentsInUse.Add(Parent(l));
+            if (owners[l] == node) parentsOfNode.Add(Parent(l));
+        }
+        int sibling = -1, fresh = -1, unused = -1, any = -1;
         for (int l = 0; l < leaves; l++)
         {
             if (counts[l] >= plan.ExpectedInputs(0, l) || state.Emitted.Contains(RoundState.AggregatorKey(0, l))) continue;
             if (counts[l] > 0 && owners[l] == node) return l;
-            if (counts[l] == 0 && unused < 0) unused = l;
+            if (counts[l] == 0)
+            {
+                if (sibling < 0 && parentsOfNode.Contains(Parent(l))) sibling = l;
+                if (fresh < 0 && !parentsInUse.Contains(Parent(l))) fresh = l;
+                if (unused < 0) unused = l;
+            }
             if (any < 0) any = l;
         }
-        return unused >= 0 ? unused : any;
+        return sibling >= 0 ? sibling : fresh >= 0 ? fresh : unused >= 0 ? unused : any;
     }
 
     /// <summary>The node whose store holds a leaf's updates (its first arrival's), or, for a leaf with none, the round's home node.</summary>

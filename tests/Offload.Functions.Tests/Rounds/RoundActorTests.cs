@@ -103,15 +103,16 @@ public sealed class RoundActorTests
                 // The due leaf's inputs are one node's updates, each naming where it is stored.
                 Assert.All(ticket["updates"]!.AsArray(), u => Assert.Equal(nodes[i], u!["node"]!.GetValue<string>()));
         }
-        // a, b, a (leaf 0 full), b (leaf 1 full), a (a new leaf, 2), b and b: leaf 3, b's own, not the room left in a's leaf 2.
-        Assert.Equal([0, 1, 0, 1, 2, 3, 3], leaves);
+        // Leaves 0 and 1 share a parent, as do 2 and 3. a takes leaf 0; b a subtree of its own (leaf 2); each
+        // fills its leaf; then a takes leaf 0's sibling 1 and b leaf 2's sibling 3, not the room left in a's leaf 1.
+        Assert.Equal([0, 2, 0, 2, 1, 3, 3], leaves);
 
         await round.CallActorAsync(nameof(IRoundActor.Close));
-        // Leaf 2 is short of its fan-in: announced for node-a, whose store holds its update.
+        // Leaf 1 is short of its fan-in: announced for node-a, whose store holds its update.
         var due = app.Sidecar.Published.Where(p => p.Topic == DaprNames.AggregatorDueTopic)
             .Select(p => System.Text.Json.JsonSerializer.Deserialize<Offload.Functions.Events.AggregatorDue>(p.Json, Offload.Functions.Subscriptions.EventJson.Options)!).ToList();
         var leaf = Assert.Single(due);
-        Assert.Equal((0, 2, "node-a"), (leaf.Level, leaf.Index, leaf.Node));
+        Assert.Equal((0, 1, "node-a"), (leaf.Level, leaf.Index, leaf.Node));
     }
 
     [Fact]
@@ -124,8 +125,9 @@ public sealed class RoundActorTests
         var leaves = new List<int>();
         for (int i = 0; i < nodes.Length; i++)
             leaves.Add((await round.CallActorAsync(nameof(IRoundActor.Arrive), new Arrival($"update/c{i}/t1", $"c{i}", 1, 0, Node: nodes[i])))["index"]!.GetValue<int>());
-        // Three leaves: a, b and c take one each; d finds none unused and joins the first with room.
-        Assert.Equal([0, 1, 2, 0], leaves);
+        // Three leaves under two parents (0 and 1 share one): a takes leaf 0, b the other subtree (leaf 2),
+        // c the unused leaf left (1); d finds none unused and joins the first leaf with room.
+        Assert.Equal([0, 2, 1, 0], leaves);
 
         var empty = await FunctionsApp.StartAsync(new InMemoryUpdateStore());
         await using (empty)
