@@ -23,6 +23,8 @@ public static class TransientFailure
     public static bool Is(Exception exception) => exception switch
     {
         InvalidDataException => false,
+        // A full node store is push-back: the same step succeeds once what it holds is folded and deleted.
+        Aggregator.Storage.UpdateStoreFullException => true,
         RpcException rpc => IsTransient(rpc.StatusCode),
         global::Dapr.DaprApiException api => api.ErrorCode is null || !PermanentErrorCodes.Contains(api.ErrorCode),
         IOException or TimeoutException or HttpRequestException => true,

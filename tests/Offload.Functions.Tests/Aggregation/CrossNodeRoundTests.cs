@@ -82,6 +82,63 @@ public sealed class CrossNodeRoundTests
         }
     }
 
+    [Fact]
+    public async Task A_pull_into_a_full_node_store_is_push_back_asked_for_again_and_folds_once_there_is_room()
+    {
+        string folder = Directory.CreateTempSubdirectory("offload-cross-node-").FullName;
+        try
+        {
+            using var local = SharedMemoryUpdateStore.Open(Path.Combine(folder, "a"), 1 << 20);
+            using var owner = SharedMemoryUpdateStore.Open(Path.Combine(folder, "b"), 1 << 20);
+            await using var agent = await NodeAgentServer.StartAsync(owner, IPAddress.Loopback, 0);
+            using var peers = new NodeAgentPeers(new Dictionary<string, Uri> { ["node-b"] = agent.Address });
+            await using var cluster = DaprCluster.FromComponents();
+            await using var app = await FunctionsApp.StartAsync(cluster: cluster,
+                services: s => s.AddSingleton<IUpdateStore>(sp => new NodeLocalUpdateStore(local, new DaprUpdateStore(sp.GetRequiredService<DaprClient>()), "node-a", peers)));
+            var round = new RoundScenario(app);
+            await round.OpenAsync(expected: 2, maxFanIn: 2);
+            var payload = IdentityCodec.Instance.Encode(Deltas[0], RoundScenario.Layout);
+            var reference = UpdateReference.ForTask("c0", "t1");
+            await owner.WriteAllAsync(reference, payload);
+            // This node's store is full of other objects, down to the last byte it could give.
+            var fillers = new List<UpdateReference>();
+            foreach (int size in new[] { 64 << 10, 4 << 10, 256, 16, 1 })
+            {
+                try
+                {
+                    while (true)
+                    {
+                        var filler = new UpdateReference($"partial/r9/l0/a{fillers.Count}/x");
+                        // With its length, as a pull reserves: the store gives exactly that room.
+                        var writer = await local.OpenWriteAsync(filler, size);
+                        fillers.Add(filler);
+                        await writer.WriteAsync(new byte[size]);
+                        await writer.CommitAsync();
+                    }
+                }
+                catch (UpdateStoreFullException)
+                {
+                }
+            }
+            var arrived = new UpdateArrived(reference, "c0", "t1", 1, ModelVersion.Initial, 1, payload.Length, "node-b");
+
+            var full = await round.PostCloudEventAsync(DaprNames.UpdateArrivedRoute, DaprNames.UpdateArrivedTopic, arrived);
+            Assert.Equal("RETRY", full["status"]!.GetValue<string>());
+            Assert.Contains("no room", full["reason"]!.GetValue<string>());
+            // Push-back the leaf expects, not a failure it did not foresee (logged as an error).
+            Assert.DoesNotContain("Unexpected", full["reason"]!.GetValue<string>());
+            Assert.Equal(0, (await round.CallActorAsync("GetStatus"))["arrivals"]!.GetValue<int>());
+
+            foreach (var filler in fillers) await local.DeleteAsync(filler);
+            Assert.Equal("SUCCESS", (await round.PostCloudEventAsync(DaprNames.UpdateArrivedRoute, DaprNames.UpdateArrivedTopic, arrived))["status"]!.GetValue<string>());
+            Assert.Equal(1, (await round.CallActorAsync("GetStatus"))["arrivals"]!.GetValue<int>());
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     private sealed record Run(float[] Model, List<string> Topics, long Pulls, string[] SavedKeys, long[] Left);
 
     /// <summary>One round of <see cref="Deltas"/> under fan-in 2, update i landing on <paramref name="nodeOf"/>(i).</summary>
