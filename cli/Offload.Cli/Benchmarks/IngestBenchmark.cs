@@ -8,6 +8,7 @@ using Offload.Aggregator.Journal;
 using Offload.Aggregator.Rounds;
 using Offload.Aggregator.Storage;
 using Offload.Aggregator.Strategies;
+using Offload.Cli.Reports;
 using Offload.Client.Federation;
 using Offload.Core.Model;
 using Offload.Core.Codec;
@@ -114,9 +115,9 @@ public static class IngestBenchmark
             };
             if (withBare)
             {
-                double gateway = Median(runs.Select(r => r.Result.MegabytesPerSecond));
-                double bareRate = Median(bareRuns.Select(r => r.MegabytesPerSecond));
-                double ratio = Median(Enumerable.Range(0, pairCount).Select(i => runs[i].Result.MegabytesPerSecond / bareRuns[i].MegabytesPerSecond));
+                double gateway = Median.Of(runs.Select(r => r.Result.MegabytesPerSecond));
+                double bareRate = Median.Of(bareRuns.Select(r => r.MegabytesPerSecond));
+                double ratio = Median.Of(Enumerable.Range(0, pairCount).Select(i => runs[i].Result.MegabytesPerSecond / bareRuns[i].MegabytesPerSecond));
                 summary["bare_runs"] = new JsonArray([.. bareRuns.Select(b => (JsonNode)new JsonObject { ["updates_per_second"] = b.UpdatesPerSecond, ["mib_per_second"] = b.MegabytesPerSecond })]);
                 summary["median_mib_per_second_gateway"] = gateway;
                 summary["median_mib_per_second_bare"] = bareRate;
@@ -125,9 +126,9 @@ public static class IngestBenchmark
             }
             if (mode == "compare")
             {
-                double memory = Median(runs.Where(r => !r.Durable).Select(r => r.Result.UpdatesPerSecond));
-                double journaledRate = Median(runs.Where(r => r.Durable).Select(r => r.Result.UpdatesPerSecond));
-                double ratio = Median(Enumerable.Range(0, pairCount).Select(i => runs[2 * i + 1].Result.UpdatesPerSecond / runs[2 * i].Result.UpdatesPerSecond));
+                double memory = Median.Of(runs.Where(r => !r.Durable).Select(r => r.Result.UpdatesPerSecond));
+                double journaledRate = Median.Of(runs.Where(r => r.Durable).Select(r => r.Result.UpdatesPerSecond));
+                double ratio = Median.Of(Enumerable.Range(0, pairCount).Select(i => runs[2 * i + 1].Result.UpdatesPerSecond / runs[2 * i].Result.UpdatesPerSecond));
                 summary["median_updates_per_second_in_memory"] = memory;
                 summary["median_updates_per_second_with_state"] = journaledRate;
                 summary["median_pair_ratio"] = ratio;
@@ -155,12 +156,6 @@ public static class IngestBenchmark
         ["peak_concurrent_uploads"] = result.PeakConcurrentUploads,
         ["retries"] = result.Retries,
     };
-
-    private static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length == 0 ? double.NaN : sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-    }
 
     private sealed class LineProgress(TextWriter output) : IProgress<string>
     {

@@ -105,8 +105,8 @@ public static class RunReport
         if (planned.Count == 0) return null;
         return new JsonObject
         {
-            ["planned_local_fraction_median"] = Median(planned),
-            ["round_robin_local_fraction_median"] = Median(roundRobin),
+            ["planned_local_fraction_median"] = Median.Of(planned),
+            ["round_robin_local_fraction_median"] = Median.Of(roundRobin),
             ["planned_cross_bytes"] = plannedCross,
             ["round_robin_cross_bytes"] = roundRobinCross,
             ["cross_bytes_ratio"] = roundRobinCross == 0 ? null : (double)plannedCross / roundRobinCross,
@@ -114,10 +114,4 @@ public static class RunReport
         };
     }
 
-    private static double Median(List<double> values)
-    {
-        values.Sort();
-        int n = values.Count;
-        return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-    }
 }

@@ -44,25 +44,28 @@ internal static class UpdateDecoder
 
     /// <summary>
     /// Every check <see cref="Validate"/> makes, then the update's L2 norm (summed in double): an
-    /// all-dense payload's values are read where they lie, with no model-sized write; a sparse one is
-    /// decoded into pooled scratch.
+    /// all-dense payload is checked in the one block-wise sweep and its values are read where they lie,
+    /// with no model-sized write; a sparse one is decoded into pooled scratch (the decode makes every check).
     /// </summary>
     public static double Norm(ReadOnlySpan<byte> payload, TensorLayout layout, PayloadCodec codec)
     {
         ArgumentNullException.ThrowIfNull(layout);
-        Validate(payload, layout, codec);
-        var records = PayloadReader.Read(payload, layout, codec, verifyChecksum: false).Records;
-        if (BitConverter.IsLittleEndian && AllDense(records))
+        if (BitConverter.IsLittleEndian)
         {
-            double sum = 0;
-            foreach (var r in records) sum += ModelUpdate.SumOfSquares(MemoryMarshal.Cast<byte, float>(payload.Slice(r.ValuesAt, r.ValueBytes)));
-            return Math.Sqrt(sum);
+            var records = PayloadReader.Read(payload, layout, codec, verifyChecksum: false).Records;
+            if (AllDense(records))
+            {
+                CheckDense(payload, records);
+                double sum = 0;
+                foreach (var r in records) sum += ModelUpdate.SumOfSquares(MemoryMarshal.Cast<byte, float>(payload.Slice(r.ValuesAt, r.ValueBytes)));
+                return Math.Sqrt(sum);
+            }
         }
         float[] dense = ArrayPool<float>.Shared.Rent(layout.TotalLength);
         try
         {
             var update = dense.AsSpan(0, layout.TotalLength);
-            Run(payload, layout, codec, update, weight: 0, accumulate: false, validated: false);
+            Run(payload, layout, codec, update, weight: 0, accumulate: false);
             return ModelUpdate.L2Norm(update);
         }
         finally

@@ -50,7 +50,7 @@ public static class UpdatePayload
     public static IUpdateCodec Validate(ReadOnlySpan<byte> payload, TensorLayout layout)
     {
         var codec = CodecFor(payload);
-        UpdateDecoder.Validate(payload, layout, codec is IdentityCodec ? PayloadCodec.Identity : PayloadCodec.FedZip);
+        UpdateDecoder.Validate(payload, layout, KindOf(codec));
         return codec;
     }
 
@@ -62,7 +62,7 @@ public static class UpdatePayload
     /// </summary>
     /// <exception cref="InvalidPayloadException">The payload is malformed or not for this layout.</exception>
     public static double NormOf(ReadOnlySpan<byte> payload, TensorLayout layout) =>
-        UpdateDecoder.Norm(payload, layout, CodecFor(payload) is IdentityCodec ? PayloadCodec.Identity : PayloadCodec.FedZip);
+        UpdateDecoder.Norm(payload, layout, KindOf(CodecFor(payload)));
 
     /// <summary>
     /// Adds <paramref name="weight"/> times <paramref name="payload"/> to <paramref name="accumulator"/>,
@@ -73,7 +73,10 @@ public static class UpdatePayload
     /// </summary>
     /// <exception cref="InvalidPayloadException">The payload is malformed (it was not validated, or changed).</exception>
     public static void AccumulateValidated(ReadOnlySpan<byte> payload, TensorLayout layout, Span<float> accumulator, float weight) =>
-        UpdateDecoder.AccumulateValidated(payload, layout, CodecFor(payload) is IdentityCodec ? PayloadCodec.Identity : PayloadCodec.FedZip, accumulator, weight);
+        UpdateDecoder.AccumulateValidated(payload, layout, KindOf(CodecFor(payload)), accumulator, weight);
+
+    /// <summary>The decoder's name for <paramref name="codec"/>.</summary>
+    private static PayloadCodec KindOf(IUpdateCodec codec) => codec is IdentityCodec ? PayloadCodec.Identity : PayloadCodec.FedZip;
 
     /// <summary>
     /// The longest payload of <paramref name="codec"/> for <paramref name="layout"/> that <see cref="Validate"/>

@@ -78,9 +78,8 @@ public sealed class DaprGateway : IAsyncDisposable
         var proxyOptions = new ActorProxyOptions { HttpEndpoint = sidecar.HttpEndpoint };
         var loggers = LoggerFactory.Create(b => configureLogging?.Invoke(b));
         // With a node store, uploads and partials stay on the node, and their events go on this node's topics
-        // (GatewayOptions.Node), which the functions on this node take; models go through the state store either way.
-        if (nodeStore is not null && Names.NodeTopics.NodeProblem(options.Node, "the gateway's node name") is { } badNode)
-            throw new ArgumentException($"{badNode} Name the node (--node-name, or NODE_NAME).", nameof(options));
+        // (GatewayOptions.Node, checked as a node name by NodeLocalUpdateStore), which the functions on this node take;
+        // models go through the state store either way.
         IUpdateStore store = nodeStore is null ? new DaprUpdateStore(client) : new NodeLocalUpdateStore(nodeStore, new DaprUpdateStore(client), options.Node);
         var roundEvents = new InProcessEventBus(loggers.CreateLogger<InProcessEventBus>());
         var journal = new DaprFederationJournal(client);

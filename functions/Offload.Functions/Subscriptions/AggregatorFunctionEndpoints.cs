@@ -36,7 +36,7 @@ public static class AggregatorFunctionEndpoints
     public static IEndpointRouteBuilder MapOffloadAggregatorFunctions(this IEndpointRouteBuilder endpoints, string? node = null)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
-        if (node is not null && NodeTopics.NodeProblem(node, nameof(node)) is { } problem) throw new ArgumentException(problem, nameof(node));
+        // A bad node name is refused by NodeTopics.For, before any route is mapped for it.
         MapFunctionRoutes(endpoints, null);
         if (node is not null) MapFunctionRoutes(endpoints, node);
         return endpoints;

@@ -25,9 +25,6 @@ public sealed class NodeAgentPeers : IRemoteObjects, IDisposable
         _agents = new Dictionary<string, Uri>(agents, StringComparer.Ordinal);
     }
 
-    /// <summary>The nodes with a known agent.</summary>
-    public IEnumerable<string> Nodes => _agents.Keys;
-
     /// <inheritdoc/>
     public bool Knows(string node) => node is not null && _agents.ContainsKey(node);
 
