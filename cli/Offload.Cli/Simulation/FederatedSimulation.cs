@@ -85,7 +85,7 @@ public sealed class FederatedSimulation : IDisposable
         if (options.Nodes > 1)
         {
             // A device reaches one gateway replica for the whole federation: its node is drawn once.
-            var random = new Random(ClientSeed.For(options.Seed, 0, -2));
+            var random = new Random(ClientSeed.For(options.Seed, 0, ClientSeed.Cluster));
             _cluster = SimulatedCluster.Nodes(random, options.Nodes);
             _landing = SimulatedCluster.Landings(random, options.Nodes, options.Clients, options.NodeSkew);
         }
@@ -147,7 +147,7 @@ public sealed class FederatedSimulation : IDisposable
         int m = _options.ClientsPerRound;
         var all = new int[_options.Clients];
         for (int i = 0; i < all.Length; i++) all[i] = i;
-        new Random(ClientSeed.For(_options.Seed, round, -1)).Shuffle(all);
+        new Random(ClientSeed.For(_options.Seed, round, ClientSeed.Selection)).Shuffle(all);
         var chosen = all.AsSpan(0, m).ToArray();
         Array.Sort(chosen);
         return chosen;
@@ -270,7 +270,7 @@ public sealed class FederatedSimulation : IDisposable
         var demand = new PlacementDemand(SimulatedCluster.CountPerNode(landed, _cluster.Length), Math.Max(1, meanUpdateBytes),
             (long)Layout.TotalLength * sizeof(float), _options.PlacementFanIn);
         var planned = PlacementPlanner.Plan(_cluster, demand);
-        var baseline = PlacementPlanner.RoundRobin(_cluster, demand, ClientSeed.For(_options.Seed, round, -3));
+        var baseline = PlacementPlanner.RoundRobin(_cluster, demand, ClientSeed.For(_options.Seed, round, ClientSeed.PlacementBaseline));
         return new RoundPlacement(planned.LocalFraction, baseline.LocalFraction, planned.CrossNodeBytes, baseline.CrossNodeBytes, planned.Aggregators.Count, planned.Overcommitted);
     }
 

@@ -3,6 +3,7 @@ using Offload.Aggregator.Buffered;
 using Offload.Aggregator.Staleness;
 using Offload.Client.Training;
 using Offload.Core.Data;
+using Offload.Core.Federation;
 using Offload.Core.Model;
 
 namespace Offload.Cli.Simulation.Asynchronous;
@@ -173,7 +174,7 @@ public sealed class AsyncSimulation : IDisposable
                         try
                         {
                             _trainers[worker].Train(baseWeights.Span, _train, _partitions[arrival.Client].Indices, _options.Training,
-                                SeedMix.Of(_options.Seed, version, arrival.Client), deltas[slot], cancellationToken);
+                                ClientSeed.ForTask(_options.Seed, arrival.BaseVersion, arrival.Client), deltas[slot], cancellationToken);
                         }
                         catch (TrainingDivergedException)
                         {
@@ -219,7 +220,7 @@ public sealed class AsyncSimulation : IDisposable
         ReadOnlySpan<float> stale, CancellationToken cancellationToken)
     {
         var fresh = new float[Layout.TotalLength];
-        _trainers[0].Train(current, _train, _partitions[client].Indices, _options.Training, SeedMix.Of(_options.Seed, version, client), fresh, cancellationToken);
+        _trainers[0].Train(current, _train, _partitions[client].Indices, _options.Training, ClientSeed.ForTask(_options.Seed, new ModelVersion(version - 1), client), fresh, cancellationToken);
         var scaled = new float[fresh.Length];
         System.Numerics.Tensors.TensorPrimitives.Multiply(folded, (float)scale, scaled);
         return (StalenessKernels.RelativeError(fresh, scaled), StalenessKernels.RelativeError(fresh, stale));

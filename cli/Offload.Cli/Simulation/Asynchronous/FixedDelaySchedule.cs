@@ -1,3 +1,4 @@
+using Offload.Core.Federation;
 using Offload.Core.Model;
 
 namespace Offload.Cli.Simulation.Asynchronous;
@@ -50,7 +51,7 @@ public sealed class FixedDelaySchedule : IArrivalSchedule
     {
         var all = new int[ClientCount];
         for (int i = 0; i < all.Length; i++) all[i] = i;
-        new Random(SeedMix.Of(_seed, round, 0x5e1ec7)).Shuffle(all);
+        new Random(ClientSeed.For(_seed, round, ClientSeed.Selection)).Shuffle(all); // The synchronous simulator's selection of the same round.
         var chosen = all.AsSpan(0, BufferSize).ToArray();
         Array.Sort(chosen);
         return chosen;

@@ -1,3 +1,4 @@
+using Offload.Core.Federation;
 using MathNet.Numerics.Distributions;
 using Offload.Core.Model;
 
@@ -57,7 +58,7 @@ public sealed class VirtualTimeSchedule : IArrivalSchedule
             _taskSeconds[c] = p.TaskSeconds(sampleCounts[c], localEpochs, modelBytes);
         }
         BufferSize = bufferSize;
-        _random = new Random(SeedMix.Of(seed, 0x1d1e));
+        _random = new Random(ClientSeed.For(seed, 0, ClientSeed.DeviceSchedule));
         _idle = Enumerable.Range(0, _profiles.Length).ToList();
         int start = Math.Min(concurrency, _profiles.Length);
         for (int i = 0; i < start; i++) Dispatch(0, ModelVersion.Initial);
@@ -103,7 +104,7 @@ public sealed class VirtualTimeSchedule : IArrivalSchedule
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         ArgumentOutOfRangeException.ThrowIfLessThan(clients, 1);
-        var random = new Random(SeedMix.Of(seed, 0xde71ce));
+        var random = new Random(ClientSeed.For(seed, 0, ClientSeed.DeviceProfiles));
         var speed = new LogNormal(Math.Log(options.MedianSamplesPerSecond), options.SpeedSigma, random);
         var bandwidth = new LogNormal(Math.Log(options.MedianBytesPerSecond), options.BandwidthSigma, random);
         var profiles = new DeviceProfile[clients];
