@@ -79,11 +79,13 @@ public sealed class BufferedAggregator : IDisposable
     /// <summary>
     /// Folds one update: weight = sample count * <paramref name="stalenessScale"/>. Publishes a new
     /// version when the buffer is full. An update whose base left the window is dropped, not folded,
-    /// but counts as an arrival. A refused update (exception) leaves the aggregator unchanged.
+    /// but counts as an arrival, unless <paramref name="beyondWindow"/> says the caller already
+    /// weighted it for its staleness (a fall-back that needs no base model). A refused update
+    /// (exception) leaves the aggregator unchanged.
     /// </summary>
     /// <exception cref="ArgumentException">The delta does not match the layout, holds a NaN or infinity, or its base version is ahead of the current one.</exception>
     /// <exception cref="ArgumentOutOfRangeException">The sample count is not positive, or the scale is not positive and finite.</exception>
-    public FoldResult Fold(ReadOnlySpan<float> delta, long sampleCount, ModelVersion baseVersion, double stalenessScale = 1.0)
+    public FoldResult Fold(ReadOnlySpan<float> delta, long sampleCount, ModelVersion baseVersion, double stalenessScale = 1.0, bool beyondWindow = false)
     {
         Layout.EnsureMatches(delta, nameof(delta));
         if (sampleCount <= 0) throw new ArgumentOutOfRangeException(nameof(sampleCount), sampleCount, "An update must come from at least one sample.");
@@ -92,7 +94,7 @@ public sealed class BufferedAggregator : IDisposable
         if (baseVersion.CompareTo(CurrentVersion) > 0)
             throw new ArgumentException($"The update's base version {baseVersion} is ahead of the current version {CurrentVersion}.", nameof(baseVersion));
         long staleness = baseVersion.StalenessAt(CurrentVersion);
-        if (baseVersion.CompareTo(History.Oldest) < 0) return Discard(baseVersion);
+        if (!beyondWindow && baseVersion.CompareTo(History.Oldest) < 0) return Discard(baseVersion);
         var receipt = new UpdateReceipt(sampleCount, baseVersion, CurrentVersion);
         double weight = _strategy.WeightOf(receipt);
         _accumulator.Add(delta, weight * stalenessScale); // Validates finiteness before changing anything.

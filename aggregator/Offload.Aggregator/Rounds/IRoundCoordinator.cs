@@ -27,6 +27,18 @@ public interface IRoundCoordinator
     /// </summary>
     GlobalModel Broadcast => Model;
 
+    /// <summary>
+    /// The model a task trained from <paramref name="version"/> downloads, or null when it is no
+    /// longer served. Rounds serve only <see cref="Broadcast"/>; asynchronous aggregation also serves
+    /// the versions just before it, since a device's task may name a version the server has since
+    /// moved past.
+    /// </summary>
+    GlobalModel? ServedModel(ModelVersion version)
+    {
+        var model = Broadcast;
+        return model.Version == version ? model : null;
+    }
+
     /// <summary>Completes when the last round's model has been published.</summary>
     Task Completion { get; }
 

@@ -14,4 +14,10 @@ public enum SubmissionCheck
 
     /// <summary>An update for the task was already reserved.</summary>
     AlreadySubmitted,
+
+    /// <summary>
+    /// The coordinator cannot take the update now without losing it (its correction queue is full):
+    /// the gateway pushes back, and the device sends it again after a delay.
+    /// </summary>
+    Busy,
 }

@@ -4,7 +4,7 @@ namespace Offload.Aggregator.Staleness;
 /// FedAsync's hinge staleness weighting (Xie et al. 2019): full weight up to b versions of
 /// staleness, then 1 / (a (tau - b) + 1).
 /// </summary>
-public sealed class HingeStalenessWeighting : IStalenessCorrector
+public sealed class HingeStalenessWeighting : IStalenessWeighting
 {
     /// <summary>Creates the weighting (FedAsync's experiments use a = 10, b = 4).</summary>
     /// <exception cref="ArgumentOutOfRangeException">The slope is negative or not finite, or the threshold is negative.</exception>
@@ -23,6 +23,9 @@ public sealed class HingeStalenessWeighting : IStalenessCorrector
 
     /// <inheritdoc/>
     public string Name => "fedasync-hinge";
+
+    /// <inheritdoc/>
+    public double WeightOf(long staleness) => StalenessKernels.Hinge(staleness, Slope, Threshold);
 
     /// <inheritdoc/>
     public StalenessCorrection Correct(StaleUpdate update, CancellationToken cancellationToken = default)

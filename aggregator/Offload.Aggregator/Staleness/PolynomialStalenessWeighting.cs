@@ -4,7 +4,7 @@ namespace Offload.Aggregator.Staleness;
 /// FedAsync's polynomial staleness weighting (Xie et al. 2019): the update is kept and its weight
 /// multiplied by (1 + tau)^-a. With a = 0.5 this is also FedBuff's default (Nguyen et al. 2022).
 /// </summary>
-public sealed class PolynomialStalenessWeighting : IStalenessCorrector
+public sealed class PolynomialStalenessWeighting : IStalenessWeighting
 {
     /// <summary>Creates the weighting.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The exponent is negative or not finite.</exception>
@@ -19,6 +19,9 @@ public sealed class PolynomialStalenessWeighting : IStalenessCorrector
 
     /// <inheritdoc/>
     public string Name => "fedasync-poly";
+
+    /// <inheritdoc/>
+    public double WeightOf(long staleness) => StalenessKernels.Polynomial(staleness, Exponent);
 
     /// <inheritdoc/>
     public StalenessCorrection Correct(StaleUpdate update, CancellationToken cancellationToken = default)

@@ -7,6 +7,7 @@ using Offload.Aggregator.Events;
 using Offload.Aggregator.Rounds;
 using Offload.Aggregator.Storage;
 using Offload.Core.Codec;
+using Offload.Core.Model;
 using Offload.Core.Protos;
 using Offload.Core.Wire;
 using Offload.Gateway.Authentication;
@@ -48,6 +49,9 @@ internal sealed class FederationGateway(
 {
     /// <summary>Trailer on a RESOURCE_EXHAUSTED that is worth retrying: milliseconds to wait.</summary>
     public const string RetryAfterTrailer = "retry-after-ms";
+
+    /// <summary>How long a device pushed back by a full correction queue waits: a correction takes about a second, and the device sends its whole update again.</summary>
+    public static readonly TimeSpan CorrectionRetryAfter = TimeSpan.FromSeconds(1);
 
     /// <summary>Trailer on an ABORTED resume: the offset the gateway holds.</summary>
     public const string UploadOffsetTrailer = "upload-offset";
@@ -133,10 +137,9 @@ internal sealed class FederationGateway(
     public override async Task DownloadModel(DownloadModelRequest request, IServerStreamWriter<ModelChunk> responseStream, ServerCallContext context)
     {
         Caller(context);
-        var model = coordinator.Broadcast;
-        if (request.ModelVersion != model.Version.Value)
-            throw new RpcException(new Status(StatusCode.FailedPrecondition,
-                $"Model version {request.ModelVersion} is no longer served (current: {model.Version.Value}); ask for a new task."));
+        var model = coordinator.ServedModel(new ModelVersion(request.ModelVersion))
+            ?? throw new RpcException(new Status(StatusCode.FailedPrecondition,
+                $"Model version {request.ModelVersion} is no longer served (current: {coordinator.Broadcast.Version.Value}); ask for a new task."));
         // A delta only for a device that holds exactly the change's base; any other have_version
         // (-1, unknown, negative, stale) gets full weights.
         var change = model.Change is { } c && request.HaveVersion >= 0 && request.HaveVersion == c.BaseVersion.Value ? c : null;
@@ -508,6 +511,11 @@ internal sealed class FederationGateway(
                 throw Fail(StatusCode.FailedPrecondition, $"Round {task.Round} closed while the update was streaming; ask for a new task.");
             case SubmissionCheck.AlreadySubmitted:
                 throw Fail(StatusCode.AlreadyExists, $"Task '{task.TaskId}' already has an update.");
+            case SubmissionCheck.Busy:
+                // Nothing was acknowledged: the device sends the update again after the delay.
+                await DiscardAsync(session).ConfigureAwait(false);
+                metrics.CountCorrectionQueueFull();
+                throw Fail(StatusCode.ResourceExhausted, "The aggregator's correction queue is full; send the update again shortly.", RetryAfter(CorrectionRetryAfter));
             default:
                 throw Fail(StatusCode.PermissionDenied, $"Task '{header.TaskId}' is not held by client '{client.ClientId}'.");
         }

@@ -16,6 +16,7 @@ public sealed class GatewayMetrics
     private long _concurrentStreamRefusals;
     private long _timedOutUploads;
     private long _storeFullRefusals;
+    private long _correctionQueueRefusals;
     private long _refusedByValidation;
     private long _refusedByNorm;
     private long _clippedByNorm;
@@ -61,6 +62,9 @@ public sealed class GatewayMetrics
     /// <summary>Uploads told to come back later because the update store had no room (push-back; nothing was held).</summary>
     public long StoreFullRefusals => Interlocked.Read(ref _storeFullRefusals);
 
+    /// <summary>Uploads told to come back later because the aggregator's correction queue was full (push-back; nothing was acknowledged).</summary>
+    public long CorrectionQueueRefusals => Interlocked.Read(ref _correctionQueueRefusals);
+
     /// <summary>Uploads refused because their payload could not be folded (malformed, not finite, wrong layout).</summary>
     public long RefusedByValidation => Interlocked.Read(ref _refusedByValidation);
 
@@ -81,6 +85,8 @@ public sealed class GatewayMetrics
     internal void CountTimedOut() => Interlocked.Increment(ref _timedOutUploads);
 
     internal void CountStoreFull() => Interlocked.Increment(ref _storeFullRefusals);
+
+    internal void CountCorrectionQueueFull() => Interlocked.Increment(ref _correctionQueueRefusals);
 
     internal void CountRefusedByValidation() => Interlocked.Increment(ref _refusedByValidation);
 

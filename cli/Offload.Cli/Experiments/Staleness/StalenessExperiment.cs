@@ -1,6 +1,7 @@
 using Offload.Core.Federation;
 using Offload.Aggregator.Buffered;
 using Offload.Aggregator.Inversion;
+using Offload.Cli.Options;
 using Offload.Aggregator.Staleness;
 using Offload.Cli.Simulation.Asynchronous;
 using Offload.Client.Inversion;
@@ -81,29 +82,25 @@ public sealed class StalenessExperiment
         return new StrategyOutcome(tau, strategy, result, inversion?.FallBackRate ?? 0, inversion?.WarmStartBytes ?? 0);
     }
 
-    /// <summary>The corrector named <paramref name="strategy"/>, configured from the options.</summary>
+    /// <summary>The corrector named <paramref name="strategy"/>, configured from the options (<see cref="CorrectorCatalog"/>; <c>fresh</c> runs unweighted).</summary>
     /// <exception cref="InvalidOptionException">The strategy is unknown.</exception>
     public IStalenessCorrector CreateCorrector(string strategy, Offload.Core.Model.TensorLayout layout)
     {
         var o = _options;
-        return strategy switch
-        {
-            "fresh" or "unweighted" => new UnweightedCorrector(),
-            "fedasync-poly" => new PolynomialStalenessWeighting(o.PolynomialExponent),
-            "fedasync-hinge" => new HingeStalenessWeighting(o.HingeSlope, o.HingeThreshold),
-            "dc-asgd" => new DcAsgdCorrector(o.DcLambda),
-            "inversion" => Inversion(layout, o.Inversion with { UnrolledSteps = 1 }),
-            "inversion-unrolled" => Inversion(layout, o.Inversion with { UnrolledSteps = o.UnrolledSteps }),
-            _ => throw new InvalidOptionException($"Unknown strategy '{strategy}'; choose among {string.Join(", ", StalenessExperimentOptions.AllStrategies)}."),
-        };
-    }
-
-    private InversionCorrector Inversion(Offload.Core.Model.TensorLayout layout, InversionOptions inversion)
-    {
         var train = _data.Train;
         int samples = (int)Math.Round(Partitions.Where((_, i) => Delayed[i]).Average(p => p.Count));
-        var engine = new GradientInversion(layout, train.Rows, train.Columns, train.ClassCount, inversion.ForClient(_training, Math.Max(1, samples)));
-        return new InversionCorrector(engine, _options.GateThreshold, new PolynomialStalenessWeighting(_options.PolynomialExponent), _options.Seed);
+        var settings = new CorrectorSettings
+        {
+            PolynomialExponent = o.PolynomialExponent,
+            HingeSlope = o.HingeSlope,
+            HingeThreshold = o.HingeThreshold,
+            DcLambda = o.DcLambda,
+            Inversion = o.Inversion,
+            UnrolledSteps = o.UnrolledSteps,
+            GateThreshold = o.GateThreshold,
+            Seed = o.Seed,
+        };
+        return CorrectorCatalog.Create(strategy == "fresh" ? "none" : strategy, settings, layout, (train.Rows, train.Columns, train.ClassCount), _training, samples);
     }
 
     private static int MajorityLabel(ImageDataset data, Partition partition)
