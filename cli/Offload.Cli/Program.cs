@@ -12,4 +12,5 @@ root.Subcommands.Add(InspectCommand.Create());
 root.Subcommands.Add(StoreCommand.Create());
 root.Subcommands.Add(ExperimentCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
+root.Subcommands.Add(PlotCommand.Create());
 return CommandLineEntry.Run(root, args);

@@ -26,10 +26,13 @@ public static class ClientCommand
         var threads = new Option<int>("--threads") { Description = "Threads for local training.", DefaultValueFactory = _ => 1 };
         var data = new Option<string?>("--data") { Description = "Fashion-MNIST folder ('bundled' for the embedded subset; default: $OFFLOAD_DATA, the Debian package, else bundled)." };
         var verbose = new Option<bool>("--verbose") { Description = "Log retries and resumes to stderr." };
+        var slowdown = new Option<double>("--slowdown") { Description = "Emulate a device this many times slower: after each training, wait (F - 1) x its duration before uploading.", DefaultValueFactory = _ => 1.0 };
+        var classes = new Option<string?>("--classes") { Description = "Hold only these classes, e.g. 0-7 or 8,9: the partition i/n is taken of their samples (a device whose data the others lack)." };
+        var uploadDelay = new Option<double>("--upload-delay") { Description = "Emulate a slow uplink: wait this many seconds before each upload.", DefaultValueFactory = _ => 0.0 };
 
         var command = new Command("client", "Take part in a federation as one device: train on partition i of n, upload, repeat until done.")
         {
-            server, token, code, partition, scheme, alpha, seed, hidden, threads, data, verbose,
+            server, token, code, partition, scheme, alpha, seed, hidden, threads, data, verbose, slowdown, uploadDelay, classes,
         };
         command.SetAction((parsed, cancellationToken) =>
         {
@@ -41,6 +44,9 @@ public static class ClientCommand
             int threadCount = parsed.GetValue(threads);
             if (threadCount < 1) throw new InvalidOptionException($"--threads must be at least 1 (got {threadCount}).");
             int width = HiddenWidthOption.Validate(parsed.GetValue(hidden));
+            double factor = parsed.GetValue(slowdown), delay = parsed.GetValue(uploadDelay);
+            if (!(factor >= 1) || !double.IsFinite(factor)) throw new InvalidOptionException($"--slowdown must be a number of at least 1 (got {factor.ToString(CultureInfo.InvariantCulture)}).");
+            if (!(delay >= 0) || delay > 3600) throw new InvalidOptionException($"--upload-delay must be 0 to 3600 seconds (got {delay.ToString(CultureInfo.InvariantCulture)}).");
             var options = new SimulationOptions
             {
                 Clients = count,
@@ -48,7 +54,7 @@ public static class ClientCommand
                 Partition = SimulationOptions.ParsePartition(parsed.GetValue(scheme)!),
                 Alpha = parsed.GetValue(alpha),
             }.Validate();
-            return RunAsync(address, t, c, index, options, width, threadCount, parsed.GetValue(data), parsed.GetValue(verbose), Console.Out, cancellationToken);
+            return RunAsync(address, t, c, index, options, width, threadCount, parsed.GetValue(data), parsed.GetValue(verbose), Console.Out, cancellationToken, factor, TimeSpan.FromSeconds(delay), parsed.GetValue(classes));
         });
         return command;
     }
@@ -67,18 +73,20 @@ public static class ClientCommand
     }
 
     private static async Task<int> RunAsync(Uri server, string? token, string? code, int index, SimulationOptions split, int hidden, int threads,
-        string? dataDirectory, bool verbose, TextWriter output, CancellationToken cancellationToken)
+        string? dataDirectory, bool verbose, TextWriter output, CancellationToken cancellationToken, double slowdown = 1, TimeSpan uploadDelay = default, string? classes = null)
     {
         var dataset = DataOption.LoadData(dataDirectory);
-        if (split.Clients > dataset.Train.Count)
-            throw new InvalidOptionException($"--partition asks for {split.Clients} partitions of {dataset.Train.Count} samples.");
-        var indices = ClientPartitions.Create(dataset.Train, split)[index].Indices;
+        var train = classes is null ? dataset.Train : Devices.ClassSubset.Of(dataset.Train, Devices.ClassSubset.Parse(classes, dataset.Train.ClassCount));
+        if (split.Clients > train.Count)
+            throw new InvalidOptionException($"--partition asks for {split.Clients} partitions of {train.Count} samples.");
+        var indices = ClientPartitions.Create(train, split)[index].Indices;
         string name = $"client {index}/{split.Clients}";
 
         TorchSharp.torch.set_num_threads(threads);
-        using var trainer = TorchTrainer.CreateDefault(split.Seed, dataset.Train.Rows, dataset.Train.Columns, dataset.Train.ClassCount, hidden);
+        ITrainer torch = TorchTrainer.CreateDefault(split.Seed, dataset.Train.Rows, dataset.Train.Columns, dataset.Train.ClassCount, hidden);
+        using var trainer = slowdown > 1 || uploadDelay > TimeSpan.Zero ? new Devices.EmulatedSlowDevice(torch, slowdown, uploadDelay) : torch;
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{name}: {indices.Length} samples of {dataset.Source}, model {trainer.Layout.TotalLength:N0} parameters ({trainer.Layout.TotalLength * (double)sizeof(float) / 1e6:F1} MB, --hidden {hidden}), server {server}"));
+            $"{name}: {indices.Length} samples{(classes is null ? "" : $" of classes {classes}")} of {dataset.Source}{(trainer is Devices.EmulatedSlowDevice slow ? $", emulating a device {slow.Slowdown:0.##}x slower with {slow.UploadDelay.TotalSeconds:0.##} s upload delay" : "")}, model {trainer.Layout.TotalLength:N0} parameters ({trainer.Layout.TotalLength * (double)sizeof(float) / 1e6:F1} MB, --hidden {hidden}), server {server}"));
         using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(c => c.SingleLine = true).SetMinimumLevel(verbose ? LogLevel.Information : LogLevel.Warning));
         var builder = new FederatedClientBuilder(server).WithLoggerFactory(loggers).Configure(o => o with { DeviceName = name });
         if (token is not null) builder.WithToken(token);
@@ -88,7 +96,7 @@ public static class ClientCommand
         var progress = new Progress(output, name);
         try
         {
-            var rounds = await client.ParticipateAsync(trainer, dataset.Train, indices, index, split.Seed, progress, cancellationToken);
+            var rounds = await client.ParticipateAsync(trainer, train, indices, index, split.Seed, progress, cancellationToken);
             output.WriteLine($"{name}: done after {rounds.Count} rounds{Skipped(progress)}.");
             return 0;
         }

@@ -12,6 +12,7 @@ public static class ExperimentCommand
         var command = new Command("experiment", "Run a multi-configuration study; each writes CSV, summary.json and plots.");
         command.Subcommands.Add(CompressionExperiment.Create());
         command.Subcommands.Add(StalenessExperimentCommand.Create());
+        command.Subcommands.Add(StalenessGapCommand.Create());
         command.Subcommands.Add(StrategyExperiment.Create());
         command.Subcommands.Add(ByzantineExperiment.Create());
         return command;

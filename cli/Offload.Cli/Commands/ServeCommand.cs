@@ -5,6 +5,7 @@ using System.Net;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Offload.Aggregator.Asynchronous;
 using Offload.Aggregator.Events;
 using Offload.Aggregator.Rounds;
 using Offload.Aggregator.Storage;
@@ -67,6 +68,14 @@ public static class ServeCommand
         var nodeName = new Option<string>("--node-name") { Description = "This node's name (default: NODE_NAME, which Kubernetes' downward API sets, else the host name). With --node-store and the Dapr aggregator, the events of what this node stores go on its topics, which the functions given the same name take, so updates fold where they landed.", DefaultValueFactory = _ => ServeOptions.DefaultNodeName() };
         var nodePeer = new Option<string[]>("--node-peer") { Description = "With --dapr and --node-store: another node's agent, NAME=URL (e.g. node-b=http://10.0.0.2:5110); an update or partial that node holds is pulled from it (PullObject). Repeatable.", DefaultValueFactory = _ => [] };
         var drain = new Option<double>("--drain") { Description = "Seconds a stop (SIGTERM, SIGINT) lets uploads in flight finish before it cuts them (0..8; the process ends within 10 s).", DefaultValueFactory = _ => d.DrainSeconds };
+        var mode = new Option<string>("--mode") { Description = "sync: rounds that close at --min-clients updates or the deadline | async: FedBuff, tasks handed out continuously from the newest model, a new version every --buffer arrivals, stale updates corrected by --corrector.", DefaultValueFactory = _ => "sync" };
+        var buffer = new Option<int>("--buffer") { Description = "With --mode async: arrivals per model version (K; 0: --min-clients).", DefaultValueFactory = _ => 0 };
+        var concurrency = new Option<int>("--concurrency") { Description = "With --mode async: tasks out at once (0: one for every device that asks).", DefaultValueFactory = _ => 0 };
+        var maxStaleness = new Option<int>("--max-staleness") { Description = "With --mode async: past versions kept to correct stale updates from; an update older than that is weighted by the fall-back (FedAsync polynomial), never folded as fresh.", DefaultValueFactory = _ => d.MaxStaleness };
+        var historyMb = new Option<double>("--history-mb") { Description = "With --mode async: a bound on the kept models' bytes, in MiB (0: only --max-staleness bounds them).", DefaultValueFactory = _ => 0 };
+        var corrector = new Option<string>("--corrector") { Description = $"With --mode async: what is done with a stale update: {string.Join(" | ", CorrectorCatalog.Names)} (inversion: recompute it on the current model from data recovered by gradient inversion, gated, falling back to fedasync-poly).", DefaultValueFactory = _ => d.Corrector };
+        var correctionQueue = new Option<int>("--correction-queue") { Description = "With --mode async: stale updates that may wait for the corrector; past that, stale uploads are pushed back (devices retry).", DefaultValueFactory = _ => d.CorrectionQueue };
+        var inversionSamples = new Option<int>("--inversion-samples") { Description = "With --corrector inversion: samples a typical device trains on (the inversion's model of local training follows it).", DefaultValueFactory = _ => d.InversionSamples };
         var appPort = new Option<int>("--app-port") { Description = "With --aggregator dapr: the HTTP port the sidecar delivers ModelPublished to (its app-port).", DefaultValueFactory = _ => d.DaprAppPort };
 
         var command = new Command("serve", "Run the gRPC gateway and a synchronous aggregator (FedAvg unless --strategy) for devices running 'offload client'.")
@@ -74,6 +83,7 @@ public static class ServeCommand
             strategy, clientEvaluation, port, host, minClients, perRound, deadline, rounds, epochs, batch, lr, seed, hidden, codec, maxUpdate,
             updateNorm, maxNorm, maxSamples, idleTimeout, linger, tokensFile, token, code, config, data, output, verbose, dapr, hierarchy,
             aggregator, appPort, sidecarWait, downstream, state, drain, nodeStore, nodeStoreMb, nodeAgent, nodeName, nodePeer,
+            mode, buffer, concurrency, maxStaleness, historyMb, corrector, correctionQueue, inversionSamples,
         };
         command.SetAction((parsed, cancellationToken) =>
         {
@@ -147,6 +157,19 @@ public static class ServeCommand
                 NodeStorePath = parsed.GetValue(nodeStore),
                 NodeStoreMegabytes = parsed.GetValue(nodeStoreMb),
                 NodeName = parsed.GetValue(nodeName)!,
+                Asynchronous = parsed.GetValue(mode) switch
+                {
+                    "sync" => false,
+                    "async" => true,
+                    var other => throw new InvalidOptionException($"--mode must be sync or async (got '{other}')."),
+                },
+                BufferSize = parsed.GetValue(buffer),
+                Concurrency = parsed.GetValue(concurrency),
+                MaxStaleness = parsed.GetValue(maxStaleness),
+                HistoryMegabytes = parsed.GetValue(historyMb),
+                Corrector = parsed.GetValue(corrector)!,
+                CorrectionQueue = parsed.GetValue(correctionQueue),
+                InversionSamples = parsed.GetValue(inversionSamples),
                 NodePeers = parsed.GetValue(nodePeer) is { Length: > 0 }
                     ? throw new InvalidOptionException("--node-peer is for the aggregator functions (serve --dapr): the gateway reads only its own node's store.")
                     : new Dictionary<string, Uri>(),
@@ -315,23 +338,42 @@ public static class ServeCommand
         };
 
         var served = new List<ServedRound>();
+        var clock = Stopwatch.StartNew(); // From before the gateway starts: each model's time of publication, for accuracy against wall time.
         var evaluated = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         ValueTask OnRoundClosed(IRoundCoordinator coordinator, RoundClosed closed)
         {
             var model = coordinator.Model;
             var summary = coordinator.Rounds.First(r => r.Round == closed.Round);
             var score = evaluator.Evaluate(model.Weights.Span, dataset.Test, 0, dataset.Test.Count);
-            lock (served) served.Add(new ServedRound(summary, score.Accuracy, score.MeanLoss));
+            lock (served) served.Add(new ServedRound(summary, score.Accuracy, score.MeanLoss, clock.Elapsed.TotalSeconds));
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 // The Dapr functions report updates only; samples and bytes are known where folding happens.
-                $"round {closed.Round}/{o.Rounds}: {summary.Updates} updates ({(o.DaprAggregator ? "" : $"{summary.SampleCount} samples, {summary.PayloadBytes / 1024.0:F0} KiB, ")}{(summary.ClosedByDeadline ? "deadline" : "quorum")}) in {summary.Seconds:F1} s -> model {closed.Version}, test accuracy {score.Accuracy * 100:F2}%{(model.Version == closed.Version ? "" : " (evaluated a later model)")}{(summary.Evaluation is { } fe ? $"; on the devices' own data the model they trained from scored {fe.Accuracy * 100:F2}% ({fe.Examples} examples, {fe.Clients} devices)" : "")}"));
+                $"{(o.Asynchronous ? "version" : "round")} {closed.Round}/{o.Rounds}: {summary.Updates} updates ({(o.DaprAggregator ? "" : $"{summary.SampleCount} samples, {summary.PayloadBytes / 1024.0:F0} KiB, ")}{(summary.ClosedByDeadline ? "deadline" : o.Asynchronous ? "buffer" : "quorum")}) in {summary.Seconds:F1} s -> model {closed.Version}, test accuracy {score.Accuracy * 100:F2}%{(model.Version == closed.Version ? "" : " (evaluated a later model)")}{(summary.Evaluation is { } fe ? $"; on the devices' own data the model they trained from scored {fe.Accuracy * 100:F2}% ({fe.Examples} examples, {fe.Clients} devices)" : "")}"));
             if (closed.Final) evaluated.TrySetResult();
             return ValueTask.CompletedTask;
         }
 
         // Either the in-process aggregator or the Dapr functions behind this app's sidecar; the rest is the same.
         // The in-process rounds are watched from before they start: a resumed round may close at once.
-        await using var hosted = o.DaprAggregator
+        var asynchronous = o.Asynchronous ? new AsynchronousOptions
+        {
+            Versions = o.Rounds,
+            BufferSize = o.BufferSize == 0 ? o.MinClients : o.BufferSize,
+            Concurrency = o.Concurrency,
+            MaxStaleness = o.MaxStaleness,
+            MaxHistoryBytes = (long)(o.HistoryMegabytes * 1024 * 1024),
+            ServerLearningRate = ((FedAvg)o.Strategy).ServerLearningRate,
+            Plan = roundOptions.Plan,
+            TaskLifetime = TimeSpan.FromSeconds(o.RoundDeadlineSeconds),
+            CorrectionQueueCapacity = o.CorrectionQueue,
+        }.Validate() : null;
+        await using var hosted = asynchronous is not null
+            ? await HostedRounds.StartAsynchronousAsync(gatewayOptions, listen, tokens, evaluator.Layout, initial, asynchronous,
+                CorrectorCatalog.Create(o.Corrector, new CorrectorSettings { Seed = o.Seed }, evaluator.Layout,
+                    (dataset.Train.Rows, dataset.Train.Columns, dataset.Train.ClassCount), roundOptions.Plan, o.InversionSamples),
+                CorrectorCatalog.Fallback(new CorrectorSettings()), logging, loggers, cancellationToken, OnRoundClosed,
+                o.NodeStorePath, (long)(o.NodeStoreMegabytes * 1024 * 1024))
+            : o.DaprAggregator
             ? await HostedRounds.StartDaprAsync(gatewayOptions, listen, tokens, evaluator.Layout, initial, roundOptions, logging, TimeSpan.FromSeconds(o.SidecarWaitSeconds), cancellationToken,
                 o.NodeStorePath, (long)(o.NodeStoreMegabytes * 1024 * 1024))
             : await HostedRounds.StartInProcessAsync(gatewayOptions, listen, tokens, evaluator.Layout, initial, roundOptions, logging, loggers, cancellationToken, o.StateDirectory, OnRoundClosed,
@@ -351,7 +393,7 @@ public static class ServeCommand
         if (hosted.Resumed.LastRound >= o.Rounds) evaluated.TrySetResult();
         var wall = Stopwatch.StartNew();
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Listening on {server.Address} - {o.Strategy.Name} {(o.DaprAggregator ? $"by the Dapr aggregator functions (ModelPublished on port {o.DaprAppPort})" : "in process")}, {o.Codec} updates, {DownstreamArgument.Format(o.Downstream, o.DownstreamFedZip)} downloads, {o.Rounds} rounds, {o.MinClients} updates close a round (deadline {o.RoundDeadlineSeconds:0.#} s), model {evaluator.Layout.TotalLength:N0} parameters ({evaluator.Layout.TotalLength * (double)sizeof(float) / 1e6:F1} MB of float32, --hidden {o.Hidden}), seed {o.Seed}"));
+            $"Listening on {server.Address} - {o.Strategy.Name} {(o.DaprAggregator ? $"by the Dapr aggregator functions (ModelPublished on port {o.DaprAppPort})" : "in process")}, {o.Codec} updates, {DownstreamArgument.Format(o.Downstream, o.DownstreamFedZip)} downloads, {(asynchronous is { } a ? $"asynchronous: {a.Versions} versions, a version every {a.BufferSize} arrivals, {(a.Concurrency == 0 ? "every device that asks trains" : $"{a.Concurrency} devices train at once")}, stale updates corrected by {o.Corrector} from a window of {a.WindowFor(evaluator.Layout)} models" : $"{o.Rounds} rounds, {o.MinClients} updates close a round (deadline {o.RoundDeadlineSeconds:0.#} s)")}, model {evaluator.Layout.TotalLength:N0} parameters ({evaluator.Layout.TotalLength * (double)sizeof(float) / 1e6:F1} MB of float32, --hidden {o.Hidden}), seed {o.Seed}"));
         output.Flush();
 
         bool stopped = false;
@@ -414,6 +456,7 @@ public static class ServeCommand
             ["state"] = o.StateDirectory is null ? null : Path.GetFullPath(o.StateDirectory),
             ["resumed_at_round"] = hosted.Resumed.IsEmpty ? null : hosted.Resumed.LastRound + 1,
             ["stopped_by_signal"] = stopped,
+            ["mode"] = o.Asynchronous ? "async" : "sync",
         };
         var metrics = server.Metrics;
         var gateway = new JsonObject
@@ -432,12 +475,14 @@ public static class ServeCommand
             ["capped_weights"] = metrics.CappedWeights,
             ["timed_out_uploads"] = metrics.TimedOutUploads,
             ["store_full_refusals"] = metrics.StoreFullRefusals,
+            ["correction_queue_refusals"] = metrics.CorrectionQueueRefusals,
             ["concurrent_stream_refusals"] = metrics.ConcurrentStreamRefusals,
             ["throttled_enrollments"] = metrics.ThrottledEnrollments,
         };
         ServedRound[] rows;
         lock (served) rows = [.. served.OrderBy(r => r.Summary.Round)];
-        ServeReport.Write(outputDirectory, rows, configuration, gateway, seconds);
+        ServeReport.Write(outputDirectory, rows, configuration, gateway, seconds,
+            hosted.Asynchronous is { } async ? ServeReport.Asynchronous(async.Statistics, async.Asynchronous) : null);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{(stopped ? "Stopped" : "Done")}: {rows.Length} rounds, {metrics.Accepted} updates accepted ({metrics.Duplicates} duplicates answered), final test accuracy {(rows.Length == 0 ? 0 : rows[^1].Accuracy) * 100:F2}% in {seconds:F1} s; wrote {Path.GetFullPath(outputDirectory)}"));
         return 0; // A stop by signal that drained and reported is a clean exit.

@@ -1,8 +1,10 @@
 using Microsoft.Extensions.Logging;
+using Offload.Aggregator.Asynchronous;
 using Offload.Aggregator.Events;
 using Offload.Aggregator.Journal;
 using Offload.Aggregator.Rounds;
 using Offload.Aggregator.SharedMemory;
+using Offload.Aggregator.Staleness;
 using Offload.Aggregator.Storage;
 using Offload.Aggregator.Strategies;
 using Offload.Core.Model;
@@ -36,6 +38,9 @@ internal sealed class HostedRounds : IAsyncDisposable
     public IRoundCoordinator Coordinator { get; }
 
     public IEventBus RoundEvents { get; }
+
+    /// <summary>The asynchronous coordinator with <c>--mode async</c>, else null.</summary>
+    public AsynchronousCoordinator? Asynchronous { get; private init; }
 
     /// <summary>What the journal held when this process started (empty without <c>--state</c>, or on a first start).</summary>
     public FederationRecord Resumed { get; private init; } = FederationRecord.Empty;
@@ -97,6 +102,44 @@ internal sealed class HostedRounds : IAsyncDisposable
             if (watch is not null) await watch.DisposeAsync();
             await bus.DisposeAsync();
             journal?.Dispose();
+            shared?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The gateway with buffered asynchronous aggregation in this process (<c>serve --mode async</c>):
+    /// stale updates are corrected by <paramref name="corrector"/> on its own worker thread.
+    /// </summary>
+    public static async Task<HostedRounds> StartAsynchronousAsync(GatewayOptions gateway, GatewayListenOptions listen, ClientTokens tokens,
+        TensorLayout layout, float[] initial, AsynchronousOptions options, IStalenessCorrector corrector, IStalenessWeighting fallback,
+        Action<ILoggingBuilder> logging, ILoggerFactory loggers, CancellationToken cancellationToken,
+        Func<IRoundCoordinator, RoundClosed, ValueTask>? onRoundClosed = null, string? nodeStore = null, long nodeStoreBytes = SharedMemoryUpdateStore.DefaultCapacityBytes)
+    {
+        var shared = nodeStore is null ? null : OpenNodeStore(nodeStore, nodeStoreBytes, layout);
+        IUpdateStore store = shared is null ? new InMemoryUpdateStore() : shared;
+        var bus = new InProcessEventBus(loggers.CreateLogger<InProcessEventBus>());
+        var coordinator = new AsynchronousCoordinator(layout, initial, options, corrector, fallback, store, bus,
+            logger: loggers.CreateLogger<AsynchronousCoordinator>());
+        var watch = onRoundClosed is null ? null : bus.Subscribe<RoundClosed>((closed, _) => onRoundClosed(coordinator, closed));
+        try
+        {
+            coordinator.Start();
+            var server = await GatewayServer.StartAsync(gateway, listen, tokens, coordinator, store, bus, logging, cancellationToken);
+            return new HostedRounds(server, coordinator, bus, async () =>
+            {
+                await server.DisposeAsync();
+                await coordinator.DisposeAsync();
+                if (watch is not null) await watch.DisposeAsync();
+                await bus.DisposeAsync();
+                shared?.Dispose();
+            }) { Asynchronous = coordinator };
+        }
+        catch
+        {
+            await coordinator.DisposeAsync();
+            if (watch is not null) await watch.DisposeAsync();
+            await bus.DisposeAsync();
             shared?.Dispose();
             throw;
         }

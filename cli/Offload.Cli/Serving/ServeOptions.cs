@@ -63,6 +63,33 @@ public sealed record ServeOptions
     /// <summary>Seconds to keep answering "done" after the last round.</summary>
     public double LingerSeconds { get; init; } = 5;
 
+    /// <summary>
+    /// Synchronous rounds (false), or buffered asynchronous aggregation (<c>--mode async</c>, FedBuff):
+    /// tasks go out continuously and every <see cref="BufferSize"/> arrivals publish a version.
+    /// </summary>
+    public bool Asynchronous { get; init; }
+
+    /// <summary>With <see cref="Asynchronous"/>: arrivals per version (K); 0 means <see cref="MinClients"/>.</summary>
+    public int BufferSize { get; init; }
+
+    /// <summary>With <see cref="Asynchronous"/>: tasks out at once; 0 gives one to every device that asks.</summary>
+    public int Concurrency { get; init; }
+
+    /// <summary>With <see cref="Asynchronous"/>: past versions whose models are kept for correction (the window holds this many plus the current).</summary>
+    public int MaxStaleness { get; init; } = 16;
+
+    /// <summary>With <see cref="Asynchronous"/>: a bound on the window's bytes in MiB; 0 for none.</summary>
+    public double HistoryMegabytes { get; init; }
+
+    /// <summary>With <see cref="Asynchronous"/>: the staleness corrector's name (<see cref="Options.CorrectorCatalog"/>).</summary>
+    public string Corrector { get; init; } = "fedasync-poly";
+
+    /// <summary>With <see cref="Asynchronous"/>: stale updates that may wait for the corrector before stale uploads are pushed back.</summary>
+    public int CorrectionQueue { get; init; } = 4;
+
+    /// <summary>With <see cref="Asynchronous"/> and the inversion: samples a typical device trains on (the inversion's surrogate of local training follows it).</summary>
+    public int InversionSamples { get; init; } = 600;
+
     /// <summary>Fan-in bound of each round's aggregation tree; 0 folds into one flat accumulator.</summary>
     public int HierarchyFanIn { get; init; }
 
@@ -172,6 +199,27 @@ public sealed record ServeOptions
             $"--node-name (default NODE_NAME, else the host name) must be 1 to {Functions.Names.NodeTopics.MaxNodeLength} ASCII letters, digits, '-', '_' or '.'");
         Require(!NodePeers.ContainsKey(NodeName), NodeName, "--node-peer must name other nodes, not this one (--node-name)");
         Require(NodePeers.Count == 0 || NodeStorePath is not null, NodePeers.Count, "--node-peer needs --node-store: peers are pulled into this node's store");
+        Require(BufferSize >= 0, BufferSize, "--buffer must be 0 (= --min-clients) or positive");
+        Require(Concurrency >= 0, Concurrency, "--concurrency must be 0 (any device that asks) or positive");
+        Require(MaxStaleness is >= 0 and <= 10_000, MaxStaleness, "--max-staleness must be 0..10000 versions");
+        Require(double.IsFinite(HistoryMegabytes) && HistoryMegabytes >= 0, HistoryMegabytes, "--history-mb must be 0 (no bound) or a positive number of MiB");
+        Require(Options.CorrectorCatalog.Names.Contains(Corrector) || Corrector == "unweighted", Corrector, $"--corrector must be one of {string.Join(", ", Options.CorrectorCatalog.Names)}");
+        Require(CorrectionQueue >= 1, CorrectionQueue, "--correction-queue must be at least 1");
+        Require(InversionSamples >= 1, InversionSamples, "--inversion-samples must be at least 1");
+        if (Asynchronous)
+        {
+            // What asynchronous aggregation does not do yet, refused rather than ignored.
+            Require(!DaprAggregator, "dapr", "--mode async runs in process for now; the Dapr functions aggregate synchronous rounds only (leave out --aggregator dapr)");
+            Require(StateDirectory is null, StateDirectory!, "--mode async keeps no journal yet; leave out --state");
+            Require(Downstream == Offload.Aggregator.Rounds.DownstreamMode.Full, Downstream, "--mode async sends full weights: a correction needs the exact model each device trained from (leave out --downstream)");
+            Require(HierarchyFanIn == 0, HierarchyFanIn, "--mode async folds into one buffer (leave out --hierarchy)");
+            Require(Strategy.GetType() == typeof(Offload.Aggregator.Strategies.FedAvg), Strategy.Name,
+                "--mode async aggregates with FedBuff (fedavg's weights and step, every --buffer arrivals); --strategy takes only fedavg[:eta=X] there");
+        }
+        else
+        {
+            Require(BufferSize == 0 && Concurrency == 0, BufferSize, "--buffer and --concurrency are for --mode async");
+        }
         return this;
     }
 
