@@ -200,8 +200,9 @@ public sealed class AsynchronousCoordinator : IRoundCoordinator, IAsyncDisposabl
     /// <inheritdoc/>
     public GlobalModel? ServedModel(ModelVersion version)
     {
+        if (version.Value < 0) return null;
         var model = _served[(int)(version.Value % _served.Length)];
-        return version.Value >= 0 && model is not null && model.Version == version ? model : null;
+        return model is not null && model.Version == version ? model : null;
     }
 
     /// <summary>
