@@ -253,7 +253,7 @@ public class CommandLineTests
         Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}: {stderr}\n{stdout}");
 
         var csv = File.ReadAllLines(Path.Combine(output, "rounds.csv"));
-        Assert.Equal(Reports.RunReport.CsvHeader, csv[0]);
+        Assert.Equal(Offload.Cli.Reports.RunReport.CsvHeader, csv[0]);
         Assert.Equal(3, csv.Length);
         using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "summary.json")));
         Assert.Equal(2, summary.RootElement.GetProperty("rounds").GetInt32());
