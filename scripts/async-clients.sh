@@ -20,8 +20,10 @@ CORRECTORS="${CORRECTORS:-none fedasync-poly inversion}"
 VERSIONS="${VERSIONS:-30}"
 BUFFER="${BUFFER:-5}"            # arrivals per model version (K)
 MAX_STALENESS="${MAX_STALENESS:-20}"
+CORRECT_FROM="${CORRECT_FROM:-4}" # inversion corrects updates at least this stale; younger ones (most fast devices') are weighted
 SLOWDOWN="${SLOWDOWN:-6}"        # the slow devices compute this many times slower
 UPLOAD_DELAY="${UPLOAD_DELAY:-2}" # and wait this many seconds more before each upload
+LINGER="${LINGER:-30}"           # seconds serve keeps answering "done" (the slow devices' cycle is longer than the fast ones')
 PORT="${PORT:-5124}"
 SEED="${SEED:-42}"
 DATA="${DATA:-}"                 # a folder, 'bundled', or empty for the default search
@@ -44,7 +46,7 @@ for corrector in $CORRECTORS; do
   mkdir -p "$dir"
   echo "== $corrector"
   "${OFFLOAD[@]}" serve --mode async --port "$PORT" --rounds "$VERSIONS" --buffer "$BUFFER" --max-staleness "$MAX_STALENESS" \
-    --corrector "$corrector" --seed "$SEED" --linger 3 --out "$dir" "${token_args[@]}" "${data_args[@]}" >"$dir/serve.log" 2>&1 &
+    --corrector "$corrector" --correct-from "$CORRECT_FROM" --seed "$SEED" --linger "$LINGER" --out "$dir" "${token_args[@]}" "${data_args[@]}" >"$dir/serve.log" 2>&1 &
   server=$!
   trap 'kill "$server" 2>/dev/null || true' EXIT
   for _ in $(seq 1 120); do
@@ -67,10 +69,15 @@ for corrector in $CORRECTORS; do
     clients+=($!)
   done
 
+  # The federation ends when its last version is published; serve lingers LINGER s answering "done".
+  # A slow device still training then hears it at its next call; one that is still training after
+  # the linger is stopped (SIGTERM: it exits 0, as a device told to stop does).
   status=0
-  for pid in "${clients[@]}"; do wait "$pid" || status=1; done
   wait "$server" || status=1
   trap - EXIT
+  sleep 2
+  for pid in "${clients[@]}"; do kill -0 "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${clients[@]}"; do wait "$pid" || status=1; done
   tail -n 3 "$dir/serve.log"
   [ "$status" -eq 0 ] || { echo "the $corrector run failed; logs in $dir"; exit 1; }
   runs+=("$corrector=$dir")

@@ -20,9 +20,11 @@ namespace Offload.Aggregator.Asynchronous;
 /// the gateway's <see cref="IRoundCoordinator"/> seam. Tasks go out continuously, each from the
 /// newest version; every <see cref="AsynchronousOptions.BufferSize"/> arrivals the server steps and
 /// publishes a version (announced as a <see cref="RoundClosed"/> whose round is the version). A
-/// stale update goes to the <see cref="CorrectionQueue"/> with its base model from the bounded
-/// window and is folded when its correction is done; one older than the window is weighted by the
-/// fall-back, which needs no base model.
+/// corrector that only weights (<see cref="IStalenessWeighting"/>) is applied as the update folds; any
+/// other gets each stale update at least <see cref="AsynchronousOptions.CorrectFrom"/> versions old on
+/// the <see cref="CorrectionQueue"/>, with its base model from the bounded window, and the update is
+/// folded when its correction is done; one older than the window, or younger than CorrectFrom, is
+/// weighted by the fall-back, which needs no base model.
 /// </summary>
 /// <remarks>
 /// <para>Exactly once: the gateway reserves before it acknowledges, and at most Versions x K
@@ -47,6 +49,7 @@ public sealed class AsynchronousCoordinator : IRoundCoordinator, IAsyncDisposabl
     private readonly BufferedAggregator _server;
     private readonly CorrectionQueue _queue;
     private readonly IStalenessWeighting _fallback;
+    private readonly IStalenessWeighting? _weighting;
     private readonly Dictionary<string, Entry> _tasks = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Entry> _taskByClient = new(StringComparer.Ordinal);
     private readonly GlobalModel[] _served = new GlobalModel[AsynchronousOptions.ServedVersions];
@@ -98,6 +101,7 @@ public sealed class AsynchronousCoordinator : IRoundCoordinator, IAsyncDisposabl
         _time = time ?? TimeProvider.System;
         _logger = logger ?? (ILogger)NullLogger.Instance;
         _fallback = fallback;
+        _weighting = corrector as IStalenessWeighting; // Needs no base model and costs nothing: applied at once, not queued.
         _strategy = new FedBuff(options.BufferSize, options.ServerLearningRate);
         _server = new BufferedAggregator(new FedBuffOptions
         {
@@ -259,7 +263,7 @@ public sealed class AsynchronousCoordinator : IRoundCoordinator, IAsyncDisposabl
             EnsureStarted();
             var check = Check(clientId, taskId, out var task, out var entry);
             if (check != SubmissionCheck.Open) return check;
-            if (task!.BaseVersion.CompareTo(_model.Version) < 0 && _queue.Pending >= _queue.Capacity) return SubmissionCheck.Busy;
+            if (GoesToCorrector(task!.BaseVersion.StalenessAt(_model.Version)) && _queue.Pending >= _queue.Capacity) return SubmissionCheck.Busy;
             entry!.State = EntryState.Reserved;
             entry.Evaluation = evaluation;
             _open--;
@@ -296,6 +300,9 @@ public sealed class AsynchronousCoordinator : IRoundCoordinator, IAsyncDisposabl
         lock (_gate) _server.Dispose();
         _completion.TrySetCanceled();
     }
+
+    /// <summary>Whether an update <paramref name="staleness"/> versions old will wait for the correction queue.</summary>
+    private bool GoesToCorrector(long staleness) => _weighting is null && staleness >= _options.CorrectFrom;
 
     /// <summary>Updates the federation takes in all: K per version.</summary>
     private long Needed => (long)_options.Versions * _options.BufferSize;
@@ -371,13 +378,20 @@ public sealed class AsynchronousCoordinator : IRoundCoordinator, IAsyncDisposabl
             long staleness = baseVersion.StalenessAt(current);
             if (!decoded) closed = Arrive(entry, arrived, StalenessOutcome.Refused, staleness, null, start);
             else if (staleness == 0) closed = FoldOrFallBack(entry, arrived, delta, baseVersion, 1.0, StalenessOutcome.Fresh, staleness, start);
-            else if (_server.History.TryGet(baseVersion, out var baseWeights))
+            else if (!_server.History.TryGet(baseVersion, out var baseWeights))
+                closed = FoldOrFallBack(entry, arrived, delta, baseVersion, _fallback.WeightOf(staleness), StalenessOutcome.BeyondWindow, staleness, start);
+            else if (!GoesToCorrector(staleness))
+            {
+                // A weight from the staleness alone: folded now, no queue (the corrector's own, or the fall-back's for an update too young to correct).
+                double scale = (_weighting ?? _fallback).WeightOf(staleness);
+                closed = FoldOrFallBack(entry, arrived, delta, baseVersion, scale, scale == 1.0 ? StalenessOutcome.Unchanged : StalenessOutcome.Weighted, staleness, start);
+            }
+            else
             {
                 stale = new StaleUpdate(ClientIndex(arrived.ClientId), Layout, delta.AsMemory(0, length), arrived.SampleCount,
                     baseVersion, baseWeights, current, _server.CurrentWeights);
                 _pendingCorrections++;
             }
-            else closed = FoldOrFallBack(entry, arrived, delta, baseVersion, _fallback.WeightOf(staleness), StalenessOutcome.BeyondWindow, staleness, start);
             if (stale is null) ArrayPool<float>.Shared.Return(delta);
         }
         Announce(closed);
@@ -438,7 +452,8 @@ public sealed class AsynchronousCoordinator : IRoundCoordinator, IAsyncDisposabl
                     {
                         CorrectionOutcome.Corrected => StalenessOutcome.Corrected,
                         CorrectionOutcome.FellBack => StalenessOutcome.FellBack,
-                        _ => StalenessOutcome.Weighted,
+                        CorrectionOutcome.Weighted => StalenessOutcome.Weighted,
+                        _ => StalenessOutcome.Unchanged,
                     };
                     // A corrected update is for the model it was corrected against; anything else is still the stale one.
                     var baseVersion = outcome == StalenessOutcome.Corrected ? stale.CurrentVersion : stale.BaseVersion;

@@ -43,6 +43,14 @@ public sealed record AsynchronousOptions
     /// <summary>Stale updates that may wait for the corrector; past it, stale uploads are pushed back.</summary>
     public int CorrectionQueueCapacity { get; init; } = 4;
 
+    /// <summary>
+    /// With a corrector that does more than weight (DC-ASGD, inversion): stale updates at least this
+    /// many versions old go to it; younger ones are weighted by the fall-back. When more devices train
+    /// at once than K, nearly every update is a version or two old, and correcting each would cost more
+    /// than that staleness is worth.
+    /// </summary>
+    public int CorrectFrom { get; init; } = 1;
+
     /// <summary>Past versions devices may still download (a task names the version it was given, which the server may have moved past).</summary>
     public const int ServedVersions = 4;
 
@@ -73,6 +81,7 @@ public sealed record AsynchronousOptions
         ArgumentNullException.ThrowIfNull(Plan);
         if (TaskLifetime <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(TaskLifetime), TaskLifetime, "A task's lifetime must be positive.");
         if (WaitRetry <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(WaitRetry), WaitRetry, "The wait before asking again must be positive.");
+        if (CorrectFrom < 1) throw new ArgumentOutOfRangeException(nameof(CorrectFrom), CorrectFrom, "Corrections start at a staleness of at least 1.");
         if (CorrectionQueueCapacity < 1) throw new ArgumentOutOfRangeException(nameof(CorrectionQueueCapacity), CorrectionQueueCapacity, "The correction queue must hold at least one update.");
         return this;
     }

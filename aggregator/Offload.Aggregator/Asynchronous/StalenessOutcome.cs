@@ -9,7 +9,10 @@ public enum StalenessOutcome
     /// <summary>Stale, replaced by the corrector's update for the current model.</summary>
     Corrected,
 
-    /// <summary>Stale, kept with its weight scaled down (or left alone) by the corrector.</summary>
+    /// <summary>Stale, folded as it came: the corrector (<c>none</c>) leaves stale updates alone.</summary>
+    Unchanged,
+
+    /// <summary>Stale, kept with its weight scaled down by its staleness (the corrector is a weighting, or the update was too young to correct).</summary>
     Weighted,
 
     /// <summary>Stale, the correction failed (its quality gate, an error, or a result that was not finite): the fall-back weighted it.</summary>

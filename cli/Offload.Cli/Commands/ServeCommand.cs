@@ -75,6 +75,7 @@ public static class ServeCommand
         var historyMb = new Option<double>("--history-mb") { Description = "With --mode async: a bound on the kept models' bytes, in MiB (0: only --max-staleness bounds them).", DefaultValueFactory = _ => 0 };
         var corrector = new Option<string>("--corrector") { Description = $"With --mode async: what is done with a stale update: {string.Join(" | ", CorrectorCatalog.Names)} (inversion: recompute it on the current model from data recovered by gradient inversion, gated, falling back to fedasync-poly).", DefaultValueFactory = _ => d.Corrector };
         var correctionQueue = new Option<int>("--correction-queue") { Description = "With --mode async: stale updates that may wait for the corrector; past that, stale uploads are pushed back (devices retry).", DefaultValueFactory = _ => d.CorrectionQueue };
+        var correctFrom = new Option<int>("--correct-from") { Description = "With --mode async and dc-asgd or inversion: correct stale updates at least this many versions old; younger ones are weighted by fedasync-poly (with more devices training than --buffer, most updates are a version or two old).", DefaultValueFactory = _ => d.CorrectFrom };
         var inversionSamples = new Option<int>("--inversion-samples") { Description = "With --corrector inversion: samples a typical device trains on (the inversion's model of local training follows it).", DefaultValueFactory = _ => d.InversionSamples };
         var appPort = new Option<int>("--app-port") { Description = "With --aggregator dapr: the HTTP port the sidecar delivers ModelPublished to (its app-port).", DefaultValueFactory = _ => d.DaprAppPort };
 
@@ -83,7 +84,7 @@ public static class ServeCommand
             strategy, clientEvaluation, port, host, minClients, perRound, deadline, rounds, epochs, batch, lr, seed, hidden, codec, maxUpdate,
             updateNorm, maxNorm, maxSamples, idleTimeout, linger, tokensFile, token, code, config, data, output, verbose, dapr, hierarchy,
             aggregator, appPort, sidecarWait, downstream, state, drain, nodeStore, nodeStoreMb, nodeAgent, nodeName, nodePeer,
-            mode, buffer, concurrency, maxStaleness, historyMb, corrector, correctionQueue, inversionSamples,
+            mode, buffer, concurrency, maxStaleness, historyMb, corrector, correctionQueue, correctFrom, inversionSamples,
         };
         command.SetAction((parsed, cancellationToken) =>
         {
@@ -169,6 +170,7 @@ public static class ServeCommand
                 HistoryMegabytes = parsed.GetValue(historyMb),
                 Corrector = parsed.GetValue(corrector)!,
                 CorrectionQueue = parsed.GetValue(correctionQueue),
+                CorrectFrom = parsed.GetValue(correctFrom),
                 InversionSamples = parsed.GetValue(inversionSamples),
                 NodePeers = parsed.GetValue(nodePeer) is { Length: > 0 }
                     ? throw new InvalidOptionException("--node-peer is for the aggregator functions (serve --dapr): the gateway reads only its own node's store.")
@@ -342,7 +344,8 @@ public static class ServeCommand
         var evaluated = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         ValueTask OnRoundClosed(IRoundCoordinator coordinator, RoundClosed closed)
         {
-            var model = coordinator.Model;
+            // Asynchronous versions come fast: score the version that closed, which it still serves, not whatever is newest by now.
+            var model = coordinator is AsynchronousCoordinator a ? a.ServedModel(closed.Version) ?? coordinator.Model : coordinator.Model;
             var summary = coordinator.Rounds.First(r => r.Round == closed.Round);
             var score = evaluator.Evaluate(model.Weights.Span, dataset.Test, 0, dataset.Test.Count);
             lock (served) served.Add(new ServedRound(summary, score.Accuracy, score.MeanLoss, clock.Elapsed.TotalSeconds));
@@ -366,6 +369,7 @@ public static class ServeCommand
             Plan = roundOptions.Plan,
             TaskLifetime = TimeSpan.FromSeconds(o.RoundDeadlineSeconds),
             CorrectionQueueCapacity = o.CorrectionQueue,
+            CorrectFrom = o.CorrectFrom,
         }.Validate() : null;
         await using var hosted = asynchronous is not null
             ? await HostedRounds.StartAsynchronousAsync(gatewayOptions, listen, tokens, evaluator.Layout, initial, asynchronous,

@@ -87,6 +87,9 @@ public sealed record ServeOptions
     /// <summary>With <see cref="Asynchronous"/>: stale updates that may wait for the corrector before stale uploads are pushed back.</summary>
     public int CorrectionQueue { get; init; } = 4;
 
+    /// <summary>With <see cref="Asynchronous"/> and a corrector that does more than weight: stale updates at least this old are corrected, younger ones weighted by the fall-back.</summary>
+    public int CorrectFrom { get; init; } = 1;
+
     /// <summary>With <see cref="Asynchronous"/> and the inversion: samples a typical device trains on (the inversion's surrogate of local training follows it).</summary>
     public int InversionSamples { get; init; } = 600;
 
@@ -205,6 +208,7 @@ public sealed record ServeOptions
         Require(double.IsFinite(HistoryMegabytes) && HistoryMegabytes >= 0, HistoryMegabytes, "--history-mb must be 0 (no bound) or a positive number of MiB");
         Require(Options.CorrectorCatalog.Names.Contains(Corrector) || Corrector == "unweighted", Corrector, $"--corrector must be one of {string.Join(", ", Options.CorrectorCatalog.Names)}");
         Require(CorrectionQueue >= 1, CorrectionQueue, "--correction-queue must be at least 1");
+        Require(CorrectFrom >= 1, CorrectFrom, "--correct-from must be at least 1");
         Require(InversionSamples >= 1, InversionSamples, "--inversion-samples must be at least 1");
         if (Asynchronous)
         {

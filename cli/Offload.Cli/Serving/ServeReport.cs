@@ -91,6 +91,7 @@ public static class ServeReport
             ["correction_cpu_seconds_max"] = cpu.Count == 0 ? null : cpu.Max(),
             ["correction_queue_seconds_median"] = statistics.CorrectionQueueSeconds.Count == 0 ? null : Reports.Median.Of(statistics.CorrectionQueueSeconds),
             ["correction_queue_capacity"] = options.CorrectionQueueCapacity,
+            ["correct_from"] = options.CorrectFrom,
             ["history_window"] = statistics.HistoryWindow,
             ["history_peak_bytes"] = statistics.HistoryPeakBytes,
             ["ignored_events"] = statistics.Ignored,

@@ -25,7 +25,7 @@ public class AsynchronousCoordinatorTests : IAsyncLifetime
         await _bus.DisposeAsync();
     }
 
-    private AsynchronousCoordinator Start(int k, int versions, IStalenessCorrector? corrector = null, int maxStaleness = 8, int concurrency = 0, int queue = 4)
+    private AsynchronousCoordinator Start(int k, int versions, IStalenessCorrector? corrector = null, int maxStaleness = 8, int concurrency = 0, int queue = 4, int correctFrom = 1)
     {
         _coordinator = new AsynchronousCoordinator(Layout, new float[8],
             new AsynchronousOptions
@@ -35,6 +35,7 @@ public class AsynchronousCoordinatorTests : IAsyncLifetime
                 MaxStaleness = maxStaleness,
                 Concurrency = concurrency,
                 CorrectionQueueCapacity = queue,
+                CorrectFrom = correctFrom,
                 TaskLifetime = TimeSpan.FromSeconds(10),
             },
             corrector ?? new PolynomialStalenessWeighting(0.5), new PolynomialStalenessWeighting(0.5), _store, _bus, _clock);
@@ -194,6 +195,30 @@ public class AsynchronousCoordinatorTests : IAsyncLifetime
         var s = c.Statistics;
         Assert.Equal((1, 2), (Count(s, StalenessOutcome.Corrected), Count(s, StalenessOutcome.FellBack)));
         Assert.Equal(2, s.CorrectionCpuSeconds.Count); // The one that threw has no cost record.
+    }
+
+    [Fact]
+    public async Task Updates_younger_than_correct_from_are_weighted_by_the_fallback_without_the_corrector()
+    {
+        var answers = new Queue<Func<StaleUpdate, StalenessCorrection>>();
+        answers.Enqueue(_ => StalenessCorrection.Corrected(Enumerable.Repeat(10f, 8).ToArray()));
+        var c = Start(k: 1, versions: 4, corrector: new ScriptedCorrector(answers), correctFrom: 2);
+        var young = Assigned(c.RequestTask("young"));
+        await SubmitAsync(Assigned(c.RequestTask("fast")), 1);
+        await WaitForVersionAsync(1);
+        var old = Assigned(c.RequestTask("old")); // From v1.
+        await SubmitAsync(young, 1); // Staleness 1 < 2: the fall-back's weight 2^-0.5, the corrector not asked.
+        await WaitForVersionAsync(2);
+        Assert.All(c.Model.Weights.ToArray(), w => Assert.Equal(1f + 1f / MathF.Sqrt(2), w, 5));
+        await SubmitAsync(Assigned(c.RequestTask("fast")), 1);
+        await WaitForVersionAsync(3);
+        await SubmitAsync(old, 1); // Staleness 2: corrected.
+        await WaitForVersionAsync(4);
+        Assert.All(c.Model.Weights.ToArray(), w => Assert.Equal(2f + 1f / MathF.Sqrt(2) + 10f, w, 4));
+        var s = c.Statistics;
+        Assert.Equal((1, 1), (Count(s, StalenessOutcome.Weighted), Count(s, StalenessOutcome.Corrected)));
+        Assert.Single(s.CorrectionCpuSeconds);
+        Assert.Empty(answers);
     }
 
     [Fact]

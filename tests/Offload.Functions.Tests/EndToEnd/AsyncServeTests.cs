@@ -27,8 +27,10 @@ public sealed class AsyncServeTests : IDisposable
         string output = Path.Combine(_directory, "out");
         string address = $"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}";
         var serve = _processes.Start(["serve", "--mode", "async", "--port", port.ToString(CultureInfo.InvariantCulture), "--rounds", $"{Versions}", "--buffer", $"{K}",
-            "--corrector", "inversion", "--inversion-samples", "1333", "--data", "bundled", "--hidden", "8", "--linger", "1",
+            "--corrector", "inversion", "--inversion-samples", "1333", "--data", "bundled", "--hidden", "8", "--linger", "8",
             "--token", "fast-0=async-token-0", "--token", "fast-1=async-token-1", "--token", "slow-2=async-token-2", "--out", output]);
+        // serve lingers 8 s answering "done": longer than the slow device's cycle (about 3 s), so a device
+        // still training at the last version hears it at its next call instead of finding the gateway gone.
         // The slow device waits 2 s more per update: the fast ones publish versions meanwhile, and need
         // about 12 updates each to finish, so the slow device's updates are both stale and in.
         var devices = Enumerable.Range(0, 3).Select(i => _processes.Start(["client", "--server", address, "--token", $"async-token-{i}",

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Offload.Aggregator.Buffered;
 using Offload.Aggregator.Staleness;
 using Offload.Client.Training;
+using Offload.Core.Codec;
 using Offload.Core.Data;
 using Offload.Core.Federation;
 using Offload.Core.Model;
@@ -24,6 +25,8 @@ public sealed class AsyncSimulation : IDisposable
     private readonly IReadOnlyList<Partition> _partitions;
     private readonly ITrainer[] _trainers;
     private readonly float[] _initial;
+    private readonly IUpdateCodec _codec;
+    private readonly ErrorFeedback?[] _residuals;
 
     /// <summary>Sets up the workers; the initial global model is the first trainer's weights.</summary>
     /// <param name="trainerFactory">Creates one trainer per worker (called on this thread); all must share a layout.</param>
@@ -51,6 +54,8 @@ public sealed class AsyncSimulation : IDisposable
         Layout = _trainers[0].Layout;
         _initial = new float[Layout.TotalLength];
         _trainers[0].ExportWeights(_initial);
+        _codec = options.FedZip is null ? IdentityCodec.Instance : new FedZipCodec(options.FedZip);
+        _residuals = new ErrorFeedback?[partitions.Count];
     }
 
     /// <summary>The model's layout.</summary>
@@ -180,6 +185,7 @@ public sealed class AsyncSimulation : IDisposable
                         {
                             diverged = true; // As in the synchronous simulation: a client whose training blew up sends nothing (counted as dropped).
                         }
+                        if (!diverged) diverged = !Travel(arrival.Client, deltas[slot]);
                     }
                     commit.InTurn(slot, () =>
                     {
@@ -213,6 +219,26 @@ public sealed class AsyncSimulation : IDisposable
         }
         Task.WaitAll(tasks, cancellationToken);
         return pending;
+    }
+
+    /// <summary>
+    /// Sends <paramref name="delta"/> as the synchronous simulation and devices do: encoded (through the
+    /// client's error feedback with FedZip) and decoded back in place, so the server sees what the wire
+    /// carries. False when it cannot be encoded (not finite): the client sends nothing.
+    /// </summary>
+    private bool Travel(int client, float[] delta)
+    {
+        byte[] payload;
+        try
+        {
+            payload = _options.FedZip is null ? _codec.Encode(delta, Layout) : (_residuals[client] ??= new ErrorFeedback(_codec, Layout, _options.FedZip.ErrorFeedback)).Encode(delta);
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+        _codec.Decode(payload, Layout, delta);
+        return true;
     }
 
     /// <summary>Trains <paramref name="client"/> from the current model, as it would have without staleness, and compares.</summary>

@@ -35,6 +35,12 @@ public sealed record AsyncSimulationOptions
     /// </summary>
     public bool MeasureAgainstFresh { get; init; }
 
+    /// <summary>
+    /// How updates travel, as in the synchronous simulation: null for raw float32 through the identity
+    /// codec (exact), or FedZip with each client's error feedback. The server sees the decoded payload.
+    /// </summary>
+    public Offload.Core.Codec.FedZipOptions? FedZip { get; init; }
+
     /// <summary>Seeds local shuffling (the model's initialisation comes with the trainer factory).</summary>
     public int Seed { get; init; } = 42;
 

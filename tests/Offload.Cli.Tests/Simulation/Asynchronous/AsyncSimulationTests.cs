@@ -12,7 +12,7 @@ public class AsyncSimulationTests
 {
     private static readonly TrainTestDataset Bundled = FashionMnistCatalog.LoadBundled();
 
-    private static AsyncSimulationResult Run(IStalenessCorrector corrector, int workers, int tau = 2, int versions = 4)
+    private static AsyncSimulationResult Run(IStalenessCorrector corrector, int workers, int tau = 2, int versions = 4, Offload.Core.Codec.FedZipOptions? fedZip = null)
     {
         var partitions = PartitionScheme.Shards(1).Split(Bundled.Train, 20, 3);
         var delayed = partitions.Select(p => Bundled.Train.Labels[p.Indices[0]] == 5).ToArray();
@@ -27,6 +27,7 @@ public class AsyncSimulationTests
             CorrectionQueueCapacity = 1,
             Seed = 3,
             MeasureAgainstFresh = true,
+            FedZip = fedZip,
         };
         using var simulation = new AsyncSimulation(options, Bundled.Train, Bundled.Test, partitions, _ => TorchTrainer.CreateDefault(3));
         return simulation.Run(new FixedDelaySchedule(20, 5, delayed, tau, 3), corrector);
@@ -41,6 +42,16 @@ public class AsyncSimulationTests
         Assert.Equal(one.Versions.Select(v => v.Accuracy), two.Versions.Select(v => v.Accuracy));
         Assert.Equal(4, one.Versions.Count);
         Assert.True(double.IsNaN(one.Versions[0].Accuracy) && !double.IsNaN(one.Versions[1].Accuracy)); // Every 2nd version.
+    }
+
+    [Fact]
+    public void Updates_travel_through_the_codec_as_on_the_wire()
+    {
+        var exact = Run(new PolynomialStalenessWeighting(), workers: 2, versions: 2);
+        var compressed = Run(new PolynomialStalenessWeighting(), workers: 2, versions: 2, fedZip: new Offload.Core.Codec.FedZipOptions { TopZ = 0.01 });
+        Assert.NotEqual(exact.FinalWeights, compressed.FinalWeights); // FedZip keeps 1% of each update: the server sees the decoded payload.
+        Assert.All(compressed.FinalWeights, w => Assert.True(float.IsFinite(w)));
+        Assert.Equal(exact.Versions.Sum(v => v.Folded), compressed.Versions.Sum(v => v.Folded));
     }
 
     [Fact]
