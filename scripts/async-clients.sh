@@ -20,6 +20,9 @@ CORRECTORS="${CORRECTORS:-none fedasync-poly inversion}"
 VERSIONS="${VERSIONS:-30}"
 BUFFER="${BUFFER:-5}"            # arrivals per model version (K)
 MAX_STALENESS="${MAX_STALENESS:-20}"
+INVERSION_SAMPLES="${INVERSION_SAMPLES:-400}" # what a slow device trains on (the bundled subset's classes 8-9 split in two; 6000 with the full set)
+BATCH="${BATCH:-16}"             # local training (serve's defaults; `experiment staleness` uses B = 50, lr = 0.05)
+LR="${LR:-0.1}"
 CORRECT_FROM="${CORRECT_FROM:-4}" # inversion corrects updates at least this stale; younger ones (most fast devices') are weighted
 SLOWDOWN="${SLOWDOWN:-6}"        # the slow devices compute this many times slower
 UPLOAD_DELAY="${UPLOAD_DELAY:-2}" # and wait this many seconds more before each upload
@@ -46,7 +49,7 @@ for corrector in $CORRECTORS; do
   mkdir -p "$dir"
   echo "== $corrector"
   "${OFFLOAD[@]}" serve --mode async --port "$PORT" --rounds "$VERSIONS" --buffer "$BUFFER" --max-staleness "$MAX_STALENESS" \
-    --corrector "$corrector" --correct-from "$CORRECT_FROM" --seed "$SEED" --linger "$LINGER" --out "$dir" "${token_args[@]}" "${data_args[@]}" >"$dir/serve.log" 2>&1 &
+    --corrector "$corrector" --correct-from "$CORRECT_FROM" --inversion-samples "$INVERSION_SAMPLES" --batch "$BATCH" --lr "$LR" --seed "$SEED" --linger "$LINGER" --out "$dir" "${token_args[@]}" "${data_args[@]}" >"$dir/serve.log" 2>&1 &
   server=$!
   trap 'kill "$server" 2>/dev/null || true' EXIT
   for _ in $(seq 1 120); do
