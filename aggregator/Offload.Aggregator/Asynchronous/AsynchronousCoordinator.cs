@@ -261,9 +261,8 @@ public sealed class AsynchronousCoordinator : IRoundCoordinator, IAsyncDisposabl
         lock (_gate)
         {
             EnsureStarted();
-            var check = Check(clientId, taskId, out var task, out var entry);
+            var check = Check(clientId, taskId, out _, out var entry);
             if (check != SubmissionCheck.Open) return check;
-            if (GoesToCorrector(task!.BaseVersion.StalenessAt(_model.Version)) && _queue.Pending >= _queue.Capacity) return SubmissionCheck.Busy;
             entry!.State = EntryState.Reserved;
             entry.Evaluation = evaluation;
             _open--;
@@ -316,6 +315,8 @@ public sealed class AsynchronousCoordinator : IRoundCoordinator, IAsyncDisposabl
         entry = found;
         if (found.State != EntryState.Open) return SubmissionCheck.AlreadySubmitted;
         if (_done || _stopped || found.Task.Deadline <= _time.GetUtcNow() || _reservations >= Needed) return SubmissionCheck.RoundClosed;
+        // A stale update that would wait for a full correction queue is pushed back before it is acknowledged (and, at the header, before it streams).
+        if (GoesToCorrector(found.Task.BaseVersion.StalenessAt(_model.Version)) && _queue.Pending >= _queue.Capacity) return SubmissionCheck.Busy;
         return SubmissionCheck.Open;
     }
 

@@ -243,6 +243,7 @@ internal sealed class FederationGateway(
             throw Fail(StatusCode.InvalidArgument, $"total_length is {header.TotalLength}; no valid {codec} payload for this model is longer than {largest} bytes.");
         if (check == SubmissionCheck.RoundClosed)
             throw Fail(StatusCode.FailedPrecondition, $"Round {task!.Round} no longer takes updates; ask for a new task.");
+        if (check == SubmissionCheck.Busy) throw CorrectionQueueFull(); // Before a byte is sent, not after the whole upload.
 
         // One stream per (client, task), refused rather than queued, then a per-client share, and only then a gateway-wide slot.
         var session = ledger.GetOrAdd(client.ClientId, header.TaskId, task!.Round);
@@ -284,7 +285,7 @@ internal sealed class FederationGateway(
         finally
         {
             // Bytes of an upload nobody can finish any more (its round moved on while it streamed) go now, not at the next sweep.
-            if (session.Accepted is null && session.Header is not null && coordinator.CheckSubmission(client.ClientId, header.TaskId, out _) != SubmissionCheck.Open)
+            if (session.Accepted is null && session.Header is not null && coordinator.CheckSubmission(client.ClientId, header.TaskId, out _) is not (SubmissionCheck.Open or SubmissionCheck.Busy))
                 await DiscardAsync(session).ConfigureAwait(false);
             session.Gate.Release();
         }
@@ -512,10 +513,9 @@ internal sealed class FederationGateway(
             case SubmissionCheck.AlreadySubmitted:
                 throw Fail(StatusCode.AlreadyExists, $"Task '{task.TaskId}' already has an update.");
             case SubmissionCheck.Busy:
-                // Nothing was acknowledged: the device sends the update again after the delay.
+                // The queue filled while the update streamed. Nothing was acknowledged: the device sends it again after the delay.
                 await DiscardAsync(session).ConfigureAwait(false);
-                metrics.CountCorrectionQueueFull();
-                throw Fail(StatusCode.ResourceExhausted, "The aggregator's correction queue is full; send the update again shortly.", RetryAfter(CorrectionRetryAfter));
+                throw CorrectionQueueFull();
             default:
                 throw Fail(StatusCode.PermissionDenied, $"Task '{header.TaskId}' is not held by client '{client.ClientId}'.");
         }
@@ -579,6 +579,13 @@ internal sealed class FederationGateway(
     }
 
     private Metadata Busy() => RetryAfter(options.BusyRetryAfter);
+
+    /// <summary>Push-back from the aggregator's full correction queue: RESOURCE_EXHAUSTED with a retry delay, counted.</summary>
+    private RpcException CorrectionQueueFull()
+    {
+        metrics.CountCorrectionQueueFull();
+        return Fail(StatusCode.ResourceExhausted, "The aggregator's correction queue is full; send the update again shortly.", RetryAfter(CorrectionRetryAfter));
+    }
 
     /// <summary>Push-back from a full update store: RESOURCE_EXHAUSTED with the store's retry delay, counted.</summary>
     private RpcException StoreFull(UpdateStoreFullException e)

@@ -253,7 +253,7 @@ public class AsynchronousCoordinatorTests : IAsyncLifetime
         Assert.Equal(SubmissionCheck.Open, await SubmitAsync(stale[0], 1));
         await corrector.Entered.Task.WaitAsync(TimeSpan.FromSeconds(30)); // s1 is being corrected, and held there.
         Assert.Equal(SubmissionCheck.Busy, await SubmitAsync(stale[1], 1)); // Pushed back: nothing reserved, nothing stored.
-        Assert.Equal(SubmissionCheck.Open, c.CheckSubmission(stale[1].ClientId, stale[1].TaskId, out _));
+        Assert.Equal(SubmissionCheck.Busy, c.CheckSubmission(stale[1].ClientId, stale[1].TaskId, out _)); // The gateway asks at the header: refused before it streams.
         Assert.Equal(TaskOfferKind.Assigned, c.RequestTask("fast").Kind); // Ingest of fresh work goes on meanwhile.
 
         corrector.Release.Set();
