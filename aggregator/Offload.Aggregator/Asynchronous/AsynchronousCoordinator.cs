@@ -1,7 +1,5 @@
 using System.Buffers;
 using System.Diagnostics;
-using System.IO.Hashing;
-using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Offload.Aggregator.Buffered;
@@ -50,30 +48,17 @@ public sealed class AsynchronousCoordinator : IRoundCoordinator, IAsyncDisposabl
     private readonly CorrectionQueue _queue;
     private readonly IStalenessWeighting _fallback;
     private readonly IStalenessWeighting? _weighting;
-    private readonly Dictionary<string, Entry> _tasks = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, Entry> _taskByClient = new(StringComparer.Ordinal);
+    private readonly ContinuousTasks _tasks;
     private readonly GlobalModel[] _served = new GlobalModel[AsynchronousOptions.ServedVersions];
     private readonly List<RoundSummary> _summaries = [];
-    private readonly List<ClientEvaluation> _evaluations = [];
-    private readonly Dictionary<StalenessOutcome, long> _outcomes = [];
-    private readonly Dictionary<string, ClientCounts> _byClient = new(StringComparer.Ordinal);
-    private readonly List<double> _correctionCpu = [];
-    private readonly List<double> _correctionQueue = [];
+    private readonly StalenessTally _tally = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile GlobalModel _model;
     private IAsyncDisposable? _subscription;
     private bool _started;
     private bool _stopped;
     private bool _done;
-    private int _open;
-    private long _reservations;
-    private long _lastPrune;
     private long _versionOpened;
-    private int _pendingCorrections;
-    private long _ignored;
-    private long _maxStaleness;
-    private double _stalenessSum;
-    private long _foldedTotal;
     private int _bufferFolded;
     private int _bufferRefused;
     private long _bufferSamples;
@@ -112,6 +97,7 @@ public sealed class AsynchronousCoordinator : IRoundCoordinator, IAsyncDisposabl
         _model = new GlobalModel(layout, ModelVersion.Initial, initialWeights);
         _served[0] = _model;
         _queue = new CorrectionQueue(corrector, options.CorrectionQueueCapacity);
+        _tasks = new ContinuousTasks(_options, _time);
         Options = new RoundOptions
         {
             MinClients = options.BufferSize,
@@ -165,7 +151,7 @@ public sealed class AsynchronousCoordinator : IRoundCoordinator, IAsyncDisposabl
             {
                 long version = _model.Version.Value;
                 return new CoordinatorStatus(_done, _done ? version : version + 1, _model.Version, _options.Versions,
-                    _server.Buffered, _options.BufferSize, _foldedTotal);
+                    _server.Buffered, _options.BufferSize, _tally.Folded);
             }
         }
     }
@@ -175,15 +161,7 @@ public sealed class AsynchronousCoordinator : IRoundCoordinator, IAsyncDisposabl
     {
         get
         {
-            lock (_gate)
-            {
-                var byClient = new List<ClientStaleness>(_byClient.Count);
-                foreach (var (client, c) in _byClient) byClient.Add(new ClientStaleness(client, c.Updates, c.Stale, c.Corrected, c.FellBack, c.MaxStaleness));
-                long folded = _foldedTotal;
-                return new AsynchronousStatistics(_queue.Corrector.Name, _fallback.Name, new Dictionary<StalenessOutcome, long>(_outcomes),
-                    _maxStaleness, folded == 0 ? 0 : _stalenessSum / folded, _correctionCpu.ToArray(), _correctionQueue.ToArray(),
-                    _server.History.Capacity, _server.History.PeakBytesHeld, _ignored, byClient);
-            }
+            lock (_gate) return _tally.Snapshot(_queue.Corrector.Name, _fallback.Name, _server.History.Capacity, _server.History.PeakBytesHeld);
         }
     }
 
@@ -221,23 +199,7 @@ public sealed class AsynchronousCoordinator : IRoundCoordinator, IAsyncDisposabl
         lock (_gate)
         {
             EnsureStarted();
-            if (_done) return TaskOffer.Done;
-            if (_reservations >= Needed) return TaskOffer.Wait(_options.WaitRetry);
-            var now = _time.GetUtcNow();
-            Prune(now);
-            var version = _model.Version;
-            if (_taskByClient.TryGetValue(clientId, out var held) && held.State == EntryState.Open)
-            {
-                if (held.Task.BaseVersion == version && held.Task.Deadline > now) return TaskOffer.Assigned(held.Task);
-                Forget(held); // The device asks again: it gave its task up (it restarted, or skipped); the newest model replaces it.
-            }
-            if (_options.Concurrency > 0 && _open >= _options.Concurrency) return TaskOffer.Wait(_options.WaitRetry);
-            var task = new RoundTask($"v{version.Value}-{Guid.NewGuid():N}", clientId, version.Value + 1, version, now + _options.TaskLifetime, _options.Plan);
-            var entry = new Entry(task);
-            _tasks.Add(task.TaskId, entry);
-            _taskByClient[clientId] = entry;
-            _open++;
-            return TaskOffer.Assigned(task);
+            return _tasks.Offer(clientId, _model.Version, _done);
         }
     }
 
@@ -247,7 +209,7 @@ public sealed class AsynchronousCoordinator : IRoundCoordinator, IAsyncDisposabl
         lock (_gate)
         {
             EnsureStarted();
-            return Check(clientId, taskId, out task, out _);
+            return Check(clientId, taskId, out task);
         }
     }
 
@@ -261,27 +223,16 @@ public sealed class AsynchronousCoordinator : IRoundCoordinator, IAsyncDisposabl
         lock (_gate)
         {
             EnsureStarted();
-            var check = Check(clientId, taskId, out _, out var entry);
-            if (check != SubmissionCheck.Open) return check;
-            entry!.State = EntryState.Reserved;
-            entry.Evaluation = evaluation;
-            _open--;
-            _reservations++;
-            return SubmissionCheck.Open;
+            var check = Check(clientId, taskId, out _);
+            if (check == SubmissionCheck.Open) _tasks.Reserve(taskId, evaluation);
+            return check;
         }
     }
 
     /// <inheritdoc/>
     public void CancelReservation(string clientId, string taskId)
     {
-        lock (_gate)
-        {
-            if (!_tasks.TryGetValue(taskId, out var entry) || entry.Task.ClientId != clientId || entry.State != EntryState.Reserved) return;
-            entry.State = EntryState.Open;
-            entry.Evaluation = null;
-            _open++;
-            _reservations--;
-        }
+        lock (_gate) _tasks.Cancel(clientId, taskId);
     }
 
     /// <summary>Stops listening for updates and the correction worker; corrections still waiting are dropped.</summary>
@@ -303,54 +254,17 @@ public sealed class AsynchronousCoordinator : IRoundCoordinator, IAsyncDisposabl
     /// <summary>Whether an update <paramref name="staleness"/> versions old will wait for the correction queue.</summary>
     private bool GoesToCorrector(long staleness) => _weighting is null && staleness >= _options.CorrectFrom;
 
-    /// <summary>Updates the federation takes in all: K per version.</summary>
-    private long Needed => (long)_options.Versions * _options.BufferSize;
-
-    private SubmissionCheck Check(string clientId, string taskId, out RoundTask? task, out Entry? entry)
-    {
-        task = null;
-        entry = null;
-        if (string.IsNullOrEmpty(taskId) || !_tasks.TryGetValue(taskId, out var found) || found.Task.ClientId != clientId) return SubmissionCheck.NotHeld;
-        task = found.Task;
-        entry = found;
-        if (found.State != EntryState.Open) return SubmissionCheck.AlreadySubmitted;
-        if (_done || _stopped || found.Task.Deadline <= _time.GetUtcNow() || _reservations >= Needed) return SubmissionCheck.RoundClosed;
-        // A stale update that would wait for a full correction queue is pushed back before it is acknowledged (and, at the header, before it streams).
-        if (GoesToCorrector(found.Task.BaseVersion.StalenessAt(_model.Version)) && _queue.Pending >= _queue.Capacity) return SubmissionCheck.Busy;
-        return SubmissionCheck.Open;
-    }
-
-    /// <summary>Drops tasks past their lifetime, at most once a second (gate held): open ones free their place, settled ones are forgotten.</summary>
-    private void Prune(DateTimeOffset now)
-    {
-        long tick = _time.GetTimestamp();
-        if (_lastPrune != 0 && _time.GetElapsedTime(_lastPrune, tick) < TimeSpan.FromSeconds(1)) return;
-        _lastPrune = tick;
-        List<Entry>? expired = null;
-        foreach (var entry in _tasks.Values)
-            if (entry.Task.Deadline <= now && entry.State is EntryState.Open or EntryState.Settled) (expired ??= []).Add(entry);
-        if (expired is null) return;
-        foreach (var entry in expired) Forget(entry);
-    }
-
-    private void Forget(Entry entry)
-    {
-        _tasks.Remove(entry.Task.TaskId);
-        if (_taskByClient.TryGetValue(entry.Task.ClientId, out var current) && ReferenceEquals(current, entry)) _taskByClient.Remove(entry.Task.ClientId);
-        if (entry.State == EntryState.Open) _open--;
-    }
+    /// <summary>The task book's check; a stale update that would wait for a full correction queue is pushed back before it is acknowledged (and, at the header, before it streams).</summary>
+    private SubmissionCheck Check(string clientId, string taskId, out RoundTask? task) =>
+        _tasks.Check(clientId, taskId, _model.Version, _done || _stopped, staleness => GoesToCorrector(staleness) && _queue.Pending >= _queue.Capacity, out task);
 
     private async ValueTask OnUpdateArrivedAsync(UpdateArrived arrived, CancellationToken cancellationToken)
     {
-        Entry? entry = null;
+        Held? entry = null;
         lock (_gate)
         {
-            if (!_done && !_stopped && _tasks.TryGetValue(arrived.TaskId, out var found) && found.Task.ClientId == arrived.ClientId && found.State == EntryState.Reserved)
-            {
-                entry = found;
-                entry.State = EntryState.Folding;
-            }
-            else _ignored++;
+            if (!_done && !_stopped && _tasks.TryBeginFold(arrived.ClientId, arrived.TaskId, out var task, out var evaluation)) entry = new Held(task, evaluation);
+            else _tally.Ignored++;
         }
         if (entry is null)
         {
@@ -389,9 +303,8 @@ public sealed class AsynchronousCoordinator : IRoundCoordinator, IAsyncDisposabl
             }
             else
             {
-                stale = new StaleUpdate(ClientIndex(arrived.ClientId), Layout, delta.AsMemory(0, length), arrived.SampleCount,
+                stale = new StaleUpdate(StaleUpdate.ClientIndexOf(arrived.ClientId), Layout, delta.AsMemory(0, length), arrived.SampleCount,
                     baseVersion, baseWeights, current, _server.CurrentWeights);
-                _pendingCorrections++;
             }
             if (stale is null) ArrayPool<float>.Shared.Return(delta);
         }
@@ -435,19 +348,17 @@ public sealed class AsynchronousCoordinator : IRoundCoordinator, IAsyncDisposabl
     }
 
     /// <summary>Folds a stale update once its correction is done (the corrector's answer, or the fall-back if it failed).</summary>
-    private void Corrected(Entry entry, UpdateArrived arrived, StaleUpdate stale, float[] delta, Task<CorrectedUpdate> done, long start)
+    private void Corrected(Held entry, UpdateArrived arrived, StaleUpdate stale, float[] delta, Task<CorrectedUpdate> done, long start)
     {
         RoundClosed? closed = null;
         lock (_gate)
         {
-            _pendingCorrections--;
             if (!_stopped)
             {
                 if (done.IsCompletedSuccessfully)
                 {
                     var result = done.Result;
-                    _correctionCpu.Add(result.CpuSeconds);
-                    _correctionQueue.Add(result.QueueSeconds);
+                    _tally.Corrected(result.CpuSeconds, result.QueueSeconds);
                     var c = result.Correction;
                     var outcome = c.Outcome switch
                     {
@@ -476,7 +387,7 @@ public sealed class AsynchronousCoordinator : IRoundCoordinator, IAsyncDisposabl
     /// blew up) the raw stale update is folded with the fall-back's weight instead, and if even that is
     /// refused the arrival is counted with nothing folded.
     /// </summary>
-    private RoundClosed? FoldOrFallBack(Entry entry, UpdateArrived arrived, ReadOnlySpan<float> delta, ModelVersion baseVersion, double scale,
+    private RoundClosed? FoldOrFallBack(Held entry, UpdateArrived arrived, ReadOnlySpan<float> delta, ModelVersion baseVersion, double scale,
         StalenessOutcome outcome, long staleness, long start, ReadOnlySpan<float> raw = default)
     {
         var length = Layout.TotalLength;
@@ -498,30 +409,18 @@ public sealed class AsynchronousCoordinator : IRoundCoordinator, IAsyncDisposabl
     }
 
     /// <summary>Settles one arrival (gate held): counts it and, when it completed the buffer, publishes the new version.</summary>
-    private RoundClosed? Arrive(Entry entry, UpdateArrived arrived, StalenessOutcome outcome, long staleness, FoldResult? folded, long start)
+    private RoundClosed? Arrive(Held entry, UpdateArrived arrived, StalenessOutcome outcome, long staleness, FoldResult? folded, long start)
     {
-        entry.State = EntryState.Settled;
+        _tasks.Settle(entry.Task.TaskId);
         var result = folded ?? _server.Discard(_server.CurrentVersion);
-        _outcomes[outcome] = _outcomes.GetValueOrDefault(outcome) + 1;
-        if (!_byClient.TryGetValue(arrived.ClientId, out var counts)) _byClient[arrived.ClientId] = counts = new ClientCounts();
-        counts.Updates++;
+        _tally.Count(arrived.ClientId, outcome, staleness);
         if (outcome == StalenessOutcome.Refused) _bufferRefused++;
         else
         {
             _bufferFolded++;
-            _foldedTotal++;
             _bufferSamples += arrived.SampleCount;
             _bufferBytes += arrived.PayloadBytes;
-            _stalenessSum += staleness;
-            _maxStaleness = Math.Max(_maxStaleness, staleness);
-            if (entry.Evaluation is { } evaluation) _evaluations.Add(evaluation);
-        }
-        if (staleness > 0)
-        {
-            counts.Stale++;
-            counts.MaxStaleness = Math.Max(counts.MaxStaleness, staleness);
-            if (outcome == StalenessOutcome.Corrected) counts.Corrected++;
-            if (outcome is StalenessOutcome.FellBack or StalenessOutcome.BeyondWindow) counts.FellBack++;
+            if (entry.Evaluation is { } evaluation) _tally.Evaluated(evaluation);
         }
         _bufferTicks += Stopwatch.GetTimestamp() - start;
         return result.Published ? Publish(result.Version) : null;
@@ -535,9 +434,8 @@ public sealed class AsynchronousCoordinator : IRoundCoordinator, IAsyncDisposabl
         _model = model;
         var summary = new RoundSummary(version.Value, version, _bufferFolded, _bufferRefused, _bufferSamples, _bufferBytes,
             _time.GetElapsedTime(_versionOpened).TotalSeconds, Stopwatch.GetElapsedTime(0, _bufferTicks).TotalSeconds, ClosedByDeadline: false,
-            Evaluation: _evaluations.Count > 0 ? _strategy.Evaluate(version.Value, [.. _evaluations]) : null);
+            Evaluation: _tally.TakeEvaluation(_strategy, version.Value));
         _summaries.Add(summary);
-        _evaluations.Clear();
         _bufferFolded = _bufferRefused = 0;
         _bufferSamples = _bufferBytes = _bufferTicks = 0;
         _versionOpened = _time.GetTimestamp();
@@ -545,7 +443,7 @@ public sealed class AsynchronousCoordinator : IRoundCoordinator, IAsyncDisposabl
         if (final)
         {
             _done = true;
-            _taskByClient.Clear();
+            _tasks.ForgetDevices();
         }
         _logger.LogInformation("Version {Version} published from {Updates} updates.", version, summary.Updates);
         return new RoundClosed(version.Value, version, summary.Updates, final);
@@ -565,36 +463,12 @@ public sealed class AsynchronousCoordinator : IRoundCoordinator, IAsyncDisposabl
         if (closed.Final) _completion.TrySetResult();
     }
 
-    /// <summary>A device's index for the corrector's per-client state (warm starts), stable across processes and restarts.</summary>
-    private static int ClientIndex(string clientId) => (int)(XxHash32.HashToUInt32(Encoding.UTF8.GetBytes(clientId)) & int.MaxValue);
-
     private void EnsureStarted()
     {
         ObjectDisposedException.ThrowIf(_stopped, this);
         if (!_started) throw new InvalidOperationException("The coordinator has not been started.");
     }
 
-    private enum EntryState
-    {
-        Open,
-        Reserved,
-        Folding,
-        Settled,
-    }
-
-    private sealed class Entry(RoundTask task)
-    {
-        public RoundTask Task { get; } = task;
-        public EntryState State { get; set; }
-        public ClientEvaluation? Evaluation { get; set; }
-    }
-
-    private sealed class ClientCounts
-    {
-        public long Updates { get; set; }
-        public long Stale { get; set; }
-        public long Corrected { get; set; }
-        public long FellBack { get; set; }
-        public long MaxStaleness { get; set; }
-    }
+    /// <summary>A reserved update on its way to the fold: its task and the device's score of the task's model.</summary>
+    private sealed record Held(RoundTask Task, ClientEvaluation? Evaluation);
 }

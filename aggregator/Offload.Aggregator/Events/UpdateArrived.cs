@@ -15,6 +15,12 @@ namespace Offload.Aggregator.Events;
 /// <param name="SampleCount">Samples the update was trained on.</param>
 /// <param name="PayloadBytes">Stored payload size.</param>
 /// <param name="Node">The node whose store holds the payload.</param>
+/// <param name="Scale">
+/// The staleness scale its contribution takes, decided before it was announced: 1 for an update a
+/// corrector already made fresh (its own scale is folded into the payload), the fall-back weight for
+/// one whose base model is older than the window. Null: the round's strategy weighs it by its
+/// staleness when it folds (<c>AggregationStrategy.ScaleOf</c>).
+/// </param>
 public sealed record UpdateArrived(
     UpdateReference Reference,
     string ClientId,
@@ -23,4 +29,5 @@ public sealed record UpdateArrived(
     ModelVersion BaseVersion,
     long SampleCount,
     long PayloadBytes,
-    string Node);
+    string Node,
+    double? Scale = null);

@@ -137,13 +137,16 @@ public sealed class AggregatorCore : IDisposable
     /// <param name="payload">The encoded update.</param>
     /// <param name="weight">Its weight.</param>
     /// <param name="validated">True when the caller ran <see cref="UpdatePayload.Validate"/> on these very bytes and holds them unchanged: the CRC and finiteness sweeps are not run again (<see cref="UpdatePayload.AccumulateValidated"/>), so the update is checked once.</param>
+    /// <param name="scale">A factor on the update's contribution to the sum only, not to the total weight (<see cref="AggregationStrategy.ScaleOf"/>): a down-weighted stale update moves the mean less.</param>
     /// <exception cref="InvalidPayloadException">The payload is malformed or not for this layout; nothing is folded and the id stays free.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">The weight is not positive and finite.</exception>
-    public FoldOutcome FoldEncoded(string contributionId, IUpdateCodec codec, ReadOnlySpan<byte> payload, double weight, bool validated = false)
+    /// <exception cref="ArgumentOutOfRangeException">The weight or the scale is not positive and finite.</exception>
+    public FoldOutcome FoldEncoded(string contributionId, IUpdateCodec codec, ReadOnlySpan<byte> payload, double weight, bool validated = false, double scale = 1.0)
     {
         ArgumentException.ThrowIfNullOrEmpty(contributionId);
         ArgumentNullException.ThrowIfNull(codec);
         UpdateValidation.EnsureWeight(weight);
+        UpdateValidation.EnsureWeight(scale);
+        double contribution = weight * scale;
         lock (_gate)
         {
             if (_seen.Contains(contributionId)) return FoldOutcome.Duplicate;
@@ -163,10 +166,10 @@ public sealed class AggregatorCore : IDisposable
                     ArrayPool<float>.Shared.Return(dense);
                     throw;
                 }
-                Take(dense, weight);
+                Take(dense, contribution);
             }
-            else if (validated) UpdatePayload.AccumulateValidated(payload, Layout, _sum.AsSpan(0, Layout.TotalLength), (float)weight);
-            else codec.DecodeAndAccumulate(payload, Layout, _sum.AsSpan(0, Layout.TotalLength), (float)weight);
+            else if (validated) UpdatePayload.AccumulateValidated(payload, Layout, _sum.AsSpan(0, Layout.TotalLength), (float)contribution);
+            else codec.DecodeAndAccumulate(payload, Layout, _sum.AsSpan(0, Layout.TotalLength), (float)contribution);
             _seen.Add(contributionId);
             _totalWeight += weight;
             _updates++;

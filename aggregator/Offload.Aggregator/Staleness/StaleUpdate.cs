@@ -59,4 +59,11 @@ public sealed class StaleUpdate
 
     /// <summary>Versions between the client's start and now (tau).</summary>
     public long Staleness => BaseVersion.StalenessAt(CurrentVersion);
+
+    /// <summary>A device's index for a corrector's per-client state (warm starts), stable across processes and restarts.</summary>
+    public static int ClientIndexOf(string clientId)
+    {
+        ArgumentNullException.ThrowIfNull(clientId);
+        return (int)(System.IO.Hashing.XxHash32.HashToUInt32(System.Text.Encoding.UTF8.GetBytes(clientId)) & int.MaxValue);
+    }
 }

@@ -46,6 +46,13 @@ public abstract class AggregationStrategy
         return receipt.SampleCount;
     }
 
+    /// <summary>
+    /// A factor on one update's contribution that, unlike <see cref="WeightOf"/>, does not count in the
+    /// mean's denominator: a down-weighted stale update moves the model less instead of just counting
+    /// less against the others (FedBuff's staleness weighting). 1 by default; in (0, 1].
+    /// </summary>
+    public virtual double ScaleOf(UpdateReceipt receipt) => 1.0;
+
     /// <summary>Changes one decoded update before it is folded (norm clipping); called only when <see cref="PreparesUpdates"/>.</summary>
     public virtual void PrepareUpdate(Span<float> update)
     {

@@ -45,6 +45,9 @@ public sealed class NormClipping : AggregationStrategy
     public override double WeightOf(UpdateReceipt receipt) => Inner.WeightOf(receipt);
 
     /// <inheritdoc/>
+    public override double ScaleOf(UpdateReceipt receipt) => Inner.ScaleOf(receipt);
+
+    /// <inheritdoc/>
     public override void PrepareUpdate(Span<float> update)
     {
         float norm = TensorPrimitives.Norm(update);

@@ -15,6 +15,8 @@ using Offload.Cli.Serving;
 using Offload.Client.Training;
 using Offload.Core.Codec;
 using Offload.Core.Federation;
+using Offload.Core.Model;
+using Offload.Functions.Hosting;
 using Offload.Gateway.Authentication;
 using Offload.Gateway.Hosting;
 using Offload.Gateway.Nodes;
@@ -112,6 +114,24 @@ public static class ServeCommand
                     NodeName = parsed.GetValue(nodeName)!,
                     NodePeers = ServeOptions.ParseNodePeers(parsed.GetValue(nodePeer)!),
                 }.Validate();
+                // --dapr with --corrector: the corrector app of asynchronous serving, not the aggregator functions.
+                if (parsed.GetResult(corrector) is { Implicit: false })
+                {
+                    var correctorOptions = new ServeOptions
+                    {
+                        Port = parsed.GetResult(port) is { Implicit: false } ? parsed.GetValue(port) : Functions.Names.DaprNames.CorrectorPort,
+                        Host = parsed.GetValue(host)!,
+                        Corrector = parsed.GetValue(corrector)!,
+                        LocalEpochs = parsed.GetValue(epochs),
+                        BatchSize = parsed.GetValue(batch),
+                        LearningRate = parsed.GetValue(lr),
+                        Seed = parsed.GetValue(seed),
+                        Hidden = parsed.GetValue(hidden),
+                        InversionSamples = parsed.GetValue(inversionSamples),
+                        CorrectionQueue = parsed.GetValue(correctionQueue),
+                    }.Validate();
+                    return RunCorrectorAsync(correctorOptions, parsed.GetValue(data), parsed.GetValue(verbose), Console.Out, cancellationToken);
+                }
                 return RunDaprAsync(daprOptions, parsed.GetValue(verbose), Console.Out, cancellationToken);
             }
             var (downstreamMode, downstreamFedZip) = DownstreamArgument.Parse(parsed.GetValue(downstream)!);
@@ -296,6 +316,47 @@ public static class ServeCommand
         return 0;
     }
 
+    /// <summary>
+    /// <c>serve --dapr --corrector NAME</c>: the corrector app of asynchronous serving on Dapr until
+    /// cancelled. It builds the same model as the gateway (same --hidden, --seed and data shape), so
+    /// stale updates decode against the same layout, and it is the only app that runs TorchSharp for correction.
+    /// </summary>
+    private static async Task<int> RunCorrectorAsync(ServeOptions o, string? dataDirectory, bool verbose, TextWriter output, CancellationToken cancellationToken)
+    {
+        var settings = new CorrectorSettings { Seed = o.Seed };
+        if (CorrectorCatalog.WeightingOf(o.Corrector, settings) is not null)
+            throw new InvalidOptionException($"--corrector {o.Corrector} only weights, which the aggregator functions do themselves; the corrector app runs dc-asgd, inversion or inversion-unrolled.");
+        var dataset = DataOption.LoadData(dataDirectory);
+        TensorLayout layout;
+        using (var model = TorchTrainer.CreateDefault(o.Seed, dataset.Train.Rows, dataset.Train.Columns, dataset.Train.ClassCount, o.Hidden)) layout = model.Layout;
+        var plan = new TrainingOptions(o.LocalEpochs, o.BatchSize, o.LearningRate);
+        var corrector = CorrectorCatalog.Create(o.Corrector, settings, layout, (dataset.Train.Rows, dataset.Train.Columns, dataset.Train.ClassCount), plan, o.InversionSamples);
+        try
+        {
+            await using var app = await Functions.Hosting.AggregatorFunctionsHost.StartCorrectorAsync(IPAddress.Parse(o.Host), o.Port ?? Functions.Names.DaprNames.CorrectorPort,
+                services => services.AddOffloadCorrector(corrector, CorrectorCatalog.Fallback(settings), layout, o.CorrectionQueue),
+                logging => logging.AddSimpleConsole(c => c.SingleLine = true).SetMinimumLevel(verbose ? LogLevel.Information : LogLevel.Warning)
+                    .AddFilter("Microsoft", LogLevel.Warning),
+                cancellationToken);
+            output.WriteLine($"Corrector (Dapr app '{Functions.Names.DaprNames.CorrectorAppId}', {corrector.Name}, model of {layout.TotalLength:N0} parameters) listening on {string.Join(", ", app.Urls)}: topic {Functions.Names.DaprNames.StaleUpdateTopic} on '{Functions.Names.DaprNames.PubSub}'. Ctrl+C stops.");
+            output.Flush();
+            try
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            output.WriteLine(await Functions.Hosting.AggregatorFunctionsHost.DrainAsync(app, Functions.Hosting.AggregatorFunctionsHost.DrainTimeout));
+            output.Flush();
+            return 0;
+        }
+        finally
+        {
+            (corrector as IDisposable)?.Dispose();
+        }
+    }
+
     private static async Task<int> RunAsync(ServeOptions o, ClientTokens tokens, string[] configFiles,
         string? dataDirectory, string outputDirectory, bool verbose, TextWriter output, CancellationToken cancellationToken)
     {
@@ -345,7 +406,7 @@ public static class ServeCommand
         ValueTask OnRoundClosed(IRoundCoordinator coordinator, RoundClosed closed)
         {
             // Asynchronous versions come fast: score the version that closed, which it still serves, not whatever is newest by now.
-            var model = coordinator is AsynchronousCoordinator a ? a.ServedModel(closed.Version) ?? coordinator.Model : coordinator.Model;
+            var model = coordinator.ServedModel(closed.Version) ?? coordinator.Model;
             var summary = coordinator.Rounds.First(r => r.Round == closed.Round);
             var score = evaluator.Evaluate(model.Weights.Span, dataset.Test, 0, dataset.Test.Count);
             lock (served) served.Add(new ServedRound(summary, score.Accuracy, score.MeanLoss, clock.Elapsed.TotalSeconds));
@@ -371,9 +432,16 @@ public static class ServeCommand
             CorrectionQueueCapacity = o.CorrectionQueue,
             CorrectFrom = o.CorrectFrom,
         }.Validate() : null;
-        await using var hosted = asynchronous is not null
+        var correctorSettings = new CorrectorSettings { Seed = o.Seed };
+        var weighting = CorrectorCatalog.WeightingOf(o.Corrector, correctorSettings);
+        await using var hosted = asynchronous is not null && o.DaprAggregator
+            // The leaves weigh staleness themselves; dc-asgd and the inversion run in the corrector app, never here.
+            ? await HostedRounds.StartDaprAsynchronousAsync(gatewayOptions, listen, tokens, evaluator.Layout, initial, asynchronous,
+                weighting ?? CorrectorCatalog.Fallback(correctorSettings), CorrectorCatalog.Fallback(correctorSettings), corrects: weighting is null,
+                logging, TimeSpan.FromSeconds(o.SidecarWaitSeconds), cancellationToken)
+            : asynchronous is not null
             ? await HostedRounds.StartAsynchronousAsync(gatewayOptions, listen, tokens, evaluator.Layout, initial, asynchronous,
-                CorrectorCatalog.Create(o.Corrector, new CorrectorSettings { Seed = o.Seed }, evaluator.Layout,
+                CorrectorCatalog.Create(o.Corrector, correctorSettings, evaluator.Layout,
                     (dataset.Train.Rows, dataset.Train.Columns, dataset.Train.ClassCount), roundOptions.Plan, o.InversionSamples),
                 CorrectorCatalog.Fallback(new CorrectorSettings()), logging, loggers, cancellationToken, OnRoundClosed,
                 o.NodeStorePath, (long)(o.NodeStoreMegabytes * 1024 * 1024))
@@ -486,7 +554,7 @@ public static class ServeCommand
         ServedRound[] rows;
         lock (served) rows = [.. served.OrderBy(r => r.Summary.Round)];
         ServeReport.Write(outputDirectory, rows, configuration, gateway, seconds,
-            hosted.Asynchronous is { } async ? ServeReport.Asynchronous(async.Statistics, async.Asynchronous) : null);
+            hosted.Asynchronous is { } async ? ServeReport.Asynchronous(async.Statistics(), async.Options) : null);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{(stopped ? "Stopped" : "Done")}: {rows.Length} rounds, {metrics.Accepted} updates accepted ({metrics.Duplicates} duplicates answered), final test accuracy {(rows.Length == 0 ? 0 : rows[^1].Accuracy) * 100:F2}% in {seconds:F1} s; wrote {Path.GetFullPath(outputDirectory)}"));
         return 0; // A stop by signal that drained and reported is a clean exit.

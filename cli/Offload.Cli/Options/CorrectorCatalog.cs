@@ -31,12 +31,30 @@ public static class CorrectorCatalog
         ArgumentNullException.ThrowIfNull(settings);
         return name switch
         {
-            "none" or "unweighted" => new UnweightedCorrector(),
-            "fedasync-poly" => Fallback(settings),
-            "fedasync-hinge" => new HingeStalenessWeighting(settings.HingeSlope, settings.HingeThreshold),
+            "none" or "unweighted" or "fedasync-poly" or "fedasync-hinge" => WeightingOf(name, settings)!,
             "dc-asgd" => new DcAsgdCorrector(settings.DcLambda),
             "inversion" => Inversion(settings, settings.Inversion with { UnrolledSteps = 1 }, layout, image, training, clientSamples),
             "inversion-unrolled" => Inversion(settings, settings.Inversion with { UnrolledSteps = settings.UnrolledSteps }, layout, image, training, clientSamples),
+            _ => throw new InvalidOptionException($"Unknown corrector '{name}'; choose among {string.Join(", ", Names)}."),
+        };
+    }
+
+    /// <summary>
+    /// The weighting the corrector named <paramref name="name"/> is, when it only weights (none and the
+    /// FedAsync weightings, which the Dapr leaves apply themselves); null for one that needs the base
+    /// model (dc-asgd and the inversions, which the corrector app runs). Builds no model: what the
+    /// gateway asks, which never loads TorchSharp for correction.
+    /// </summary>
+    /// <exception cref="InvalidOptionException">The name is unknown.</exception>
+    public static IStalenessWeighting? WeightingOf(string name, CorrectorSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        return name switch
+        {
+            "none" or "unweighted" => new UnweightedCorrector(),
+            "fedasync-poly" => Fallback(settings),
+            "fedasync-hinge" => new HingeStalenessWeighting(settings.HingeSlope, settings.HingeThreshold),
+            "dc-asgd" or "inversion" or "inversion-unrolled" => null,
             _ => throw new InvalidOptionException($"Unknown corrector '{name}'; choose among {string.Join(", ", Names)}."),
         };
     }

@@ -39,8 +39,8 @@ internal sealed class HostedRounds : IAsyncDisposable
 
     public IEventBus RoundEvents { get; }
 
-    /// <summary>The asynchronous coordinator with <c>--mode async</c>, else null.</summary>
-    public AsynchronousCoordinator? Asynchronous { get; private init; }
+    /// <summary>With <c>--mode async</c>, its settings and what was done with the updates so far; else null.</summary>
+    public (AsynchronousOptions Options, Func<AsynchronousStatistics> Statistics)? Asynchronous { get; private init; }
 
     /// <summary>What the journal held when this process started (empty without <c>--state</c>, or on a first start).</summary>
     public FederationRecord Resumed { get; private init; } = FederationRecord.Empty;
@@ -133,7 +133,7 @@ internal sealed class HostedRounds : IAsyncDisposable
                 if (watch is not null) await watch.DisposeAsync();
                 await bus.DisposeAsync();
                 shared?.Dispose();
-            }) { Asynchronous = coordinator };
+            }) { Asynchronous = (coordinator.Asynchronous, () => coordinator.Statistics) };
         }
         catch
         {
@@ -204,23 +204,54 @@ internal sealed class HostedRounds : IAsyncDisposable
         {
             throw;
         }
-        catch (Exception e) when (Functions.Aggregation.TransientFailure.Is(e))
+        catch (Exception e) when (SidecarProblem(e, sidecarWait) is { } problem)
+        {
+            throw problem;
+        }
+    }
+
+    /// <summary>
+    /// The gateway of the Dapr deployment serving asynchronously (<c>serve --mode async --aggregator dapr</c>):
+    /// the functions fold every K updates into a version; stale updates go to the corrector app when <paramref name="corrects"/>.
+    /// </summary>
+    public static async Task<HostedRounds> StartDaprAsynchronousAsync(GatewayOptions gateway, GatewayListenOptions listen, ClientTokens tokens,
+        TensorLayout layout, float[] initial, AsynchronousOptions options, IStalenessWeighting weighting, IStalenessWeighting fallback, bool corrects,
+        Action<ILoggingBuilder> logging, TimeSpan sidecarWait, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var dapr = await DaprGateway.StartAsynchronousAsync(gateway, listen, tokens, layout, initial, options, weighting, fallback, corrects,
+                sidecar: null, logging, cancellationToken, sidecarWait);
+            var coordinator = dapr.Asynchronous!;
+            return new HostedRounds(dapr.Server, coordinator, dapr.RoundEvents, dapr.DisposeAsync) { Asynchronous = (options, () => coordinator.Statistics) };
+        }
+        catch (Exception e) when (SidecarProblem(e, sidecarWait) is { } problem)
+        {
+            throw problem;
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new InvalidOptionException($"--mode async --aggregator dapr: {e.Message}");
+        }
+    }
+
+    /// <summary>What the operator is told when the gateway's first calls to its sidecar fail; null for any other failure.</summary>
+    private static InvalidOptionException? SidecarProblem(Exception e, TimeSpan sidecarWait)
+    {
+        if (Functions.Aggregation.TransientFailure.Is(e))
         {
             string grpc = DaprSidecarEndpoints.FromEnvironment().GrpcEndpoint;
-            throw new InvalidOptionException($"--aggregator dapr: no Dapr sidecar (with this app's RoundActor placed behind it) answered at {grpc} within {sidecarWait.TotalSeconds:0} s ({(e.InnerException ?? e).Message}). "
+            return new InvalidOptionException($"--aggregator dapr: no Dapr sidecar (with this app's RoundActor placed behind it) answered at {grpc} within {sidecarWait.TotalSeconds:0} s ({(e.InnerException ?? e).Message}). "
                 + "Start the gateway under its sidecar (`dapr run -f dapr-components/dapr.yaml`, or the Kubernetes injector), or set DAPR_GRPC_ENDPOINT and DAPR_HTTP_ENDPOINT.");
         }
-        catch (Exception e) when (Functions.Aggregation.TransientFailure.IsPermanentSidecarError(e))
-        {
+        if (Functions.Aggregation.TransientFailure.IsPermanentSidecarError(e))
             // A sidecar that answers but refuses: a component missing, not scoped to this app, or misconfigured.
-            throw new InvalidOptionException($"--aggregator dapr: the sidecar refused the gateway's first calls: {(e.InnerException ?? e).Message}. "
+            return new InvalidOptionException($"--aggregator dapr: the sidecar refused the gateway's first calls: {(e.InnerException ?? e).Message}. "
                 + $"Check that the components '{DaprNames.StateStore}' (keyPrefix none) and '{DaprNames.ActorStateStore}' (actorStateStore) are loaded and scoped to '{DaprNames.GatewayAppId}' (dapr-components/).");
-        }
-        catch (Exception e) when (e is InvalidDataException or Aggregator.Storage.UpdateNotFoundException)
-        {
+        if (e is InvalidDataException or Aggregator.Storage.UpdateNotFoundException)
             // Resuming a federation whose stored model is missing or is not this model's.
-            throw new InvalidOptionException($"--aggregator dapr: the federation in the state store cannot be resumed: {e.Message}");
-        }
+            return new InvalidOptionException($"--aggregator dapr: the federation in the state store cannot be resumed: {e.Message}");
+        return null;
     }
 
     public ValueTask DisposeAsync() => _dispose();

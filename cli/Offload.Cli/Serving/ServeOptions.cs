@@ -213,7 +213,7 @@ public sealed record ServeOptions
         if (Asynchronous)
         {
             // What asynchronous aggregation does not do yet, refused rather than ignored.
-            Require(!DaprAggregator, "dapr", "--mode async runs in process for now; the Dapr functions aggregate synchronous rounds only (leave out --aggregator dapr)");
+            Require(!(DaprAggregator && NodeStorePath is not null), NodeStorePath!, "--mode async --aggregator dapr keeps updates in the state store, where the corrector app reads them (leave out --node-store)");
             Require(StateDirectory is null, StateDirectory!, "--mode async keeps no journal yet; leave out --state");
             Require(Downstream == Offload.Aggregator.Rounds.DownstreamMode.Full, Downstream, "--mode async sends full weights: a correction needs the exact model each device trained from (leave out --downstream)");
             Require(HierarchyFanIn == 0, HierarchyFanIn, "--mode async folds into one buffer (leave out --hierarchy)");

@@ -136,9 +136,10 @@ public sealed class AggregatorStep
                 using var lease = await _store.LeaseFromAsync(new UpdateReference(arrival.ContributionId), arrival.Node, cancellationToken).ConfigureAwait(false);
                 try
                 {
-                    double weight = strategy.WeightOf(new UpdateReceipt(arrival.SampleCount, new ModelVersion(arrival.BaseVersion), current));
+                    var receipt = new UpdateReceipt(arrival.SampleCount, new ModelVersion(arrival.BaseVersion), current);
                     var payload = lease.Memory.Span;
-                    core.FoldEncoded(arrival.ContributionId, UpdatePayload.CodecFor(payload), payload, weight);
+                    core.FoldEncoded(arrival.ContributionId, UpdatePayload.CodecFor(payload), payload, strategy.WeightOf(receipt),
+                        scale: arrival.Scale ?? strategy.ScaleOf(receipt));
                 }
                 catch (Exception e) when (e is InvalidPayloadException or ArgumentException)
                 {

@@ -70,14 +70,15 @@ public sealed class LeafFunction
             }
 
             var ticket = await _rounds.ArriveAsync(arrived.Round,
-                new Arrival(arrived.Reference.Key, arrived.ClientId, arrived.SampleCount, arrived.BaseVersion.Value, Node: arrived.Node), cancellationToken).ConfigureAwait(false);
+                new Arrival(arrived.Reference.Key, arrived.ClientId, arrived.SampleCount, arrived.BaseVersion.Value, Node: arrived.Node, Scale: arrived.Scale), cancellationToken).ConfigureAwait(false);
             if (ticket.Status == FoldStatus.Accepted)
             {
                 // Eager aggregation: fused decode-and-add into the leaf's warm sum (a FedZip update touches only its kept coordinates).
                 // Validated above under this lease, so checked once: the fold is the add alone.
                 var strategy = _strategies.For(opened.Strategy);
-                double weight = strategy.WeightOf(new UpdateReceipt(arrived.SampleCount, arrived.BaseVersion, new ModelVersion(ticket.ModelVersion)));
-                _warm.Fold(arrived.Round, ticket.Index, layout, strategy, arrived.Reference.Key, codec, payload.Span, weight, validated: true);
+                var receipt = new UpdateReceipt(arrived.SampleCount, arrived.BaseVersion, new ModelVersion(ticket.ModelVersion));
+                _warm.Fold(arrived.Round, ticket.Index, layout, strategy, arrived.Reference.Key, codec, payload.Span, strategy.WeightOf(receipt), validated: true,
+                    scale: arrived.Scale ?? strategy.ScaleOf(receipt));
             }
             switch (ticket.Status)
             {

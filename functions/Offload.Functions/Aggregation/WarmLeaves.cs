@@ -46,9 +46,10 @@ public sealed class WarmLeaves : IDisposable
     /// was just emitted), in which case the emitter reads it from the store.
     /// </summary>
     /// <param name="validated">The caller validated these bytes and holds them unchanged (<see cref="AggregatorCore.FoldEncoded"/>): they are not checked again.</param>
+    /// <param name="scale">The staleness scale on the update's contribution (<see cref="AggregatorCore.FoldEncoded"/>).</param>
     /// <exception cref="InvalidPayloadException">The payload does not decode for the layout; nothing is folded.</exception>
     public bool Fold(long round, int leaf, TensorLayout layout, AggregationStrategy strategy, string contributionId, IUpdateCodec codec, ReadOnlySpan<byte> payload, double weight,
-        bool validated = false)
+        bool validated = false, double scale = 1.0)
     {
         ArgumentNullException.ThrowIfNull(layout);
         ArgumentNullException.ThrowIfNull(strategy);
@@ -57,7 +58,7 @@ public sealed class WarmLeaves : IDisposable
         if (core is null) return false;
         try
         {
-            return core.FoldEncoded(contributionId, codec, payload, weight, validated) == FoldOutcome.Folded;
+            return core.FoldEncoded(contributionId, codec, payload, weight, validated, scale) == FoldOutcome.Folded;
         }
         catch (ObjectDisposedException)
         {

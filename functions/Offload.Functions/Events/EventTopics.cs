@@ -15,7 +15,9 @@ public static class EventTopics
         if (eventType == typeof(PartialReady)) return DaprNames.PartialReadyTopic;
         if (eventType == typeof(ModelPublished)) return DaprNames.ModelPublishedTopic;
         if (eventType == typeof(AggregatorDue)) return DaprNames.AggregatorDueTopic;
-        throw new ArgumentException($"{eventType.Name} has no Dapr topic; only UpdateArrived, PartialReady, AggregatorDue and ModelPublished travel over pub/sub.", nameof(eventType));
+        if (eventType == typeof(StaleUpdateArrived)) return DaprNames.StaleUpdateTopic;
+        if (eventType == typeof(CorrectionReported)) return DaprNames.CorrectionReportedTopic;
+        throw new ArgumentException($"{eventType.Name} has no Dapr topic; only UpdateArrived, PartialReady, AggregatorDue, ModelPublished, StaleUpdateArrived and CorrectionReported travel over pub/sub.", nameof(eventType));
     }
 
     /// <summary>

@@ -44,8 +44,43 @@ public static class MalformedEvent
         if (arrived.PayloadBytes is < MinPayloadBytes or > int.MaxValue)
             return $"{e}.payloadBytes is {arrived.PayloadBytes}; a stored update holds {MinPayloadBytes} to {int.MaxValue} bytes.";
         if (NodeTopics.NodeProblem(arrived.Node, $"{e}.node") is { } node) return node;
+        return ScaleProblem(arrived.Scale, $"{e}.scale");
+    }
+
+    /// <summary>Null when <paramref name="scale"/> is absent or a staleness scale in (0, 1], else why not, naming <paramref name="field"/>.</summary>
+    public static string? ScaleProblem(double? scale, string field) =>
+        scale is { } s && !(s > 0 && s <= 1) ? $"{field} is {s}; a staleness scale is in (0, 1]." : null;
+
+    /// <summary>Why <paramref name="stale"/> cannot be corrected, or null: its update must be a valid one, and its models the versions it names.</summary>
+    public static string? ReasonFor(StaleUpdateArrived stale)
+    {
+        ArgumentNullException.ThrowIfNull(stale);
+        const string e = nameof(StaleUpdateArrived);
+        if (stale.Update is null) return $"{e}.update is missing.";
+        if (ReasonFor(stale.Update) is { } update) return update;
+        if (stale.Update.Scale is not null) return $"{e}.update.scale is set; a stale update's scale is the corrector's to choose.";
+        if (stale.TargetVersion <= stale.Update.BaseVersion.Value || stale.TargetVersion != stale.Update.Round - 1)
+            return $"{e}.targetVersion is {stale.TargetVersion}; it must be newer than the update's base ({stale.Update.BaseVersion.Value}) and the version its round {stale.Update.Round} trains from.";
+        if (ModelProblem(stale.BaseModel.Key, stale.Update.BaseVersion.Value, $"{e}.baseModel") is { } baseModel) return baseModel;
+        return ModelProblem(stale.Target.Key, stale.TargetVersion, $"{e}.target");
+    }
+
+    /// <summary>Why <paramref name="report"/> cannot be counted, or null.</summary>
+    public static string? ReasonFor(CorrectionReported report)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        const string e = nameof(CorrectionReported);
+        if (IdProblem(report.ClientId, $"{e}.clientId") is { } client) return client;
+        if (IdProblem(report.TaskId, $"{e}.taskId") is { } task) return task;
+        if (!CorrectionReported.Outcomes.Contains(report.Outcome)) return $"{e}.outcome is '{report.Outcome}'; it is one of {string.Join(", ", CorrectionReported.Outcomes)}.";
+        if (report.Staleness < 1) return $"{e}.staleness is {report.Staleness}; a corrected update is at least 1 version old.";
+        if (!double.IsFinite(report.CpuSeconds) || report.CpuSeconds < 0) return $"{e}.cpuSeconds is {report.CpuSeconds}; it must be finite and not negative.";
         return null;
     }
+
+    /// <summary>Null when <paramref name="key"/> is where model <paramref name="version"/> is stored (<c>model/v0</c>, or a published attempt), else why not.</summary>
+    private static string? ModelProblem(string? key, long version, string field) =>
+        version == 0 && key == StoreKeys.InitialModel(0).Key ? null : StoreKeys.PublishedModelProblem(key, version, field);
 
     /// <summary>Why <paramref name="ready"/> cannot be folded, or null.</summary>
     public static string? ReasonFor(PartialReady ready)

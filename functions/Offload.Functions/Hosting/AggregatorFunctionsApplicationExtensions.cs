@@ -54,6 +54,19 @@ public static class AggregatorFunctionsApplicationExtensions
         app.MapSubscribeHandler();
         if (app.Services.GetService<ActorRuntime>() is not null) app.MapOffloadRoundActors();
         app.MapModelPublished();
+        // Asynchronous serving with a corrector app: its reports drain the gateway's correction queue.
+        if (app.Services.GetService<Correction.ICorrectionObserver>() is not null) app.MapCorrectionReports();
+        return app;
+    }
+
+    /// <summary>The corrector app's side: CloudEvents unwrapping, <c>GET /dapr/subscribe</c> and the <c>StaleUpdateArrived</c> route.</summary>
+    public static WebApplication UseOffloadCorrector(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.Use(MalformedCloudEventGuard.InvokeAsync);
+        app.UseCloudEvents();
+        app.MapSubscribeHandler();
+        app.MapStaleUpdates();
         return app;
     }
 

@@ -31,8 +31,29 @@ public static class AggregatorFunctionsHost
     /// <param name="logging">Configures logging (nothing is logged otherwise).</param>
     /// <param name="services">Adds services before the functions' defaults, e.g. an <see cref="Aggregator.Storage.IUpdateStore"/> to use instead of the Dapr state store.</param>
     /// <param name="cancellationToken">Cancels the start.</param>
-    public static async Task<WebApplication> StartAsync(IPAddress address, int port, Action<ILoggingBuilder>? logging = null,
-        Action<IServiceCollection>? services = null, CancellationToken cancellationToken = default)
+    public static Task<WebApplication> StartAsync(IPAddress address, int port, Action<ILoggingBuilder>? logging = null,
+        Action<IServiceCollection>? services = null, CancellationToken cancellationToken = default) =>
+        StartAppAsync(address, port, logging, s =>
+        {
+            services?.Invoke(s);
+            s.AddOffloadAggregatorFunctions();
+        }, app => app.UseOffloadAggregatorFunctions(), cancellationToken);
+
+    /// <summary>
+    /// Starts the corrector app (<c>offload serve --dapr --corrector NAME</c>, app id
+    /// <see cref="Names.DaprNames.CorrectorAppId"/>) on <paramref name="address"/>:<paramref name="port"/>;
+    /// <paramref name="services"/> must add <see cref="AggregatorFunctionsServiceCollectionExtensions.AddOffloadCorrector"/>.
+    /// Stop it with <see cref="DrainAsync"/>, as the functions.
+    /// </summary>
+    public static Task<WebApplication> StartCorrectorAsync(IPAddress address, int port, Action<IServiceCollection> services, Action<ILoggingBuilder>? logging = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        return StartAppAsync(address, port, logging, services, app => app.UseOffloadCorrector(), cancellationToken);
+    }
+
+    private static async Task<WebApplication> StartAppAsync(IPAddress address, int port, Action<ILoggingBuilder>? logging,
+        Action<IServiceCollection> services, Action<WebApplication> use, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(address);
         ArgumentOutOfRangeException.ThrowIfNegative(port);
@@ -41,12 +62,11 @@ public static class AggregatorFunctionsHost
         builder.Logging.ClearProviders();
         logging?.Invoke(builder.Logging);
         builder.WebHost.ConfigureKestrel(k => k.Listen(address, port, o => o.Protocols = HttpProtocols.Http1));
-        services?.Invoke(builder.Services);
         // The command owns SIGTERM/SIGINT: the default console lifetime would swallow them (see EmbeddedHostLifetime).
         builder.Services.AddSingleton<IHostLifetime, EmbeddedHostLifetime>();
-        builder.Services.AddOffloadAggregatorFunctions();
+        services(builder.Services);
         var app = builder.Build();
-        app.UseOffloadAggregatorFunctions();
+        use(app);
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         return app;
     }

@@ -46,4 +46,32 @@ public static class AggregatorFunctionsServiceCollectionExtensions
         services.TryAddSingleton<DeliveryGate>();
         return services;
     }
+
+    /// <summary>
+    /// Adds the corrector app's function (<see cref="Correction.CorrectorFunction"/>) with
+    /// <paramref name="corrector"/>, a <see cref="DaprClient"/>, and, unless already registered, the
+    /// Dapr <see cref="IEventBus"/> and <see cref="IUpdateStore"/>. The app hosts no actor and keeps
+    /// nothing a restart would lose, so it scales like the aggregator functions.
+    /// </summary>
+    /// <param name="services">The app's services.</param>
+    /// <param name="corrector">Corrects stale updates (gradient inversion loads TorchSharp, in this app only).</param>
+    /// <param name="fallback">Weights what cannot be corrected.</param>
+    /// <param name="layout">The model's tensors.</param>
+    /// <param name="queueCapacity">Stale updates that may wait for the correction worker.</param>
+    /// <param name="configureClient">Adjusts the <see cref="DaprClient"/>.</param>
+    public static IServiceCollection AddOffloadCorrector(this IServiceCollection services, Aggregator.Staleness.IStalenessCorrector corrector,
+        Aggregator.Staleness.IStalenessWeighting fallback, Core.Model.TensorLayout layout, int queueCapacity = 16, Action<DaprClientBuilder>? configureClient = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(corrector);
+        ArgumentNullException.ThrowIfNull(fallback);
+        ArgumentNullException.ThrowIfNull(layout);
+        services.AddDaprClient(b => configureClient?.Invoke(b));
+        services.TryAddSingleton<IUpdateStore>(sp => new DaprUpdateStore(sp.GetRequiredService<DaprClient>()));
+        services.TryAddSingleton<IEventBus>(sp => new DaprEventBus(sp.GetRequiredService<DaprClient>()));
+        services.TryAddSingleton(sp => new Correction.CorrectorFunction(sp.GetRequiredService<IUpdateStore>(), sp.GetRequiredService<IEventBus>(), corrector, fallback, layout,
+            queueCapacity, sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<Correction.CorrectorFunction>>()));
+        services.TryAddSingleton<DeliveryGate>();
+        return services;
+    }
 }

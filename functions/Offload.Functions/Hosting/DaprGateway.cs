@@ -1,12 +1,15 @@
 using Dapr.Actors.Client;
 using Dapr.Client;
 using Microsoft.Extensions.Logging;
+using Offload.Aggregator.Asynchronous;
 using Offload.Aggregator.Events;
+using Offload.Aggregator.Staleness;
 using Offload.Aggregator.Rounds;
 using Offload.Aggregator.Storage;
 using Offload.Core.Model;
 using Microsoft.Extensions.DependencyInjection;
 using Offload.Functions.Aggregation;
+using Offload.Functions.Correction;
 using Offload.Functions.Events;
 using Offload.Functions.Gateway;
 using Offload.Functions.Journal;
@@ -32,7 +35,7 @@ public sealed class DaprGateway : IAsyncDisposable
     private readonly DaprClient _client;
     private readonly ILoggerFactory _loggers;
 
-    private DaprGateway(GatewayServer server, DaprRoundCoordinator coordinator, DaprClient client, ILoggerFactory loggers, InProcessEventBus roundEvents)
+    private DaprGateway(GatewayServer server, IRoundCoordinator coordinator, DaprClient client, ILoggerFactory loggers, InProcessEventBus roundEvents)
     {
         RoundEvents = roundEvents;
         Server = server;
@@ -50,8 +53,11 @@ public sealed class DaprGateway : IAsyncDisposable
     /// <summary>Where each <see cref="RoundClosed"/> is announced in this process (reports subscribe here).</summary>
     public InProcessEventBus RoundEvents { get; }
 
-    /// <summary>The rounds, aggregated by the functions.</summary>
-    public DaprRoundCoordinator Coordinator { get; }
+    /// <summary>The rounds, aggregated by the functions (a <see cref="DaprRoundCoordinator"/>, or a <see cref="DaprAsynchronousCoordinator"/> in asynchronous serving).</summary>
+    public IRoundCoordinator Coordinator { get; }
+
+    /// <summary>The asynchronous coordinator, when <see cref="StartAsynchronousAsync"/> started this gateway.</summary>
+    public DaprAsynchronousCoordinator? Asynchronous => Coordinator as DaprAsynchronousCoordinator;
 
     /// <summary>Starts the gateway and opens round 1.</summary>
     /// <param name="options">Gateway limits and codec.</param>
@@ -118,11 +124,64 @@ public sealed class DaprGateway : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Starts the gateway for asynchronous serving (<c>serve --mode async --aggregator dapr</c>) and
+    /// opens round 1: as <see cref="StartAsync"/>, but tasks go out continuously and every K updates the
+    /// functions publish a version (<see cref="DaprAsynchronousCoordinator"/>); stale updates go to the
+    /// corrector app when <paramref name="corrects"/>. Its sidecar also delivers the corrector's reports.
+    /// </summary>
+    /// <param name="weighting">How the leaves weigh stale updates (the corrector when it only weights, else the fall-back).</param>
+    /// <param name="fallback">The weight of an update older than the window.</param>
+    /// <param name="corrects">Whether a corrector app (app id offload-corrector) takes stale updates.</param>
+    /// <exception cref="ArgumentException">No sidecar app port is set, or the weighting is not one the functions can rebuild.</exception>
+    /// <exception cref="InvalidOperationException">The actors hold an earlier federation.</exception>
+    public static async Task<DaprGateway> StartAsynchronousAsync(GatewayOptions options, GatewayListenOptions listen, ClientTokens tokens,
+        TensorLayout layout, ReadOnlyMemory<float> initialWeights, AsynchronousOptions asynchronous, IStalenessWeighting weighting, IStalenessWeighting fallback,
+        bool corrects, DaprSidecarEndpoints? sidecar = null, Action<ILoggingBuilder>? configureLogging = null, CancellationToken cancellationToken = default,
+        TimeSpan? sidecarWait = null)
+    {
+        ArgumentNullException.ThrowIfNull(listen);
+        if (listen.SidecarAppPort is not int appPort) throw new ArgumentException("The Dapr gateway needs a Dapr app port for its sidecar.", nameof(listen));
+        sidecar ??= DaprSidecarEndpoints.FromEnvironment();
+        var client = new DaprClientBuilder().UseGrpcEndpoint(sidecar.GrpcEndpoint).UseHttpEndpoint(sidecar.HttpEndpoint).Build();
+        var loggers = LoggerFactory.Create(b => configureLogging?.Invoke(b));
+        IUpdateStore store = new DaprUpdateStore(client);
+        var roundEvents = new InProcessEventBus(loggers.CreateLogger<InProcessEventBus>());
+        var actors = new RoundActors(new ActorProxyFactory(new ActorProxyOptions { HttpEndpoint = sidecar.HttpEndpoint }));
+        var coordinator = new DaprAsynchronousCoordinator(layout, initialWeights.Span, asynchronous, weighting, fallback, corrects, actors, store, roundEvents,
+            logger: loggers.CreateLogger<DaprAsynchronousCoordinator>());
+        GatewayServer? server = null;
+        try
+        {
+            server = await GatewayServer.StartAsync(options, listen, tokens, coordinator, store, new AsynchronousRouting(new DaprEventBus(client), coordinator),
+                configureLogging, cancellationToken, roundEvents,
+                services =>
+                {
+                    services.AddSingleton<IModelPublishedObserver>(coordinator);
+                    services.AddSingleton<ICorrectionObserver>(coordinator);
+                    services.AddSingleton<GatewayModelFunction>();
+                    services.AddOffloadRoundActors(sidecar.HttpEndpoint);
+                },
+                app => app.UseOffloadGatewaySubscription(appPort)).ConfigureAwait(false);
+            await coordinator.StartAsync(sidecarWait ?? DefaultSidecarWait, cancellationToken).ConfigureAwait(false);
+            return new DaprGateway(server, coordinator, client, loggers, roundEvents);
+        }
+        catch
+        {
+            if (server is not null) await server.DisposeAsync().ConfigureAwait(false);
+            await coordinator.DisposeAsync().ConfigureAwait(false);
+            await roundEvents.DisposeAsync().ConfigureAwait(false);
+            client.Dispose();
+            loggers.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Stops the server and the coordinator.</summary>
     public async ValueTask DisposeAsync()
     {
         await Server.DisposeAsync().ConfigureAwait(false);
-        await Coordinator.DisposeAsync().ConfigureAwait(false);
+        if (Coordinator is IAsyncDisposable disposable) await disposable.DisposeAsync().ConfigureAwait(false);
         await RoundEvents.DisposeAsync().ConfigureAwait(false);
         _client.Dispose();
         _loggers.Dispose();

@@ -37,11 +37,20 @@ public static class DaprNames
     /// </summary>
     public const string AggregatorDueTopic = "aggregator-due";
 
+    /// <summary>Topic of <c>StaleUpdateArrived</c> (asynchronous serving): the gateway publishes, the corrector app subscribes.</summary>
+    public const string StaleUpdateTopic = "stale-update";
+
+    /// <summary>Topic of <c>CorrectionReported</c>: the corrector app publishes, the gateway subscribes.</summary>
+    public const string CorrectionReportedTopic = "correction-reported";
+
     /// <summary>App id of the ingest gateway, which also hosts the <see cref="RoundActorType"/> (it always runs one replica).</summary>
     public const string GatewayAppId = "offload-gateway";
 
     /// <summary>App id of the aggregator functions.</summary>
     public const string FunctionsAppId = "offload-aggregator";
+
+    /// <summary>App id of the corrector (asynchronous serving): the only app that loads TorchSharp.</summary>
+    public const string CorrectorAppId = "offload-corrector";
 
     /// <summary>Port the gateway listens on (gRPC, HTTP/2).</summary>
     public const int GatewayPort = 5000;
@@ -51,6 +60,9 @@ public static class DaprNames
 
     /// <summary>Port the aggregator functions listen on for their sidecar (HTTP).</summary>
     public const int FunctionsPort = 5100;
+
+    /// <summary>Port the corrector app listens on for its sidecar (HTTP).</summary>
+    public const int CorrectorPort = 5200;
 
     /// <summary>The actor type holding one round's state.</summary>
     public const string RoundActorType = "RoundActor";
@@ -69,6 +81,12 @@ public static class DaprNames
 
     /// <summary>Route the sidecar posts <c>ModelPublished</c> to.</summary>
     public const string ModelPublishedRoute = "/events/model-published";
+
+    /// <summary>Route the corrector's sidecar posts <c>StaleUpdateArrived</c> to.</summary>
+    public const string StaleUpdateRoute = "/events/stale-update";
+
+    /// <summary>Route the gateway's sidecar posts <c>CorrectionReported</c> to.</summary>
+    public const string CorrectionReportedRoute = "/events/correction-reported";
 
     /// <summary>Most <c>UpdateArrived</c> events the sidecar batches into one bulk delivery.</summary>
     public const int BulkMaxMessages = 100;

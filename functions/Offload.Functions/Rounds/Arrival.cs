@@ -12,7 +12,9 @@ namespace Offload.Functions.Rounds;
 /// <param name="Index">Arrival order within the round, from 0 (set by the actor).</param>
 /// <param name="Node">The node whose store holds the update (null: a store every node reads).</param>
 /// <param name="Leaf">The leaf it folds into (set by the actor, by <see cref="Node"/>); -1 in state saved before leaves were chosen by node, where the arrival order decides.</param>
-public sealed record Arrival(string ContributionId, string ClientId, long SampleCount, long BaseVersion, int Index = -1, string? Node = null, int Leaf = -1)
+/// <param name="Scale">The staleness scale its announcement fixed (<see cref="Aggregator.Events.UpdateArrived.Scale"/>); null: the strategy's.</param>
+public sealed record Arrival(string ContributionId, string ClientId, long SampleCount, long BaseVersion, int Index = -1, string? Node = null, int Leaf = -1,
+    double? Scale = null)
 {
     /// <summary>
     /// Throws when a field is out of range. The contribution id must be the client's own update
@@ -30,6 +32,7 @@ public sealed record Arrival(string ContributionId, string ClientId, long Sample
             throw new ArgumentException($"Arrival.sampleCount is {SampleCount}; an update comes from 1 to {MalformedEvent.MaxSampleCount} samples.", "sampleCount");
         if (BaseVersion < 0) throw new ArgumentException($"Arrival.baseVersion is {BaseVersion}; versions start at 0.", "baseVersion");
         if (Node is not null && NodeTopics.NodeProblem(Node, "Arrival.node") is { } node) throw new ArgumentException(node, "node");
+        if (MalformedEvent.ScaleProblem(Scale, "Arrival.scale") is { } scale) throw new ArgumentException(scale, "scale");
         return this;
     }
 }

@@ -35,6 +35,16 @@ public static class StoreKeys
     public static UpdateReference Model(long version, string attempt) => new($"{ModelPrefix}v{N(version)}/{attempt}");
 
     /// <summary>
+    /// The task id under which the corrected form of the update to <paramref name="taskId"/> is stored and
+    /// announced (<c>update/{client}/{task}~corrected</c>): a key of its own, so the device's original
+    /// and its correction are never confused, and a repeated correction lands on the same key.
+    /// </summary>
+    public static string CorrectedTask(string taskId) => taskId + CorrectedSuffix;
+
+    /// <summary>What <see cref="CorrectedTask"/> appends.</summary>
+    public const string CorrectedSuffix = "~corrected";
+
+    /// <summary>
     /// Null when <paramref name="key"/> is exactly the update of <paramref name="clientId"/> for
     /// <paramref name="taskId"/> (<see cref="UpdateReference.ForTask"/>), else why not, naming <paramref name="field"/>.
     /// </summary>

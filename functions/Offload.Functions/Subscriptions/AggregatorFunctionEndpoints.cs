@@ -68,6 +68,29 @@ public static class AggregatorFunctionEndpoints
             .WithTopic(DaprNames.PubSub, DaprNames.ModelPublishedTopic);
     }
 
+    /// <summary>Maps the <c>StaleUpdateArrived</c> route (<see cref="Correction.CorrectorFunction"/>): what the corrector app subscribes to.</summary>
+    public static IEndpointConventionBuilder MapStaleUpdates(this IEndpointRouteBuilder endpoints)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        return endpoints.MapPost(DaprNames.StaleUpdateRoute, (Delegate)((HttpContext context) => DeliverAsync<StaleUpdateArrived>(context, DaprNames.StaleUpdateTopic,
+                (e, sp, ct) => sp.GetRequiredService<Correction.CorrectorFunction>().HandleAsync(e, ct))))
+            .WithTopic(DaprNames.PubSub, DaprNames.StaleUpdateTopic);
+    }
+
+    /// <summary>Maps the <c>CorrectionReported</c> route (<see cref="Correction.ICorrectionObserver"/>): what the gateway subscribes to in asynchronous serving.</summary>
+    public static IEndpointConventionBuilder MapCorrectionReports(this IEndpointRouteBuilder endpoints)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        return endpoints.MapPost(DaprNames.CorrectionReportedRoute, (Delegate)((HttpContext context) => DeliverAsync<CorrectionReported>(context, DaprNames.CorrectionReportedTopic,
+                (e, sp, ct) =>
+                {
+                    if (Events.MalformedEvent.ReasonFor(e) is { } malformed) return Task.FromResult(Delivery.Drop(malformed));
+                    sp.GetRequiredService<Correction.ICorrectionObserver>().OnCorrectionReported(e);
+                    return Task.FromResult(Delivery.Success);
+                })))
+            .WithTopic(DaprNames.PubSub, DaprNames.CorrectionReportedTopic);
+    }
+
     private static async Task<IResult> DeliverAsync<TEvent>(HttpContext context, string topic,
         Func<TEvent, IServiceProvider, CancellationToken, Task<Delivery>> handle) where TEvent : class
     {

@@ -25,7 +25,7 @@ public sealed class DaprComponentsTests
         Assert.Equal("pubsub.kafka", kafka.Scalar("spec", "type"));
 
         foreach (var component in new[] { redis, kafka })
-            Assert.Equal([DaprNames.FunctionsAppId, DaprNames.GatewayAppId], Manifests.Scopes(component));
+            Assert.Equal([DaprNames.FunctionsAppId, DaprNames.CorrectorAppId, DaprNames.GatewayAppId], Manifests.Scopes(component));
     }
 
     [Fact]
@@ -38,7 +38,7 @@ public sealed class DaprComponentsTests
         // Without it daprd prefixes each key with the calling app's id, and neither app finds what the other wrote.
         Assert.Equal("none", metadata.GetValueOrDefault("keyPrefix"));
         Assert.False(metadata.ContainsKey("actorStateStore"), "offload-state must not be the actor state store: an app loads exactly one, offload-actor-state");
-        Assert.Equal([DaprNames.FunctionsAppId, DaprNames.GatewayAppId], Manifests.Scopes(state));
+        Assert.Equal([DaprNames.FunctionsAppId, DaprNames.CorrectorAppId, DaprNames.GatewayAppId], Manifests.Scopes(state));
     }
 
     [Fact]
@@ -68,7 +68,7 @@ public sealed class DaprComponentsTests
     internal static void AssertResiliency(YamlMappingNode resiliency)
     {
         Assert.Equal("Resiliency", resiliency.Scalar("kind"));
-        Assert.Equal([DaprNames.FunctionsAppId, DaprNames.GatewayAppId], Manifests.Scopes(resiliency));
+        Assert.Equal([DaprNames.FunctionsAppId, DaprNames.CorrectorAppId, DaprNames.GatewayAppId], Manifests.Scopes(resiliency));
         var policies = resiliency.Child("spec", "policies");
         var targets = resiliency.Child("spec", "targets");
         Assert.Equal([DaprNames.RoundActorType], targets.Child("actors").Keys());
