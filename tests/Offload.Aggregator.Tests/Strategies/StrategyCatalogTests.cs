@@ -7,7 +7,7 @@ public class StrategyCatalogTests
     public static TheoryData<string> Specifications => new()
     {
         "fedavg", "fedavg:eta=0.5", "fedavgm", "fedavgm:beta=0.5", "fedprox:mu=0.1", "fedadagrad", "fedadam:eta=0.03,tau=0.01",
-        "fedyogi", "fedbuff:k=5", "median", "trimmedmean:beta=0.2", "krum:f=2", "multikrum:f=1,m=3", "fedavg:clip=2.5", "fedadam:clip=1,eta=0.1",
+        "fedyogi", "fedbuff:k=5", "fedbuff:k=4,poly=0.5", "fedbuff:k=4,eta=0.5,hinge=10,b=3", "median", "trimmedmean:beta=0.2", "krum:f=2", "multikrum:f=1,m=3", "fedavg:clip=2.5", "fedadam:clip=1,eta=0.1",
     };
 
     [Theory]
@@ -53,6 +53,9 @@ public class StrategyCatalogTests
     [InlineData("krum:f=1.5", "whole number")]
     [InlineData("fedadam:bias=2", "bias must be 0 or 1")]
     [InlineData("trimmedmean:beta=0.5", "beta must be in [0, 0.5)")]
+    [InlineData("fedbuff:poly=0.5,hinge=10", "not both")]
+    [InlineData("fedbuff:poly=-1", "exponent a must be non-negative")]
+    [InlineData("fedbuff:hinge=1,b=-1", "threshold")]
     public void A_bad_specification_says_what_is_wrong(string specification, string expected)
     {
         var e = Assert.Throws<FormatException>(() => StrategyCatalog.Parse(specification));
