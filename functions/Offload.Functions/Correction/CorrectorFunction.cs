@@ -15,19 +15,21 @@ namespace Offload.Functions.Correction;
 /// <summary>
 /// The corrector app's function, triggered by <see cref="StaleUpdateArrived"/>: reads the stale update
 /// and the two models it names from the store, runs the staleness corrector (gradient inversion, or
-/// DC-ASGD) on a <see cref="CorrectionQueue"/>, and announces the result to the leaves as an
-/// <see cref="UpdateArrived"/>: a corrected update stored under a key of its own
-/// (<see cref="StoreKeys.CorrectedTask"/>) with its scale folded in, or, when the correction falls
-/// back or a model is gone, the original with the fall-back's scale. Then it reports the outcome to
-/// the gateway (<see cref="CorrectionReported"/>). This is the only app that needs TorchSharp: the
-/// corrector is handed in by the host.
+/// DC-ASGD) on a <see cref="CorrectionQueue"/>, and stores what the leaves are to fold under a key of
+/// its own (<see cref="StoreKeys.CorrectedTask"/>), its scale applied: the corrected update, or, when
+/// the correction falls back or a model is gone, the original weighted by the fall-back. It reports
+/// the outcome to the gateway (<see cref="CorrectionReported"/>), deletes the original and announces
+/// the stored update to the leaves as an <see cref="UpdateArrived"/> with scale 1. This is the only
+/// app that needs TorchSharp: the corrector is handed in by the host.
 /// </summary>
 /// <remarks>
-/// At least once, counted once: the original is deleted only after the corrected update is stored,
-/// and the corrected update is announced only after that, so a redelivered event either corrects
-/// again (nothing was announced yet; the stored correction is kept, <see cref="UpdateStoreBytes.WriteAllAsync"/>)
-/// or finds the original gone and announces the stored correction again, which the round's actor
-/// counts once.
+/// At least once, counted once, whatever the outcome: the original is deleted only after the update
+/// to fold is stored and reported, and announced only after that. A redelivered event therefore
+/// either finds the original and does it all again (the stored update is kept,
+/// <see cref="UpdateStoreBytes.WriteAllAsync"/>, and the gateway counts a second report once), or finds
+/// it gone and announces the stored update again, which the round's actor counts once, or finds
+/// neither, when the leaves folded it already. The original is never announced: a redelivery could
+/// then fold it beside its correction.
 /// </remarks>
 public sealed class CorrectorFunction : IDisposable
 {
@@ -71,64 +73,55 @@ public sealed class CorrectorFunction : IDisposable
         if (MalformedEvent.ReasonFor(stale) is { } malformed) return Delivery.Drop(malformed);
         var update = stale.Update;
         long staleness = stale.TargetVersion - update.BaseVersion.Value;
+        int length = _layout.TotalLength;
+        float[] delta = ArrayPool<float>.Shared.Rent(length);
         try
         {
-            float[]? delta = null;
-            try
+            using (var lease = await _store.TryLeaseAsync(update.Reference, update.Node, cancellationToken).ConfigureAwait(false))
             {
-                using (var lease = await _store.TryLeaseAsync(update.Reference, update.Node, cancellationToken).ConfigureAwait(false))
-                {
-                    if (lease is null) return await AnnounceStoredCorrectionAsync(stale, cancellationToken).ConfigureAwait(false);
-                    if (lease.Memory.Length != update.PayloadBytes)
-                        return Delivery.Drop($"'{update.Reference}' holds {lease.Memory.Length} bytes; the event announced {update.PayloadBytes}.");
-                    delta = ArrayPool<float>.Shared.Rent(_layout.TotalLength);
-                    try
-                    {
-                        UpdatePayload.CodecFor(lease.Memory.Span).Decode(lease.Memory.Span, _layout, delta.AsSpan(0, _layout.TotalLength));
-                    }
-                    catch (Exception e) when (e is InvalidPayloadException or ArgumentException)
-                    {
-                        // The gateway checked it before acknowledging; what reaches here undecodable goes to the leaf, which refuses it with its reason.
-                        _logger.LogWarning("Update {Reference} does not decode for the model ({Problem}); the leaves get it as it is.", update.Reference, e.Message);
-                        return await FallBackAsync(stale, staleness, "refused", 0, cancellationToken).ConfigureAwait(false);
-                    }
-                }
-                var baseWeights = await ReadModelAsync(stale.BaseModel, cancellationToken).ConfigureAwait(false);
-                var target = await ReadModelAsync(stale.Target, cancellationToken).ConfigureAwait(false);
-                if (baseWeights is null || target is null)
-                {
-                    _logger.LogWarning("Update {Reference}: model {Model} is no longer stored; the fall-back weights it.", update.Reference, baseWeights is null ? stale.BaseModel : stale.Target);
-                    return await FallBackAsync(stale, staleness, "fell-back", 0, cancellationToken).ConfigureAwait(false);
-                }
-                var job = new StaleUpdate(StaleUpdate.ClientIndexOf(update.ClientId), _layout, delta.AsMemory(0, _layout.TotalLength), update.SampleCount,
-                    update.BaseVersion, baseWeights, new ModelVersion(stale.TargetVersion), target);
-                CorrectedUpdate done;
+                if (lease is null) return await AnnounceStoredAsync(stale, cancellationToken).ConfigureAwait(false);
+                if (lease.Memory.Length != update.PayloadBytes)
+                    return Delivery.Drop($"'{update.Reference}' holds {lease.Memory.Length} bytes; the event announced {update.PayloadBytes}.");
                 try
                 {
-                    done = await (await _queue.EnqueueAsync(job, cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
+                    UpdatePayload.CodecFor(lease.Memory.Span).Decode(lease.Memory.Span, _layout, delta.AsSpan(0, length));
                 }
-                catch (Exception e) when (e is not OperationCanceledException and not ObjectDisposedException)
+                catch (Exception e) when (e is InvalidPayloadException or ArgumentException)
                 {
-                    _logger.LogWarning(e, "Correcting update {Reference} failed; the fall-back weights it.", update.Reference);
-                    return await FallBackAsync(stale, staleness, "fell-back", 0, cancellationToken).ConfigureAwait(false);
+                    // The gateway checked it before acknowledging, so this is a corrupted store: nothing is folded, and the round's
+                    // actor closes the version at its deadline without it.
+                    await ReportAsync(stale, "refused", staleness, 0, cancellationToken).ConfigureAwait(false);
+                    await _store.DeleteFromAsync(update.Reference, update.Node, cancellationToken).ConfigureAwait(false);
+                    return Delivery.Drop($"'{update.Reference}' does not decode for the model: {e.Message}");
                 }
-                var correction = done.Correction;
-                bool scaleInRange = correction.Scale is > 0 and <= 1;
-                if (correction.Outcome != CorrectionOutcome.Corrected)
-                    // The corrector weighted it (or fell back itself): the original goes on with the corrector's scale.
-                    return await FallBackAsync(stale, staleness, OutcomeName(correction.Outcome), done.CpuSeconds, cancellationToken,
-                        scaleInRange ? correction.Scale : null).ConfigureAwait(false);
-                if (!scaleInRange || ModelUpdate.FirstNonFinite(correction.Delta.Span) >= 0)
-                {
-                    _logger.LogWarning("The correction of update {Reference} is not finite; the fall-back weights the update as it came.", update.Reference);
-                    return await FallBackAsync(stale, staleness, "fell-back", done.CpuSeconds, cancellationToken).ConfigureAwait(false);
-                }
-                return await AnnounceCorrectedAsync(stale, correction, staleness, done.CpuSeconds, cancellationToken).ConfigureAwait(false);
             }
-            finally
+            var raw = delta.AsMemory(0, length);
+            var baseWeights = await ReadModelAsync(stale.BaseModel, cancellationToken).ConfigureAwait(false);
+            var target = await ReadModelAsync(stale.Target, cancellationToken).ConfigureAwait(false);
+            if (baseWeights is null || target is null)
             {
-                if (delta is not null) ArrayPool<float>.Shared.Return(delta);
+                _logger.LogWarning("Update {Reference}: model {Model} is no longer stored; the fall-back weights it.", update.Reference, baseWeights is null ? stale.BaseModel : stale.Target);
+                return await StoreAndAnnounceAsync(stale, raw, _fallback.WeightOf(staleness), "fell-back", staleness, 0, cancellationToken).ConfigureAwait(false);
             }
+            var job = new StaleUpdate(StaleUpdate.ClientIndexOf(update.ClientId), _layout, raw, update.SampleCount,
+                update.BaseVersion, baseWeights, new ModelVersion(stale.TargetVersion), target);
+            CorrectedUpdate done;
+            try
+            {
+                done = await (await _queue.EnqueueAsync(job, cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException and not ObjectDisposedException)
+            {
+                _logger.LogWarning(e, "Correcting update {Reference} failed; the fall-back weights it.", update.Reference);
+                return await StoreAndAnnounceAsync(stale, raw, _fallback.WeightOf(staleness), "fell-back", staleness, 0, cancellationToken).ConfigureAwait(false);
+            }
+            var c = done.Correction;
+            if (!(c.Scale is > 0 and <= 1) || c.Delta.Length != length || ModelUpdate.FirstNonFinite(c.Delta.Span) >= 0)
+            {
+                _logger.LogWarning("The correction of update {Reference} is not a finite update with a scale in (0, 1]; the fall-back weights the update as it came.", update.Reference);
+                return await StoreAndAnnounceAsync(stale, raw, _fallback.WeightOf(staleness), "fell-back", staleness, done.CpuSeconds, cancellationToken).ConfigureAwait(false);
+            }
+            return await StoreAndAnnounceAsync(stale, c.Delta, c.Scale, OutcomeName(c.Outcome), staleness, done.CpuSeconds, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (TransientFailure.Is(e))
         {
@@ -139,10 +132,15 @@ public sealed class CorrectorFunction : IDisposable
         {
             return Delivery.Drop($"Stale update {update.Reference}: {e.Message}");
         }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(delta);
+        }
     }
 
-    /// <summary>Stores the corrected update (its scale folded in), deletes the original, announces the correction and reports it.</summary>
-    private async Task<Delivery> AnnounceCorrectedAsync(StaleUpdateArrived stale, StalenessCorrection correction, long staleness, double cpuSeconds, CancellationToken cancellationToken)
+    /// <summary>Stores <paramref name="values"/> x <paramref name="scale"/> under the corrected key, reports, deletes the original, then announces the stored update.</summary>
+    private async Task<Delivery> StoreAndAnnounceAsync(StaleUpdateArrived stale, ReadOnlyMemory<float> values, double scale, string outcome, long staleness,
+        double cpuSeconds, CancellationToken cancellationToken)
     {
         var update = stale.Update;
         int length = _layout.TotalLength;
@@ -150,48 +148,42 @@ public sealed class CorrectorFunction : IDisposable
         byte[] payload;
         try
         {
-            TensorPrimitives.Multiply(correction.Delta.Span[..length], (float)correction.Scale, scaled.AsSpan(0, length));
+            TensorPrimitives.Multiply(values.Span[..length], (float)scale, scaled.AsSpan(0, length));
             payload = IdentityCodec.Instance.Encode(scaled.AsSpan(0, length), _layout);
         }
         finally
         {
             ArrayPool<float>.Shared.Return(scaled);
         }
-        var corrected = Corrected(stale, payload.Length);
-        await _store.WriteAllAsync(corrected.Reference, payload, cancellationToken).ConfigureAwait(false);
-        await _store.DeleteFromAsync(update.Reference, update.Node, cancellationToken).ConfigureAwait(false);
-        await _bus.PublishAsync(corrected, cancellationToken).ConfigureAwait(false);
-        await ReportAsync(stale, "corrected", staleness, cpuSeconds, cancellationToken).ConfigureAwait(false);
-        _logger.LogInformation("Update {Reference} ({Staleness} versions old) corrected towards model {Version} in {Cpu:F2} CPU s.", update.Reference, staleness, stale.TargetVersion, cpuSeconds);
-        return Delivery.Success;
-    }
-
-    /// <summary>The original goes to the leaves with the fall-back's scale (or the corrector's own, for one that only weighted).</summary>
-    private async Task<Delivery> FallBackAsync(StaleUpdateArrived stale, long staleness, string outcome, double cpuSeconds, CancellationToken cancellationToken, double? scale = null)
-    {
-        await _bus.PublishAsync(stale.Update with { Scale = scale ?? _fallback.WeightOf(staleness) }, cancellationToken).ConfigureAwait(false);
+        var stored = Stored(stale, payload.Length);
+        await _store.WriteAllAsync(stored.Reference, payload, cancellationToken).ConfigureAwait(false);
         await ReportAsync(stale, outcome, staleness, cpuSeconds, cancellationToken).ConfigureAwait(false);
+        await _store.DeleteFromAsync(update.Reference, update.Node, cancellationToken).ConfigureAwait(false);
+        await _bus.PublishAsync(stored, cancellationToken).ConfigureAwait(false);
+        _logger.LogInformation("Update {Reference} ({Staleness} versions old) {Outcome} towards model {Version} (scale {Scale:G3}, {Cpu:F2} CPU s).",
+            update.Reference, staleness, outcome, stale.TargetVersion, scale, cpuSeconds);
         return Delivery.Success;
     }
 
     /// <summary>
-    /// A redelivery whose original is gone: the correction was stored (the original is deleted only
-    /// after that) and is announced again if it is still there; if not, the leaves folded it already.
+    /// A redelivery whose original is gone: the update to fold was stored and reported (the original
+    /// is deleted only after that) and is announced again if it is still there; if not, the leaves folded it already.
     /// </summary>
-    private async Task<Delivery> AnnounceStoredCorrectionAsync(StaleUpdateArrived stale, CancellationToken cancellationToken)
+    private async Task<Delivery> AnnounceStoredAsync(StaleUpdateArrived stale, CancellationToken cancellationToken)
     {
-        var key = Corrected(stale, 0).Reference;
+        var key = Stored(stale, 0).Reference;
         long length = await _store.GetLengthAsync(key, cancellationToken).ConfigureAwait(false);
         if (length <= 0)
         {
             _logger.LogInformation("Stale update {Reference} is neither stored nor corrected: it was folded already.", stale.Update.Reference);
             return Delivery.Success;
         }
-        await _bus.PublishAsync(Corrected(stale, length), cancellationToken).ConfigureAwait(false);
+        await _bus.PublishAsync(Stored(stale, length), cancellationToken).ConfigureAwait(false);
         return Delivery.Success;
     }
 
-    private static UpdateArrived Corrected(StaleUpdateArrived stale, long payloadBytes)
+    /// <summary>The announcement of the stored update to fold: for the target model, its scale already applied.</summary>
+    private static UpdateArrived Stored(StaleUpdateArrived stale, long payloadBytes)
     {
         var update = stale.Update;
         string task = StoreKeys.CorrectedTask(update.TaskId);

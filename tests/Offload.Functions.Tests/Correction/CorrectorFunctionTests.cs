@@ -82,32 +82,46 @@ public sealed class CorrectorFunctionTests
     }
 
     [Fact]
-    public async Task When_a_model_is_gone_the_original_goes_on_with_the_fall_backs_weight()
+    public async Task When_a_model_is_gone_the_original_is_weighted_by_the_fall_back_and_stored_for_the_leaves_in_its_place()
     {
         using var function = Function(new DcAsgdCorrector(1.0));
         var stale = await StoreAsync(models: false);
 
         Assert.Equal(DeliveryStatus.Success, (await function.HandleAsync(stale, default)).Status);
 
-        var announced = Assert.Single(Announced);
-        Assert.Equal(stale.Update.Reference, announced.Reference);
-        Assert.Equal(new PolynomialStalenessWeighting(0.5).WeightOf(2), announced.Scale!.Value, 12);
-        Assert.True(await _store.GetLengthAsync(stale.Update.Reference) > 0, "the original stays for the leaves");
+        await AssertWeightedByTheFallBackAsync(Assert.Single(Announced), stale);
         Assert.Equal("fell-back", Assert.Single(Reports).Outcome);
     }
 
     [Fact]
     public async Task A_corrector_that_throws_or_returns_a_non_finite_update_falls_back()
     {
+        var first = await StoreAsync();
         using (var throwing = Function(new BrokenCorrector(throws: true)))
-            Assert.Equal(DeliveryStatus.Success, (await throwing.HandleAsync(await StoreAsync(), default)).Status);
-        using (var nonFinite = Function(new BrokenCorrector(throws: false)))
-            Assert.Equal(DeliveryStatus.Success, (await nonFinite.HandleAsync(await StoreAsync(), default)).Status);
+            Assert.Equal(DeliveryStatus.Success, (await throwing.HandleAsync(first, default)).Status);
+        await AssertWeightedByTheFallBackAsync(Assert.Single(Announced), first);
+        await _store.DeleteAsync(Announced[0].Reference); // Folded by the leaves.
 
-        Assert.Equal(2, Announced.Count);
-        Assert.All(Announced, a => Assert.Equal(UpdateReference.ForTask(Client, TaskId), a.Reference));
-        Assert.All(Announced, a => Assert.InRange(a.Scale!.Value, 0.5, 0.6));
+        var second = await StoreAsync();
+        using (var nonFinite = Function(new BrokenCorrector(throws: false)))
+            Assert.Equal(DeliveryStatus.Success, (await nonFinite.HandleAsync(second, default)).Status);
+        await AssertWeightedByTheFallBackAsync(Announced[1], second);
         Assert.All(Reports, r => Assert.Equal("fell-back", r.Outcome));
+    }
+
+    /// <summary>
+    /// What folds is the original times the fall-back's weight, under the corrected key, never the
+    /// original itself (a redelivery could then fold both); the original is deleted.
+    /// </summary>
+    private async Task AssertWeightedByTheFallBackAsync(UpdateArrived announced, StaleUpdateArrived stale)
+    {
+        Assert.Equal(UpdateReference.ForTask(Client, TaskId + StoreKeys.CorrectedSuffix), announced.Reference);
+        Assert.Equal(1.0, announced.Scale);
+        var delta = new float[Parameters];
+        IdentityCodec.Instance.Decode(await _store.ReadAllAsync(announced.Reference), Layout, delta);
+        float expected = (float)(0.5 * new PolynomialStalenessWeighting(0.5).WeightOf(2));
+        Assert.All(delta, d => Assert.Equal(expected, d, 1e-6f));
+        Assert.Equal(-1, await _store.GetLengthAsync(stale.Update.Reference));
     }
 
     [Fact]
