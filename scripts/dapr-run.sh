@@ -5,6 +5,7 @@
 #
 #   scripts/dapr-run.sh        # needs the Dapr CLI on PATH, `dapr init` (Redis >= 7, placement,
 #                              # scheduler) and tokens.txt ("client-id token" lines) in the repository root
+#   ASYNC=1 scripts/dapr-run.sh  # asynchronous serving with the corrector app (dapr-components/dapr-async.yaml)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,4 +21,7 @@ if [ ! -f tokens.txt ]; then
 fi
 
 dotnet build cli/Offload.Cli -c Release -nologo -v quiet
+if [ "${ASYNC:-0}" = "1" ]; then
+  exec dapr run -f dapr-components/dapr-async.yaml "$@"
+fi
 exec dapr run -f dapr-components/dapr.yaml "$@"

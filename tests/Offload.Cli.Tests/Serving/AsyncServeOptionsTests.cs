@@ -21,7 +21,8 @@ public class AsyncServeOptionsTests
     [Fact]
     public void What_asynchronous_aggregation_does_not_do_is_refused_rather_than_ignored()
     {
-        Assert.Contains("--aggregator dapr", Assert.Throws<InvalidOptionException>(() => new ServeOptions { Asynchronous = true, DaprAggregator = true }.Validate()).Message);
+        Assert.True(new ServeOptions { Asynchronous = true, DaprAggregator = true }.Validate().DaprAggregator);
+        Assert.Contains("--node-store", Assert.Throws<InvalidOptionException>(() => new ServeOptions { Asynchronous = true, DaprAggregator = true, NodeStorePath = "/dev/shm/offload-x" }.Validate()).Message);
         Assert.Contains("--state", Assert.Throws<InvalidOptionException>(() => new ServeOptions { Asynchronous = true, StateDirectory = "/tmp/x" }.Validate()).Message);
         Assert.Contains("--downstream", Assert.Throws<InvalidOptionException>(() => new ServeOptions { Asynchronous = true, Downstream = DownstreamMode.FedZip }.Validate()).Message);
         Assert.Contains("--hierarchy", Assert.Throws<InvalidOptionException>(() => new ServeOptions { Asynchronous = true, HierarchyFanIn = 4 }.Validate()).Message);

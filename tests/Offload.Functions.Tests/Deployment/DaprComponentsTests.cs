@@ -144,6 +144,33 @@ public sealed class DaprComponentsTests
     }
 
     [Fact]
+    public void The_asynchronous_run_file_adds_the_corrector_and_its_commands_parse()
+    {
+        var run = Manifests.Single(Manifests.Path("dapr-components", "dapr-async.yaml"));
+        var apps = ((YamlSequenceNode)run.Child("apps")).Children.ToDictionary(a => a.Scalar("appID"));
+        Assert.Equal([DaprNames.FunctionsAppId, DaprNames.CorrectorAppId, DaprNames.GatewayAppId], apps.Keys.Order());
+        var corrector = apps[DaprNames.CorrectorAppId];
+        Assert.Equal(DaprNames.CorrectorPort.ToString(), corrector.Scalar("appPort"));
+        var correctorCommand = corrector.Child("command").Strings();
+        Assert.Equal(["serve", "--dapr", "--corrector"], correctorCommand.Skip(2).Take(3));
+        Assert.Equal(DaprNames.CorrectorPort.ToString(), correctorCommand[correctorCommand.IndexOf("--port") + 1]);
+        var gatewayCommand = apps[DaprNames.GatewayAppId].Child("command").Strings();
+        Assert.Equal("async", gatewayCommand[gatewayCommand.IndexOf("--mode") + 1]);
+        Assert.Equal("dapr", gatewayCommand[gatewayCommand.IndexOf("--aggregator") + 1]);
+        // Both name the same corrector: the gateway sends stale updates only when it is one the corrector app runs.
+        Assert.Equal(correctorCommand[correctorCommand.IndexOf("--corrector") + 1], gatewayCommand[gatewayCommand.IndexOf("--corrector") + 1]);
+        // Every command parses: a misspelt option fails here, not under dapr run.
+        var cli = new System.CommandLine.RootCommand();
+        cli.Subcommands.Add(global::Offload.Cli.Commands.ServeCommand.Create());
+        foreach (var app in apps.Values)
+        {
+            var parsed = cli.Parse(app.Child("command").Strings().Skip(2).ToArray());
+            Assert.True(parsed.Errors.Count == 0, $"{app.Scalar("appID")}: {string.Join("; ", parsed.Errors.Select(e => e.Message))}");
+        }
+        Assert.Contains("dapr-components/dapr-async.yaml", File.ReadAllText(Manifests.Path("scripts", "dapr-run.sh")));
+    }
+
+    [Fact]
     public void The_run_script_is_executable_and_stops_on_the_first_failure()
     {
         string script = Manifests.Path("scripts", "dapr-run.sh");
