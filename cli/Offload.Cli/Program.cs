@@ -13,4 +13,5 @@ root.Subcommands.Add(StoreCommand.Create());
 root.Subcommands.Add(ExperimentCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(PlotCommand.Create());
+root.Subcommands.Add(DeployCommand.Create());
 return CommandLineEntry.Run(root, args);

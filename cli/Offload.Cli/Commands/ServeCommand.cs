@@ -28,7 +28,26 @@ namespace Offload.Cli.Commands;
 public static class ServeCommand
 {
     /// <summary>Builds the command with its options.</summary>
-    public static Command Create()
+    public static Command Create() => Build(out _);
+
+    /// <summary>
+    /// What <c>offload serve</c> with <paramref name="arguments"/> (after the word <c>serve</c>) would run,
+    /// checked exactly as the command checks it, without running it or reading any file it names:
+    /// how <c>offload deploy check</c> validates a container's arguments.
+    /// </summary>
+    /// <param name="arguments">The arguments after <c>serve</c>.</param>
+    /// <param name="endpointsConfigured">Whether <c>Kestrel__Endpoints__*</c> variables configure the endpoints (as the container's environment would).</param>
+    /// <exception cref="InvalidOptionException">The arguments do not parse, or name a value or combination the command refuses.</exception>
+    public static ServePlan Plan(IReadOnlyList<string> arguments, bool endpointsConfigured)
+    {
+        ArgumentNullException.ThrowIfNull(arguments);
+        var root = new RootCommand { Build(out var plan) };
+        var parsed = root.Parse(["serve", .. arguments]);
+        if (parsed.Errors.Count > 0) throw new InvalidOptionException(string.Join("; ", parsed.Errors.Select(e => e.Message)));
+        return plan(parsed, endpointsConfigured);
+    }
+
+    private static Command Build(out Func<ParseResult, bool, ServePlan> plan)
     {
         var d = new ServeOptions();
         var port = new Option<int?>("--port") { Description = "Port for cleartext HTTP/2 (0: any free port; default 5000, or none when --config or Kestrel__Endpoints__* variables configure endpoints, e.g. with TLS).", DefaultValueFactory = _ => d.Port };
@@ -88,7 +107,7 @@ public static class ServeCommand
             aggregator, appPort, sidecarWait, downstream, state, drain, nodeStore, nodeStoreMb, nodeAgent, nodeName, nodePeer,
             mode, buffer, concurrency, maxStaleness, historyMb, corrector, correctionQueue, correctFrom, inversionSamples,
         };
-        command.SetAction((parsed, cancellationToken) =>
+        ServePlan Planned(ParseResult parsed, bool endpointsFromEnvironment)
         {
             if (parsed.GetValue(nodeAgent))
             {
@@ -100,7 +119,7 @@ public static class ServeCommand
                     NodeStorePath = parsed.GetValue(nodeStore) ?? throw new InvalidOptionException("--node-agent owns a node store: name its file with --node-store (e.g. /dev/shm/offload-store)."),
                     NodeStoreMegabytes = parsed.GetValue(nodeStoreMb),
                 }.Validate();
-                return RunNodeAgentAsync(agentOptions, Console.Out, cancellationToken);
+                return new ServePlan(ServeRole.NodeAgent, agentOptions);
             }
             if (parsed.GetValue(dapr))
             {
@@ -130,9 +149,9 @@ public static class ServeCommand
                         InversionSamples = parsed.GetValue(inversionSamples),
                         CorrectionQueue = parsed.GetValue(correctionQueue),
                     }.Validate();
-                    return RunCorrectorAsync(correctorOptions, parsed.GetValue(data), parsed.GetValue(verbose), Console.Out, cancellationToken);
+                    return new ServePlan(ServeRole.Corrector, correctorOptions) { Data = parsed.GetValue(data), Verbose = parsed.GetValue(verbose) };
                 }
-                return RunDaprAsync(daprOptions, parsed.GetValue(verbose), Console.Out, cancellationToken);
+                return new ServePlan(ServeRole.Functions, daprOptions) { Verbose = parsed.GetValue(verbose) };
             }
             var (downstreamMode, downstreamFedZip) = DownstreamArgument.Parse(parsed.GetValue(downstream)!);
             var options = new ServeOptions
@@ -144,7 +163,7 @@ public static class ServeCommand
                     "off" => false,
                     var other => throw new InvalidOptionException($"--client-evaluation must be on or off (got '{other}')."),
                 },
-                Port = parsed.GetResult(port) is { Implicit: false } ? parsed.GetValue(port) : EndpointsConfigured(parsed.GetValue(config)!) ? null : d.Port,
+                Port = parsed.GetResult(port) is { Implicit: false } ? parsed.GetValue(port) : parsed.GetValue(config)!.Length > 0 || endpointsFromEnvironment ? null : d.Port,
                 Host = parsed.GetValue(host)!,
                 MinClients = parsed.GetValue(minClients),
                 ClientsPerRound = parsed.GetValue(perRound),
@@ -196,18 +215,41 @@ public static class ServeCommand
                     ? throw new InvalidOptionException("--node-peer is for the aggregator functions (serve --dapr): the gateway reads only its own node's store.")
                     : new Dictionary<string, Uri>(),
             }.Validate();
-            var tokens = TokenArguments.Create(parsed.GetValue(tokensFile)!, parsed.GetValue(token)!, parsed.GetValue(code)!);
-            var configFiles = parsed.GetValue(config)!;
-            foreach (string file in configFiles)
-                if (!File.Exists(file)) throw new InvalidOptionException($"--config: the file '{file}' does not exist.");
-            return RunAsync(options, tokens, configFiles, parsed.GetValue(data), parsed.GetValue(output)!, parsed.GetValue(verbose), Console.Out, cancellationToken);
-        });
+            return new ServePlan(ServeRole.Gateway, options)
+            {
+                TokenFiles = parsed.GetValue(tokensFile)!,
+                Tokens = parsed.GetValue(token)!,
+                EnrollmentCodes = parsed.GetValue(code)!,
+                ConfigFiles = parsed.GetValue(config)!,
+                Data = parsed.GetValue(data),
+                Output = parsed.GetValue(output)!,
+                Verbose = parsed.GetValue(verbose),
+            };
+        }
+
+        plan = Planned;
+        command.SetAction((parsed, cancellationToken) => RunAsync(Planned(parsed, EndpointsFromEnvironment()), cancellationToken));
         return command;
     }
 
-    /// <summary>Whether Kestrel endpoints come from configuration (a --config file or Kestrel__Endpoints__* variables), so no default port is bound.</summary>
-    private static bool EndpointsConfigured(string[] configFiles) =>
-        configFiles.Length > 0 || Environment.GetEnvironmentVariables().Keys.Cast<object>()
+    /// <summary>Runs what <see cref="Plan"/> decided, reading the files it names.</summary>
+    private static Task<int> RunAsync(ServePlan plan, CancellationToken cancellationToken)
+    {
+        switch (plan.Role)
+        {
+            case ServeRole.NodeAgent: return RunNodeAgentAsync(plan.Options, Console.Out, cancellationToken);
+            case ServeRole.Corrector: return RunCorrectorAsync(plan.Options, plan.Data, plan.Verbose, Console.Out, cancellationToken);
+            case ServeRole.Functions: return RunDaprAsync(plan.Options, plan.Verbose, Console.Out, cancellationToken);
+        }
+        var tokens = TokenArguments.Create(plan.TokenFiles, plan.Tokens, plan.EnrollmentCodes);
+        foreach (string file in plan.ConfigFiles)
+            if (!File.Exists(file)) throw new InvalidOptionException($"--config: the file '{file}' does not exist.");
+        return RunAsync(plan.Options, tokens, plan.ConfigFiles, plan.Data, plan.Output, plan.Verbose, Console.Out, cancellationToken);
+    }
+
+    /// <summary>Whether Kestrel__Endpoints__* variables configure Kestrel's endpoints, so no default port is bound.</summary>
+    private static bool EndpointsFromEnvironment() =>
+        Environment.GetEnvironmentVariables().Keys.Cast<object>()
             .Any(k => k.ToString()!.StartsWith("Kestrel__Endpoints__", StringComparison.OrdinalIgnoreCase));
 
     /// <summary>Maps the <c>--codec</c> word to a codec.</summary>

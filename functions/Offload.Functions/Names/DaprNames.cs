@@ -43,6 +43,18 @@ public static class DaprNames
     /// <summary>Topic of <c>CorrectionReported</c>: the corrector app publishes, the gateway subscribes.</summary>
     public const string CorrectionReportedTopic = "correction-reported";
 
+    /// <summary>
+    /// The topics whose events an app scaled from zero must be woken for: a deployment that scales it
+    /// on stream lag needs a trigger on each (the shared streams; the per-node ones of a node store,
+    /// <c>{topic}.{node}</c>, are not known before the nodes are). Empty for an app that always runs.
+    /// </summary>
+    public static IReadOnlyList<string> WakingTopicsOf(string appId) => appId switch
+    {
+        FunctionsAppId => [UpdateArrivedTopic, PartialReadyTopic, AggregatorDueTopic],
+        CorrectorAppId => [StaleUpdateTopic],
+        _ => [],
+    };
+
     /// <summary>App id of the ingest gateway, which also hosts the <see cref="RoundActorType"/> (it always runs one replica).</summary>
     public const string GatewayAppId = "offload-gateway";
 

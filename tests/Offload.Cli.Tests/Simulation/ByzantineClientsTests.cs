@@ -11,9 +11,10 @@ namespace Offload.Cli.Tests.Simulation;
 /// Byzantine clients end to end on full Fashion-MNIST: 10 clients, one of which sends its update times
 /// -10, or Gaussian noise of 100 times its honest norm. FedAvg collapses to chance; the median, the
 /// trimmed mean, Multi-Krum and FedAvg clipped at the honest run's median update norm stay within 2
-/// points of the honest run. Krum does not: it keeps one client's update a round, which on IID data
-/// costs it 3 to 4 points against the honest average for as long as it runs (measured over 10 rounds,
-/// docs/benchmarks.md), so it is held to 5 points, still far from the collapse.
+/// points of the honest run. Krum is held to 2 points of Krum without an attacker instead: it keeps one
+/// client's update a round, which on IID data costs it 3 to 6 points against the honest average
+/// whether or not anyone attacks (docs/benchmarks.md; the figure moves with the CPU's float kernels),
+/// so its defence is that the attacker changes nothing, not that it matches the average.
 /// Two rounds keep the suite within its time; the settings are the experiment's
 /// (<c>offload experiment byzantine</c>), except the clipping bound, here the median over these two
 /// rounds (larger than the experiment's over ten, so honest updates are clipped less early on).
@@ -34,6 +35,7 @@ public sealed class ByzantineClientsTests(ByzantineClientsTests.HonestRun honest
             var norms = new UpdateNormTap();
             Accuracy = Run(Data, Options, attack: null, norms);
             ClipNorm = norms.MedianNorm;
+            Krum = new(() => Run(Data, Options with { Strategy = StrategyCatalog.Parse("krum") }, attack: null, tap: null));
         }
 
         public TrainTestDataset Data { get; }
@@ -41,14 +43,17 @@ public sealed class ByzantineClientsTests(ByzantineClientsTests.HonestRun honest
         public double Accuracy { get; }
 
         public double ClipNorm { get; }
+
+        /// <summary>Krum with no attacker, for the Krum cases only.</summary>
+        public Lazy<double> Krum { get; }
     }
 
     private static readonly SimulationOptions Options = new() { Clients = 10, Rounds = Rounds, Partition = PartitionKind.Iid, Seed = 42, Workers = 2 };
 
     public static TheoryData<string, string, double> Defences => new()
     {
-        { "scale", "median", 0.02 }, { "scale", "trimmedmean", 0.02 }, { "scale", "multikrum", 0.02 }, { "scale", "clip", 0.02 }, { "scale", "krum", 0.05 },
-        { "noise", "median", 0.02 }, { "noise", "trimmedmean", 0.02 }, { "noise", "multikrum", 0.02 }, { "noise", "clip", 0.02 }, { "noise", "krum", 0.05 },
+        { "scale", "median", 0.02 }, { "scale", "trimmedmean", 0.02 }, { "scale", "multikrum", 0.02 }, { "scale", "clip", 0.02 }, { "scale", "krum", 0.02 },
+        { "noise", "median", 0.02 }, { "noise", "trimmedmean", 0.02 }, { "noise", "multikrum", 0.02 }, { "noise", "clip", 0.02 }, { "noise", "krum", 0.02 },
     };
 
     [Theory]
@@ -66,7 +71,8 @@ public sealed class ByzantineClientsTests(ByzantineClientsTests.HonestRun honest
     {
         var strategy = defence == "clip" ? new NormClipping(new FedAvg(), honest.ClipNorm) : StrategyCatalog.Parse(defence);
         double defended = Run(honest.Data, Options with { Strategy = strategy }, Attack(attack), tap: null);
-        Assert.True(defended >= honest.Accuracy - allowed, $"{strategy.Name} under {attack}: {defended:P2}, honest {honest.Accuracy:P2}, allowed {allowed:P0} below");
+        double reference = defence == "krum" ? honest.Krum.Value : honest.Accuracy;
+        Assert.True(defended >= reference - allowed, $"{strategy.Name} under {attack}: {defended:P2}, honest {reference:P2}, allowed {allowed:P0} below");
     }
 
     [Fact]
