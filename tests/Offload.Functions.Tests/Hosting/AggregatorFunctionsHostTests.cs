@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.AspNetCore.TestHost;
 using System.Text.Json.Nodes;
 using Offload.Functions.Hosting;
 using Offload.Functions.Names;
@@ -15,8 +16,19 @@ public sealed class AggregatorFunctionsHostTests
         var subscriptions = JsonNode.Parse(await http.GetStringAsync("/dapr/subscribe"))!.AsArray();
         Assert.Equal([DaprNames.AggregatorDueTopic, DaprNames.PartialReadyTopic, DaprNames.UpdateArrivedTopic],
             subscriptions.Select(s => s!["topic"]!.GetValue<string>()).Order());
+        // What a scaler must wake the functions for (offload deploy check holds the ScaledObjects to it).
+        Assert.Equal(subscriptions.Select(s => s!["topic"]!.GetValue<string>()).Order(), DaprNames.WakingTopicsOf(DaprNames.FunctionsAppId).Order());
         // No actors here: the gateway's app hosts the RoundActor.
         Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/dapr/config")).StatusCode);
+    }
+
+    [Fact]
+    public async Task The_corrector_app_subscribes_to_exactly_what_a_scaler_must_wake_it_for()
+    {
+        await using var cluster = Sidecar.DaprCluster.FromComponents();
+        await using var app = await EndToEnd.DaprAsynchronousTests.StartCorrectorAsync(cluster, TestFederation.FlatLayout(4));
+        var subscriptions = JsonNode.Parse(await app.GetTestClient().GetStringAsync("/dapr/subscribe"))!.AsArray();
+        Assert.Equal(DaprNames.WakingTopicsOf(DaprNames.CorrectorAppId).Order(), subscriptions.Select(s => s!["topic"]!.GetValue<string>()).Order());
     }
 
     [Fact]
