@@ -33,18 +33,19 @@ public static class DeployCommand
         var reports = new List<DeploymentReport>();
         // Colours for a terminal only: a report written elsewhere (a file, a test) stays plain text.
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output), Ansi = output == Console.Out ? AnsiSupport.Detect : AnsiSupport.No });
+        if (output != Console.Out || Console.IsOutputRedirected) console.Profile.Width = 160;
         foreach (string folder in folders)
         {
             if (!Directory.Exists(folder)) throw new InvalidOptionException($"OVERLAY: '{folder}' is not a folder.");
             var rendered = RenderedOverlay.Render(folder);
-            var report = DeploymentCheck.Run(rendered);
+            var report = DeploymentCheck.Run(rendered, ServeCommand.Plan);
             reports.Add(report);
             if (outputDirectory is not null)
             {
                 Directory.CreateDirectory(outputDirectory);
                 File.WriteAllText(Path.Combine(outputDirectory, rendered.Name + ".yaml"), rendered.Yaml);
             }
-            console.MarkupLine($"[bold]{Markup.Escape(rendered.Name)}[/] ({Markup.Escape(folder)}): {rendered.Objects.Count} objects ({Markup.Escape(string.Join(", ", report.Objects.Select(p => $"{p.Value} {p.Key}")))}), {report.Rules.Count} checks: "
+            console.MarkupLine($"[bold]{Markup.Escape(rendered.Name)}[/] ({Markup.Escape(Path.GetRelativePath(Directory.GetCurrentDirectory(), folder))}): {rendered.Objects.Count} objects ({Markup.Escape(string.Join(", ", report.Objects.Select(p => $"{p.Value} {p.Key}")))}), {report.Rules.Count} checks: "
                 + (report.Passed ? "[green]passed[/]" : $"[red]{report.Findings.Count} found[/]"));
             if (!report.Passed)
             {

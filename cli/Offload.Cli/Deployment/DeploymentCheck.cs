@@ -1,7 +1,6 @@
 using System.Globalization;
 using k8s;
 using k8s.Models;
-using Offload.Cli.Commands;
 using Offload.Cli.Options;
 using Offload.Cli.Serving;
 using Offload.Functions.Names;
@@ -19,8 +18,8 @@ namespace Offload.Cli.Deployment;
 /// </summary>
 /// <remarks>
 /// The names and ports it checks against are the code's (<see cref="DaprNames"/>), and a container's
-/// arguments are checked by <see cref="ServeCommand.Plan"/>, the parser the process itself runs, so a
-/// manifest cannot drift from the binary it starts.
+/// arguments are checked by the planner it is given: <c>ServeCommand.Plan</c>, the parser the process
+/// itself runs, so a manifest cannot drift from the binary it starts.
 /// </remarks>
 public static class DeploymentCheck
 {
@@ -33,14 +32,21 @@ public static class DeploymentCheck
     private static readonly HashSet<string> CustomKinds = ["Component", "Configuration", "Resiliency", "ScaledObject", "TriggerAuthentication"];
 
     /// <summary>Runs every check on <paramref name="overlay"/>.</summary>
-    public static DeploymentReport Run(RenderedOverlay overlay)
+    /// <param name="overlay">The rendered overlay.</param>
+    /// <param name="plan">
+    /// What <c>offload serve</c> makes of a container's arguments (after <c>serve</c>), given whether its
+    /// environment configures Kestrel's endpoints; throws <see cref="InvalidOptionException"/> where the
+    /// command would refuse them.
+    /// </param>
+    public static DeploymentReport Run(RenderedOverlay overlay, Func<IReadOnlyList<string>, bool, ServePlan> plan)
     {
         ArgumentNullException.ThrowIfNull(overlay);
+        ArgumentNullException.ThrowIfNull(plan);
         var findings = new List<DeploymentFinding>();
         var model = Model.Read(overlay, findings);
         CheckNamespace(model, findings);
         CheckSelectors(model, findings);
-        CheckServe(model, findings);
+        CheckServe(model, plan, findings);
         CheckDapr(model, findings);
         CheckScaling(model, findings);
         CheckActors(model, findings);
@@ -168,7 +174,7 @@ public static class DeploymentCheck
     }
 
     /// <summary>Each container that runs <c>offload serve</c>: its arguments as the command checks them, and where it listens.</summary>
-    private static void CheckServe(Model model, List<DeploymentFinding> findings)
+    private static void CheckServe(Model model, Func<IReadOnlyList<string>, bool, ServePlan> planOf, List<DeploymentFinding> findings)
     {
         foreach (var w in model.Workloads)
             foreach (var c in w.Containers)
@@ -180,7 +186,7 @@ public static class DeploymentCheck
                 ServePlan plan;
                 try
                 {
-                    plan = ServeCommand.Plan(args.Skip(1).ToList(), endpoints);
+                    plan = planOf(args.Skip(1).ToList(), endpoints);
                 }
                 catch (InvalidOptionException e)
                 {
@@ -383,6 +389,9 @@ public static class DeploymentCheck
         return null;
     }
 
+    /// <summary>The image built without libtorch's native libraries (k8s/images/Dockerfile's offload-functions target).</summary>
+    public const string FunctionsImage = "offload-functions";
+
     private static void CheckImages(Model model, List<DeploymentFinding> findings)
     {
         foreach (var w in model.Workloads)
@@ -395,6 +404,10 @@ public static class DeploymentCheck
                 string? tag = colon < 0 ? null : image[(colon + 1)..];
                 if (!digest && (tag is null || tag == "latest"))
                     findings.Add(new("images", $"{w.Object}/{c.Name}", $"image '{image}' has no fixed tag: every node may run a different build (set it with kustomize images)"));
+                // The functions image has no libtorch (k8s/images/Dockerfile): the gateway builds and evaluates the model with it, the corrector inverts with it.
+                string repository = image[(slash + 1)..(colon < 0 ? (digest ? image.IndexOf('@', StringComparison.Ordinal) : image.Length) : colon)];
+                if (repository == FunctionsImage && w.Plans.TryGetValue(c.Name, out var plan) && plan.Role is ServeRole.Gateway or ServeRole.Corrector)
+                    findings.Add(new("images", $"{w.Object}/{c.Name}", $"runs the {plan.Role} from '{image}', the image without libtorch, which the {plan.Role} loads: use the offload image"));
             }
     }
 

@@ -94,6 +94,7 @@ public sealed class DeploymentCheckTests
         { "dev", "a probe on a port the container does not declare", "Deployment", Functions, d => Map(Container(d), "readinessProbe", "httpGet").Set("port", "metrics"), "containers" },
         { "dev", "a writable root file system", "Deployment", Gateway, d => Map(Container(d), "securityContext").Set("readOnlyRootFilesystem", "false"), "containers" },
         { "dev", "a container that may run as root", "Deployment", "redis", d => Pod(d).Children.Remove(new YamlScalarNode("securityContext")), "containers" },
+        { "dev-async", "the corrector on the image without libtorch", "Deployment", Corrector, d => Container(d).Set("image", "offload-functions:dev"), "images" },
         { "dev", "an image on latest", "Deployment", Functions, d => Container(d).Set("image", "offload:latest"), "images" },
         { "dev", "a host path on a pod with no node store", "Deployment", Functions, d => ((YamlSequenceNode)Pod(d)["volumes"]).Add(new YamlMappingNode { { "name", "host" }, { "hostPath", new YamlMappingNode { { "path", "/var/run" } } } }), "host-access" },
         { "dev", "no default deny of ingress", "NetworkPolicy", "offload-default-deny-ingress", null, "network" },
@@ -115,7 +116,7 @@ public sealed class DeploymentCheckTests
     [MemberData(nameof(Breakages))]
     public void Each_check_finds_what_an_edit_breaks(string overlay, string broken, string kind, string name, Change? change, string rule)
     {
-        var report = DeploymentCheck.Run(Mutated(overlay, kind, name, change));
+        var report = DeploymentCheck.Run(Mutated(overlay, kind, name, change), Offload.Cli.Commands.ServeCommand.Plan);
         Assert.False(report.Passed, $"{broken}: nothing found");
         Assert.True(report.Findings.Any(f => f.Rule == rule), $"{broken}: expected a '{rule}' finding, got:\n{string.Join("\n", report.Findings)}");
     }

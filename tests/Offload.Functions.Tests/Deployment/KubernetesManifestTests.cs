@@ -36,7 +36,7 @@ public sealed class KubernetesManifestTests
     [MemberData(nameof(Overlays))]
     public void Every_overlay_passes_every_check(string overlay)
     {
-        var report = DeploymentCheck.Run(Render(overlay));
+        var report = DeploymentCheck.Run(Render(overlay), Offload.Cli.Commands.ServeCommand.Plan);
         Assert.True(report.Passed, string.Join("\n", report.Findings));
         Assert.Equal(DeploymentCheck.Rules, report.Rules);
         // What each overlay is for: dev renders its Redis and secrets, prod leaves them to the operator.
