@@ -35,29 +35,17 @@ namespace Offload.Aggregator.Asynchronous;
 /// <para>All public members are thread-safe; folding runs under one lock, on the bus's delivery and
 /// on the correction worker's completions.</para>
 /// </remarks>
-public sealed class AsynchronousCoordinator : IRoundCoordinator, IAsyncDisposable
+public sealed class AsynchronousCoordinator : ContinuousCoordinator, IAsyncDisposable
 {
-    private readonly object _gate = new();
-    private readonly AsynchronousOptions _options;
     private readonly IUpdateStore _store;
     private readonly IEventBus _bus;
-    private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly FedBuff _strategy;
     private readonly BufferedAggregator _server;
     private readonly CorrectionQueue _queue;
     private readonly IStalenessWeighting _fallback;
     private readonly IStalenessWeighting? _weighting;
-    private readonly ContinuousTasks _tasks;
-    private readonly GlobalModel[] _served = new GlobalModel[AsynchronousOptions.ServedVersions];
-    private readonly List<RoundSummary> _summaries = [];
-    private readonly StalenessTally _tally = new();
-    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private volatile GlobalModel _model;
     private IAsyncDisposable? _subscription;
-    private bool _started;
-    private bool _stopped;
-    private bool _done;
     private long _versionOpened;
     private int _bufferFolded;
     private int _bufferRefused;
@@ -73,198 +61,86 @@ public sealed class AsynchronousCoordinator : IRoundCoordinator, IAsyncDisposabl
     public AsynchronousCoordinator(TensorLayout layout, ReadOnlySpan<float> initialWeights, AsynchronousOptions options,
         IStalenessCorrector corrector, IStalenessWeighting fallback, IUpdateStore store, IEventBus bus,
         TimeProvider? time = null, ILogger<AsynchronousCoordinator>? logger = null)
+        : base(layout, initialWeights, options, new FedBuff((options ?? throw new ArgumentNullException(nameof(options))).BufferSize, options.ServerLearningRate), time)
     {
-        ArgumentNullException.ThrowIfNull(layout);
-        ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(corrector);
         ArgumentNullException.ThrowIfNull(fallback);
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(bus);
-        _options = options.Validate();
         _store = store;
         _bus = bus;
-        _time = time ?? TimeProvider.System;
         _logger = logger ?? (ILogger)NullLogger.Instance;
         _fallback = fallback;
         _weighting = corrector as IStalenessWeighting; // Needs no base model and costs nothing: applied at once, not queued.
-        _strategy = new FedBuff(options.BufferSize, options.ServerLearningRate);
+        _strategy = (FedBuff)Options.Strategy;
         _server = new BufferedAggregator(new FedBuffOptions
         {
             BufferSize = options.BufferSize,
             ServerLearningRate = options.ServerLearningRate,
             HistoryWindow = options.WindowFor(layout),
         }, layout, initialWeights);
-        _model = new GlobalModel(layout, ModelVersion.Initial, initialWeights);
-        _served[0] = _model;
         _queue = new CorrectionQueue(corrector, options.CorrectionQueueCapacity);
-        _tasks = new ContinuousTasks(_options, _time);
-        Options = new RoundOptions
-        {
-            MinClients = options.BufferSize,
-            Rounds = options.Versions,
-            RoundDeadline = options.TaskLifetime,
-            WaitRetry = options.WaitRetry,
-            Plan = options.Plan,
-            Strategy = _strategy,
-        };
     }
-
-    /// <inheritdoc/>
-    public TensorLayout Layout => _model.Layout;
-
-    /// <summary>The settings in rounds' terms, for the gateway: a version is a round, K its quorum.</summary>
-    public RoundOptions Options { get; }
-
-    /// <summary>The asynchronous settings.</summary>
-    public AsynchronousOptions Asynchronous => _options;
 
     /// <summary>The corrector stale updates go to.</summary>
     public IStalenessCorrector Corrector => _queue.Corrector;
-
-    /// <inheritdoc/>
-    public GlobalModel Model => _model;
-
-    /// <inheritdoc/>
-    public GlobalModel Broadcast => _model;
-
-    /// <inheritdoc/>
-    public Task Completion => _completion.Task;
-
-    /// <inheritdoc/>
-    public bool Ready
-    {
-        get { lock (_gate) return _started && !_stopped; }
-    }
-
-    /// <summary>Every published version's summary, in order (its round is the version).</summary>
-    public IReadOnlyList<RoundSummary> Rounds
-    {
-        get { lock (_gate) return _summaries.ToArray(); }
-    }
-
-    /// <inheritdoc/>
-    public CoordinatorStatus Status
-    {
-        get
-        {
-            lock (_gate)
-            {
-                long version = _model.Version.Value;
-                return new CoordinatorStatus(_done, _done ? version : version + 1, _model.Version, _options.Versions,
-                    _server.Buffered, _options.BufferSize, _tally.Folded);
-            }
-        }
-    }
 
     /// <summary>A snapshot of what was done with the updates so far.</summary>
     public AsynchronousStatistics Statistics
     {
         get
         {
-            lock (_gate) return _tally.Snapshot(_queue.Corrector.Name, _fallback.Name, _server.History.Capacity, _server.History.PeakBytesHeld);
+            lock (Gate) return Tally.Snapshot(_queue.Corrector.Name, _fallback.Name, _server.History.Capacity, _server.History.PeakBytesHeld);
         }
     }
+
+    /// <inheritdoc/>
+    protected override int Buffered => _server.Buffered;
+
+    /// <inheritdoc/>
+    protected override bool PushesBack(long staleness) => GoesToCorrector(staleness) && _queue.Pending >= _queue.Capacity;
 
     /// <summary>Subscribes to <see cref="UpdateArrived"/> and starts handing out tasks from version 0.</summary>
     /// <exception cref="InvalidOperationException">Already started.</exception>
     public void Start()
     {
-        lock (_gate)
+        lock (Gate)
         {
-            ObjectDisposedException.ThrowIf(_stopped, this);
-            if (_started) throw new InvalidOperationException("The coordinator is already running.");
+            ObjectDisposedException.ThrowIf(Stopped, this);
+            if (Started) throw new InvalidOperationException("The coordinator is already running.");
             _subscription = _bus.Subscribe<UpdateArrived>(OnUpdateArrivedAsync);
-            _versionOpened = _time.GetTimestamp();
-            _started = true;
+            _versionOpened = Time.GetTimestamp();
+            Started = true;
         }
-    }
-
-    /// <inheritdoc/>
-    public GlobalModel? ServedModel(ModelVersion version)
-    {
-        if (version.Value < 0) return null;
-        var model = _served[(int)(version.Value % _served.Length)];
-        return model is not null && model.Version == version ? model : null;
-    }
-
-    /// <summary>
-    /// Work for <paramref name="clientId"/>: the task it holds if the model has not moved since, else a
-    /// new one from the newest version while there is room (<see cref="AsynchronousOptions.Concurrency"/>);
-    /// wait when every update the federation still needs is reserved; done after the last version.
-    /// </summary>
-    /// <exception cref="InvalidOperationException">Not started.</exception>
-    public TaskOffer RequestTask(string clientId)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(clientId);
-        lock (_gate)
-        {
-            EnsureStarted();
-            return _tasks.Offer(clientId, _model.Version, _done);
-        }
-    }
-
-    /// <inheritdoc/>
-    public SubmissionCheck CheckSubmission(string clientId, string taskId, out RoundTask? task)
-    {
-        lock (_gate)
-        {
-            EnsureStarted();
-            return Check(clientId, taskId, out task);
-        }
-    }
-
-    /// <summary>
-    /// Reserves a place in the federation for the update to <paramref name="taskId"/>, which the caller
-    /// then stores and announces. A stale update is pushed back (<see cref="SubmissionCheck.Busy"/>) while
-    /// the correction queue is full.
-    /// </summary>
-    public SubmissionCheck TryReserve(string clientId, string taskId, ClientEvaluation? evaluation = null)
-    {
-        lock (_gate)
-        {
-            EnsureStarted();
-            var check = Check(clientId, taskId, out _);
-            if (check == SubmissionCheck.Open) _tasks.Reserve(taskId, evaluation);
-            return check;
-        }
-    }
-
-    /// <inheritdoc/>
-    public void CancelReservation(string clientId, string taskId)
-    {
-        lock (_gate) _tasks.Cancel(clientId, taskId);
     }
 
     /// <summary>Stops listening for updates and the correction worker; corrections still waiting are dropped.</summary>
     public async ValueTask DisposeAsync()
     {
         IAsyncDisposable? subscription;
-        lock (_gate)
+        lock (Gate)
         {
-            if (_stopped) return;
-            _stopped = true;
+            if (Stopped) return;
+            Stopped = true;
             subscription = _subscription;
         }
         if (subscription is not null) await subscription.DisposeAsync().ConfigureAwait(false);
         _queue.Dispose();
-        lock (_gate) _server.Dispose();
-        _completion.TrySetCanceled();
+        lock (Gate) _server.Dispose();
+        CompletionSource.TrySetCanceled();
     }
 
     /// <summary>Whether an update <paramref name="staleness"/> versions old will wait for the correction queue.</summary>
-    private bool GoesToCorrector(long staleness) => _weighting is null && staleness >= _options.CorrectFrom;
+    private bool GoesToCorrector(long staleness) => _weighting is null && staleness >= Asynchronous.CorrectFrom;
 
     /// <summary>The task book's check; a stale update that would wait for a full correction queue is pushed back before it is acknowledged (and, at the header, before it streams).</summary>
-    private SubmissionCheck Check(string clientId, string taskId, out RoundTask? task) =>
-        _tasks.Check(clientId, taskId, _model.Version, _done || _stopped, staleness => GoesToCorrector(staleness) && _queue.Pending >= _queue.Capacity, out task);
-
     private async ValueTask OnUpdateArrivedAsync(UpdateArrived arrived, CancellationToken cancellationToken)
     {
         Held? entry = null;
-        lock (_gate)
+        lock (Gate)
         {
-            if (!_done && !_stopped && _tasks.TryBeginFold(arrived.ClientId, arrived.TaskId, out var task, out var evaluation)) entry = new Held(task, evaluation);
-            else _tally.Ignored++;
+            if (!Done && !Stopped && Tasks.TryBeginFold(arrived.ClientId, arrived.TaskId, out var task, out var evaluation)) entry = new Held(task, evaluation);
+            else Tally.Ignored++;
         }
         if (entry is null)
         {
@@ -281,9 +157,9 @@ public sealed class AsynchronousCoordinator : IRoundCoordinator, IAsyncDisposabl
 
         StaleUpdate? stale = null;
         RoundClosed? closed = null;
-        lock (_gate)
+        lock (Gate)
         {
-            if (_stopped)
+            if (Stopped)
             {
                 ArrayPool<float>.Shared.Return(delta);
                 return;
@@ -351,14 +227,14 @@ public sealed class AsynchronousCoordinator : IRoundCoordinator, IAsyncDisposabl
     private void Corrected(Held entry, UpdateArrived arrived, StaleUpdate stale, float[] delta, Task<CorrectedUpdate> done, long start)
     {
         RoundClosed? closed = null;
-        lock (_gate)
+        lock (Gate)
         {
-            if (!_stopped)
+            if (!Stopped)
             {
                 if (done.IsCompletedSuccessfully)
                 {
                     var result = done.Result;
-                    _tally.Corrected(result.CpuSeconds, result.QueueSeconds);
+                    Tally.Corrected(result.CpuSeconds, result.QueueSeconds);
                     var c = result.Correction;
                     var outcome = c.Outcome switch
                     {
@@ -411,16 +287,16 @@ public sealed class AsynchronousCoordinator : IRoundCoordinator, IAsyncDisposabl
     /// <summary>Settles one arrival (gate held): counts it and, when it completed the buffer, publishes the new version.</summary>
     private RoundClosed? Arrive(Held entry, UpdateArrived arrived, StalenessOutcome outcome, long staleness, FoldResult? folded, long start)
     {
-        _tasks.Settle(entry.Task.TaskId);
+        Tasks.Settle(entry.Task.TaskId);
         var result = folded ?? _server.Discard(_server.CurrentVersion);
-        _tally.Count(arrived.ClientId, outcome, staleness);
+        Tally.Count(arrived.ClientId, outcome, staleness);
         if (outcome == StalenessOutcome.Refused) _bufferRefused++;
         else
         {
             _bufferFolded++;
             _bufferSamples += arrived.SampleCount;
             _bufferBytes += arrived.PayloadBytes;
-            if (entry.Evaluation is { } evaluation) _tally.Evaluated(evaluation);
+            if (entry.Evaluation is { } evaluation) Tally.Evaluated(evaluation);
         }
         _bufferTicks += Stopwatch.GetTimestamp() - start;
         return result.Published ? Publish(result.Version) : null;
@@ -430,20 +306,19 @@ public sealed class AsynchronousCoordinator : IRoundCoordinator, IAsyncDisposabl
     private RoundClosed Publish(ModelVersion version)
     {
         var model = new GlobalModel(Layout, version, _server.CurrentWeights.Span);
-        _served[(int)(version.Value % _served.Length)] = model;
-        _model = model;
+        Serve(model);
         var summary = new RoundSummary(version.Value, version, _bufferFolded, _bufferRefused, _bufferSamples, _bufferBytes,
-            _time.GetElapsedTime(_versionOpened).TotalSeconds, Stopwatch.GetElapsedTime(0, _bufferTicks).TotalSeconds, ClosedByDeadline: false,
-            Evaluation: _tally.TakeEvaluation(_strategy, version.Value));
-        _summaries.Add(summary);
+            Time.GetElapsedTime(_versionOpened).TotalSeconds, Stopwatch.GetElapsedTime(0, _bufferTicks).TotalSeconds, ClosedByDeadline: false,
+            Evaluation: Tally.TakeEvaluation(_strategy, version.Value));
+        Summaries.Add(summary);
         _bufferFolded = _bufferRefused = 0;
         _bufferSamples = _bufferBytes = _bufferTicks = 0;
-        _versionOpened = _time.GetTimestamp();
-        bool final = version.Value >= _options.Versions;
+        _versionOpened = Time.GetTimestamp();
+        bool final = version.Value >= Asynchronous.Versions;
         if (final)
         {
-            _done = true;
-            _tasks.ForgetDevices();
+            Done = true;
+            Tasks.ForgetDevices();
         }
         _logger.LogInformation("Version {Version} published from {Updates} updates.", version, summary.Updates);
         return new RoundClosed(version.Value, version, summary.Updates, final);
@@ -460,13 +335,7 @@ public sealed class AsynchronousCoordinator : IRoundCoordinator, IAsyncDisposabl
         {
             _logger.LogDebug(e, "RoundClosed for version {Version} was not published: the bus is stopping.", closed.Version);
         }
-        if (closed.Final) _completion.TrySetResult();
-    }
-
-    private void EnsureStarted()
-    {
-        ObjectDisposedException.ThrowIf(_stopped, this);
-        if (!_started) throw new InvalidOperationException("The coordinator has not been started.");
+        if (closed.Final) CompletionSource.TrySetResult();
     }
 
     /// <summary>A reserved update on its way to the fold: its task and the device's score of the task's model.</summary>

@@ -340,10 +340,16 @@ public static class ServeCommand
             services: node is null ? null : s => s.AddSingleton<IUpdateStore>(sp => new Functions.Storage.NodeLocalUpdateStore(node,
                 new Functions.Storage.DaprUpdateStore(sp.GetRequiredService<Dapr.Client.DaprClient>()), o.NodeName, peers)),
             cancellationToken: cancellationToken);
-        string[] topics = [Functions.Names.DaprNames.UpdateArrivedTopic, Functions.Names.DaprNames.PartialReadyTopic, Functions.Names.DaprNames.AggregatorDueTopic];
+        var topics = Functions.Names.DaprNames.WakingTopicsOf(Functions.Names.DaprNames.FunctionsAppId);
         if (node is not null) topics = [.. topics, .. topics.Select(t => Functions.Names.NodeTopics.For(t, o.NodeName))];
         // The functions host no actor (the gateway does) and read no published model; --verbose logs each emit and model stored.
         output.WriteLine($"Aggregator functions (Dapr app '{Functions.Names.DaprNames.FunctionsAppId}'{(node is null ? "" : $", node '{o.NodeName}' with {o.NodePeers.Count} peer agents")}) listening on {string.Join(", ", app.Urls)}: topics {string.Join(", ", topics)} on '{Functions.Names.DaprNames.PubSub}'; rounds on the gateway's actor {Functions.Names.DaprNames.RoundActorType}. Ctrl+C stops.");
+        return await ServeUntilStoppedAsync(app, output, cancellationToken);
+    }
+
+    /// <summary>Serves until SIGTERM or SIGINT, then drains: new deliveries are answered RETRY while those in flight finish.</summary>
+    private static async Task<int> ServeUntilStoppedAsync(Microsoft.AspNetCore.Builder.WebApplication app, TextWriter output, CancellationToken cancellationToken)
+    {
         output.Flush();
         try
         {
@@ -352,7 +358,6 @@ public static class ServeCommand
         catch (OperationCanceledException)
         {
         }
-        // SIGTERM or SIGINT: new deliveries are answered RETRY while the folds in flight finish.
         output.WriteLine(await Functions.Hosting.AggregatorFunctionsHost.DrainAsync(app, Functions.Hosting.AggregatorFunctionsHost.DrainTimeout));
         output.Flush();
         return 0;
@@ -381,17 +386,7 @@ public static class ServeCommand
                     .AddFilter("Microsoft", LogLevel.Warning),
                 cancellationToken);
             output.WriteLine($"Corrector (Dapr app '{Functions.Names.DaprNames.CorrectorAppId}', {corrector.Name}, model of {layout.TotalLength:N0} parameters) listening on {string.Join(", ", app.Urls)}: topic {Functions.Names.DaprNames.StaleUpdateTopic} on '{Functions.Names.DaprNames.PubSub}'. Ctrl+C stops.");
-            output.Flush();
-            try
-            {
-                await Task.Delay(Timeout.Infinite, cancellationToken);
-            }
-            catch (OperationCanceledException)
-            {
-            }
-            output.WriteLine(await Functions.Hosting.AggregatorFunctionsHost.DrainAsync(app, Functions.Hosting.AggregatorFunctionsHost.DrainTimeout));
-            output.Flush();
-            return 0;
+            return await ServeUntilStoppedAsync(app, output, cancellationToken);
         }
         finally
         {

@@ -42,37 +42,25 @@ namespace Offload.Functions.Gateway;
 /// <para>No resume: the task book lives in this process, and a gateway that finds rounds of an
 /// earlier federation in the actors refuses to start rather than mix the two.</para>
 /// </remarks>
-public sealed class DaprAsynchronousCoordinator : IRoundCoordinator, IModelPublishedObserver, ICorrectionObserver, IAsyncDisposable
+public sealed class DaprAsynchronousCoordinator : ContinuousCoordinator, IModelPublishedObserver, ICorrectionObserver, IAsyncDisposable
 {
     private static readonly TimeSpan OpenRetry = TimeSpan.FromSeconds(1);
 
-    private readonly object _gate = new();
-    private readonly AsynchronousOptions _options;
     private readonly RoundActors _actors;
     private readonly IUpdateStore _store;
     private readonly IEventBus? _announcements;
-    private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly IStalenessWeighting _fallback;
     private readonly bool _corrects;
     private readonly FedBuff _strategy;
     private readonly TensorShape[] _shapes;
     private readonly int _window;
-    private readonly ContinuousTasks _tasks;
-    private readonly StalenessTally _tally = new();
     private readonly Dictionary<long, UpdateReference> _models = [];
     private readonly HashSet<string> _correcting = new(StringComparer.Ordinal);
-    private readonly GlobalModel[] _served = new GlobalModel[AsynchronousOptions.ServedVersions];
-    private readonly List<RoundSummary> _summaries = [];
-    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stopping = new();
-    private volatile GlobalModel _model;
     private long _round;
     private long _roundOpened;
     private bool _opening;
-    private bool _started;
-    private bool _stopped;
-    private bool _done;
 
     /// <summary>Holds <paramref name="initialWeights"/> as version 0; <see cref="StartAsync"/> opens round 1.</summary>
     /// <param name="layout">The model's tensors.</param>
@@ -90,36 +78,20 @@ public sealed class DaprAsynchronousCoordinator : IRoundCoordinator, IModelPubli
     public DaprAsynchronousCoordinator(TensorLayout layout, ReadOnlySpan<float> initialWeights, AsynchronousOptions options, IStalenessWeighting weighting,
         IStalenessWeighting fallback, bool corrects, RoundActors actors, IUpdateStore store, IEventBus? announcements = null, TimeProvider? time = null,
         ILogger<DaprAsynchronousCoordinator>? logger = null)
+        : base(layout, initialWeights, options, StrategyFor(options, weighting), time)
     {
-        ArgumentNullException.ThrowIfNull(layout);
-        ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(weighting);
         ArgumentNullException.ThrowIfNull(fallback);
         ArgumentNullException.ThrowIfNull(actors);
         ArgumentNullException.ThrowIfNull(store);
-        _options = options.Validate();
         _fallback = fallback;
         _corrects = corrects;
         _actors = actors;
         _store = store;
         _announcements = announcements;
-        _time = time ?? TimeProvider.System;
         _logger = logger ?? (ILogger)NullLogger.Instance;
-        _strategy = StrategyFor(options, weighting);
+        _strategy = (FedBuff)Options.Strategy;
         _shapes = TensorShape.Of(layout);
         _window = options.WindowFor(layout);
-        _tasks = new ContinuousTasks(_options, _time);
-        _model = new GlobalModel(layout, ModelVersion.Initial, initialWeights);
-        _served[0] = _model;
-        Options = new RoundOptions
-        {
-            MinClients = options.BufferSize,
-            Rounds = options.Versions,
-            RoundDeadline = options.TaskLifetime,
-            WaitRetry = options.WaitRetry,
-            Plan = options.Plan,
-            Strategy = _strategy,
-        };
     }
 
     /// <summary>FedBuff with <paramref name="weighting"/> as its staleness weighting, which the functions rebuild from the strategy's name.</summary>
@@ -127,6 +99,7 @@ public sealed class DaprAsynchronousCoordinator : IRoundCoordinator, IModelPubli
     public static FedBuff StrategyFor(AsynchronousOptions options, IStalenessWeighting weighting)
     {
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(weighting);
         return weighting switch
         {
             PolynomialStalenessWeighting p => new FedBuff(options.BufferSize, options.ServerLearningRate, polynomial: p.Exponent),
@@ -136,58 +109,10 @@ public sealed class DaprAsynchronousCoordinator : IRoundCoordinator, IModelPubli
         };
     }
 
-    /// <inheritdoc/>
-    public TensorLayout Layout => _model.Layout;
-
-    /// <summary>The settings in rounds' terms: a version is a round, K its quorum, FedBuff its strategy.</summary>
-    public RoundOptions Options { get; }
-
-    /// <summary>The asynchronous settings.</summary>
-    public AsynchronousOptions Asynchronous => _options;
-
-    /// <inheritdoc/>
-    public GlobalModel Model => _model;
-
-    /// <inheritdoc/>
-    public Task Completion => _completion.Task;
-
-    /// <inheritdoc/>
-    public bool Ready
-    {
-        get { lock (_gate) return _started && !_stopped; }
-    }
-
-    /// <inheritdoc/>
-    public IReadOnlyList<RoundSummary> Rounds
-    {
-        get { lock (_gate) return _summaries.ToArray(); }
-    }
-
-    /// <inheritdoc/>
-    public CoordinatorStatus Status
-    {
-        get
-        {
-            lock (_gate)
-            {
-                long version = _model.Version.Value;
-                return new CoordinatorStatus(_done, _done ? version : version + 1, _model.Version, _options.Versions, 0, _options.BufferSize, _tally.Folded);
-            }
-        }
-    }
-
     /// <summary>What was done with the updates so far: routed at once, or reported back by the corrector app.</summary>
     public AsynchronousStatistics Statistics
     {
-        get { lock (_gate) return _tally.Snapshot(_corrects ? "corrector-app" : _strategy.Name, _fallback.Name, _window, peakBytes: 0); }
-    }
-
-    /// <inheritdoc/>
-    public GlobalModel? ServedModel(ModelVersion version)
-    {
-        if (version.Value < 0) return null;
-        var model = _served[(int)(version.Value % _served.Length)];
-        return model is not null && model.Version == version ? model : null;
+        get { lock (Gate) return Tally.Snapshot(_corrects ? "corrector-app" : _strategy.Name, _fallback.Name, _window, peakBytes: 0); }
     }
 
     /// <summary>
@@ -197,12 +122,12 @@ public sealed class DaprAsynchronousCoordinator : IRoundCoordinator, IModelPubli
     /// <exception cref="InvalidOperationException">Already started, or the actors hold rounds of an earlier federation (asynchronous serving does not resume).</exception>
     public async Task StartAsync(TimeSpan patience = default, CancellationToken cancellationToken = default)
     {
-        lock (_gate)
+        lock (Gate)
         {
-            if (_started || _opening) throw new InvalidOperationException("The coordinator is already running.");
+            if (Started || _opening) throw new InvalidOperationException("The coordinator is already running.");
             _opening = true;
         }
-        long since = _time.GetTimestamp();
+        long since = Time.GetTimestamp();
         while (true)
         {
             try
@@ -211,56 +136,17 @@ public sealed class DaprAsynchronousCoordinator : IRoundCoordinator, IModelPubli
                     throw new InvalidOperationException("The rounds' actors hold an earlier federation; asynchronous serving does not resume one. Clear the state stores (or use another Redis database) and start again.");
                 break;
             }
-            catch (Exception e) when (TransientFailure.Is(e) && !cancellationToken.IsCancellationRequested && _time.GetElapsedTime(since) < patience)
+            catch (Exception e) when (TransientFailure.Is(e) && !cancellationToken.IsCancellationRequested && Time.GetElapsedTime(since) < patience)
             {
                 _logger.LogWarning("The rounds' actors cannot be reached yet ({Problem}); trying again.", e.Message);
-                await Task.Delay(OpenRetry, _time, cancellationToken).ConfigureAwait(false);
+                await Task.Delay(OpenRetry, Time, cancellationToken).ConfigureAwait(false);
             }
         }
         var initial = AggregatorStep.ModelReference(0);
-        await _store.WriteAllAsync(initial, ModelWeightsFormat.Encode(_model.Weights.Span), cancellationToken).ConfigureAwait(false);
-        lock (_gate) _models[0] = initial;
-        await OpenAsync(1, initial, _model, cancellationToken).ConfigureAwait(false);
-        lock (_gate) _started = true;
-    }
-
-    /// <inheritdoc/>
-    public TaskOffer RequestTask(string clientId)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(clientId);
-        lock (_gate)
-        {
-            EnsureStarted();
-            return _tasks.Offer(clientId, _model.Version, _done);
-        }
-    }
-
-    /// <inheritdoc/>
-    public SubmissionCheck CheckSubmission(string clientId, string taskId, out RoundTask? task)
-    {
-        lock (_gate)
-        {
-            EnsureStarted();
-            return Check(clientId, taskId, out task);
-        }
-    }
-
-    /// <inheritdoc/>
-    public SubmissionCheck TryReserve(string clientId, string taskId, ClientEvaluation? evaluation = null)
-    {
-        lock (_gate)
-        {
-            EnsureStarted();
-            var check = Check(clientId, taskId, out _);
-            if (check == SubmissionCheck.Open) _tasks.Reserve(taskId, evaluation);
-            return check;
-        }
-    }
-
-    /// <inheritdoc/>
-    public void CancelReservation(string clientId, string taskId)
-    {
-        lock (_gate) _tasks.Cancel(clientId, taskId);
+        await _store.WriteAllAsync(initial, ModelWeightsFormat.Encode(Model.Weights.Span), cancellationToken).ConfigureAwait(false);
+        lock (Gate) _models[0] = initial;
+        await OpenAsync(1, initial, Model, cancellationToken).ConfigureAwait(false);
+        lock (Gate) Started = true;
     }
 
     /// <summary>
@@ -273,16 +159,16 @@ public sealed class DaprAsynchronousCoordinator : IRoundCoordinator, IModelPubli
     public object Route(UpdateArrived arrived)
     {
         ArgumentNullException.ThrowIfNull(arrived);
-        lock (_gate)
+        lock (Gate)
         {
-            if (!_tasks.TryGetReserved(arrived.ClientId, arrived.TaskId, out var task))
+            if (!Tasks.TryGetReserved(arrived.ClientId, arrived.TaskId, out var task))
                 return arrived; // Not a reservation of this book (a repeated announcement): the actor counts it once.
-            var current = _model.Version;
+            var current = Model.Version;
             long staleness = task.BaseVersion.StalenessAt(current);
             var update = arrived with { Round = _round };
             if (staleness == 0) return update;
             if (!_models.TryGetValue(task.BaseVersion.Value, out var baseModel)) return update with { Scale = _fallback.WeightOf(staleness) };
-            if (!_corrects || staleness < _options.CorrectFrom) return update;
+            if (!_corrects || staleness < Asynchronous.CorrectFrom) return update;
             return new StaleUpdateArrived(update, baseModel, _models[current.Value], current.Value);
         }
     }
@@ -292,11 +178,11 @@ public sealed class DaprAsynchronousCoordinator : IRoundCoordinator, IModelPubli
     {
         ArgumentNullException.ThrowIfNull(arrived);
         ArgumentNullException.ThrowIfNull(routed);
-        lock (_gate)
+        lock (Gate)
         {
-            if (!_tasks.TryBeginFold(arrived.ClientId, arrived.TaskId, out var task, out var evaluation)) return;
-            _tasks.Settle(task.TaskId);
-            if (evaluation is not null) _tally.Evaluated(evaluation);
+            if (!Tasks.TryBeginFold(arrived.ClientId, arrived.TaskId, out var task, out var evaluation)) return;
+            Tasks.Settle(task.TaskId);
+            if (evaluation is not null) Tally.Evaluated(evaluation);
             switch (routed)
             {
                 case StaleUpdateArrived:
@@ -304,7 +190,7 @@ public sealed class DaprAsynchronousCoordinator : IRoundCoordinator, IModelPubli
                     break;
                 case UpdateArrived update:
                     long staleness = task.BaseVersion.StalenessAt(new ModelVersion(update.Round - 1));
-                    _tally.Count(arrived.ClientId, staleness == 0 ? StalenessOutcome.Fresh : update.Scale is null ? StalenessOutcome.Weighted : StalenessOutcome.BeyondWindow, staleness);
+                    Tally.Count(arrived.ClientId, staleness == 0 ? StalenessOutcome.Fresh : update.Scale is null ? StalenessOutcome.Weighted : StalenessOutcome.BeyondWindow, staleness);
                     break;
             }
         }
@@ -314,7 +200,7 @@ public sealed class DaprAsynchronousCoordinator : IRoundCoordinator, IModelPubli
     public void OnCorrectionReported(CorrectionReported report)
     {
         ArgumentNullException.ThrowIfNull(report);
-        lock (_gate)
+        lock (Gate)
         {
             if (!_correcting.Remove(report.TaskId)) return; // A repeated report, or one for another federation.
             var outcome = report.Outcome switch
@@ -325,8 +211,8 @@ public sealed class DaprAsynchronousCoordinator : IRoundCoordinator, IModelPubli
                 "refused" => StalenessOutcome.Refused,
                 _ => StalenessOutcome.FellBack,
             };
-            _tally.Count(report.ClientId, outcome, report.Staleness);
-            _tally.Corrected(report.CpuSeconds);
+            Tally.Count(report.ClientId, outcome, report.Staleness);
+            Tally.Corrected(report.CpuSeconds);
         }
     }
 
@@ -340,9 +226,9 @@ public sealed class DaprAsynchronousCoordinator : IRoundCoordinator, IModelPubli
         ArgumentNullException.ThrowIfNull(published);
         GlobalModel model;
         RoundSummary summary;
-        lock (_gate)
+        lock (Gate)
         {
-            if (!_started || _done || _stopped || _opening || published.Round != _round || published.Version.Value != _round)
+            if (!Started || Done || Stopped || _opening || published.Round != _round || published.Version.Value != _round)
             {
                 _logger.LogInformation("Model {Version} of round {Round} ignored: the gateway is at round {Current}.", published.Version, published.Round, _round);
                 return;
@@ -351,23 +237,23 @@ public sealed class DaprAsynchronousCoordinator : IRoundCoordinator, IModelPubli
                 throw new InvalidDataException($"Model {published.Version} has {weights.Length} weights; the layout has {Layout.TotalLength}.");
             model = new GlobalModel(Layout, published.Version, weights.Span);
             _models[published.Version.Value] = published.Reference;
-            summary = new RoundSummary(published.Round, published.Version, published.Updates, 0, 0, 0, _time.GetElapsedTime(_roundOpened).TotalSeconds, 0,
-                ClosedByDeadline: false, Evaluation: _tally.TakeEvaluation(_strategy, published.Round));
-            _summaries.Add(summary);
-            if (published.Round >= _options.Versions)
+            summary = new RoundSummary(published.Round, published.Version, published.Updates, 0, 0, 0, Time.GetElapsedTime(_roundOpened).TotalSeconds, 0,
+                ClosedByDeadline: false, Evaluation: Tally.TakeEvaluation(_strategy, published.Round));
+            Summaries.Add(summary);
+            if (published.Round >= Asynchronous.Versions)
             {
                 Switch(model, published.Round);
-                _done = true;
-                _tasks.ForgetDevices();
+                Done = true;
+                Tasks.ForgetDevices();
             }
             else _opening = true;
         }
-        var closed = new RoundClosed(published.Round, published.Version, published.Updates, published.Round >= _options.Versions);
+        var closed = new RoundClosed(published.Round, published.Version, published.Updates, published.Round >= Asynchronous.Versions);
         if (!closed.Final) _ = OpenNextAsync(published.Round + 1, published.Reference, model, closed);
         else
         {
             await AnnounceAsync(closed, cancellationToken).ConfigureAwait(false);
-            _completion.TrySetResult();
+            CompletionSource.TrySetResult();
         }
         await ForgetOldModelsAsync(published.Version.Value, cancellationToken).ConfigureAwait(false);
     }
@@ -385,17 +271,17 @@ public sealed class DaprAsynchronousCoordinator : IRoundCoordinator, IModelPubli
         catch (Exception e)
         {
             _logger.LogError(e, "Round {Round} could not be opened; the federation stops.", round);
-            _completion.TrySetException(e);
+            CompletionSource.TrySetException(e);
         }
     }
 
     /// <summary>Opens <paramref name="round"/> (training from <paramref name="model"/>) on its actor, retrying while the sidecar is unreachable, then serves the model.</summary>
     private async Task OpenAsync(long round, UpdateReference reference, GlobalModel model, CancellationToken cancellationToken)
     {
-        int fanIn = Math.Max(2, Math.Min(DaprRoundCoordinator.DefaultFanIn, _options.BufferSize));
+        int fanIn = Math.Max(2, Math.Min(DaprRoundCoordinator.DefaultFanIn, Asynchronous.BufferSize));
         // The actor's reminder closes a round that never fills (devices gone) with what it has, after a task's lifetime.
-        var opening = new RoundOpening(round, _options.BufferSize, fanIn, (_options.TaskLifetime + DaprRoundCoordinator.ArrivalGrace).TotalSeconds,
-            reference.Key, model.Version.Value, _shapes, Last: round >= _options.Versions, Strategy: _strategy.Name, Node: _store.OwningNode());
+        var opening = new RoundOpening(round, Asynchronous.BufferSize, fanIn, (Asynchronous.TaskLifetime + DaprRoundCoordinator.ArrivalGrace).TotalSeconds,
+            reference.Key, model.Version.Value, _shapes, Last: round >= Asynchronous.Versions, Strategy: _strategy.Name, Node: _store.OwningNode());
         while (true)
         {
             try
@@ -406,10 +292,10 @@ public sealed class DaprAsynchronousCoordinator : IRoundCoordinator, IModelPubli
             catch (Exception e) when (!cancellationToken.IsCancellationRequested && TransientFailure.Is(e))
             {
                 _logger.LogWarning(e, "Round {Round} could not be opened on its actor yet; retrying.", round);
-                await Task.Delay(OpenRetry, _time, cancellationToken).ConfigureAwait(false);
+                await Task.Delay(OpenRetry, Time, cancellationToken).ConfigureAwait(false);
             }
         }
-        lock (_gate)
+        lock (Gate)
         {
             Switch(model, round);
             _opening = false;
@@ -420,17 +306,16 @@ public sealed class DaprAsynchronousCoordinator : IRoundCoordinator, IModelPubli
     /// <summary>Serves <paramref name="model"/> and announces updates to <paramref name="round"/> (gate held).</summary>
     private void Switch(GlobalModel model, long round)
     {
-        _model = model;
-        _served[(int)(model.Version.Value % _served.Length)] = model;
+        Serve(model);
         _round = round;
-        _roundOpened = _time.GetTimestamp();
+        _roundOpened = Time.GetTimestamp();
     }
 
     /// <summary>Deletes the models (and their server state) that left the window: the corrector needs no older base.</summary>
     private async Task ForgetOldModelsAsync(long newest, CancellationToken cancellationToken)
     {
         var old = new List<UpdateReference>();
-        lock (_gate)
+        lock (Gate)
         {
             foreach (var version in _models.Keys.ToArray())
                 if (version <= newest - _window)
@@ -459,26 +344,20 @@ public sealed class DaprAsynchronousCoordinator : IRoundCoordinator, IModelPubli
     }
 
     /// <summary>The book's check; a stale upload that would go to a corrector with too many waiting is pushed back.</summary>
-    private SubmissionCheck Check(string clientId, string taskId, out RoundTask? task) =>
-        _tasks.Check(clientId, taskId, _model.Version, _done || _stopped,
-            staleness => _corrects && staleness >= _options.CorrectFrom && _correcting.Count >= _options.CorrectionQueueCapacity, out task);
-
-    private void EnsureStarted()
-    {
-        ObjectDisposedException.ThrowIf(_stopped, this);
-        if (!_started) throw new InvalidOperationException("The coordinator has not been started.");
-    }
+    /// <inheritdoc/>
+    protected override bool PushesBack(long staleness) =>
+        _corrects && staleness >= Asynchronous.CorrectFrom && _correcting.Count >= Asynchronous.CorrectionQueueCapacity;
 
     /// <summary>Stops opening rounds.</summary>
     public async ValueTask DisposeAsync()
     {
-        lock (_gate)
+        lock (Gate)
         {
-            if (_stopped) return;
-            _stopped = true;
+            if (Stopped) return;
+            Stopped = true;
         }
         await _stopping.CancelAsync().ConfigureAwait(false);
-        _completion.TrySetCanceled();
+        CompletionSource.TrySetCanceled();
         _stopping.Dispose();
     }
 }

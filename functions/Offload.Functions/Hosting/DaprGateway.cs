@@ -115,11 +115,7 @@ public sealed class DaprGateway : IAsyncDisposable
         }
         catch
         {
-            if (server is not null) await server.DisposeAsync().ConfigureAwait(false);
-            await coordinator.DisposeAsync().ConfigureAwait(false);
-            await roundEvents.DisposeAsync().ConfigureAwait(false);
-            client.Dispose();
-            loggers.Dispose();
+            await DisposeUnstartedAsync(server, coordinator, roundEvents, client, loggers).ConfigureAwait(false);
             throw;
         }
     }
@@ -168,13 +164,19 @@ public sealed class DaprGateway : IAsyncDisposable
         }
         catch
         {
-            if (server is not null) await server.DisposeAsync().ConfigureAwait(false);
-            await coordinator.DisposeAsync().ConfigureAwait(false);
-            await roundEvents.DisposeAsync().ConfigureAwait(false);
-            client.Dispose();
-            loggers.Dispose();
+            await DisposeUnstartedAsync(server, coordinator, roundEvents, client, loggers).ConfigureAwait(false);
             throw;
         }
+    }
+
+    /// <summary>Releases what a start that failed had built, in the order a stop would.</summary>
+    private static async Task DisposeUnstartedAsync(GatewayServer? server, IAsyncDisposable coordinator, IAsyncDisposable roundEvents, DaprClient client, ILoggerFactory loggers)
+    {
+        if (server is not null) await server.DisposeAsync().ConfigureAwait(false);
+        await coordinator.DisposeAsync().ConfigureAwait(false);
+        await roundEvents.DisposeAsync().ConfigureAwait(false);
+        client.Dispose();
+        loggers.Dispose();
     }
 
     /// <summary>Stops the server and the coordinator.</summary>

@@ -90,11 +90,14 @@ public sealed class DaprAsyncServeTests : IDisposable
         var asynchronous = summary["asynchronous"]!;
         var outcomes = asynchronous["outcomes"]!.AsObject();
         Assert.Equal(Versions * K, outcomes.Sum(o => o.Value!.GetValue<long>()));
-        var slow = asynchronous["devices"]!.AsArray().Single(d => d!["client"]!.GetValue<string>() == "slow-2")!;
-        long stale = slow["stale"]!.GetValue<long>();
-        Assert.True(stale >= 1, $"the slow device's updates: {slow.ToJsonString()}");
+        // Which device's updates are stale depends on timing (while the killed corrector restarts, no
+        // version closes, and an update that arrives then is fresh); that some are, does not: the
+        // corrector was killed only once a stale update had gone its way.
+        var perDevice = asynchronous["devices"]!.AsArray();
+        long stale = perDevice.Sum(d => d!["stale"]!.GetValue<long>());
+        Assert.True(stale >= 1, $"the devices' updates: {perDevice.ToJsonString()}");
         // With --correct-from 1 every stale update went to the corrector app: replaced by the inversion, or, failing its gate, weighted by the fall-back.
-        Assert.Equal(stale, slow["corrected"]!.GetValue<long>() + slow["fell_back"]!.GetValue<long>());
+        Assert.All(perDevice, d => Assert.Equal(d!["stale"]!.GetValue<long>(), d["corrected"]!.GetValue<long>() + d["fell_back"]!.GetValue<long>()));
         var published = cluster.Published.ToArray();
         Assert.True(published.Count(p => p.Topic == DaprNames.StaleUpdateTopic) >= stale);
         // One report per stale update; a correction the kill cut short is reported by the instance that redid it.
