@@ -17,7 +17,8 @@ public static class EventTopics
         if (eventType == typeof(AggregatorDue)) return DaprNames.AggregatorDueTopic;
         if (eventType == typeof(StaleUpdateArrived)) return DaprNames.StaleUpdateTopic;
         if (eventType == typeof(CorrectionReported)) return DaprNames.CorrectionReportedTopic;
-        throw new ArgumentException($"{eventType.Name} has no Dapr topic; only UpdateArrived, PartialReady, AggregatorDue, ModelPublished, StaleUpdateArrived and CorrectionReported travel over pub/sub.", nameof(eventType));
+        if (eventType == typeof(RoundOpened)) return DaprNames.RoundOpenedTopic;
+        throw new ArgumentException($"{eventType.Name} has no Dapr topic; only UpdateArrived, PartialReady, AggregatorDue, ModelPublished, StaleUpdateArrived, CorrectionReported and RoundOpened travel over pub/sub.", nameof(eventType));
     }
 
     /// <summary>

@@ -111,6 +111,16 @@ public static class MalformedEvent
         return null;
     }
 
+    /// <summary>Why <paramref name="opened"/> names no round that can exist, or null.</summary>
+    public static string? ReasonFor(RoundOpened opened)
+    {
+        ArgumentNullException.ThrowIfNull(opened);
+        const string e = nameof(RoundOpened);
+        if (RoundProblem(opened.Round, e) is { } round) return round;
+        if (opened.ExpectedUpdates < 1) return $"{e}.expected_updates is {opened.ExpectedUpdates}; a round waits for at least 1.";
+        return null;
+    }
+
     /// <summary>Why <paramref name="published"/> cannot be served, or null.</summary>
     public static string? ReasonFor(ModelPublished published)
     {

@@ -37,6 +37,12 @@ public static class DaprNames
     /// </summary>
     public const string AggregatorDueTopic = "aggregator-due";
 
+    /// <summary>
+    /// Topic of <c>RoundOpened</c>: a round's actor publishes one when the round opens, the functions
+    /// acknowledge it; it is there to wake them (its lag counts for the scaler) before updates arrive.
+    /// </summary>
+    public const string RoundOpenedTopic = "round-opened";
+
     /// <summary>Topic of <c>StaleUpdateArrived</c> (asynchronous serving): the gateway publishes, the corrector app subscribes.</summary>
     public const string StaleUpdateTopic = "stale-update";
 
@@ -50,7 +56,7 @@ public static class DaprNames
     /// </summary>
     public static IReadOnlyList<string> WakingTopicsOf(string appId) => appId switch
     {
-        FunctionsAppId => [UpdateArrivedTopic, PartialReadyTopic, AggregatorDueTopic],
+        FunctionsAppId => [UpdateArrivedTopic, PartialReadyTopic, AggregatorDueTopic, RoundOpenedTopic],
         CorrectorAppId => [StaleUpdateTopic],
         _ => [],
     };
@@ -96,6 +102,9 @@ public static class DaprNames
 
     /// <summary>Route the corrector's sidecar posts <c>StaleUpdateArrived</c> to.</summary>
     public const string StaleUpdateRoute = "/events/stale-update";
+
+    /// <summary>Route of the <c>RoundOpened</c> subscription.</summary>
+    public const string RoundOpenedRoute = "/events/round-opened";
 
     /// <summary>Route the gateway's sidecar posts <c>CorrectionReported</c> to.</summary>
     public const string CorrectionReportedRoute = "/events/correction-reported";

@@ -58,6 +58,16 @@ public sealed class RoundActor : Actor, IRoundActor, IRemindable
         await StateManager.SetStateAsync(StateKey, state).ConfigureAwait(false);
         await RegisterReminderAsync(DaprNames.DeadlineReminder, null, TimeSpan.FromSeconds(opening.DeadlineSeconds), DeadlineRetryPeriod).ConfigureAwait(false);
         Logger.LogInformation("Round {Round} opened: {Expected} updates, tree {Plan}.", opening.Round, opening.ExpectedUpdates, PlanOf(state));
+        // Pre-warming: wakes scaled-to-zero functions while devices train. Best effort: the round is open
+        // either way, and a failed publish costs only the first update a cold start.
+        try
+        {
+            await _bus.PublishAsync(new RoundOpened(opening.Round, opening.ExpectedUpdates), CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Logger.LogWarning(e, "Round {Round} is open, but its RoundOpened could not be published; the functions wake at the first update instead.", opening.Round);
+        }
         return StatusOf(state);
     }
 

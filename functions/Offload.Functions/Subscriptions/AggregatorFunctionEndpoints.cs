@@ -27,7 +27,8 @@ public static class AggregatorFunctionEndpoints
     public const int BulkParallelism = 8;
 
     /// <summary>
-    /// Maps the functions' subscription routes: update-arrived, partial-ready and aggregator-due. Not
+    /// Maps the functions' subscription routes: update-arrived, partial-ready, aggregator-due and
+    /// round-opened (which only wakes them). Not
     /// model-published: only the gateway needs new models, and reading each one here was wasted work.
     /// With <paramref name="node"/>, also the same three on that node's topics (<see cref="NodeTopics"/>),
     /// at <c>{route}/{node}</c>: what carries placement out. The shared topics stay subscribed, for
@@ -39,6 +40,10 @@ public static class AggregatorFunctionEndpoints
         // A bad node name is refused by NodeTopics.For, before any route is mapped for it.
         MapFunctionRoutes(endpoints, null);
         if (node is not null) MapFunctionRoutes(endpoints, node);
+        // Pre-warming: the event has done its work by waking this instance; a malformed one is dropped as every other.
+        endpoints.MapPost(DaprNames.RoundOpenedRoute, (Delegate)((HttpContext context) => DeliverAsync<Events.RoundOpened>(context, DaprNames.RoundOpenedTopic,
+                (e, sp, ct) => Task.FromResult(Events.MalformedEvent.ReasonFor(e) is { } malformed ? Delivery.Drop(malformed) : Delivery.Success))))
+            .WithTopic(DaprNames.PubSub, DaprNames.RoundOpenedTopic);
         return endpoints;
     }
 

@@ -153,7 +153,7 @@ public sealed class MalformedEventTests
 
         Assert.Equal(RoundScenario.Initial, await round.ModelAsync(0));
         Assert.NotNull(await round.Store.TryReadAllAsync(update.Reference));
-        Assert.Empty(app.Sidecar.Published);
+        Assert.DoesNotContain(app.Sidecar.Published, p => p.Topic != DaprNames.RoundOpenedTopic); // Only the opening's pre-warm.
     }
 
     [Theory]
@@ -193,6 +193,17 @@ public sealed class MalformedEventTests
     }
 
     [Fact]
+    public async Task A_round_opened_is_acknowledged_and_a_malformed_one_dropped_naming_the_field()
+    {
+        await using var app = await FunctionsApp.StartAsync(new InMemoryUpdateStore());
+        var round = new RoundScenario(app);
+        Assert.Equal("SUCCESS", (await round.PostCloudEventAsync(DaprNames.RoundOpenedRoute, DaprNames.RoundOpenedTopic, new RoundOpened(1, 4)))["status"]!.GetValue<string>());
+        AssertDropped(await round.PostCloudEventAsync(DaprNames.RoundOpenedRoute, DaprNames.RoundOpenedTopic, new RoundOpened(0, 4)), "RoundOpened.round");
+        AssertDropped(await round.PostCloudEventAsync(DaprNames.RoundOpenedRoute, DaprNames.RoundOpenedTopic, new RoundOpened(1, 0)), "RoundOpened.expected_updates");
+        Assert.Empty(app.Sidecar.Published); // No round was opened, and acknowledging publishes nothing.
+    }
+
+    [Fact]
     public void Every_event_the_functions_produce_passes_the_checks()
     {
         // The checks must refuse only what no function or gateway writes.
@@ -201,6 +212,7 @@ public sealed class MalformedEventTests
         Assert.Null(MalformedEvent.ReasonFor(new PartialReady(AggregatorStep.PartialReference(3, 1, 2, "0a1b2c3d4e5f"), 3, 1, 2, 4, 240)));
         Assert.Null(MalformedEvent.ReasonFor(new PartialReady(AggregatorStep.PartialReference(3, 0, 0, "0a1b2c3d4e5f"), 3, 0, 0, 0, 0)));
         Assert.Null(MalformedEvent.ReasonFor(new AggregatorDue(3, 0, 7)));
+        Assert.Null(MalformedEvent.ReasonFor(new RoundOpened(3, 4)));
         Assert.Null(MalformedEvent.ReasonFor(new ModelPublished(AggregatorStep.ModelReference(3, "0a1b2c3d4e5f"), 3, new ModelVersion(3), 4)));
     }
 

@@ -51,7 +51,7 @@ public sealed class PoisonAndTransientEventTests
         store.ReadsBeforeFailure = 1;
         Assert.Equal("RETRY", (await round.PostCloudEventAsync(DaprNames.UpdateArrivedRoute, DaprNames.UpdateArrivedTopic, second))["status"]!.GetValue<string>());
         Assert.Equal(2, (await round.CallActorAsync("GetStatus"))["arrivals"]!.GetValue<int>());
-        Assert.Empty(app.Sidecar.Published);
+        Assert.DoesNotContain(app.Sidecar.Published, p => p.Topic != DaprNames.RoundOpenedTopic); // Only the opening's pre-warm.
 
         // The redelivery counts once but hands the unfinished leaf out again.
         store.Failure = null;

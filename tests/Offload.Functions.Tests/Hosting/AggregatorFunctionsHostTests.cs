@@ -14,7 +14,7 @@ public sealed class AggregatorFunctionsHostTests
         await using var app = await AggregatorFunctionsHost.StartAsync(IPAddress.Loopback, 0);
         using var http = new HttpClient { BaseAddress = new Uri(app.Urls.Single()) };
         var subscriptions = JsonNode.Parse(await http.GetStringAsync("/dapr/subscribe"))!.AsArray();
-        Assert.Equal([DaprNames.AggregatorDueTopic, DaprNames.PartialReadyTopic, DaprNames.UpdateArrivedTopic],
+        Assert.Equal([DaprNames.AggregatorDueTopic, DaprNames.PartialReadyTopic, DaprNames.RoundOpenedTopic, DaprNames.UpdateArrivedTopic],
             subscriptions.Select(s => s!["topic"]!.GetValue<string>()).Order());
         // What a scaler must wake the functions for (offload deploy check holds the ScaledObjects to it).
         Assert.Equal(subscriptions.Select(s => s!["topic"]!.GetValue<string>()).Order(), DaprNames.WakingTopicsOf(DaprNames.FunctionsAppId).Order());

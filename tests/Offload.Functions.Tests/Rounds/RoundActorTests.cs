@@ -26,7 +26,7 @@ public sealed class RoundActorTests
         var held = await round.PostCloudEventAsync(DaprNames.UpdateArrivedRoute, DaprNames.UpdateArrivedTopic, arrived);
         Assert.Equal("RETRY", held["status"]!.GetValue<string>());
         Assert.Contains("being emitted by another function", held["reason"]!.GetValue<string>());
-        Assert.Empty(app.Sidecar.Published);
+        Assert.DoesNotContain(app.Sidecar.Published, p => p.Topic != DaprNames.RoundOpenedTopic); // Only the opening's pre-warm.
         Assert.Equal(1, (await round.CallActorAsync(nameof(IRoundActor.GetStatus)))["arrivals"]!.GetValue<int>());
 
         // Given back (or after the lease), the next redelivery emits it.

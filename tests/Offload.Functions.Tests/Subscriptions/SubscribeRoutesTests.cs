@@ -7,14 +7,14 @@ namespace Offload.Functions.Tests.Subscriptions;
 public sealed class SubscribeRoutesTests
 {
     [Fact]
-    public async Task Subscribe_lists_the_functions_three_topics_their_routes_and_bulk_metadata()
+    public async Task Subscribe_lists_the_functions_four_topics_their_routes_and_bulk_metadata()
     {
         await using var app = await FunctionsApp.StartAsync();
         var subscriptions = JsonNode.Parse(await app.Client.GetStringAsync("/dapr/subscribe"))!.AsArray();
 
-        Assert.Equal(3, subscriptions.Count);
+        Assert.Equal(4, subscriptions.Count);
         var byTopic = subscriptions.ToDictionary(s => s!["topic"]!.GetValue<string>());
-        foreach (var (topic, route) in new[] { (DaprNames.UpdateArrivedTopic, DaprNames.UpdateArrivedRoute), (DaprNames.PartialReadyTopic, DaprNames.PartialReadyRoute), (DaprNames.AggregatorDueTopic, DaprNames.AggregatorDueRoute) })
+        foreach (var (topic, route) in new[] { (DaprNames.UpdateArrivedTopic, DaprNames.UpdateArrivedRoute), (DaprNames.PartialReadyTopic, DaprNames.PartialReadyRoute), (DaprNames.AggregatorDueTopic, DaprNames.AggregatorDueRoute), (DaprNames.RoundOpenedTopic, DaprNames.RoundOpenedRoute) })
         {
             var s = byTopic[topic]!;
             Assert.Equal(DaprNames.PubSub, s["pubsubName"]!.GetValue<string>());
@@ -45,7 +45,8 @@ public sealed class SubscribeRoutesTests
         var subscriptions = JsonNode.Parse(await app.Client.GetStringAsync("/dapr/subscribe"))!.AsArray();
 
         var byTopic = subscriptions.ToDictionary(s => s!["topic"]!.GetValue<string>());
-        Assert.Equal(6, byTopic.Count);
+        // The three of the node's store, and the shared four (a round's opening names no node).
+        Assert.Equal(7, byTopic.Count);
         foreach (var (topic, route) in new[] { (DaprNames.UpdateArrivedTopic, DaprNames.UpdateArrivedRoute), (DaprNames.PartialReadyTopic, DaprNames.PartialReadyRoute), (DaprNames.AggregatorDueTopic, DaprNames.AggregatorDueRoute) })
         {
             var s = byTopic[NodeTopics.For(topic, "node-a")]!;
