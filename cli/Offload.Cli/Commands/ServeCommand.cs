@@ -341,7 +341,8 @@ public static class ServeCommand
                 new Functions.Storage.DaprUpdateStore(sp.GetRequiredService<Dapr.Client.DaprClient>()), o.NodeName, peers)),
             cancellationToken: cancellationToken);
         var topics = Functions.Names.DaprNames.WakingTopicsOf(Functions.Names.DaprNames.FunctionsAppId);
-        if (node is not null) topics = [.. topics, .. topics.Select(t => Functions.Names.NodeTopics.For(t, o.NodeName))];
+        // A node's own topics carry what its store holds; a round's opening names no node.
+        if (node is not null) topics = [.. topics, .. topics.Where(t => t != Functions.Names.DaprNames.RoundOpenedTopic).Select(t => Functions.Names.NodeTopics.For(t, o.NodeName))];
         // The functions host no actor (the gateway does) and read no published model; --verbose logs each emit and model stored.
         output.WriteLine($"Aggregator functions (Dapr app '{Functions.Names.DaprNames.FunctionsAppId}'{(node is null ? "" : $", node '{o.NodeName}' with {o.NodePeers.Count} peer agents")}) listening on {string.Join(", ", app.Urls)}: topics {string.Join(", ", topics)} on '{Functions.Names.DaprNames.PubSub}'; rounds on the gateway's actor {Functions.Names.DaprNames.RoundActorType}. Ctrl+C stops.");
         return await ServeUntilStoppedAsync(app, output, cancellationToken);
