@@ -49,12 +49,16 @@ public static class StalenessExperimentCommand
         var speedSigma = new Option<double>("--speed-sigma") { Description = "With --setup devices: sigma of log(compute speed).", DefaultValueFactory = _ => dv.SpeedSigma };
         var bandwidthSigma = new Option<double>("--bandwidth-sigma") { Description = "With --setup devices: sigma of log(bandwidth).", DefaultValueFactory = _ => dv.BandwidthSigma };
         var concurrency = new Option<int>("--concurrency") { Description = "With --setup devices: clients training at once.", DefaultValueFactory = _ => dv.Concurrency };
+        var codec = new Option<string>("--codec") { Description = "Upload codec: none (exact float32) | fedzip (each client's update FedZip-encoded with error feedback and decoded at the server, as a device sends it).", DefaultValueFactory = _ => "none" };
+        var topZ = new Option<double>("--topz") { Description = "With --codec fedzip: fraction of each tensor's entries kept, in (0, 1].", DefaultValueFactory = _ => Offload.Core.Codec.FedZipOptions.Default.TopZ };
+        var clusters = new Option<int>("--clusters") { Description = "With --codec fedzip: centroids the kept values are quantized to.", DefaultValueFactory = _ => Offload.Core.Codec.FedZipOptions.Default.Clusters };
         var queue = new Option<int>("--queue") { Description = "Stale updates that may wait for correction before ingest is pushed back.", DefaultValueFactory = _ => d.QueueCapacity };
 
         var command = new Command("staleness", "Compare staleness strategies (none, FedAsync, DC-ASGD, gradient inversion) on Fashion-MNIST with the clients of one class stale by tau.")
         {
             output, data, rounds, taus, strategies, clients, perRound, staleClass, epochs, batch, lr, seed, workers, evalEvery, evalSamples,
             polyA, hingeA, hingeB, dcLambda, dummies, coldIterations, warmIterations, unrolled, matching, form, gate, measure, setup, speedSigma, bandwidthSigma, concurrency, queue,
+            codec, topZ, clusters,
         };
         command.SetAction(parsed =>
         {
@@ -80,6 +84,7 @@ public static class StalenessExperimentCommand
                 UnrolledSteps = parsed.GetValue(unrolled),
                 GateThreshold = parsed.GetValue(gate),
                 QueueCapacity = parsed.GetValue(queue),
+                FedZip = CodecOptions.Parse(parsed.GetValue(codec)!, parsed.GetValue(topZ), parsed.GetValue(clusters), "auto", "on"),
                 MeasureAgainstFresh = parsed.GetValue(measure),
                 Devices = parsed.GetValue(setup)!.ToLowerInvariant() switch
                 {
@@ -244,6 +249,8 @@ public static class StalenessExperimentCommand
             ["fallback"] = "fedasync-poly",
         },
         ["queue_capacity"] = o.QueueCapacity,
+        ["codec"] = o.FedZip is null ? "none" : "fedzip",
+        ["fedzip"] = o.FedZip is null ? null : new JsonObject { ["top_z"] = o.FedZip.TopZ, ["clusters"] = o.FedZip.Clusters, ["error_feedback"] = o.FedZip.ErrorFeedback },
         ["measure_against_fresh"] = o.MeasureAgainstFresh,
         ["data"] = source,
         ["model"] = "cnn(conv5x5x16, conv5x5x32, fc64, fc10)",

@@ -68,6 +68,7 @@ public sealed class StalenessExperiment
             CorrectionQueueCapacity = o.QueueCapacity,
             Seed = o.Seed,
             MeasureAgainstFresh = o.MeasureAgainstFresh,
+            FedZip = o.FedZip,
         };
         var train = _data.Train;
         using var simulation = new AsyncSimulation(simulationOptions, train, _data.Test, Partitions,

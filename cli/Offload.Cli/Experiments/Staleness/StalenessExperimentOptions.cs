@@ -91,6 +91,12 @@ public sealed record StalenessExperimentOptions
     /// <summary>Stale updates that may wait for the corrector before ingest is pushed back.</summary>
     public int QueueCapacity { get; init; } = 4;
 
+    /// <summary>
+    /// The upload codec (<c>--codec</c>): null for exact float32 updates, else FedZip with each client's
+    /// error feedback, so the correctors see the update a device would really send.
+    /// </summary>
+    public Offload.Core.Codec.FedZipOptions? FedZip { get; init; }
+
     /// <summary>Throws when a setting is out of range.</summary>
     /// <exception cref="InvalidOptionException">The message names the option and its allowed range.</exception>
     public StalenessExperimentOptions Validate()
