@@ -40,7 +40,6 @@ public sealed class AsynchronousCoordinator : ContinuousCoordinator, IAsyncDispo
     private readonly IUpdateStore _store;
     private readonly IEventBus _bus;
     private readonly ILogger _logger;
-    private readonly FedBuff _strategy;
     private readonly BufferedAggregator _server;
     private readonly CorrectionQueue _queue;
     private readonly IStalenessWeighting _fallback;
@@ -72,7 +71,6 @@ public sealed class AsynchronousCoordinator : ContinuousCoordinator, IAsyncDispo
         _logger = logger ?? (ILogger)NullLogger.Instance;
         _fallback = fallback;
         _weighting = corrector as IStalenessWeighting; // Needs no base model and costs nothing: applied at once, not queued.
-        _strategy = (FedBuff)Options.Strategy;
         _server = new BufferedAggregator(new FedBuffOptions
         {
             BufferSize = options.BufferSize,
@@ -309,7 +307,7 @@ public sealed class AsynchronousCoordinator : ContinuousCoordinator, IAsyncDispo
         Serve(model);
         var summary = new RoundSummary(version.Value, version, _bufferFolded, _bufferRefused, _bufferSamples, _bufferBytes,
             Time.GetElapsedTime(_versionOpened).TotalSeconds, Stopwatch.GetElapsedTime(0, _bufferTicks).TotalSeconds, ClosedByDeadline: false,
-            Evaluation: Tally.TakeEvaluation(_strategy, version.Value));
+            Evaluation: Tally.TakeEvaluation(Strategy, version.Value));
         Summaries.Add(summary);
         _bufferFolded = _bufferRefused = 0;
         _bufferSamples = _bufferBytes = _bufferTicks = 0;

@@ -38,6 +38,7 @@ public abstract class ContinuousCoordinator : IRoundCoordinator
         Asynchronous = options.Validate();
         Time = time ?? TimeProvider.System;
         Tasks = new ContinuousTasks(Asynchronous, Time);
+        Strategy = strategy;
         _model = new GlobalModel(layout, ModelVersion.Initial, initialWeights);
         _served[0] = _model;
         Options = new RoundOptions
@@ -90,6 +91,9 @@ public abstract class ContinuousCoordinator : IRoundCoordinator
             }
         }
     }
+
+    /// <summary>The FedBuff step every version takes (<see cref="RoundOptions.Strategy"/> of <see cref="Options"/>).</summary>
+    protected FedBuff Strategy { get; }
 
     /// <summary>The lock every change of state is made under.</summary>
     protected object Gate { get; } = new();

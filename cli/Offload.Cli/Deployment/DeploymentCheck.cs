@@ -5,6 +5,7 @@ using Offload.Cli.Options;
 using Offload.Cli.Serving;
 using Offload.Functions.Names;
 using YamlDotNet.RepresentationModel;
+using static Offload.Cli.Deployment.ManifestYaml;
 
 namespace Offload.Cli.Deployment;
 
@@ -80,7 +81,7 @@ public static class DeploymentCheck
     /// <summary>The overlay's objects, typed where the Kubernetes models know their kind.</summary>
     private sealed class Model
     {
-        public List<ManifestObject> Objects { get; } = [];
+        public required IReadOnlyList<ManifestObject> Objects { get; init; }
         public List<Workload> Workloads { get; } = [];
         public List<(ManifestObject Object, V1Service Service)> Services { get; } = [];
         public List<(ManifestObject Object, V1NetworkPolicy Policy)> Policies { get; } = [];
@@ -92,12 +93,18 @@ public static class DeploymentCheck
 
         public Workload? Deployment(string name) => Workloads.FirstOrDefault(w => w.Object.Kind == "Deployment" && w.Object.Name == name);
 
+        /// <summary>What the first container running serve as <paramref name="role"/> runs, or null.</summary>
+        public ServePlan? PlanOf(ServeRole role) => Workloads.Select(w => w.PlanOf(role)).FirstOrDefault(p => p is not null);
+
+        /// <summary>The minReplicaCount of the ScaledObject that scales <paramref name="deployment"/> (KEDA's default 0), or null when none does.</summary>
+        public int? MinReplicasOf(string deployment) => OfKind("ScaledObject").Where(so => Scalar(so.Node, "spec", "scaleTargetRef", "name") == deployment)
+            .Select(so => (int?)MinReplicas(so)).FirstOrDefault();
+
         public static Model Read(RenderedOverlay overlay, List<DeploymentFinding> findings)
         {
-            var model = new Model();
+            var model = new Model { Objects = overlay.Objects };
             foreach (var o in overlay.Objects)
             {
-                model.Objects.Add(o);
                 if (!BuiltInKinds.Contains(o.Kind))
                 {
                     if (!CustomKinds.Contains(o.Kind))
@@ -272,7 +279,7 @@ public static class DeploymentCheck
 
     private static void CheckScaling(Model model, List<DeploymentFinding> findings)
     {
-        string? redisHost = model.OfKind("Component").FirstOrDefault(c => c.Name == DaprNames.PubSub) is { } pubsub ? Metadata(pubsub.Node).GetValueOrDefault("redisHost") : null;
+        string? redisHost = model.OfKind("Component").FirstOrDefault(c => c.Name == DaprNames.PubSub) is { } pubsub ? ComponentMetadata(pubsub.Node).GetValueOrDefault("redisHost") : null;
         var scaled = new Dictionary<string, int>();
         foreach (var so in model.OfKind("ScaledObject"))
         {
@@ -280,12 +287,11 @@ public static class DeploymentCheck
             string? target = Scalar(so.Node, "spec", "scaleTargetRef", "name");
             var workload = target is null ? null : model.Deployment(target);
             if (workload is null) { findings.Add(new("scaling", where, $"scales '{target}', which is no rendered Deployment")); continue; }
-            int min = int.TryParse(Scalar(so.Node, "spec", "minReplicaCount") ?? "0", CultureInfo.InvariantCulture, out int m) ? m : -1;
+            int min = MinReplicas(so);
             scaled[target!] = min;
             string? appId = workload.AppId;
-            var triggers = Node(so.Node, "spec", "triggers") as YamlSequenceNode;
             var streams = new HashSet<string>();
-            foreach (var trigger in triggers?.Children.OfType<YamlMappingNode>() ?? [])
+            foreach (var trigger in Mappings(so.Node, "spec", "triggers"))
             {
                 string type = Scalar(trigger, "type") ?? "";
                 string at = $"{where} trigger {type}";
@@ -328,16 +334,15 @@ public static class DeploymentCheck
 
     private static void CheckActors(Model model, List<DeploymentFinding> findings)
     {
-        var hosts = model.OfKind("Component").Where(c => Metadata(c.Node).GetValueOrDefault("actorStateStore") == "true").SelectMany(c => Strings(c.Node, "scopes")).ToHashSet();
+        var hosts = model.OfKind("Component").Where(c => ComponentMetadata(c.Node).GetValueOrDefault("actorStateStore") == "true").SelectMany(c => Strings(c.Node, "scopes")).ToHashSet();
         if (model.OfKind("Component").Any(c => c.Name == DaprNames.ActorStateStore) && !hosts.SetEquals([DaprNames.GatewayAppId]))
             findings.Add(new("actors", $"Component/{DaprNames.ActorStateStore}", $"is scoped to {string.Join(", ", hosts)}; only '{DaprNames.GatewayAppId}' hosts the {DaprNames.RoundActorType}, and an app offered actors without hosting them would be given some"));
         foreach (string host in hosts)
         {
             var w = model.Workloads.FirstOrDefault(w => w.AppId == host);
             if (w is null) { findings.Add(new("actors", $"app {host}", $"hosts the {DaprNames.RoundActorType} but no workload runs it: rounds would have no actor")); continue; }
-            int? min = model.OfKind("ScaledObject").Where(so => Scalar(so.Node, "spec", "scaleTargetRef", "name") == w.Object.Name)
-                .Select(so => int.TryParse(Scalar(so.Node, "spec", "minReplicaCount") ?? "0", CultureInfo.InvariantCulture, out int m) ? m : 0).Cast<int?>().FirstOrDefault();
-            if (w.Replicas < 1 || min == 0)
+            // A minReplicaCount that is not a number (-1) leaves KEDA's ScaledObject invalid: counted as no replica.
+            if (w.Replicas < 1 || model.MinReplicasOf(w.Object.Name) is 0 or -1)
                 findings.Add(new("actors", w.Object.ToString(), $"hosts the {DaprNames.RoundActorType} but can run no replica: calls to a round's actor and its deadline reminder need a running host"));
             if (host == DaprNames.GatewayAppId && (w.Replicas != 1 || w.Object.Node is { } node && Scalar(node, "spec", "strategy", "type") != "Recreate"))
                 findings.Add(new("actors", w.Object.ToString(), "the gateway keeps its task book and upload ledger in process: run exactly 1 replica with strategy Recreate, so no rollout runs two"));
@@ -438,8 +443,8 @@ public static class DeploymentCheck
     {
         var users = model.Workloads.SelectMany(w => w.Containers.Where(c => w.Plans.ContainsKey(c.Name)).Select(c => (w, c, plan: w.Plans[c.Name])))
             .Where(x => x.plan.Options.NodeStorePath is not null).ToList();
-        var gateway = model.Workloads.Select(w => w.PlanOf(ServeRole.Gateway)).FirstOrDefault(p => p is not null);
-        var functions = model.Workloads.Select(w => w.PlanOf(ServeRole.Functions)).FirstOrDefault(p => p is not null);
+        var gateway = model.PlanOf(ServeRole.Gateway);
+        var functions = model.PlanOf(ServeRole.Functions);
         if (gateway is not null && functions is not null && gateway.Options.DaprAggregator && (gateway.Options.NodeStorePath is null) != (functions.Options.NodeStorePath is null))
             findings.Add(new("node-store", "gateway and functions", $"only the {(gateway.Options.NodeStorePath is null ? "functions" : "gateway")} use a node store: the functions would look for updates where the gateway never put them"));
         if (users.Count == 0) return;
@@ -471,8 +476,8 @@ public static class DeploymentCheck
 
     private static void CheckAsynchronous(Model model, List<DeploymentFinding> findings)
     {
-        var gateway = model.Workloads.Select(w => w.PlanOf(ServeRole.Gateway)).FirstOrDefault(p => p is not null);
-        var corrector = model.Workloads.Select(w => w.PlanOf(ServeRole.Corrector)).FirstOrDefault(p => p is not null);
+        var gateway = model.PlanOf(ServeRole.Gateway);
+        var corrector = model.PlanOf(ServeRole.Corrector);
         bool stale = gateway is { Options: { Asynchronous: true, DaprAggregator: true } } && CorrectorCatalog.WeightingOf(gateway.Options.Corrector, new CorrectorSettings()) is null;
         if (stale && corrector is null)
             findings.Add(new("async", $"Deployment/{DaprNames.GatewayAppId}", $"serves asynchronously with --corrector {gateway!.Options.Corrector}, which runs in the corrector app, but no workload runs it: stale updates would wait for it forever (push-back once its queue is full)"));
@@ -528,23 +533,27 @@ public static class DeploymentCheck
             }
         }
         foreach (var component in model.OfKind("Component"))
-            foreach (var entry in (Node(component.Node, "spec", "metadata") as YamlSequenceNode)?.Children.OfType<YamlMappingNode>() ?? [])
+            foreach (var entry in Mappings(component.Node, "spec", "metadata"))
                 if (Node(entry, "secretKeyRef") is YamlMappingNode reference && Scalar(reference, "name") is { } s) named.Add(s);
         foreach (var auth in model.OfKind("TriggerAuthentication"))
-            foreach (var entry in (Node(auth.Node, "spec", "secretTargetRef") as YamlSequenceNode)?.Children.OfType<YamlMappingNode>() ?? [])
+            foreach (var entry in Mappings(auth.Node, "spec", "secretTargetRef"))
                 if (Scalar(entry, "name") is { } s) named.Add(s);
         foreach (var so in model.OfKind("ScaledObject"))
-            foreach (var trigger in (Node(so.Node, "spec", "triggers") as YamlSequenceNode)?.Children.OfType<YamlMappingNode>() ?? [])
+            foreach (var trigger in Mappings(so.Node, "spec", "triggers"))
             {
                 string? reference = Node(trigger, "authenticationRef") is YamlMappingNode r ? Scalar(r, "name") : null;
                 if (reference is not null && !model.OfKind("TriggerAuthentication").Any(a => a.Name == reference))
                     findings.Add(new("secrets", so.ToString(), $"its trigger authenticates with '{reference}', which is no rendered TriggerAuthentication"));
             }
         // A secret kustomize generated with a hash suffix is renamed only where built-in kinds name it.
+        var external = new List<string>();
         foreach (string s in named.Where(s => !rendered.Contains(s)))
-            if (rendered.Any(r => r.StartsWith(s + "-", StringComparison.Ordinal)))
-                findings.Add(new("secrets", $"Secret/{s}", $"is named, but only {rendered.First(r => r.StartsWith(s + "-", StringComparison.Ordinal))} is rendered: a generated name's hash suffix is not carried into Dapr's or KEDA's objects (disableNameSuffixHash)"));
-        return named.Where(s => !rendered.Contains(s) && !rendered.Any(r => r.StartsWith(s + "-", StringComparison.Ordinal))).ToList();
+        {
+            if (rendered.FirstOrDefault(r => r.StartsWith(s + "-", StringComparison.Ordinal)) is { } generated)
+                findings.Add(new("secrets", $"Secret/{s}", $"is named, but only {generated} is rendered: a generated name's hash suffix is not carried into Dapr's or KEDA's objects (disableNameSuffixHash)"));
+            else external.Add(s);
+        }
+        return external;
     }
 
     private static void CheckDisruption(Model model, List<DeploymentFinding> findings)
@@ -567,6 +576,10 @@ public static class DeploymentCheck
         }
     }
 
+    /// <summary>A ScaledObject's minReplicaCount: KEDA's default 0 when it is not given, -1 when it is not a number.</summary>
+    private static int MinReplicas(ManifestObject scaledObject) =>
+        int.TryParse(Scalar(scaledObject.Node, "spec", "minReplicaCount") ?? "0", CultureInfo.InvariantCulture, out int min) ? min : -1;
+
     private static string? Get(IDictionary<string, string> map, string key) => map.TryGetValue(key, out var value) ? value : null;
 
     private static bool TryBytes(string quantity, out decimal bytes)
@@ -581,26 +594,5 @@ public static class DeploymentCheck
             bytes = 0;
             return false;
         }
-    }
-
-    private static YamlNode? Node(YamlMappingNode node, params string[] path)
-    {
-        YamlNode? current = node;
-        foreach (string key in path)
-            current = current is YamlMappingNode m && m.Children.TryGetValue(new YamlScalarNode(key), out var next) ? next : null;
-        return current;
-    }
-
-    private static string? Scalar(YamlMappingNode node, params string[] path) => (Node(node, path) as YamlScalarNode)?.Value;
-
-    private static List<string> Strings(YamlMappingNode node, string key) =>
-        (Node(node, key) as YamlSequenceNode)?.Children.OfType<YamlScalarNode>().Select(s => s.Value ?? "").ToList() ?? [];
-
-    private static Dictionary<string, string> Metadata(YamlMappingNode component)
-    {
-        var result = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var entry in (Node(component, "spec", "metadata") as YamlSequenceNode)?.Children.OfType<YamlMappingNode>() ?? [])
-            if (Scalar(entry, "name") is { } name && Scalar(entry, "value") is { } value) result[name] = value;
-        return result;
     }
 }

@@ -79,14 +79,10 @@ public sealed class RenderedOverlay
                 throw new InvalidDataException($"{name}: a document is not valid YAML ({e.Message}).", e);
             }
             if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root) continue;
-            string kind = ScalarAt(root, "kind") ?? throw new InvalidDataException($"{name}: a document has no kind.");
-            var metadata = root.Children.TryGetValue(new YamlScalarNode("metadata"), out var m) ? m as YamlMappingNode : null;
-            string objectName = (metadata is null ? null : ScalarAt(metadata, "name")) ?? throw new InvalidDataException($"{name}: a {kind} has no metadata.name.");
-            objects.Add(new ManifestObject(kind, objectName, metadata is null ? null : ScalarAt(metadata, "namespace"), text, root));
+            string kind = ManifestYaml.Scalar(root, "kind") ?? throw new InvalidDataException($"{name}: a document has no kind.");
+            string objectName = ManifestYaml.Scalar(root, "metadata", "name") ?? throw new InvalidDataException($"{name}: a {kind} has no metadata.name.");
+            objects.Add(new ManifestObject(kind, objectName, ManifestYaml.Scalar(root, "metadata", "namespace"), text, root));
         }
         return new RenderedOverlay(name, yaml, objects);
     }
-
-    private static string? ScalarAt(YamlMappingNode node, string key) =>
-        node.Children.TryGetValue(new YamlScalarNode(key), out var value) && value is YamlScalarNode scalar ? scalar.Value : null;
 }

@@ -52,7 +52,6 @@ public sealed class DaprAsynchronousCoordinator : ContinuousCoordinator, IModelP
     private readonly ILogger _logger;
     private readonly IStalenessWeighting _fallback;
     private readonly bool _corrects;
-    private readonly FedBuff _strategy;
     private readonly TensorShape[] _shapes;
     private readonly int _window;
     private readonly Dictionary<long, UpdateReference> _models = [];
@@ -89,7 +88,6 @@ public sealed class DaprAsynchronousCoordinator : ContinuousCoordinator, IModelP
         _store = store;
         _announcements = announcements;
         _logger = logger ?? (ILogger)NullLogger.Instance;
-        _strategy = (FedBuff)Options.Strategy;
         _shapes = TensorShape.Of(layout);
         _window = options.WindowFor(layout);
     }
@@ -112,7 +110,7 @@ public sealed class DaprAsynchronousCoordinator : ContinuousCoordinator, IModelP
     /// <summary>What was done with the updates so far: routed at once, or reported back by the corrector app.</summary>
     public AsynchronousStatistics Statistics
     {
-        get { lock (Gate) return Tally.Snapshot(_corrects ? "corrector-app" : _strategy.Name, _fallback.Name, _window, peakBytes: 0); }
+        get { lock (Gate) return Tally.Snapshot(_corrects ? "corrector-app" : Strategy.Name, _fallback.Name, _window, peakBytes: 0); }
     }
 
     /// <summary>
@@ -238,7 +236,7 @@ public sealed class DaprAsynchronousCoordinator : ContinuousCoordinator, IModelP
             model = new GlobalModel(Layout, published.Version, weights.Span);
             _models[published.Version.Value] = published.Reference;
             summary = new RoundSummary(published.Round, published.Version, published.Updates, 0, 0, 0, Time.GetElapsedTime(_roundOpened).TotalSeconds, 0,
-                ClosedByDeadline: false, Evaluation: Tally.TakeEvaluation(_strategy, published.Round));
+                ClosedByDeadline: false, Evaluation: Tally.TakeEvaluation(Strategy, published.Round));
             Summaries.Add(summary);
             if (published.Round >= Asynchronous.Versions)
             {
@@ -281,7 +279,7 @@ public sealed class DaprAsynchronousCoordinator : ContinuousCoordinator, IModelP
         int fanIn = Math.Max(2, Math.Min(DaprRoundCoordinator.DefaultFanIn, Asynchronous.BufferSize));
         // The actor's reminder closes a round that never fills (devices gone) with what it has, after a task's lifetime.
         var opening = new RoundOpening(round, Asynchronous.BufferSize, fanIn, (Asynchronous.TaskLifetime + DaprRoundCoordinator.ArrivalGrace).TotalSeconds,
-            reference.Key, model.Version.Value, _shapes, Last: round >= Asynchronous.Versions, Strategy: _strategy.Name, Node: _store.OwningNode());
+            reference.Key, model.Version.Value, _shapes, Last: round >= Asynchronous.Versions, Strategy: Strategy.Name, Node: _store.OwningNode());
         while (true)
         {
             try

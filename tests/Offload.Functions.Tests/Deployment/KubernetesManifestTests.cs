@@ -51,6 +51,15 @@ public sealed class KubernetesManifestTests
         Assert.Equal(expected, deployments);
     }
 
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public void The_rendering_docs_deploy_shows_is_what_the_overlay_renders_now(string overlay)
+    {
+        string committed = Manifests.Path("docs", "deploy", overlay + ".yaml");
+        Assert.True(File.Exists(committed) && File.ReadAllText(committed) == Render(overlay).Yaml,
+            $"docs/deploy/{overlay}.yaml is not what k8s/overlays/{overlay} renders now: run `offload deploy check --out docs/deploy` and commit what it writes");
+    }
+
     [Fact]
     public void The_clusters_components_hold_the_local_components_settings()
     {
